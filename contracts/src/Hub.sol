@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {HubBase} from "./hub/HubBase.sol";
+import {AppRegistry} from "./registries/AppRegistry.sol";
+import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
+import {IERC734} from "./interfaces/IExternal.sol";
+import {Deal, Deals} from "./libs/Deals.sol";
+import {
+    AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, OrderOperation, Orders
+} from "./libs/Orders.sol";
+
+/// @notice An order operation (presign or close), sent by the owner or carrying its signature.
+struct AppOrderOperation {
+    AppOrder order;
+    OrderOperation operation;
+    bytes sign;
+}
+
+/// @notice See `AppOrderOperation`.
+struct DatasetOrderOperation {
+    DatasetOrder order;
+    OrderOperation operation;
+    bytes sign;
+}
+
+/// @notice See `AppOrderOperation`.
+struct WorkerpoolOrderOperation {
+    WorkerpoolOrder order;
+    OrderOperation operation;
+    bytes sign;
+}
+
+/// @notice See `AppOrderOperation`.
+struct RequestOrderOperation {
+    RequestOrder order;
+    OrderOperation operation;
+    bytes sign;
+}
+
+/// @title Hub: the dexec marketplace contract.
+/// @notice Holds the escrow, matches signed orders into deals and (execution side) settles them.
+/// See docs/protocol.md for the storage design and docs/admin.md for what the owner can do.
+contract Hub is HubBase {
+    /// @notice The scheduler stakes this percentage of the workerpool price per task.
+    uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
+    /// @notice ERC-734 purpose of a group member key.
+    uint256 internal constant GROUP_MEMBER_PURPOSE = 4;
+    /// @notice Tag bit 0: trusted execution.
+    bytes32 internal constant TAG_TEE = bytes32(uint256(1));
+    /// @notice Tag bits 1..3: TEE framework (Scone, Gramine, TDX). A dataset's are ignored so
+    /// that one encrypted dataset serves apps of any framework (iExec v6.2 behaviour).
+    bytes32 internal constant TAG_TEE_FRAMEWORKS = bytes32(uint256(0x0e));
+
+    constructor(
+        address owner_,
+        IERC20 token_,
+        AppRegistry apps,
+        DatasetRegistry datasets,
+        WorkerpoolRegistry workerpools
+    ) HubBase(owner_, token_, apps, datasets, workerpools) {}
+
+    // ------------------------------------------------------------------ matching
+
+    /// @notice Match four compatible orders into a deal; the requester pays. Anyone may call.
+    /// @param datasetOrder ignored (may be empty) when `requestOrder.dataset` is zero.
+    function matchOrders(
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external nonReentrant returns (bytes32 dealId) {
+        return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, requestOrder.requester);
+    }
+
+    /// @notice Match orders with the caller paying for the requester. The request may be signed
+    /// as a plain `RequestOrder` (anyone may pay for it) or as a `SponsoredRequest` naming the
+    /// caller (or zero), which plain `matchOrders` cannot use: a sponsor's request can never be
+    /// turned against the requester's own balance.
+    function sponsorMatchOrders(
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external nonReentrant returns (bytes32 dealId) {
+        return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, msg.sender);
+    }
+
+    /// @notice Deposit `amount` (after `approve`) and match in one transaction. The caller pays:
+    /// as the requester, or as a sponsor when it is someone else.
+    function depositAndMatchOrders(
+        uint256 amount,
+        AppOrder calldata appOrder,
+        DatasetOrder calldata datasetOrder,
+        WorkerpoolOrder calldata workerpoolOrder,
+        RequestOrder calldata requestOrder
+    ) external nonReentrant returns (bytes32 dealId) {
+        _deposit(msg.sender, amount);
+        return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, msg.sender);
+    }
+
+    /// @dev Order digests of one match.
+    struct MatchHashes {
+        bytes32 app;
+        bytes32 dataset;
+        bytes32 workerpool;
+        bytes32 request;
+    }
+
+    function _match(
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        address payer
+    ) internal returns (bytes32 dealId) {
+        bool hasDataset = r.dataset != address(0);
+        bytes32 tag = _checkCompatibility(a, d, w, r, hasDataset);
+        _checkRestrictions(a, d, w, r, hasDataset);
+        Deal memory deal = _fillDeal(a, d, w, r, tag, payer, hasDataset);
+        MatchHashes memory h = _checkOwnersAndSignatures(deal, a, d, w, r, payer, hasDataset);
+        uint256 botFirst = _consume(deal, h, a.volume, d.volume, w.volume, r.volume, hasDataset);
+        dealId = Deals.id(h.request, botFirst);
+
+        // escrow: task prices from the payer, the scheduler's stake from the workerpool owner
+        uint256 volume = deal.botSize;
+        _lock(payer, (uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice) * volume);
+        uint256 stake = (uint256(deal.workerpoolPrice) * WORKERPOOL_STAKE_RATIO / 100) * volume;
+        if (stake != 0) _lock(deal.workerpoolOwner, stake);
+
+        _deals[dealId] = Deals.commitment(deal) | Deals.EXISTS;
+        emit DealCreated(
+            dealId, deal.workerpool, deal.requester, deal, h.app, h.dataset, h.workerpool, h.request,
+            r.beneficiary, r.params
+        );
+    }
+
+    /// @dev iExec's checks 0x00..0x11; returns the deal tag.
+    function _checkCompatibility(
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        bool hasDataset
+    ) internal view returns (bytes32 tag) {
+        // [0x00 0x01] category
+        if (r.category != w.category) revert CategoryMismatch(r.category, w.category);
+        if (r.category >= _categories.length) revert UnknownCategory(r.category);
+        // [0x02] trust
+        if (r.trust > w.trust) revert TrustTooHigh(r.trust, w.trust);
+        if (r.trust > type(uint32).max) revert TrustOutOfRange(r.trust);
+        // [0x03..0x05] prices: the deal uses the ask prices
+        if (r.appmaxprice < a.appprice) revert AppPriceTooHigh(a.appprice, r.appmaxprice);
+        if (hasDataset && r.datasetmaxprice < d.datasetprice) {
+            revert DatasetPriceTooHigh(d.datasetprice, r.datasetmaxprice);
+        }
+        if (r.workerpoolmaxprice < w.workerpoolprice) {
+            revert WorkerpoolPriceTooHigh(w.workerpoolprice, r.workerpoolmaxprice);
+        }
+        // [0x06 0x07] tags
+        tag = a.tag | r.tag;
+        if (hasDataset) tag |= d.tag & ~TAG_TEE_FRAMEWORKS;
+        if (tag & ~w.tag != 0) revert TagNotOffered(tag, w.tag);
+        if ((tag ^ a.tag) & TAG_TEE != 0) revert TeeMismatch(tag, a.tag);
+        // [0x10 0x11] the request names the app and dataset exactly
+        if (r.app != a.app) revert AppMismatch(r.app, a.app);
+        if (r.dataset != d.dataset) revert DatasetMismatch(r.dataset, d.dataset);
+    }
+
+    /// @dev iExec's checks 0x20..0x50: registered assets, orders signed by their owners.
+    function _checkOwnersAndSignatures(
+        Deal memory deal,
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        address payer,
+        bool hasDataset
+    ) internal view returns (MatchHashes memory h) {
+        deal.appOwner = appRegistry.ownerOrZero(a.app);
+        if (deal.appOwner == address(0)) revert AppNotRegistered(a.app);
+        h.app = _hashTypedDataV4(Orders.hash(a));
+        if (!_isValidSignature(deal.appOwner, h.app, a.sign)) revert InvalidAppOrderSignature(h.app);
+
+        if (hasDataset) {
+            deal.datasetOwner = datasetRegistry.ownerOrZero(d.dataset);
+            if (deal.datasetOwner == address(0)) revert DatasetNotRegistered(d.dataset);
+            h.dataset = _hashTypedDataV4(Orders.hash(d));
+            if (!_isValidSignature(deal.datasetOwner, h.dataset, d.sign)) {
+                revert InvalidDatasetOrderSignature(h.dataset);
+            }
+        }
+
+        uint8 stakeRatio;
+        (deal.workerpoolOwner, stakeRatio, deal.schedulerRewardRatio) =
+            workerpoolRegistry.ownerAndPolicy(w.workerpool);
+        if (deal.workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
+        deal.workerStake = _toPrice(uint256(deal.workerpoolPrice) * stakeRatio / 100);
+        h.workerpool = _hashTypedDataV4(Orders.hash(w));
+        if (!_isValidSignature(deal.workerpoolOwner, h.workerpool, w.sign)) {
+            revert InvalidWorkerpoolOrderSignature(h.workerpool);
+        }
+
+        h.request = _checkRequestSignature(r, payer);
+    }
+
+    /// @dev [0x60] deal volume = smallest remaining volume; records consumption; returns botFirst.
+    function _consume(
+        Deal memory deal,
+        MatchHashes memory h,
+        uint256 appVolume,
+        uint256 datasetVolume,
+        uint256 workerpoolVolume,
+        uint256 requestVolume,
+        bool hasDataset
+    ) internal returns (uint256 reqConsumed) {
+        uint256 volume = _remaining(h.app, appVolume);
+        if (volume == 0) revert AppOrderConsumed(h.app);
+        if (hasDataset) {
+            uint256 dsRemaining = _remaining(h.dataset, datasetVolume);
+            if (dsRemaining == 0) revert DatasetOrderConsumed(h.dataset);
+            if (dsRemaining < volume) volume = dsRemaining;
+        }
+        uint256 wpRemaining = _remaining(h.workerpool, workerpoolVolume);
+        if (wpRemaining == 0) revert WorkerpoolOrderConsumed(h.workerpool);
+        if (wpRemaining < volume) volume = wpRemaining;
+        reqConsumed = _requestConsumed(h.request, requestVolume);
+        if (reqConsumed >= requestVolume) revert RequestOrderConsumed(h.request);
+        if (requestVolume - reqConsumed < volume) volume = requestVolume - reqConsumed;
+        if (reqConsumed + volume > type(uint32).max) revert VolumeOutOfRange(reqConsumed + volume);
+
+        // consumed <= volume always holds, so these cannot overflow
+        unchecked {
+            _consumed[h.app] += volume;
+            if (hasDataset) _consumed[h.dataset] += volume;
+            _consumed[h.workerpool] += volume;
+            // the first deal of a request taking its whole volume writes nothing for the request:
+            // its deal word records it (see `_requestConsumed`)
+            if (reqConsumed != 0 || volume != requestVolume) _consumed[h.request] = reqConsumed + volume;
+        }
+        deal.botFirst = uint32(reqConsumed);
+        deal.botSize = uint32(volume);
+    }
+
+    function _fillDeal(
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        bytes32 tag,
+        address payer,
+        bool hasDataset
+    ) internal view returns (Deal memory deal) {
+        deal.app = a.app;
+        deal.appPrice = _toPrice(a.appprice);
+        if (hasDataset) {
+            deal.dataset = d.dataset;
+            deal.datasetPrice = _toPrice(d.datasetprice);
+        }
+        deal.workerpool = w.workerpool;
+        deal.workerpoolPrice = _toPrice(w.workerpoolprice);
+        deal.requester = r.requester;
+        deal.payer = payer;
+        deal.callback = r.callback;
+        deal.tag = tag;
+        deal.trust = r.trust == 0 ? 1 : uint32(r.trust);
+        deal.category = uint32(r.category);
+        deal.timeref = uint32(_categories[r.category].timeref);
+        deal.startTime = uint40(block.timestamp);
+    }
+
+    function _checkRequestSignature(RequestOrder calldata r, address payer) internal view returns (bytes32 reqHash) {
+        bytes32 structHash = Orders.hash(r);
+        reqHash = _hashTypedDataV4(structHash);
+        if (_isValidSignature(r.requester, reqHash, r.sign)) return reqHash;
+        // a sponsored request: valid only when someone other than the requester pays, and
+        // only for the named sponsor (or any sponsor if it names none)
+        if (payer != r.requester) {
+            if (_isValidSignature(r.requester, _hashTypedDataV4(Orders.hashSponsored(structHash, payer)), r.sign)) {
+                return reqHash;
+            }
+            if (
+                _isValidSignature(
+                    r.requester, _hashTypedDataV4(Orders.hashSponsored(structHash, address(0))), r.sign
+                )
+            ) return reqHash;
+        }
+        revert InvalidRequestOrderSignature(reqHash);
+    }
+
+    function _checkRestrictions(
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        bool hasDataset
+    ) internal view {
+        if (!_allowed(r.workerpool, w.workerpool)) revert WorkerpoolRestrictedByRequest(w.workerpool);
+        if (!_allowed(a.datasetrestrict, r.dataset)) revert DatasetRestrictedByApp(r.dataset);
+        if (!_allowed(a.workerpoolrestrict, w.workerpool)) revert WorkerpoolRestrictedByApp(w.workerpool);
+        if (!_allowed(a.requesterrestrict, r.requester)) revert RequesterRestrictedByApp(r.requester);
+        if (hasDataset) {
+            if (!_allowed(d.apprestrict, a.app)) revert AppRestrictedByDataset(a.app);
+            if (!_allowed(d.workerpoolrestrict, w.workerpool)) revert WorkerpoolRestrictedByDataset(w.workerpool);
+            if (!_allowed(d.requesterrestrict, r.requester)) revert RequesterRestrictedByDataset(r.requester);
+        }
+        if (!_allowed(w.apprestrict, a.app)) revert AppRestrictedByWorkerpool(a.app);
+        if (!_allowed(w.datasetrestrict, r.dataset)) revert DatasetRestrictedByWorkerpool(r.dataset);
+        if (!_allowed(w.requesterrestrict, r.requester)) revert RequesterRestrictedByWorkerpool(r.requester);
+    }
+
+    /// @dev A restriction allows anyone (zero), one address, or the members of an ERC-734
+    /// identity group (a key with purpose 4). A group that reverts or is not a contract allows no one.
+    function _allowed(address restriction, address account) internal view returns (bool) {
+        if (restriction == address(0) || restriction == account) return true;
+        if (restriction.code.length == 0) return false;
+        try IERC734(restriction).keyHasPurpose(bytes32(uint256(uint160(account))), GROUP_MEMBER_PURPOSE) returns (
+            bool member
+        ) {
+            return member;
+        } catch {
+            return false;
+        }
+    }
+
+    function _remaining(bytes32 orderHash, uint256 volume) internal view returns (uint256) {
+        uint256 consumed = _consumed[orderHash];
+        return consumed >= volume ? 0 : volume - consumed;
+    }
+
+    /// @dev Consumed volume of a request order. Most requests are matched whole by their first
+    /// deal; for those the hub writes no consumption slot (saving a fresh 22 k gas store) and
+    /// the existence of deal (request, 0) means "all consumed". Partial fills and closes write it.
+    function _requestConsumed(bytes32 reqHash, uint256 volume) internal view returns (uint256 consumed) {
+        consumed = _consumed[reqHash];
+        if (consumed == 0 && _deals[Deals.id(reqHash, 0)] != 0) consumed = volume;
+    }
+
+    function _toPrice(uint256 price) internal pure returns (uint96) {
+        if (price > type(uint96).max) revert PriceOutOfRange(price);
+        return uint96(price);
+    }
+
+    // ------------------------------------------------------------------ order management
+
+    /// @notice Presign (SIGN) or cancel (CLOSE) an app order: by its owner, or by anyone carrying
+    /// the owner's EIP-712 signature of the operation.
+    function manageAppOrder(AppOrderOperation calldata op) external {
+        address owner = appRegistry.ownerOrZero(op.order.app);
+        bytes32 structHash = Orders.hash(op.order);
+        bytes32 orderHash = _hashTypedDataV4(structHash);
+        _authorizeOperation(owner, Orders.APP_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
+        if (op.operation == OrderOperation.SIGN) {
+            _presigned[orderHash] = owner;
+            emit AppOrderSigned(orderHash, owner);
+        } else {
+            _consumed[orderHash] = op.order.volume;
+            emit AppOrderClosed(orderHash, owner);
+        }
+    }
+
+    /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
+    function manageDatasetOrder(DatasetOrderOperation calldata op) external {
+        address owner = datasetRegistry.ownerOrZero(op.order.dataset);
+        bytes32 structHash = Orders.hash(op.order);
+        bytes32 orderHash = _hashTypedDataV4(structHash);
+        _authorizeOperation(owner, Orders.DATASET_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
+        if (op.operation == OrderOperation.SIGN) {
+            _presigned[orderHash] = owner;
+            emit DatasetOrderSigned(orderHash, owner);
+        } else {
+            _consumed[orderHash] = op.order.volume;
+            emit DatasetOrderClosed(orderHash, owner);
+        }
+    }
+
+    /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
+    function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
+        address owner = workerpoolRegistry.ownerOrZero(op.order.workerpool);
+        bytes32 structHash = Orders.hash(op.order);
+        bytes32 orderHash = _hashTypedDataV4(structHash);
+        _authorizeOperation(owner, Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
+        if (op.operation == OrderOperation.SIGN) {
+            _presigned[orderHash] = owner;
+            emit WorkerpoolOrderSigned(orderHash, owner);
+        } else {
+            _consumed[orderHash] = op.order.volume;
+            emit WorkerpoolOrderClosed(orderHash, owner);
+        }
+    }
+
+    /// @notice Presign or cancel a request order; its owner is `requester`.
+    function manageRequestOrder(RequestOrderOperation calldata op) external {
+        address owner = op.order.requester;
+        bytes32 structHash = Orders.hash(op.order);
+        bytes32 orderHash = _hashTypedDataV4(structHash);
+        _authorizeOperation(owner, Orders.REQUEST_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
+        if (op.operation == OrderOperation.SIGN) {
+            _presigned[orderHash] = owner;
+            emit RequestOrderSigned(orderHash, owner);
+        } else {
+            // never lower the count: a close after a whole first deal must stay "all consumed"
+            _consumed[orderHash] = op.order.volume;
+            emit RequestOrderClosed(orderHash, owner);
+        }
+    }
+
+    /// @dev The owner itself, or anyone with the owner's signature over the operation.
+    function _authorizeOperation(
+        address owner,
+        bytes32 typehash,
+        bytes32 orderStructHash,
+        OrderOperation operation,
+        bytes calldata sign
+    ) internal view {
+        if (owner == address(0)) revert NotOrderOwner(address(0), msg.sender);
+        if (msg.sender == owner) return;
+        bytes32 opHash = _hashTypedDataV4(Orders.hashOperation(typehash, orderStructHash, operation));
+        if (sign.length == 0) revert NotOrderOwner(owner, msg.sender);
+        if (!_isValidSignature(owner, opHash, sign)) revert InvalidOperationSignature();
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    /// @notice Volume consumed (matched or cancelled) of an order digest. A value at or above
+    /// the order's volume means nothing is left: for a request whose first deal took it all the
+    /// hub stores no count and this returns 2^256 - 1.
+    function viewConsumed(bytes32 orderHash) external view returns (uint256) {
+        uint256 consumed = _consumed[orderHash];
+        if (consumed == 0 && _deals[Deals.id(orderHash, 0)] != 0) return type(uint256).max;
+        return consumed;
+    }
+
+    /// @notice Owner who presigned an order digest, or zero.
+    function viewPresigned(bytes32 orderHash) external view returns (address) {
+        return _presigned[orderHash];
+    }
+
+    /// @notice The deal word: 192-bit commitment and 64 bits of execution state; zero if unknown.
+    function viewDealWord(bytes32 dealId) external view returns (uint256) {
+        return _deals[dealId];
+    }
+
+    /// @notice True if `deal` is exactly what the hub committed to under `dealId`.
+    function checkDeal(bytes32 dealId, Deal calldata deal) external view returns (bool) {
+        uint256 word = _deals[dealId];
+        return word != 0 && word & Deals.COMMITMENT_MASK == Deals.commitment(deal);
+    }
+
+    /// @notice Deal id of the deal that starts at `botFirst` of request order `requestHash`.
+    function computeDealId(bytes32 requestHash, uint256 botFirst) external pure returns (bytes32) {
+        return Deals.id(requestHash, botFirst);
+    }
+
+    /// @notice Task id of task `index` (absolute in the bag) of `dealId`.
+    function computeTaskId(bytes32 dealId, uint256 index) external pure returns (bytes32) {
+        return Deals.taskId(dealId, index);
+    }
+
+    /// @notice EIP-712 digest of an app order (what its owner signs; key of consumed volume).
+    function hashAppOrder(AppOrder calldata order) external view returns (bytes32) {
+        return _hashTypedDataV4(Orders.hash(order));
+    }
+
+    /// @notice EIP-712 digest of a dataset order.
+    function hashDatasetOrder(DatasetOrder calldata order) external view returns (bytes32) {
+        return _hashTypedDataV4(Orders.hash(order));
+    }
+
+    /// @notice EIP-712 digest of a workerpool order.
+    function hashWorkerpoolOrder(WorkerpoolOrder calldata order) external view returns (bytes32) {
+        return _hashTypedDataV4(Orders.hash(order));
+    }
+
+    /// @notice EIP-712 digest of a request order.
+    function hashRequestOrder(RequestOrder calldata order) external view returns (bytes32) {
+        return _hashTypedDataV4(Orders.hash(order));
+    }
+
+    /// @notice EIP-712 digest a requester signs to let only `sponsor` (or anyone, if zero) pay.
+    function hashSponsoredRequest(RequestOrder calldata order, address sponsor) external view returns (bytes32) {
+        return _hashTypedDataV4(Orders.hashSponsored(Orders.hash(order), sponsor));
+    }
+
+    /// @notice EIP-712 digest of an order operation (what the owner signs to let someone else
+    /// presign or close the order).
+    /// @param kind 0 app, 1 dataset, 2 workerpool, 3 request.
+    /// @param orderStructHash the order's EIP-712 struct hash (not its digest).
+    function hashOperation(uint8 kind, bytes32 orderStructHash, OrderOperation operation)
+        external
+        view
+        returns (bytes32)
+    {
+        bytes32 typehash = kind == 0
+            ? Orders.APP_ORDER_OPERATION_TYPEHASH
+            : kind == 1
+                ? Orders.DATASET_ORDER_OPERATION_TYPEHASH
+                : kind == 2 ? Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH : Orders.REQUEST_ORDER_OPERATION_TYPEHASH;
+        return _hashTypedDataV4(Orders.hashOperation(typehash, orderStructHash, operation));
+    }
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IHubErrors, IHubEvents} from "../interfaces/IHubTypes.sol";
+import {IERC1271} from "../interfaces/IExternal.sol";
+import {AppRegistry} from "../registries/AppRegistry.sol";
+import {DatasetRegistry} from "../registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "../registries/WorkerpoolRegistry.sol";
+
+/// @title HubBase: storage, escrow, categories and signature checking shared by the hub.
+/// @dev Not upgradeable on purpose: the code that holds users' money cannot be changed by anyone.
+abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice An escrow account: free balance and funds locked in running deals, one slot.
+    struct Account {
+        uint128 balance;
+        uint128 locked;
+    }
+
+    /// @notice A category of work: its name and the time reference every deadline derives from.
+    struct Category {
+        string name;
+        string description;
+        uint256 timeref;
+    }
+
+    /// @dev secp256k1n / 2: signatures with a larger s are malleable copies and are refused.
+    uint256 internal constant SECP256K1N_HALF = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+    /// @notice Upper bound on a category time reference (one week), so deadlines stay far from overflow.
+    uint256 public constant MAX_TIMEREF = 7 days;
+
+    /// @notice The ERC-20 every price, deposit and stake is denominated in; fixed at deployment.
+    IERC20 public immutable token;
+    AppRegistry public immutable appRegistry;
+    DatasetRegistry public immutable datasetRegistry;
+    WorkerpoolRegistry public immutable workerpoolRegistry;
+
+    mapping(address account => Account) internal _accounts;
+    /// @notice Sum of every account's balance and locked funds: what the hub owes its users.
+    uint256 public totalHeld;
+    Category[] internal _categories;
+    /// @dev Order digest => volume consumed (matched or cancelled). For request orders, a zero
+    /// here with an existing first deal means the first deal consumed the whole order (see
+    /// `_requestConsumed`).
+    mapping(bytes32 orderHash => uint256) internal _consumed;
+    /// @dev Order digest => owner who presigned it. Tied to the owner so that a presign dies
+    /// when the asset changes hands.
+    mapping(bytes32 orderHash => address) internal _presigned;
+    /// @dev Deal id => 192-bit commitment | 64 bits of execution state (see `Deals`). A deal
+    /// word is never zeroed once written: request-order consumption relies on it.
+    mapping(bytes32 dealId => uint256) internal _deals;
+
+    constructor(
+        address owner_,
+        IERC20 token_,
+        AppRegistry apps,
+        DatasetRegistry datasets,
+        WorkerpoolRegistry workerpools
+    ) Ownable(owner_) EIP712("dexec", "1") {
+        token = token_;
+        appRegistry = apps;
+        datasetRegistry = datasets;
+        workerpoolRegistry = workerpools;
+    }
+
+    // ------------------------------------------------------------------ escrow
+
+    /// @notice Deposit `amount` tokens (after `approve`) into the caller's account.
+    function deposit(uint256 amount) external nonReentrant {
+        _deposit(msg.sender, amount);
+    }
+
+    /// @notice Deposit `amount` tokens from the caller into `to`'s account.
+    function depositFor(uint256 amount, address to) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        _deposit(to, amount);
+    }
+
+    /// @notice Withdraw `amount` of the caller's free balance to the caller.
+    function withdraw(uint256 amount) external nonReentrant {
+        _withdraw(msg.sender, amount);
+    }
+
+    /// @notice Withdraw `amount` of the caller's free balance to `to`.
+    function withdrawTo(uint256 amount, address to) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        _withdraw(to, amount);
+    }
+
+    /// @notice Free balance of `account`.
+    function balanceOf(address account) external view returns (uint256) {
+        return _accounts[account].balance;
+    }
+
+    /// @notice Funds of `account` locked in running deals (iExec's "frozen").
+    function frozenOf(address account) external view returns (uint256) {
+        return _accounts[account].locked;
+    }
+
+    /// @notice Free and locked funds of `account`.
+    function viewAccount(address account) external view returns (uint256 balance, uint256 locked) {
+        Account storage acc = _accounts[account];
+        return (acc.balance, acc.locked);
+    }
+
+    /// @notice Owner only: send tokens that reached the hub without a deposit (plain transfers)
+    /// to `to`. Only the excess over `totalHeld` can move, so users' funds are out of reach.
+    function recover(address to) external onlyOwner nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        uint256 held = token.balanceOf(address(this));
+        if (held <= totalHeld) revert NothingToRecover();
+        amount = held - totalHeld;
+        token.safeTransfer(to, amount);
+        emit Recovered(to, amount);
+    }
+
+    /// @dev Credit what actually arrived, so fee-on-transfer tokens cannot inflate balances.
+    function _deposit(address to, uint256 amount) internal {
+        if (amount == 0) revert ZeroAmount();
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received == 0) revert ZeroAmount();
+        Account storage acc = _accounts[to];
+        uint256 total = uint256(acc.balance) + acc.locked + received;
+        if (total > type(uint128).max) revert AmountOutOfRange(received);
+        acc.balance += uint128(received);
+        totalHeld += received;
+        emit Deposit(msg.sender, to, received);
+    }
+
+    function _withdraw(address to, uint256 amount) internal {
+        if (amount == 0) revert ZeroAmount();
+        Account storage acc = _accounts[msg.sender];
+        if (amount > acc.balance) revert InsufficientBalance(msg.sender, amount, acc.balance);
+        unchecked {
+            acc.balance -= uint128(amount);
+            totalHeld -= amount;
+        }
+        emit Withdraw(msg.sender, to, amount);
+        token.safeTransfer(to, amount);
+    }
+
+    /// @dev Move `amount` from free balance to locked. No overflow: balance + locked < 2^128.
+    function _lock(address account, uint256 amount) internal {
+        Account storage acc = _accounts[account];
+        uint256 balance = acc.balance;
+        if (amount > balance) revert InsufficientBalance(account, amount, balance);
+        unchecked {
+            acc.balance = uint128(balance - amount);
+            acc.locked += uint128(amount);
+        }
+    }
+
+    // ------------------------------------------------------------------ categories
+
+    /// @notice Owner only: add a category; its id is its index. `timeref` in seconds.
+    function createCategory(string calldata name, string calldata description, uint256 timeref)
+        external
+        onlyOwner
+        returns (uint256 id)
+    {
+        if (timeref == 0 || timeref > MAX_TIMEREF) revert InvalidTimeRef(timeref);
+        id = _categories.length;
+        _categories.push(Category(name, description, timeref));
+        emit CategoryCreated(id, name, description, timeref);
+    }
+
+    /// @notice Number of categories.
+    function countCategory() external view returns (uint256) {
+        return _categories.length;
+    }
+
+    /// @notice A category by id.
+    function viewCategory(uint256 id) external view returns (Category memory) {
+        if (id >= _categories.length) revert UnknownCategory(id);
+        return _categories[id];
+    }
+
+    // ------------------------------------------------------------------ signatures
+
+    /// @notice The EIP-712 domain separator (name "dexec", version "1", chain id, this hub).
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @dev True if `signer` approved `digest`: an on-chain presign (empty signature), a
+    /// 65-byte or EIP-2098 64-byte ECDSA signature with low s, or ERC-1271 when `signer` is a
+    /// contract. ECDSA is tried first so EOAs never pay for a code-size lookup.
+    function _isValidSignature(address signer, bytes32 digest, bytes calldata sig) internal view returns (bool) {
+        if (signer == address(0)) return false;
+        if (sig.length == 0 && _presigned[digest] == signer) return true;
+        if (sig.length == 65 || sig.length == 64) {
+            if (_recover(digest, sig) == signer) return true;
+        }
+        if (signer.code.length == 0) return false;
+        (bool ok, bytes memory ret) =
+            signer.staticcall(abi.encodeCall(IERC1271.isValidSignature, (digest, sig)));
+        return ok && ret.length >= 32 && abi.decode(ret, (bytes4)) == IERC1271.isValidSignature.selector;
+    }
+
+    /// @dev ecrecover with malleability checks; zero on any malformed input.
+    function _recover(bytes32 digest, bytes calldata sig) internal pure returns (address) {
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s;
+        uint8 v;
+        if (sig.length == 65) {
+            s = bytes32(sig[32:64]);
+            v = uint8(sig[64]);
+        } else {
+            bytes32 vs = bytes32(sig[32:64]);
+            s = vs & bytes32(0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff);
+            v = uint8(uint256(vs >> 255)) + 27;
+        }
+        if (uint256(s) > SECP256K1N_HALF || (v != 27 && v != 28)) return address(0);
+        return ecrecover(digest, v, r, s);
+    }
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+/// @title Orders: the four signed order types of the marketplace and their EIP-712 struct hashes.
+/// @notice Field names, order and meaning follow iExec's PoCo v5 orders so that tools and users
+/// can move between the two. `sign` is not part of the typed data: it carries the signature
+/// (65- or 64-byte ECDSA, an ERC-1271 blob, or empty for an on-chain presigned order).
+
+/// @notice An app provider's offer: run `app` for `appprice` nRLC per task, `volume` times.
+struct AppOrder {
+    address app;
+    uint256 appprice;
+    uint256 volume;
+    bytes32 tag;
+    address datasetrestrict;
+    address workerpoolrestrict;
+    address requesterrestrict;
+    bytes32 salt;
+    bytes sign;
+}
+
+/// @notice A dataset provider's offer: use `dataset` for `datasetprice` nRLC per task.
+struct DatasetOrder {
+    address dataset;
+    uint256 datasetprice;
+    uint256 volume;
+    bytes32 tag;
+    address apprestrict;
+    address workerpoolrestrict;
+    address requesterrestrict;
+    bytes32 salt;
+    bytes sign;
+}
+
+/// @notice A workerpool's offer of computing power in a category, up to a trust level.
+struct WorkerpoolOrder {
+    address workerpool;
+    uint256 workerpoolprice;
+    uint256 volume;
+    bytes32 tag;
+    uint256 category;
+    uint256 trust;
+    address apprestrict;
+    address datasetrestrict;
+    address requesterrestrict;
+    bytes32 salt;
+    bytes sign;
+}
+
+/// @notice A requester's bid: run `app` (on `dataset`) on `workerpool` (an address, an ERC-734
+/// group or zero for any) at no more than the max prices.
+struct RequestOrder {
+    address app;
+    uint256 appmaxprice;
+    address dataset;
+    uint256 datasetmaxprice;
+    address workerpool;
+    uint256 workerpoolmaxprice;
+    address requester;
+    uint256 volume;
+    bytes32 tag;
+    uint256 category;
+    uint256 trust;
+    address beneficiary;
+    address callback;
+    string params;
+    bytes32 salt;
+    bytes sign;
+}
+
+/// @notice What an order operation does: presign the order on-chain or close (cancel) it.
+enum OrderOperation {
+    SIGN,
+    CLOSE
+}
+
+/// @notice Struct hashing for the order types (EIP-712 `hashStruct`).
+library Orders {
+    bytes32 internal constant APP_ORDER_TYPEHASH = keccak256(
+        "AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant DATASET_ORDER_TYPEHASH = keccak256(
+        "DatasetOrder(address dataset,uint256 datasetprice,uint256 volume,bytes32 tag,address apprestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant WORKERPOOL_ORDER_TYPEHASH = keccak256(
+        "WorkerpoolOrder(address workerpool,uint256 workerpoolprice,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address apprestrict,address datasetrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant REQUEST_ORDER_TYPEHASH = keccak256(
+        "RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,bytes32 salt)"
+    );
+    /// @dev A request order that may only be matched by `sponsor` paying (or by anyone paying
+    /// when `sponsor` is zero). It closes iExec's sponsoring front-run: a plain `matchOrders`
+    /// cannot use this signature to make the requester pay.
+    bytes32 internal constant SPONSORED_REQUEST_TYPEHASH = keccak256(
+        "SponsoredRequest(RequestOrder order,address sponsor)RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,bytes32 salt)"
+    );
+    bytes32 internal constant APP_ORDER_OPERATION_TYPEHASH = keccak256(
+        "AppOrderOperation(AppOrder order,uint256 operation)AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant DATASET_ORDER_OPERATION_TYPEHASH = keccak256(
+        "DatasetOrderOperation(DatasetOrder order,uint256 operation)DatasetOrder(address dataset,uint256 datasetprice,uint256 volume,bytes32 tag,address apprestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant WORKERPOOL_ORDER_OPERATION_TYPEHASH = keccak256(
+        "WorkerpoolOrderOperation(WorkerpoolOrder order,uint256 operation)WorkerpoolOrder(address workerpool,uint256 workerpoolprice,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address apprestrict,address datasetrestrict,address requesterrestrict,bytes32 salt)"
+    );
+    bytes32 internal constant REQUEST_ORDER_OPERATION_TYPEHASH = keccak256(
+        "RequestOrderOperation(RequestOrder order,uint256 operation)RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,bytes32 salt)"
+    );
+
+    function hash(AppOrder calldata o) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                APP_ORDER_TYPEHASH,
+                o.app,
+                o.appprice,
+                o.volume,
+                o.tag,
+                o.datasetrestrict,
+                o.workerpoolrestrict,
+                o.requesterrestrict,
+                o.salt
+            )
+        );
+    }
+
+    function hash(DatasetOrder calldata o) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DATASET_ORDER_TYPEHASH,
+                o.dataset,
+                o.datasetprice,
+                o.volume,
+                o.tag,
+                o.apprestrict,
+                o.workerpoolrestrict,
+                o.requesterrestrict,
+                o.salt
+            )
+        );
+    }
+
+    function hash(WorkerpoolOrder calldata o) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                WORKERPOOL_ORDER_TYPEHASH,
+                o.workerpool,
+                o.workerpoolprice,
+                o.volume,
+                o.tag,
+                o.category,
+                o.trust,
+                o.apprestrict,
+                o.datasetrestrict,
+                o.requesterrestrict,
+                o.salt
+            )
+        );
+    }
+
+    function hash(RequestOrder calldata o) internal pure returns (bytes32) {
+        // Split in two encodes to keep the stack shallow; the concatenation equals one
+        // abi.encode of all fields because every field is one static word.
+        return keccak256(
+            bytes.concat(
+                abi.encode(
+                    REQUEST_ORDER_TYPEHASH,
+                    o.app,
+                    o.appmaxprice,
+                    o.dataset,
+                    o.datasetmaxprice,
+                    o.workerpool,
+                    o.workerpoolmaxprice,
+                    o.requester
+                ),
+                abi.encode(
+                    o.volume, o.tag, o.category, o.trust, o.beneficiary, o.callback, keccak256(bytes(o.params)), o.salt
+                )
+            )
+        );
+    }
+
+    function hashSponsored(bytes32 requestStructHash, address sponsor) internal pure returns (bytes32) {
+        return keccak256(abi.encode(SPONSORED_REQUEST_TYPEHASH, requestStructHash, sponsor));
+    }
+
+    function hashOperation(bytes32 typehash, bytes32 orderStructHash, OrderOperation operation)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(typehash, orderStructHash, uint256(operation)));
+    }
+}
