@@ -9,7 +9,12 @@ import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
 import {IERC734} from "./interfaces/IExternal.sol";
 import {Deal, Deals} from "./libs/Deals.sol";
 import {
-    AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, OrderOperation, Orders
+    AppOrder,
+    DatasetOrder,
+    WorkerpoolOrder,
+    RequestOrder,
+    OrderOperation,
+    Orders
 } from "./libs/Orders.sol";
 
 /// @notice An order operation (presign or close), sent by the owner or carrying its signature.
@@ -132,8 +137,16 @@ contract Hub is HubBase {
 
         _deals[dealId] = Deals.commitment(deal) | Deals.EXISTS;
         emit DealCreated(
-            dealId, deal.workerpool, deal.requester, deal, h.app, h.dataset, h.workerpool, h.request,
-            r.beneficiary, r.params
+            dealId,
+            deal.workerpool,
+            deal.requester,
+            deal,
+            h.app,
+            h.dataset,
+            h.workerpool,
+            h.request,
+            r.beneficiary,
+            r.params
         );
     }
 
@@ -271,21 +284,25 @@ contract Hub is HubBase {
         deal.startTime = uint40(block.timestamp);
     }
 
-    function _checkRequestSignature(RequestOrder calldata r, address payer) internal view returns (bytes32 reqHash) {
+    function _checkRequestSignature(RequestOrder calldata r, address payer)
+        internal
+        view
+        returns (bytes32 reqHash)
+    {
         bytes32 structHash = Orders.hash(r);
         reqHash = _hashTypedDataV4(structHash);
         if (_isValidSignature(r.requester, reqHash, r.sign)) return reqHash;
         // a sponsored request: valid only when someone other than the requester pays, and
         // only for the named sponsor (or any sponsor if it names none)
         if (payer != r.requester) {
-            if (_isValidSignature(r.requester, _hashTypedDataV4(Orders.hashSponsored(structHash, payer)), r.sign)) {
+            if (_isValidSignature(
+                    r.requester, _hashTypedDataV4(Orders.hashSponsored(structHash, payer)), r.sign
+                )) {
                 return reqHash;
             }
-            if (
-                _isValidSignature(
+            if (_isValidSignature(
                     r.requester, _hashTypedDataV4(Orders.hashSponsored(structHash, address(0))), r.sign
-                )
-            ) return reqHash;
+                )) return reqHash;
         }
         revert InvalidRequestOrderSignature(reqHash);
     }
@@ -297,14 +314,20 @@ contract Hub is HubBase {
         RequestOrder calldata r,
         bool hasDataset
     ) internal view {
-        if (!_allowed(r.workerpool, w.workerpool)) revert WorkerpoolRestrictedByRequest(w.workerpool);
+        if (!_allowed(r.workerpool, w.workerpool)) {
+            revert WorkerpoolRestrictedByRequest(w.workerpool);
+        }
         if (!_allowed(a.datasetrestrict, r.dataset)) revert DatasetRestrictedByApp(r.dataset);
         if (!_allowed(a.workerpoolrestrict, w.workerpool)) revert WorkerpoolRestrictedByApp(w.workerpool);
         if (!_allowed(a.requesterrestrict, r.requester)) revert RequesterRestrictedByApp(r.requester);
         if (hasDataset) {
             if (!_allowed(d.apprestrict, a.app)) revert AppRestrictedByDataset(a.app);
-            if (!_allowed(d.workerpoolrestrict, w.workerpool)) revert WorkerpoolRestrictedByDataset(w.workerpool);
-            if (!_allowed(d.requesterrestrict, r.requester)) revert RequesterRestrictedByDataset(r.requester);
+            if (!_allowed(d.workerpoolrestrict, w.workerpool)) {
+                revert WorkerpoolRestrictedByDataset(w.workerpool);
+            }
+            if (!_allowed(d.requesterrestrict, r.requester)) {
+                revert RequesterRestrictedByDataset(r.requester);
+            }
         }
         if (!_allowed(w.apprestrict, a.app)) revert AppRestrictedByWorkerpool(a.app);
         if (!_allowed(w.datasetrestrict, r.dataset)) revert DatasetRestrictedByWorkerpool(r.dataset);
@@ -316,7 +339,8 @@ contract Hub is HubBase {
     function _allowed(address restriction, address account) internal view returns (bool) {
         if (restriction == address(0) || restriction == account) return true;
         if (restriction.code.length == 0) return false;
-        try IERC734(restriction).keyHasPurpose(bytes32(uint256(uint160(account))), GROUP_MEMBER_PURPOSE) returns (
+        try IERC734(restriction)
+            .keyHasPurpose(bytes32(uint256(uint160(account))), GROUP_MEMBER_PURPOSE) returns (
             bool member
         ) {
             return member;
@@ -381,7 +405,9 @@ contract Hub is HubBase {
         address owner = workerpoolRegistry.ownerOrZero(op.order.workerpool);
         bytes32 structHash = Orders.hash(op.order);
         bytes32 orderHash = _hashTypedDataV4(structHash);
-        _authorizeOperation(owner, Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
+        _authorizeOperation(
+            owner, Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign
+        );
         if (op.operation == OrderOperation.SIGN) {
             _presigned[orderHash] = owner;
             emit WorkerpoolOrderSigned(orderHash, owner);
@@ -480,7 +506,11 @@ contract Hub is HubBase {
     }
 
     /// @notice EIP-712 digest a requester signs to let only `sponsor` (or anyone, if zero) pay.
-    function hashSponsoredRequest(RequestOrder calldata order, address sponsor) external view returns (bytes32) {
+    function hashSponsoredRequest(RequestOrder calldata order, address sponsor)
+        external
+        view
+        returns (bytes32)
+    {
         return _hashTypedDataV4(Orders.hashSponsored(Orders.hash(order), sponsor));
     }
 
@@ -497,7 +527,9 @@ contract Hub is HubBase {
             ? Orders.APP_ORDER_OPERATION_TYPEHASH
             : kind == 1
                 ? Orders.DATASET_ORDER_OPERATION_TYPEHASH
-                : kind == 2 ? Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH : Orders.REQUEST_ORDER_OPERATION_TYPEHASH;
+                : kind == 2
+                    ? Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH
+                    : Orders.REQUEST_ORDER_OPERATION_TYPEHASH;
         return _hashTypedDataV4(Orders.hashOperation(typehash, orderStructHash, operation));
     }
 }

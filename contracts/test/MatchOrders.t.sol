@@ -12,7 +12,8 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ happy paths
 
     function test_match_noDataset_locksFundsAndCommitsDeal() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         uint256 reqBefore = _balance(requester);
         uint256 schedBefore = _balance(scheduler);
         (bytes32 dealId, Deal memory deal) = _matchAndDecode(a, d, w, r);
@@ -96,18 +97,22 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_match_replayRefused() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         a.volume = 5;
         w.volume = 5;
         a = _signApp(a);
         w = _signWorkerpool(w);
         hub.matchOrders(a, d, w, r);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, hub.hashRequestOrder(r)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, hub.hashRequestOrder(r))
+        );
         hub.matchOrders(a, d, w, r);
     }
 
     function test_match_exhaustedProviderOrders() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         hub.matchOrders(a, d, w, r);
         RequestOrder memory r2 = _signRequest(_requestOrder(1, false));
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AppOrderConsumed.selector, hub.hashAppOrder(a)));
@@ -121,20 +126,26 @@ contract MatchOrdersTest is HubFixture {
             _ordersWithDataset(5, 1, 5, 1);
         hub.matchOrders(a3, d3, w3, r3);
         RequestOrder memory r4 = _signRequest(_requestOrder(1, true));
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.DatasetOrderConsumed.selector, hub.hashDatasetOrder(d3)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.DatasetOrderConsumed.selector, hub.hashDatasetOrder(d3))
+        );
         hub.matchOrders(a3, d3, w3, r4);
     }
 
     function test_match_zeroVolumeOrderRefused() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.volume = 0;
         r = _signRequest(r);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, hub.hashRequestOrder(r)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, hub.hashRequestOrder(r))
+        );
         hub.matchOrders(a, d, w, r);
     }
 
     function test_match_freeOrdersLockNothing() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         a.appprice = 0;
         w.workerpoolprice = 0;
         a = _signApp(a);
@@ -147,7 +158,8 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ compatibility reverts
 
     function test_revert_categoryMismatch() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.category = 1;
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.CategoryMismatch.selector, 1, 0));
@@ -155,7 +167,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_unknownCategory() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.category = 5;
         w.category = 5;
         r = _signRequest(r);
@@ -165,7 +178,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_trustTooHigh() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.trust = 6;
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.TrustTooHigh.selector, 6, 5));
@@ -173,7 +187,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_trustOutOfRange() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.trust = uint256(type(uint32).max) + 1;
         w.trust = type(uint256).max;
         w = _signWorkerpool(w);
@@ -183,7 +198,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_appPriceTooHigh() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.appmaxprice = APP_PRICE - 1;
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AppPriceTooHigh.selector, APP_PRICE, APP_PRICE - 1));
@@ -200,7 +216,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_workerpoolPriceTooHigh() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.workerpoolmaxprice = 7;
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.WorkerpoolPriceTooHigh.selector, WP_PRICE, 7));
@@ -208,7 +225,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_tagNotOffered() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.tag = bytes32(uint256(0x100)); // GPU
         r = _signRequest(r);
         vm.expectRevert(
@@ -218,17 +236,21 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_teeDealNeedsTeeApp() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.tag = bytes32(uint256(1));
         w.tag = bytes32(uint256(1));
         w = _signWorkerpool(w);
         r = _signRequest(r);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TeeMismatch.selector, bytes32(uint256(1)), bytes32(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.TeeMismatch.selector, bytes32(uint256(1)), bytes32(0))
+        );
         hub.matchOrders(a, d, w, r);
     }
 
     function test_revert_appMismatch() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.app = address(0xdead);
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AppMismatch.selector, address(0xdead), app));
@@ -253,7 +275,8 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ restrictions
 
     function test_revert_workerpoolRestrictedByRequest() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.workerpool = address(0xbeef);
         r = _signRequest(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.WorkerpoolRestrictedByRequest.selector, workerpool));
@@ -261,7 +284,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_request_anyWorkerpool() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.workerpool = address(0);
         hub.matchOrders(a, d, w, _signRequest(r));
     }
@@ -319,7 +343,9 @@ contract MatchOrdersTest is HubFixture {
         w.datasetrestrict = address(0);
         w.requesterrestrict = address(0x1);
         w = _signWorkerpool(w);
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RequesterRestrictedByWorkerpool.selector, requester));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.RequesterRestrictedByWorkerpool.selector, requester)
+        );
         hub.matchOrders(a, d, w, r);
     }
 
@@ -340,7 +366,8 @@ contract MatchOrdersTest is HubFixture {
 
     function test_restrictions_identityGroup() public {
         MockIdentity group = new MockIdentity();
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         a.requesterrestrict = address(group);
         w.requesterrestrict = address(group);
         a = _signApp(a);
@@ -353,7 +380,8 @@ contract MatchOrdersTest is HubFixture {
 
     function test_restrictions_revertingGroupAllowsNoOne() public {
         RevertingIdentity group = new RevertingIdentity();
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         w.apprestrict = address(group);
         w = _signWorkerpool(w);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.AppRestrictedByWorkerpool.selector, app));
@@ -388,7 +416,9 @@ contract MatchOrdersTest is HubFixture {
             _ordersWithDataset(1, 1, 1, 1);
         AppOrder memory badA = a;
         badA.sign = _sig(STRANGER_KEY, hub.hashAppOrder(a));
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a))
+        );
         hub.matchOrders(badA, d, w, r);
         (a, d, w, r) = _ordersWithDataset(1, 1, 1, 1);
         d.sign = _sig(STRANGER_KEY, hub.hashDatasetOrder(d));
@@ -399,7 +429,9 @@ contract MatchOrdersTest is HubFixture {
         (a, d, w, r) = _ordersWithDataset(1, 1, 1, 1);
         w.sign = _sig(STRANGER_KEY, hub.hashWorkerpoolOrder(w));
         vm.expectRevert(
-            abi.encodeWithSelector(IHubErrors.InvalidWorkerpoolOrderSignature.selector, hub.hashWorkerpoolOrder(w))
+            abi.encodeWithSelector(
+                IHubErrors.InvalidWorkerpoolOrderSignature.selector, hub.hashWorkerpoolOrder(w)
+            )
         );
         hub.matchOrders(a, d, w, r);
         (a, d, w, r) = _ordersWithDataset(1, 1, 1, 1);
@@ -411,7 +443,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_tamperedOrderAfterSigning() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.params = '{"iexec_args":"rm -rf"}'; // signed with other params
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.InvalidRequestOrderSignature.selector, hub.hashRequestOrder(r))
@@ -420,7 +453,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_signature_compact64Bytes() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         a.sign = _compactSig(APP_KEY, hub.hashAppOrder(a));
         w.sign = _compactSig(SCHEDULER_KEY, hub.hashWorkerpoolOrder(w));
         r.sign = _compactSig(REQUESTER_KEY, hub.hashRequestOrder(r));
@@ -428,19 +462,23 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_signature_highSRejected() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         bytes32 digest = hub.hashRequestOrder(r);
         (uint8 v, bytes32 rr, bytes32 s) = vm.sign(REQUESTER_KEY, digest);
         // the malleable twin: s' = n - s, v flipped; ecrecover accepts it, the hub must not
         uint256 n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
         r.sign = abi.encodePacked(rr, bytes32(n - uint256(s)), v == 27 ? uint8(28) : uint8(27));
-        assertEq(ecrecover(digest, v == 27 ? 28 : 27, rr, bytes32(n - uint256(s))), requester, "twin recovers");
+        assertEq(
+            ecrecover(digest, v == 27 ? 28 : 27, rr, bytes32(n - uint256(s))), requester, "twin recovers"
+        );
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidRequestOrderSignature.selector, digest));
         hub.matchOrders(a, d, w, r);
     }
 
     function test_signature_badLengthsAndV() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         bytes32 digest = hub.hashRequestOrder(r);
         (, bytes32 rr, bytes32 s) = vm.sign(REQUESTER_KEY, digest);
         r.sign = abi.encodePacked(rr, s, uint8(29));
@@ -455,23 +493,29 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_signature_wrongChainRefused() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         bytes32 digestHere = hub.hashRequestOrder(r);
         vm.chainId(1234);
         // same order, other chain: another digest, so the signature made here is void there
         bytes32 digestThere = hub.hashRequestOrder(r);
         assertTrue(digestHere != digestThere, "domain binds chain id");
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a))
+        );
         hub.matchOrders(a, d, w, r);
     }
 
     function test_signature_otherHubRefused() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         // a second hub on the same chain sharing the registries: the orders signed for the first are void
         Hub other = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
         other.createCategory("XS", "", 300);
         assertTrue(other.hashAppOrder(a) != hub.hashAppOrder(a), "domain binds hub address");
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, other.hashAppOrder(a)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, other.hashAppOrder(a))
+        );
         other.matchOrders(a, d, w, r);
     }
 
@@ -479,7 +523,8 @@ contract MatchOrdersTest is HubFixture {
         // the requester is a contract wallet owned by the requester key
         MockWallet wallet = new MockWallet(requester);
         _fund(address(wallet), 10 * WP_PRICE);
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.requester = address(wallet);
         r.sign = hex"";
         bytes32 digest = hub.hashRequestOrder(r);
@@ -493,7 +538,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_signature_presign() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.sign = "";
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.InvalidRequestOrderSignature.selector, hub.hashRequestOrder(r))
@@ -506,13 +552,16 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_presign_diesWithOwnershipChange() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         a.sign = "";
         vm.prank(appOwner);
         hub.manageAppOrder(AppOrderOperation(a, OrderOperation.SIGN, ""));
         vm.prank(appOwner);
         apps.transferFrom(appOwner, stranger, uint256(uint160(app)));
-        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, hub.hashAppOrder(a))
+        );
         hub.matchOrders(a, d, w, r);
     }
 
@@ -520,9 +569,12 @@ contract MatchOrdersTest is HubFixture {
         vm.prank(scheduler);
         workerpools.transferFrom(scheduler, stranger, uint256(uint160(workerpool)));
         _fund(stranger, FUNDS);
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         vm.expectRevert(
-            abi.encodeWithSelector(IHubErrors.InvalidWorkerpoolOrderSignature.selector, hub.hashWorkerpoolOrder(w))
+            abi.encodeWithSelector(
+                IHubErrors.InvalidWorkerpoolOrderSignature.selector, hub.hashWorkerpoolOrder(w)
+            )
         );
         hub.matchOrders(a, d, w, r);
         w.sign = _sig(STRANGER_KEY, hub.hashWorkerpoolOrder(w));
@@ -535,7 +587,8 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ money
 
     function test_revert_insufficientRequesterBalance() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.requester = stranger;
         r.sign = _sig(STRANGER_KEY, hub.hashRequestOrder(r));
         vm.expectRevert(
@@ -547,7 +600,8 @@ contract MatchOrdersTest is HubFixture {
     function test_revert_insufficientSchedulerStake() public {
         vm.prank(scheduler);
         hub.withdraw(FUNDS);
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         vm.expectRevert(
             abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, scheduler, WP_PRICE * 30 / 100, 0)
         );
@@ -557,7 +611,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_priceOutOfRange() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         uint256 huge = uint256(type(uint96).max) + 1;
         a.appprice = huge;
         r.appmaxprice = huge;
@@ -568,7 +623,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_revert_volumeOutOfRange() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         uint256 big = uint256(type(uint32).max) + 1;
         a.volume = big;
         w.volume = big;
@@ -587,7 +643,8 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ sponsoring
 
     function test_sponsor_paysWithPlainRequest() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         vm.recordLogs();
         vm.prank(sponsor);
         bytes32 dealId = hub.sponsorMatchOrders(a, d, w, r);
@@ -600,7 +657,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_sponsor_sponsoredRequestCannotBeFrontRun() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.sign = _sig(REQUESTER_KEY, hub.hashSponsoredRequest(r, sponsor));
         bytes32 reqHash = hub.hashRequestOrder(r);
         // a front-runner tries to make the requester pay: refused
@@ -620,7 +678,8 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_sponsor_anySponsor() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.sign = _sig(REQUESTER_KEY, hub.hashSponsoredRequest(r, address(0)));
         bytes32 reqHash = hub.hashRequestOrder(r);
         vm.prank(requester);
@@ -634,7 +693,8 @@ contract MatchOrdersTest is HubFixture {
     function test_depositAndMatch_oneTransaction() public {
         address newcomer = vm.addr(0x1234);
         token.mint(newcomer, APP_PRICE + WP_PRICE);
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.requester = newcomer;
         r.sign = _sig(0x1234, hub.hashRequestOrder(r));
         vm.startPrank(newcomer);
@@ -648,13 +708,16 @@ contract MatchOrdersTest is HubFixture {
     function test_depositAndMatch_revertsWhole() public {
         address newcomer = vm.addr(0x1234);
         token.mint(newcomer, APP_PRICE);
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) = _orders();
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
         r.requester = newcomer;
         r.sign = _sig(0x1234, hub.hashRequestOrder(r));
         vm.startPrank(newcomer);
         token.approve(address(hub), APP_PRICE);
         vm.expectRevert(
-            abi.encodeWithSelector(IHubErrors.InsufficientBalance.selector, newcomer, APP_PRICE + WP_PRICE, APP_PRICE)
+            abi.encodeWithSelector(
+                IHubErrors.InsufficientBalance.selector, newcomer, APP_PRICE + WP_PRICE, APP_PRICE
+            )
         );
         hub.depositAndMatchOrders(APP_PRICE, a, d, w, r);
         vm.stopPrank();
@@ -664,9 +727,15 @@ contract MatchOrdersTest is HubFixture {
     // ------------------------------------------------------------------ fuzz
 
     /// @notice Locked amounts are exactly price x volume for any prices and volumes in range.
-    function testFuzz_lockArithmetic(uint256 va, uint256 vd, uint256 vw, uint256 vr, uint96 pa, uint96 pd, uint96 pw)
-        public
-    {
+    function testFuzz_lockArithmetic(
+        uint256 va,
+        uint256 vd,
+        uint256 vw,
+        uint256 vr,
+        uint96 pa,
+        uint96 pd,
+        uint96 pw
+    ) public {
         va = bound(va, 1, 1000);
         vd = bound(vd, 1, 1000);
         vw = bound(vw, 1, 1000);
@@ -690,7 +759,8 @@ contract MatchOrdersTest is HubFixture {
         r.appmaxprice = pa;
         r.datasetmaxprice = pd;
         r.workerpoolmaxprice = pw;
-        (, Deal memory deal) = _matchAndDecode(_signApp(a), _signDataset(d), _signWorkerpool(w), _signRequest(r));
+        (, Deal memory deal) =
+            _matchAndDecode(_signApp(a), _signDataset(d), _signWorkerpool(w), _signRequest(r));
         assertEq(deal.botSize, volume, "volume is the minimum");
         assertEq(_locked(requester), taskPrice * volume, "requester locked");
         assertEq(_balance(requester), reqFree - taskPrice * volume, "requester free");

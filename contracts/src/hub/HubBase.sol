@@ -32,7 +32,8 @@ abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, Reent
     }
 
     /// @dev secp256k1n / 2: signatures with a larger s are malleable copies and are refused.
-    uint256 internal constant SECP256K1N_HALF = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+    uint256 internal constant SECP256K1N_HALF =
+        0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     /// @notice Upper bound on a category time reference (one week), so deadlines stay far from overflow.
     uint256 public constant MAX_TIMEREF = 7 days;
 
@@ -194,7 +195,11 @@ abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, Reent
     /// @dev True if `signer` approved `digest`: an on-chain presign (empty signature), a
     /// 65-byte or EIP-2098 64-byte ECDSA signature with low s, or ERC-1271 when `signer` is a
     /// contract. ECDSA is tried first so EOAs never pay for a code-size lookup.
-    function _isValidSignature(address signer, bytes32 digest, bytes calldata sig) internal view returns (bool) {
+    function _isValidSignature(address signer, bytes32 digest, bytes calldata sig)
+        internal
+        view
+        returns (bool)
+    {
         if (signer == address(0)) return false;
         if (sig.length == 0 && _presigned[digest] == signer) return true;
         if (sig.length == 65 || sig.length == 64) {

@@ -173,7 +173,14 @@ library Orders {
                     o.requester
                 ),
                 abi.encode(
-                    o.volume, o.tag, o.category, o.trust, o.beneficiary, o.callback, keccak256(bytes(o.params)), o.salt
+                    o.volume,
+                    o.tag,
+                    o.category,
+                    o.trust,
+                    o.beneficiary,
+                    o.callback,
+                    keccak256(bytes(o.params)),
+                    o.salt
                 )
             )
         );

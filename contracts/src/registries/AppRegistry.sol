@@ -18,7 +18,9 @@ contract AppRegistry is AssetRegistry {
 
     mapping(address app => App) internal _apps;
 
-    event AppCreated(address indexed app, address indexed owner, string name, string appType, bytes32 checksum);
+    event AppCreated(
+        address indexed app, address indexed owner, string name, string appType, bytes32 checksum
+    );
 
     constructor() AssetRegistry("dexec apps", "DXAPP") {}
 

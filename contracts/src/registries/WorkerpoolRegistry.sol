@@ -38,7 +38,10 @@ contract WorkerpoolRegistry is AssetRegistry {
     constructor() AssetRegistry("dexec workerpools", "DXPOOL") {}
 
     /// @notice Register a workerpool owned by `owner` with the default policy.
-    function createWorkerpool(address owner, string calldata description) external returns (address workerpool) {
+    function createWorkerpool(address owner, string calldata description)
+        external
+        returns (address workerpool)
+    {
         workerpool = _register(owner, abi.encode(description));
         _workerpools[workerpool] =
             Workerpool(description, DEFAULT_WORKER_STAKE_RATIO, DEFAULT_SCHEDULER_REWARD_RATIO);

@@ -190,10 +190,12 @@ abstract contract HubFixture is Test {
     }
 
     /// @dev Match and return the deal id and the Deal decoded from the DealCreated event.
-    function _matchAndDecode(AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r)
-        internal
-        returns (bytes32 dealId, Deal memory deal)
-    {
+    function _matchAndDecode(
+        AppOrder memory a,
+        DatasetOrder memory d,
+        WorkerpoolOrder memory w,
+        RequestOrder memory r
+    ) internal returns (bytes32 dealId, Deal memory deal) {
         vm.recordLogs();
         dealId = hub.matchOrders(a, d, w, r);
         deal = _lastDeal();

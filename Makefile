@@ -1,0 +1,79 @@
+# dexec — one local command equals CI: `make ci`.
+#
+#   make demo       start a devnet, deploy the hub, print its addresses (the main job)
+#   make test       every test: forge (unit, fuzz, invariant) and cargo
+#   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
+#   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
+#
+# Everything installs what it needs first (`make bootstrap`, idempotent).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+BIN := $(ROOT)/node_modules/.bin
+FORGE := $(BIN)/forge
+CARGO ?= cargo
+export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+
+.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas clean
+
+help:
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+
+## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
+bootstrap: node_modules/.stamp
+
+node_modules/.stamp: package.json package-lock.json
+	@command -v node >/dev/null || { echo "bootstrap: Node.js is required (https://nodejs.org)"; exit 1; }
+	@command -v cargo >/dev/null || { echo "bootstrap: Rust (cargo) is required (https://rustup.rs)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@$(ROOT)/scripts/solc --version | tail -1
+	@touch $@
+
+## contracts: compile the hub with forge (offline, solc-js behind scripts/solc)
+contracts: bootstrap
+	cd contracts && $(FORGE) build
+
+## abi: re-export the committed bindings input (crates/contracts/abi/*.json)
+abi: contracts
+	python3 scripts/export-abi.py
+
+## check-abi: fail when committed ABIs differ from a fresh build
+check-abi: abi
+	@git diff --exit-code --stat crates/contracts/abi || { echo "check-abi: crates/contracts/abi is stale: run 'make abi' and commit"; exit 1; }
+
+test: test-contracts test-rust
+
+test-contracts: contracts
+	cd contracts && $(FORGE) test
+
+test-rust: bootstrap
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace; \
+	fi
+
+fmt: bootstrap
+	$(CARGO) fmt --all
+	cd contracts && $(FORGE) fmt
+
+fmt-check: bootstrap
+	$(CARGO) fmt --all --check
+	cd contracts && $(FORGE) fmt --check
+
+clippy: bootstrap
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+ci: fmt-check clippy check-abi test
+
+demo: bootstrap
+	$(CARGO) run -q -p dexec-cli -- devnet --once
+
+bench-gas: bootstrap
+	$(CARGO) run -q -p dexec-cli -- bench gas --out target/bench/gas.json
+
+clean:
+	rm -rf contracts/out contracts/cache target/bench
