@@ -135,12 +135,13 @@ contract Hub is HubBase {
         uint256 stake = (uint256(deal.workerpoolPrice) * WORKERPOOL_STAKE_RATIO / 100) * volume;
         if (stake != 0) _lock(deal.workerpoolOwner, stake);
 
-        _deals[dealId] = Deals.commitment(deal) | Deals.EXISTS;
+        bytes memory encoded = Deals.encode(deal);
+        _deals[dealId] = Deals.commitment(encoded) | Deals.EXISTS;
         emit DealCreated(
             dealId,
             deal.workerpool,
             deal.requester,
-            deal,
+            encoded,
             h.app,
             h.dataset,
             h.workerpool,
@@ -160,7 +161,6 @@ contract Hub is HubBase {
     ) internal view returns (bytes32 tag) {
         // [0x00 0x01] category
         if (r.category != w.category) revert CategoryMismatch(r.category, w.category);
-        if (r.category >= _categories.length) revert UnknownCategory(r.category);
         // [0x02] trust
         if (r.trust > w.trust) revert TrustTooHigh(r.trust, w.trust);
         if (r.trust > type(uint32).max) revert TrustOutOfRange(r.trust);
@@ -192,13 +192,13 @@ contract Hub is HubBase {
         address payer,
         bool hasDataset
     ) internal view returns (MatchHashes memory h) {
-        deal.appOwner = appRegistry.ownerOrZero(a.app);
+        (deal.appOwner,) = _ownerOf(a.app, KIND_APP);
         if (deal.appOwner == address(0)) revert AppNotRegistered(a.app);
         h.app = _hashTypedDataV4(Orders.hash(a));
         if (!_isValidSignature(deal.appOwner, h.app, a.sign)) revert InvalidAppOrderSignature(h.app);
 
         if (hasDataset) {
-            deal.datasetOwner = datasetRegistry.ownerOrZero(d.dataset);
+            (deal.datasetOwner,) = _ownerOf(d.dataset, KIND_DATASET);
             if (deal.datasetOwner == address(0)) revert DatasetNotRegistered(d.dataset);
             h.dataset = _hashTypedDataV4(Orders.hash(d));
             if (!_isValidSignature(deal.datasetOwner, h.dataset, d.sign)) {
@@ -206,11 +206,12 @@ contract Hub is HubBase {
             }
         }
 
-        uint8 stakeRatio;
-        (deal.workerpoolOwner, stakeRatio, deal.schedulerRewardRatio) =
-            workerpoolRegistry.ownerAndPolicy(w.workerpool);
+        uint256 info;
+        (deal.workerpoolOwner, info) = _ownerOf(w.workerpool, KIND_WORKERPOOL);
         if (deal.workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
-        deal.workerStake = _toPrice(uint256(deal.workerpoolPrice) * stakeRatio / 100);
+        deal.schedulerRewardRatio = uint8(info >> 176);
+        // stake ratio <= 100 (registry bound), so this fits 96 bits like the price
+        deal.workerStake = uint96(uint256(deal.workerpoolPrice) * uint8(info >> 168) / 100);
         h.workerpool = _hashTypedDataV4(Orders.hash(w));
         if (!_isValidSignature(deal.workerpoolOwner, h.workerpool, w.sign)) {
             revert InvalidWorkerpoolOrderSignature(h.workerpool);
@@ -280,7 +281,9 @@ contract Hub is HubBase {
         deal.tag = tag;
         deal.trust = r.trust == 0 ? 1 : uint32(r.trust);
         deal.category = uint32(r.category);
-        deal.timeref = uint32(_categories[r.category].timeref);
+        uint256 timeref = _categories[r.category].timeref;
+        if (timeref == 0) revert UnknownCategory(r.category);
+        deal.timeref = uint32(timeref);
         deal.startTime = uint40(block.timestamp);
     }
 
@@ -355,11 +358,14 @@ contract Hub is HubBase {
     }
 
     /// @dev Consumed volume of a request order. Most requests are matched whole by their first
-    /// deal; for those the hub writes no consumption slot (saving a fresh 22 k gas store) and
-    /// the existence of deal (request, 0) means "all consumed". Partial fills and closes write it.
+    /// deal; for those the hub writes no consumption slot (saving a fresh 22 k gas store): a word
+    /// at deal (request, 0) with no count means "all consumed". Partial fills write the count;
+    /// closing a never-matched request writes a bare EXISTS marker at deal (request, 0). So a
+    /// fresh request costs one storage read.
     function _requestConsumed(bytes32 reqHash, uint256 volume) internal view returns (uint256 consumed) {
+        if (_deals[Deals.id(reqHash, 0)] == 0) return 0;
         consumed = _consumed[reqHash];
-        if (consumed == 0 && _deals[Deals.id(reqHash, 0)] != 0) consumed = volume;
+        if (consumed == 0) consumed = volume;
     }
 
     function _toPrice(uint256 price) internal pure returns (uint96) {
@@ -372,7 +378,7 @@ contract Hub is HubBase {
     /// @notice Presign (SIGN) or cancel (CLOSE) an app order: by its owner, or by anyone carrying
     /// the owner's EIP-712 signature of the operation.
     function manageAppOrder(AppOrderOperation calldata op) external {
-        address owner = appRegistry.ownerOrZero(op.order.app);
+        (address owner,) = _ownerOf(op.order.app, KIND_APP);
         bytes32 structHash = Orders.hash(op.order);
         bytes32 orderHash = _hashTypedDataV4(structHash);
         _authorizeOperation(owner, Orders.APP_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
@@ -387,7 +393,7 @@ contract Hub is HubBase {
 
     /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
     function manageDatasetOrder(DatasetOrderOperation calldata op) external {
-        address owner = datasetRegistry.ownerOrZero(op.order.dataset);
+        (address owner,) = _ownerOf(op.order.dataset, KIND_DATASET);
         bytes32 structHash = Orders.hash(op.order);
         bytes32 orderHash = _hashTypedDataV4(structHash);
         _authorizeOperation(owner, Orders.DATASET_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
@@ -402,7 +408,7 @@ contract Hub is HubBase {
 
     /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
     function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
-        address owner = workerpoolRegistry.ownerOrZero(op.order.workerpool);
+        (address owner,) = _ownerOf(op.order.workerpool, KIND_WORKERPOOL);
         bytes32 structHash = Orders.hash(op.order);
         bytes32 orderHash = _hashTypedDataV4(structHash);
         _authorizeOperation(
@@ -427,8 +433,9 @@ contract Hub is HubBase {
             _presigned[orderHash] = owner;
             emit RequestOrderSigned(orderHash, owner);
         } else {
-            // never lower the count: a close after a whole first deal must stay "all consumed"
-            _consumed[orderHash] = op.order.volume;
+            bytes32 firstDeal = Deals.id(orderHash, 0);
+            if (_deals[firstDeal] == 0) _deals[firstDeal] = Deals.EXISTS; // never matched: marker
+            else _consumed[orderHash] = op.order.volume;
             emit RequestOrderClosed(orderHash, owner);
         }
     }
@@ -459,20 +466,38 @@ contract Hub is HubBase {
         return consumed;
     }
 
+    /// @notice Owner of a registered asset as the hub sees it (zero if unknown).
+    /// @param kind 1 app, 2 dataset, 3 workerpool.
+    function viewAssetOwner(address asset, uint256 kind) external view returns (address owner) {
+        (owner,) = _ownerOf(asset, kind);
+    }
+
     /// @notice Owner who presigned an order digest, or zero.
     function viewPresigned(bytes32 orderHash) external view returns (address) {
         return _presigned[orderHash];
     }
 
-    /// @notice The deal word: 192-bit commitment and 64 bits of execution state; zero if unknown.
+    /// @notice The deal word: 192-bit commitment and 64 bits of execution state; zero if unknown
+    /// (a word with a zero commitment marks a request closed before any match).
     function viewDealWord(bytes32 dealId) external view returns (uint256) {
         return _deals[dealId];
     }
 
-    /// @notice True if `deal` is exactly what the hub committed to under `dealId`.
-    function checkDeal(bytes32 dealId, Deal calldata deal) external view returns (bool) {
-        uint256 word = _deals[dealId];
-        return word != 0 && word & Deals.COMMITMENT_MASK == Deals.commitment(deal);
+    /// @notice True if `encodedDeal` (packed, as in `DealCreated`) is exactly what the hub
+    /// committed to under `dealId`.
+    function checkDeal(bytes32 dealId, bytes calldata encodedDeal) external view returns (bool) {
+        uint256 commitment = _deals[dealId] & Deals.COMMITMENT_MASK;
+        return commitment != 0 && commitment == Deals.commitment(encodedDeal);
+    }
+
+    /// @notice Decode a packed deal (from `DealCreated`) into its fields.
+    function decodeDeal(bytes calldata encodedDeal) external pure returns (Deal memory) {
+        return Deals.decode(encodedDeal);
+    }
+
+    /// @notice Packed encoding of a deal (inverse of `decodeDeal`).
+    function encodeDeal(Deal calldata deal) external pure returns (bytes memory) {
+        return Deals.encode(deal);
     }
 
     /// @notice Deal id of the deal that starts at `botFirst` of request order `requestHash`.

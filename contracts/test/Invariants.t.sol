@@ -229,6 +229,9 @@ contract HubInvariantTest is InvariantTest {
         DatasetRegistry datasets = new DatasetRegistry();
         WorkerpoolRegistry workerpools = new WorkerpoolRegistry();
         hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        apps.bindHub(hub);
+        datasets.bindHub(hub);
+        workerpools.bindHub(hub);
         hub.createCategory("XS", "", 300);
         handler = new HubHandler(hub, token, apps, datasets, workerpools);
         token.transferOwnership(address(handler));

@@ -20,7 +20,7 @@ contract MatchOrdersTest is HubFixture {
 
         bytes32 reqHash = hub.hashRequestOrder(r);
         assertEq(dealId, keccak256(abi.encodePacked(reqHash, uint256(0))), "deal id formula");
-        assertTrue(hub.checkDeal(dealId, deal), "event deal matches commitment");
+        assertTrue(hub.checkDeal(dealId, lastEncodedDeal), "event deal matches commitment");
         assertEq(_locked(requester), APP_PRICE + WP_PRICE, "requester locked");
         assertEq(_balance(requester), reqBefore - APP_PRICE - WP_PRICE, "requester balance");
         assertEq(_locked(scheduler), WP_PRICE * 30 / 100, "scheduler stake");
@@ -52,7 +52,7 @@ contract MatchOrdersTest is HubFixture {
         d = _signDataset(d);
         w = _signWorkerpool(w);
         (bytes32 dealId, Deal memory deal) = _matchAndDecode(a, d, w, r);
-        assertTrue(hub.checkDeal(dealId, deal), "commitment");
+        assertTrue(hub.checkDeal(dealId, lastEncodedDeal), "commitment");
         assertEq(deal.tag, bytes32(uint256(0x01)), "framework bits masked");
         assertEq(deal.datasetOwner, datasetOwner, "dataset owner");
         assertEq(deal.datasetPrice, DATASET_PRICE, "dataset price");
@@ -507,15 +507,30 @@ contract MatchOrdersTest is HubFixture {
     }
 
     function test_signature_otherHubRefused() public {
-        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
-            _orders();
-        // a second hub on the same chain sharing the registries: the orders signed for the first are void
-        Hub other = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        // a second deployment on the same chain where the same providers registered the same assets
+        AppRegistry apps2 = new AppRegistry();
+        DatasetRegistry datasets2 = new DatasetRegistry();
+        WorkerpoolRegistry workerpools2 = new WorkerpoolRegistry();
+        Hub other = new Hub(address(this), IERC20(address(token)), apps2, datasets2, workerpools2);
+        apps2.bindHub(other);
+        datasets2.bindHub(other);
+        workerpools2.bindHub(other);
         other.createCategory("XS", "", 300);
+        AppOrder memory a = _appOrder(1);
+        a.app = apps2.createApp(appOwner, "hello", "WASM", "/store/hello", keccak256("hello.wasm"), "");
         assertTrue(other.hashAppOrder(a) != hub.hashAppOrder(a), "domain binds hub address");
-        vm.expectRevert(
-            abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, other.hashAppOrder(a))
-        );
+        // signed for the first hub's domain: void on the second
+        a.sign = _sig(APP_KEY, hub.hashAppOrder(a));
+        DatasetOrder memory d;
+        WorkerpoolOrder memory w = _workerpoolOrder(1);
+        w.workerpool = workerpools2.createWorkerpool(scheduler, "pool");
+        w.sign = _sig(SCHEDULER_KEY, other.hashWorkerpoolOrder(w));
+        RequestOrder memory r = _requestOrder(1, false);
+        r.app = a.app;
+        r.workerpool = w.workerpool;
+        r.sign = _sig(REQUESTER_KEY, other.hashRequestOrder(r));
+        bytes32 otherDigest = other.hashAppOrder(a);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidAppOrderSignature.selector, otherDigest));
         other.matchOrders(a, d, w, r);
     }
 
@@ -651,7 +666,7 @@ contract MatchOrdersTest is HubFixture {
         Deal memory deal = _lastDeal();
         assertEq(deal.payer, sponsor, "sponsor pays");
         assertEq(deal.requester, requester, "requester unchanged");
-        assertTrue(hub.checkDeal(dealId, deal), "commitment");
+        assertTrue(hub.checkDeal(dealId, lastEncodedDeal), "commitment");
         assertEq(_locked(sponsor), APP_PRICE + WP_PRICE, "sponsor locked");
         assertEq(_locked(requester), 0, "requester not charged");
     }
@@ -722,6 +737,38 @@ contract MatchOrdersTest is HubFixture {
         hub.depositAndMatchOrders(APP_PRICE, a, d, w, r);
         vm.stopPrank();
         assertEq(token.balanceOf(newcomer), APP_PRICE, "tokens still with the user");
+    }
+
+    function test_closeNeverMatchedRequest_thenMatchRefused() public {
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
+        bytes32 rh = hub.hashRequestOrder(r);
+        assertEq(hub.viewConsumed(rh), 0, "fresh");
+        vm.prank(requester);
+        hub.manageRequestOrder(RequestOrderOperation(r, OrderOperation.CLOSE, ""));
+        assertEq(hub.viewConsumed(rh), type(uint256).max, "closed");
+        assertFalse(hub.checkDeal(hub.computeDealId(rh, 0), new bytes(286)), "marker is no deal");
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, rh));
+        hub.matchOrders(a, d, w, r);
+    }
+
+    function test_dealEncoding_roundTrip() public {
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _ordersWithDataset(3, 3, 3, 3);
+        (bytes32 dealId, Deal memory deal) = _matchAndDecode(a, d, w, r);
+        assertEq(keccak256(hub.encodeDeal(deal)), keccak256(lastEncodedDeal), "encode(decode(x)) == x");
+        assertEq(lastEncodedDeal.length, 286, "packed length");
+        assertTrue(hub.checkDeal(dealId, lastEncodedDeal), "commitment");
+        bytes memory tampered = lastEncodedDeal;
+        tampered[285] = bytes1(uint8(tampered[285]) + 1); // scheduler ratio + 1
+        assertFalse(hub.checkDeal(dealId, tampered), "tampered deal refused");
+        vm.expectRevert(abi.encodeWithSelector(Deals.MalformedDeal.selector, 285));
+        hub.decodeDeal(new bytes(285));
+    }
+
+    function testFuzz_dealEncoding(Deal memory deal) public view {
+        Deal memory back = hub.decodeDeal(hub.encodeDeal(deal));
+        assertEq(keccak256(abi.encode(back)), keccak256(abi.encode(deal)), "round trip");
     }
 
     // ------------------------------------------------------------------ fuzz
@@ -806,4 +853,7 @@ contract MatchOrdersTest is HubFixture {
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Hub, AppOrderOperation, RequestOrderOperation} from "../src/Hub.sol";
+import {AppRegistry} from "../src/registries/AppRegistry.sol";
+import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {OrderOperation} from "../src/libs/Orders.sol";

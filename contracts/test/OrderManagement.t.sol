@@ -65,7 +65,7 @@ contract OrderManagementTest is HubFixture {
         bytes32 rh = hub.hashRequestOrder(r);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.RequestOrderConsumed.selector, rh));
         hub.matchOrders(a, d, w, r);
-        assertEq(hub.viewConsumed(rh), 3, "closed = fully consumed");
+        assertTrue(hub.viewConsumed(rh) >= r.volume, "closed = fully consumed");
     }
 
     function test_cancel_afterPartialFill() public {

@@ -99,7 +99,7 @@ contract RegistriesTest is HubFixture {
         (bytes32 dealId, DealT memory deal) = _matchAndDecode(a, d, w, r);
         vm.prank(scheduler);
         workerpools.changePolicy(workerpool, 100, 100);
-        assertTrue(hub.checkDeal(dealId, deal), "deal keeps its frozen policy");
+        assertTrue(hub.checkDeal(dealId, lastEncodedDeal), "deal keeps its frozen policy");
         assertEq(deal.workerStake, WP_PRICE * 30 / 100, "stake frozen at match");
     }
 
@@ -108,6 +108,47 @@ contract RegistriesTest is HubFixture {
         apps.safeTransferFrom(appOwner, stranger, uint256(uint160(app)));
         assertEq(apps.ownerOrZero(app), stranger, "new owner");
         assertEq(apps.balanceOf(appOwner), 0, "old owner count");
+    }
+
+    function test_bindHub_deployerOnlyOnce() public {
+        AppRegistry fresh = new AppRegistry();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(AssetRegistry.NotDeployer.selector, stranger));
+        fresh.bindHub(hub);
+        vm.expectRevert(AssetRegistry.HubNotBound.selector);
+        fresh.createApp(stranger, "x", "WASM", "", bytes32(0), "");
+        fresh.bindHub(hub);
+        vm.expectRevert(abi.encodeWithSelector(AssetRegistry.HubAlreadyBound.selector, address(hub)));
+        fresh.bindHub(hub);
+    }
+
+    function test_onAssetUpdate_registriesOnly() public {
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.NotARegistry.selector, stranger));
+        hub.onAssetUpdate(app, stranger, 0, 0);
+    }
+
+    function test_mirror_followsTransfersAndKinds() public {
+        assertEq(hub.viewAssetOwner(app, 1), appOwner, "app mirrored");
+        assertEq(hub.viewAssetOwner(app, 3), address(0), "an app is no workerpool");
+        assertEq(hub.viewAssetOwner(workerpool, 3), scheduler, "workerpool mirrored");
+        vm.prank(appOwner);
+        apps.transferFrom(appOwner, stranger, uint256(uint160(app)));
+        assertEq(hub.viewAssetOwner(app, 1), stranger, "transfer mirrored");
+        vm.prank(scheduler);
+        workerpools.approve(requester, uint256(uint160(workerpool)));
+        vm.prank(requester);
+        workerpools.transferFrom(scheduler, sponsor, uint256(uint160(workerpool)));
+        assertEq(hub.viewAssetOwner(workerpool, 3), sponsor, "approved transfer mirrored");
+    }
+
+    function test_mirror_appUsedAsWorkerpoolRefused() public {
+        (AppOrderT memory a, DatasetOrderT memory d, WorkerpoolOrderT memory w, RequestOrderT memory r) =
+            _orders();
+        w.workerpool = app; // registered, but as an app
+        r.workerpool = address(0);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.WorkerpoolNotRegistered.selector, app));
+        hub.matchOrders(a, d, w, r);
     }
 
     // ------------------------------------------------------------------ categories

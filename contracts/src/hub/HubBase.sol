@@ -9,13 +9,21 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IHubErrors, IHubEvents} from "../interfaces/IHubTypes.sol";
 import {IERC1271} from "../interfaces/IExternal.sol";
+import {IAssetHub} from "../interfaces/IAssetHub.sol";
 import {AppRegistry} from "../registries/AppRegistry.sol";
 import {DatasetRegistry} from "../registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../registries/WorkerpoolRegistry.sol";
 
 /// @title HubBase: storage, escrow, categories and signature checking shared by the hub.
 /// @dev Not upgradeable on purpose: the code that holds users' money cannot be changed by anyone.
-abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, ReentrancyGuardTransient {
+abstract contract HubBase is
+    IHubErrors,
+    IHubEvents,
+    IAssetHub,
+    Ownable2Step,
+    EIP712,
+    ReentrancyGuardTransient
+{
     using SafeERC20 for IERC20;
 
     /// @notice An escrow account: free balance and funds locked in running deals, one slot.
@@ -46,7 +54,13 @@ abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, Reent
     mapping(address account => Account) internal _accounts;
     /// @notice Sum of every account's balance and locked funds: what the hub owes its users.
     uint256 public totalHeld;
-    Category[] internal _categories;
+    /// @dev Category id => category; ids are dense from 0 and every timeref is non-zero, so a
+    /// zero timeref means "no such category" and matching needs a single storage read.
+    mapping(uint256 id => Category) internal _categories;
+    uint256 internal _categoryCount;
+    /// @dev Asset => owner (bits 0..159) | kind (160..167: 1 app, 2 dataset, 3 workerpool) |
+    /// worker stake ratio (168..175) | scheduler reward ratio (176..183), pushed by the registries.
+    mapping(address asset => uint256) internal _assets;
     /// @dev Order digest => volume consumed (matched or cancelled). For request orders, a zero
     /// here with an existing first deal means the first deal consumed the whole order (see
     /// `_requestConsumed`).
@@ -69,6 +83,32 @@ abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, Reent
         appRegistry = apps;
         datasetRegistry = datasets;
         workerpoolRegistry = workerpools;
+    }
+
+    uint256 internal constant KIND_APP = 1;
+    uint256 internal constant KIND_DATASET = 2;
+    uint256 internal constant KIND_WORKERPOOL = 3;
+
+    // ------------------------------------------------------------------ asset mirror
+
+    /// @notice Registries only: record an asset's new owner (and workerpool policy).
+    function onAssetUpdate(address asset, address owner, uint8 workerStakeRatio, uint8 schedulerRewardRatio)
+        external
+    {
+        uint256 kind;
+        if (msg.sender == address(appRegistry)) kind = KIND_APP;
+        else if (msg.sender == address(datasetRegistry)) kind = KIND_DATASET;
+        else if (msg.sender == address(workerpoolRegistry)) kind = KIND_WORKERPOOL;
+        else revert NotARegistry(msg.sender);
+        _assets[asset] = uint256(uint160(owner)) | (kind << 160) | (uint256(workerStakeRatio) << 168)
+            | (uint256(schedulerRewardRatio) << 176);
+    }
+
+    /// @dev Owner of `asset` if it is registered as `kind`, else zero; one storage read.
+    function _ownerOf(address asset, uint256 kind) internal view returns (address owner, uint256 info) {
+        info = _assets[asset];
+        if ((info >> 160) & 0xff != kind) return (address(0), info);
+        owner = address(uint160(info));
     }
 
     // ------------------------------------------------------------------ escrow
@@ -169,19 +209,19 @@ abstract contract HubBase is IHubErrors, IHubEvents, Ownable2Step, EIP712, Reent
         returns (uint256 id)
     {
         if (timeref == 0 || timeref > MAX_TIMEREF) revert InvalidTimeRef(timeref);
-        id = _categories.length;
-        _categories.push(Category(name, description, timeref));
+        id = _categoryCount++;
+        _categories[id] = Category(name, description, timeref);
         emit CategoryCreated(id, name, description, timeref);
     }
 
     /// @notice Number of categories.
     function countCategory() external view returns (uint256) {
-        return _categories.length;
+        return _categoryCount;
     }
 
     /// @notice A category by id.
     function viewCategory(uint256 id) external view returns (Category memory) {
-        if (id >= _categories.length) revert UnknownCategory(id);
+        if (id >= _categoryCount) revert UnknownCategory(id);
         return _categories[id];
     }
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {Deal} from "../libs/Deals.sol";
-
 /// @title Errors and events of the hub, one place for contracts, tests and bindings.
 interface IHubErrors {
     // ---- escrow ----
@@ -77,6 +75,8 @@ interface IHubErrors {
     // ---- deals ----
     /// @notice No deal with this id, or the deal passed does not match its on-chain commitment.
     error UnknownDeal(bytes32 dealId);
+    /// @notice onAssetUpdate is for the hub's registries only.
+    error NotARegistry(address caller);
     // ---- admin ----
     /// @notice recover() found no tokens beyond what accounts own.
     error NothingToRecover();
@@ -94,13 +94,14 @@ interface IHubEvents {
     event DatasetOrderClosed(bytes32 indexed orderHash, address indexed owner);
     event WorkerpoolOrderClosed(bytes32 indexed orderHash, address indexed owner);
     event RequestOrderClosed(bytes32 indexed orderHash, address indexed owner);
-    /// @notice A deal was made. `deal` is everything the chain committed to; `params` and
-    /// `beneficiary` are for off-chain services only and are not stored.
+    /// @notice A deal was made. `deal` is the packed encoding of the `Deal` (see `Deals.encode`),
+    /// everything the chain committed to; `params` and `beneficiary` are for off-chain services
+    /// only and are not stored.
     event DealCreated(
         bytes32 indexed dealId,
         address indexed workerpool,
         address indexed requester,
-        Deal deal,
+        bytes deal,
         bytes32 appOrderHash,
         bytes32 datasetOrderHash,
         bytes32 workerpoolOrderHash,

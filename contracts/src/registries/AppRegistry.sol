@@ -33,8 +33,9 @@ contract AppRegistry is AssetRegistry {
         bytes32 checksum,
         bytes calldata mrenclave
     ) external returns (address app) {
-        app = _register(owner, abi.encode(name, appType, multiaddr, checksum, mrenclave));
+        app = _reserve(owner, abi.encode(name, appType, multiaddr, checksum, mrenclave));
         _apps[app] = App(name, appType, multiaddr, checksum, mrenclave);
+        _safeMint(owner, uint256(uint160(app)));
         emit AppCreated(app, owner, name, appType, checksum);
     }
 

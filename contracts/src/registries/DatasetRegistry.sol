@@ -23,8 +23,9 @@ contract DatasetRegistry is AssetRegistry {
         external
         returns (address dataset)
     {
-        dataset = _register(owner, abi.encode(name, multiaddr, checksum));
+        dataset = _reserve(owner, abi.encode(name, multiaddr, checksum));
         _datasets[dataset] = Dataset(name, multiaddr, checksum);
+        _safeMint(owner, uint256(uint160(dataset)));
         emit DatasetCreated(dataset, owner, name, checksum);
     }
 

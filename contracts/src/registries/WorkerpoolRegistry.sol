@@ -42,9 +42,10 @@ contract WorkerpoolRegistry is AssetRegistry {
         external
         returns (address workerpool)
     {
-        workerpool = _register(owner, abi.encode(description));
+        workerpool = _reserve(owner, abi.encode(description));
         _workerpools[workerpool] =
             Workerpool(description, DEFAULT_WORKER_STAKE_RATIO, DEFAULT_SCHEDULER_REWARD_RATIO);
+        _safeMint(owner, uint256(uint160(workerpool)));
         emit WorkerpoolCreated(workerpool, owner, description);
     }
 
@@ -64,6 +65,14 @@ contract WorkerpoolRegistry is AssetRegistry {
         );
         wp.workerStakeRatio = workerStakeRatio;
         wp.schedulerRewardRatio = schedulerRewardRatio;
+        _syncHub(workerpool, _ownerOf(uint256(uint160(workerpool))));
+    }
+
+    /// @dev Workerpools also mirror their policy into the hub.
+    function _syncHub(address workerpool, address owner) internal override {
+        if (address(hub) == address(0)) revert HubNotBound();
+        Workerpool storage wp = _workerpools[workerpool];
+        hub.onAssetUpdate(workerpool, owner, wp.workerStakeRatio, wp.schedulerRewardRatio);
     }
 
     /// @notice Owner only: change the description.
@@ -73,7 +82,7 @@ contract WorkerpoolRegistry is AssetRegistry {
         emit DescriptionUpdated(workerpool, description);
     }
 
-    /// @notice Owner (zero if unregistered) and policy, in one call for the hub.
+    /// @notice Owner (zero if unregistered) and policy.
     function ownerAndPolicy(address workerpool)
         external
         view

@@ -45,6 +45,8 @@ abstract contract HubFixture is Test {
     address internal workerpool;
 
     uint256 private _salt;
+    /// @dev Packed deal of the last DealCreated read by `_lastDeal`.
+    bytes internal lastEncodedDeal;
 
     function setUp() public virtual {
         appOwner = vm.addr(APP_KEY);
@@ -59,6 +61,9 @@ abstract contract HubFixture is Test {
         datasets = new DatasetRegistry();
         workerpools = new WorkerpoolRegistry();
         hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        apps.bindHub(hub);
+        datasets.bindHub(hub);
+        workerpools.bindHub(hub);
         hub.createCategory("XS", "extra small", 300);
         hub.createCategory("S", "small", 1200);
         hub.createCategory("M", "medium", 3600);
@@ -203,14 +208,15 @@ abstract contract HubFixture is Test {
 
     function _lastDeal() internal returns (Deal memory deal) {
         bytes32 topic = keccak256(
-            "DealCreated(bytes32,address,address,(address,address,address,address,address,address,uint96,uint96,uint96,uint96,address,address,address,bytes32,uint32,uint32,uint32,uint40,uint32,uint32,uint8),bytes32,bytes32,bytes32,bytes32,address,string)"
+            "DealCreated(bytes32,address,address,bytes,bytes32,bytes32,bytes32,bytes32,address,string)"
         );
         Vm.Log[] memory logs = _logs();
         for (uint256 i = logs.length; i > 0; i--) {
             if (logs[i - 1].topics.length > 0 && logs[i - 1].topics[0] == topic) {
-                (deal,,,,,,) =
-                    abi.decode(logs[i - 1].data, (Deal, bytes32, bytes32, bytes32, bytes32, address, string));
-                return deal;
+                (lastEncodedDeal,,,,,,) = abi.decode(
+                    logs[i - 1].data, (bytes, bytes32, bytes32, bytes32, bytes32, address, string)
+                );
+                return hub.decodeDeal(lastEncodedDeal);
             }
         }
         _fail("no DealCreated event");
