@@ -53,7 +53,8 @@ contract Hub is HubBase {
     uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
     /// @notice ERC-734 purpose of a group member key.
     uint256 internal constant GROUP_MEMBER_PURPOSE = 4;
-    /// @notice Tag bit 0: trusted execution.
+    /// @notice Tag bit 0: trusted execution. A deal whose request or dataset asks for TEE needs
+    /// a TEE app (the deal tag includes the app's, so a TEE app always makes a TEE deal).
     bytes32 internal constant TAG_TEE = bytes32(uint256(1));
     /// @notice Tag bits 1..3: TEE framework (Scone, Gramine, TDX). A dataset's are ignored so
     /// that one encrypted dataset serves apps of any framework (iExec v6.2 behaviour).
@@ -71,25 +72,27 @@ contract Hub is HubBase {
 
     /// @notice Match four compatible orders into a deal; the requester pays. Anyone may call.
     /// @param datasetOrder ignored (may be empty) when `requestOrder.dataset` is zero.
+    /// @dev No reentrancy guard needed: the only external calls are `staticcall`s (ERC-1271
+    /// wallets, ERC-734 groups), which cannot change state.
     function matchOrders(
         AppOrder calldata appOrder,
         DatasetOrder calldata datasetOrder,
         WorkerpoolOrder calldata workerpoolOrder,
         RequestOrder calldata requestOrder
-    ) external nonReentrant returns (bytes32 dealId) {
+    ) external returns (bytes32 dealId) {
         return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, requestOrder.requester);
     }
 
     /// @notice Match orders with the caller paying for the requester. The request may be signed
     /// as a plain `RequestOrder` (anyone may pay for it) or as a `SponsoredRequest` naming the
     /// caller (or zero), which plain `matchOrders` cannot use: a sponsor's request can never be
-    /// turned against the requester's own balance.
+    /// turned against the requester's own balance. Static calls only, like `matchOrders`.
     function sponsorMatchOrders(
         AppOrder calldata appOrder,
         DatasetOrder calldata datasetOrder,
         WorkerpoolOrder calldata workerpoolOrder,
         RequestOrder calldata requestOrder
-    ) external nonReentrant returns (bytes32 dealId) {
+    ) external returns (bytes32 dealId) {
         return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, msg.sender);
     }
 
@@ -176,7 +179,7 @@ contract Hub is HubBase {
         tag = a.tag | r.tag;
         if (hasDataset) tag |= d.tag & ~TAG_TEE_FRAMEWORKS;
         if (tag & ~w.tag != 0) revert TagNotOffered(tag, w.tag);
-        if ((tag ^ a.tag) & TAG_TEE != 0) revert TeeMismatch(tag, a.tag);
+        if ((tag ^ a.tag) & TAG_TEE != 0) revert TeeMismatch(tag, a.tag); // TEE asked, app not TEE
         // [0x10 0x11] the request names the app and dataset exactly
         if (r.app != a.app) revert AppMismatch(r.app, a.app);
         if (r.dataset != d.dataset) revert DatasetMismatch(r.dataset, d.dataset);

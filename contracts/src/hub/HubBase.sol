@@ -191,12 +191,11 @@ abstract contract HubBase is
 
     /// @dev Move `amount` from free balance to locked. No overflow: balance + locked < 2^128.
     function _lock(address account, uint256 amount) internal {
-        Account storage acc = _accounts[account];
-        uint256 balance = acc.balance;
-        if (amount > balance) revert InsufficientBalance(account, amount, balance);
+        Account memory acc = _accounts[account];
+        if (amount > acc.balance) revert InsufficientBalance(account, amount, acc.balance);
         unchecked {
-            acc.balance = uint128(balance - amount);
-            acc.locked += uint128(amount);
+            // one SSTORE for the packed slot
+            _accounts[account] = Account(uint128(acc.balance - amount), uint128(acc.locked + amount));
         }
     }
 

@@ -28,7 +28,7 @@ interface IHubErrors {
     error WorkerpoolPriceTooHigh(uint256 price, uint256 max);
     /// @notice [0x06] the deal needs tag bits the workerpool does not offer.
     error TagNotOffered(bytes32 required, bytes32 offered);
-    /// @notice [0x07] TEE deals need a TEE app and TEE apps need a TEE deal.
+    /// @notice [0x07] the request or dataset asks for TEE but the app is not a TEE app.
     error TeeMismatch(bytes32 dealTag, bytes32 appTag);
     /// @notice [0x10] request.app differs from the app order's app.
     error AppMismatch(address requested, address offered);

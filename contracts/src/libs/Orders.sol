@@ -107,83 +107,58 @@ library Orders {
         "RequestOrderOperation(RequestOrder order,uint256 operation)RequestOrder(address app,uint256 appmaxprice,address dataset,uint256 datasetmaxprice,address workerpool,uint256 workerpoolmaxprice,address requester,uint256 volume,bytes32 tag,uint256 category,uint256 trust,address beneficiary,address callback,string params,bytes32 salt)"
     );
 
-    function hash(AppOrder calldata o) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                APP_ORDER_TYPEHASH,
-                o.app,
-                o.appprice,
-                o.volume,
-                o.tag,
-                o.datasetrestrict,
-                o.workerpoolrestrict,
-                o.requesterrestrict,
-                o.salt
-            )
-        );
+    // The struct hashes below read the orders' static head words straight from calldata: an
+    // order's first N words are exactly its N static typed fields, in type-hash order, so
+    // `typehash ‖ calldata[o : o + 32·N]` is the EIP-712 encoding. Dirty (non-canonical) words
+    // only change the digest, so a tampered order can never match its owner's signature;
+    // tests check these against a field-by-field abi.encode.
+
+    /// @dev keccak256(typehash ‖ the first `words` words of the struct at calldata offset `o`).
+    function _hashHead(bytes32 typehash, uint256 o, uint256 words) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), o, mul(words, 0x20))
+            h := keccak256(ptr, add(0x20, mul(words, 0x20)))
+        }
+    }
+
+    function hash(AppOrder calldata o) internal pure returns (bytes32 h) {
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := o
+        }
+        return _hashHead(APP_ORDER_TYPEHASH, offset, 8);
     }
 
     function hash(DatasetOrder calldata o) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                DATASET_ORDER_TYPEHASH,
-                o.dataset,
-                o.datasetprice,
-                o.volume,
-                o.tag,
-                o.apprestrict,
-                o.workerpoolrestrict,
-                o.requesterrestrict,
-                o.salt
-            )
-        );
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := o
+        }
+        return _hashHead(DATASET_ORDER_TYPEHASH, offset, 8);
     }
 
     function hash(WorkerpoolOrder calldata o) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                WORKERPOOL_ORDER_TYPEHASH,
-                o.workerpool,
-                o.workerpoolprice,
-                o.volume,
-                o.tag,
-                o.category,
-                o.trust,
-                o.apprestrict,
-                o.datasetrestrict,
-                o.requesterrestrict,
-                o.salt
-            )
-        );
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := o
+        }
+        return _hashHead(WORKERPOOL_ORDER_TYPEHASH, offset, 10);
     }
 
-    function hash(RequestOrder calldata o) internal pure returns (bytes32) {
-        // Split in two encodes to keep the stack shallow; the concatenation equals one
-        // abi.encode of all fields because every field is one static word.
-        return keccak256(
-            bytes.concat(
-                abi.encode(
-                    REQUEST_ORDER_TYPEHASH,
-                    o.app,
-                    o.appmaxprice,
-                    o.dataset,
-                    o.datasetmaxprice,
-                    o.workerpool,
-                    o.workerpoolmaxprice,
-                    o.requester
-                ),
-                abi.encode(
-                    o.volume,
-                    o.tag,
-                    o.category,
-                    o.trust,
-                    o.beneficiary,
-                    o.callback,
-                    keccak256(bytes(o.params)),
-                    o.salt
-                )
-            )
-        );
+    /// @dev Fields 0..12 and 14 are static words; field 13 (`params`) is a string whose head word
+    /// is an offset, replaced by keccak256 of its bytes as EIP-712 requires.
+    function hash(RequestOrder calldata o) internal pure returns (bytes32 h) {
+        bytes32 paramsHash = keccak256(bytes(o.params));
+        bytes32 typehash = REQUEST_ORDER_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), o, 0x1e0) // 15 words
+            mstore(add(ptr, 0x1c0), paramsHash) // word 13 (at 0x20 + 13·0x20)
+            h := keccak256(ptr, 0x200)
+        }
     }
 
     function hashSponsored(bytes32 requestStructHash, address sponsor) internal pure returns (bytes32) {

@@ -1,0 +1,28 @@
+//! `dexec bench`: measure the protocol and print each figure beside its anchor and target.
+//!
+//! A benchmark is a command, never a timed test (see docs): it prints a table and writes its
+//! figures as JSON under `target/bench/`.
+
+mod gas;
+mod report;
+
+/// Arguments of `dexec bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Bench {
+    /// Gas of hub transactions (receipt gasUsed) on a fresh local chain, beside iExec's.
+    #[command(long_about = gas::LONG_ABOUT)]
+    Gas(gas::Args),
+}
+
+/// Run `dexec bench`.
+pub async fn run(args: Args) -> eyre::Result<()> {
+    match args.bench {
+        Bench::Gas(args) => gas::run(args).await,
+    }
+}

@@ -1,0 +1,452 @@
+//! `dexec devnet`: a local chain with the hub deployed and funded dev accounts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use dexec_contracts::chain_file::DEVNET;
+use dexec_contracts::deploy::artifacts_fingerprint;
+use dexec_contracts::tx::send;
+use dexec_contracts::{anvil, deploy_hub, ChainFile, Deployment};
+use dexec_primitives::Nrlc;
+use eyre::{bail, eyre, WrapErr};
+use serde::Serialize;
+
+use crate::local::LocalChain;
+
+/// Long help of `dexec devnet`.
+pub const LONG_ABOUT: &str = "\
+Run a local development chain with the dexec hub deployed, for building and testing against.
+
+What it does:
+  1. starts anvil (the pinned npm binary) on 127.0.0.1:<port> with <accounts> dev accounts,
+     derived from anvil's well-known mnemonic `test test test test test test test test test
+     test test junk` (never send real funds to them);
+  2. deploys the dev token (dRLC, 9 decimals), the app / dataset / workerpool registries and
+     the hub, owned by account 0, and creates the categories XS, S, M, L, XL (ids 0-4);
+  3. mints 1,000,000 RLC to every dev account and deposits 100,000 RLC of it on the hub;
+  4. writes <state-dir>/chain.json (chain id, RPC URL, contract addresses; iExec's format)
+     and prints the addresses;
+  5. mines a block every <block-time> seconds until Ctrl-C.
+
+The chain survives restarts: on exit anvil saves its state in <state-dir>/anvil-state.json and
+the next `dexec devnet` resumes it (same addresses, balances and deals) instead of deploying
+again. `--reset` starts from scratch, and so does a saved chain whose contracts differ from the
+ones this binary carries (after `make abi`). anvil's own log is in <state-dir>/anvil.log.
+
+Examples:
+  dexec devnet                      # chain on :8545, 1 s blocks, state in ./.dexec
+  dexec devnet --block-time 0       # mine each transaction at once (fastest for scripts)
+  dexec devnet --once --json        # deploy (or resume), print JSON, stop
+  dexec devnet --reset --port 8546  # fresh chain on another port";
+
+/// Tokens minted to each dev account.
+const MINT: Nrlc = Nrlc::from_rlc(1_000_000);
+/// Of which deposited on the hub.
+const DEPOSIT: Nrlc = Nrlc::from_rlc(100_000);
+
+/// Arguments of `dexec devnet`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port of the JSON-RPC endpoint, on 127.0.0.1.
+    #[arg(long, default_value_t = 8545)]
+    port: u16,
+    /// Seconds between blocks; 0 mines each transaction as soon as it arrives.
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    block_time: u64,
+    /// Number of dev accounts to create and fund (only at deployment).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    accounts: u32,
+    /// Directory for chain.json, the saved chain state and anvil's log.
+    #[arg(long, default_value = ".dexec", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Forget the saved chain and deploy a fresh one.
+    #[arg(long)]
+    reset: bool,
+    /// Exit after deploying (or resuming) and printing; the chain state is saved.
+    #[arg(long)]
+    once: bool,
+    /// Print the chain description as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// anvil binary to run instead of the pinned npm one.
+    #[arg(long, env = "DEXEC_ANVIL", value_name = "PATH")]
+    anvil_bin: Option<PathBuf>,
+}
+
+/// Files kept in the state directory.
+struct Paths {
+    chain_file: PathBuf,
+    state: PathBuf,
+    log: PathBuf,
+    /// Which contracts the saved chain runs ([`DevnetMeta`]).
+    meta: PathBuf,
+}
+
+impl Paths {
+    fn new(dir: &Path) -> Self {
+        Self {
+            chain_file: dir.join("chain.json"),
+            state: dir.join("anvil-state.json"),
+            log: dir.join("anvil.log"),
+            meta: dir.join("devnet.json"),
+        }
+    }
+
+    /// Forget the saved chain.
+    fn reset(&self) -> eyre::Result<()> {
+        remove_if_present(&self.state)?;
+        remove_if_present(&self.chain_file)?;
+        remove_if_present(&self.meta)
+    }
+}
+
+/// What the devnet remembers beside chain.json.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct DevnetMeta {
+    /// [`artifacts_fingerprint`] of the contracts deployed on the saved chain.
+    artifacts: B256,
+}
+
+/// Run `dexec devnet`.
+pub async fn run(args: Args) -> eyre::Result<()> {
+    std::fs::create_dir_all(&args.state_dir)
+        .wrap_err_with(|| format!("cannot create {}", args.state_dir.display()))?;
+    let paths = Paths::new(&args.state_dir);
+    if args.reset {
+        paths.reset()?;
+    }
+    let saved = saved_chain(&paths)?;
+    // anvil would only say so on its stderr and leave us waiting for it
+    std::net::TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| {
+        eyre!(
+            "port {} is not available ({e}); is another devnet running? try --port",
+            args.port
+        )
+    })?;
+
+    let builder = anvil::anvil(args.anvil_bin.as_deref())
+        .port(args.port)
+        .args(["--accounts", &args.accounts.to_string()])
+        .arg("--state")
+        .arg(&paths.state)
+        .keep_stdout();
+    tracing::info!(target: "devnet", port = args.port, "starting anvil");
+    let mut chain = LocalChain::spawn(builder, args.anvil_bin.as_ref()).await?;
+    log_anvil_output(&mut chain, &paths.log)?;
+
+    let (deployment, restored) = match saved {
+        Some(saved) => (resume(&chain, &saved).await?, true),
+        None => (
+            deploy_and_fund(&chain, args.accounts as usize).await?,
+            false,
+        ),
+    };
+    if args.block_time > 0 {
+        let _: serde_json::Value = chain
+            .provider
+            .raw_request("evm_setIntervalMining".into(), (args.block_time,))
+            .await
+            .wrap_err("cannot set the block time")?;
+    }
+    let meta = DevnetMeta {
+        artifacts: artifacts_fingerprint(),
+    };
+    std::fs::write(&paths.meta, serde_json::to_string_pretty(&meta)? + "\n")
+        .wrap_err_with(|| format!("cannot write {}", paths.meta.display()))?;
+    let rpc_url = chain.rpc_url();
+    ChainFile::single(DEVNET, chain.chain_id, &rpc_url, deployment).save(&paths.chain_file)?;
+
+    let summary = Summary::read(&chain, &args, &paths, deployment, restored).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", summary.table());
+    }
+    std::io::stdout().flush()?;
+
+    let outcome = if args.once {
+        Ok(())
+    } else {
+        wait_for_stop(&mut chain, &paths.log).await
+    };
+    // SIGTERM: anvil writes its state file before exiting.
+    tokio::task::spawn_blocking(move || drop(chain)).await?;
+    if paths.state.is_file() {
+        tracing::info!(target: "devnet", state = %paths.state.display(), "chain stopped, state saved");
+    }
+    outcome
+}
+
+fn remove_if_present(path: &Path) -> eyre::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).wrap_err_with(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The saved chain to resume, if there is one and it runs the contracts this binary was built
+/// with. A saved chain without chain.json (addresses unknown) or with other contracts (the
+/// bindings were re-exported since) is discarded, with a warning.
+fn saved_chain(paths: &Paths) -> eyre::Result<Option<ChainFile>> {
+    if !paths.state.is_file() {
+        return Ok(None);
+    }
+    let why_not = if !paths.chain_file.is_file() {
+        Some("saved chain state without chain.json")
+    } else {
+        let meta = std::fs::read_to_string(&paths.meta)
+            .ok()
+            .and_then(|text| serde_json::from_str::<DevnetMeta>(&text).ok());
+        match meta {
+            Some(meta) if meta.artifacts == artifacts_fingerprint() => None,
+            Some(_) => Some("the contracts changed since the saved chain was deployed"),
+            None => Some("the saved chain does not say which contracts it runs"),
+        }
+    };
+    if let Some(reason) = why_not {
+        tracing::warn!(target: "devnet", state = %paths.state.display(), "{reason}: deploying afresh");
+        paths.reset()?;
+        return Ok(None);
+    }
+    Ok(Some(ChainFile::load(&paths.chain_file)?))
+}
+
+/// Check that the resumed chain holds the saved deployment.
+async fn resume(chain: &LocalChain, saved: &ChainFile) -> eyre::Result<Deployment> {
+    let entry = saved
+        .chains
+        .get(DEVNET)
+        .ok_or_else(|| eyre!("chain.json has no `{DEVNET}` chain; run `dexec devnet --reset`"))?;
+    if entry.chain_id() != Some(chain.chain_id) {
+        bail!(
+            "chain.json is for chain {} but anvil runs chain {}; run `dexec devnet --reset`",
+            entry.id,
+            chain.chain_id
+        );
+    }
+    let code = chain.provider.get_code_at(entry.deployment.hub).await?;
+    if code.is_empty() {
+        bail!(
+            "the saved chain state has no hub at {}; run `dexec devnet --reset`",
+            entry.deployment.hub
+        );
+    }
+    tracing::info!(target: "devnet", hub = %entry.deployment.hub, "resumed the saved chain");
+    Ok(entry.deployment)
+}
+
+/// Deploy the contracts from account 0, then mint and deposit for the first `accounts` accounts.
+async fn deploy_and_fund(chain: &LocalChain, accounts: usize) -> eyre::Result<Deployment> {
+    let owner = chain.address(0);
+    tracing::info!(target: "devnet", %owner, "deploying the hub");
+    let deployment = deploy_hub(&chain.provider, owner)
+        .await
+        .wrap_err("deployment failed")?;
+    let token = deployment.token(&chain.provider);
+    let hub = deployment.hub(&chain.provider);
+    tracing::info!(target: "devnet", accounts, mint = %MINT, deposit = %DEPOSIT, "funding dev accounts");
+    for signer in chain.signers.iter().take(accounts) {
+        let who = signer.address();
+        send(&token.mint(who, MINT.to_u256()).from(owner))
+            .await
+            .wrap_err("mint failed")?;
+        send(&token.approve(deployment.hub, DEPOSIT.to_u256()).from(who))
+            .await
+            .wrap_err("approve failed")?;
+        send(&hub.deposit(DEPOSIT.to_u256()).from(who))
+            .await
+            .wrap_err("deposit failed")?;
+    }
+    Ok(deployment)
+}
+
+/// Copy anvil's stdout (one line per RPC call / mined block) to `log`.
+fn log_anvil_output(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
+    let Some(stdout) = chain.anvil.child_mut().stdout.take() else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .wrap_err_with(|| format!("cannot open {}", log.display()))?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if writeln!(file, "{line}").is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Block until Ctrl-C or SIGTERM; an anvil that dies on its own is an error.
+async fn wait_for_stop(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            result = &mut ctrl_c => return result.wrap_err("cannot listen for Ctrl-C"),
+            _ = terminate.recv() => return Ok(()),
+            _ = tick.tick() => {
+                if let Some(status) = chain.anvil.child_mut().try_wait()? {
+                    bail!("anvil exited on its own ({status}); see {}", log.display());
+                }
+            }
+        }
+    }
+}
+
+/// What `dexec devnet` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    chain_id: u64,
+    rpc_url: String,
+    /// Seconds between blocks, 0 for automine.
+    block_time: u64,
+    /// True if the chain was resumed from saved state rather than deployed now.
+    restored: bool,
+    chain_file: PathBuf,
+    state_file: PathBuf,
+    anvil_log: PathBuf,
+    /// Hub owner and token minter (dev account 0).
+    owner: Address,
+    deployment: Deployment,
+    accounts: Vec<AccountInfo>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountInfo {
+    address: Address,
+    /// anvil's well-known test key.
+    private_key: String,
+    /// Token balance of the wallet, in nRLC.
+    token_balance: String,
+    /// Free hub balance, in nRLC.
+    hub_balance: String,
+}
+
+impl Summary {
+    async fn read(
+        chain: &LocalChain,
+        args: &Args,
+        paths: &Paths,
+        deployment: Deployment,
+        restored: bool,
+    ) -> eyre::Result<Self> {
+        let token = deployment.token(&chain.provider);
+        let hub = deployment.hub(&chain.provider);
+        let mut accounts = Vec::new();
+        for signer in chain.signers.iter().take(args.accounts as usize) {
+            let address = signer.address();
+            let token_balance = token.balanceOf(address).call().await?;
+            let hub_balance = hub.balanceOf(address).call().await?;
+            accounts.push(AccountInfo {
+                address,
+                private_key: private_key_hex(signer),
+                token_balance: token_balance.to_string(),
+                hub_balance: hub_balance.to_string(),
+            });
+        }
+        Ok(Self {
+            chain_id: chain.chain_id,
+            rpc_url: chain.rpc_url(),
+            block_time: args.block_time,
+            restored,
+            chain_file: paths.chain_file.clone(),
+            state_file: paths.state.clone(),
+            anvil_log: paths.log.clone(),
+            owner: chain.address(0),
+            deployment,
+            accounts,
+        })
+    }
+
+    fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let blocks = match self.block_time {
+            0 => "a block per transaction".to_owned(),
+            s => format!("a block every {s} s"),
+        };
+        let origin = if self.restored {
+            "resumed from saved state"
+        } else {
+            "deployed now"
+        };
+        let d = &self.deployment;
+        // writing to a String cannot fail
+        let _ = writeln!(
+            out,
+            "dexec devnet: chain {} at {} ({blocks})",
+            self.chain_id, self.rpc_url
+        );
+        let _ = writeln!(out, "\n  {:<22} address", "contract");
+        for (name, address) in [
+            ("hub", d.hub),
+            ("token (dRLC, 9 dec.)", d.token),
+            ("app registry", d.app_registry),
+            ("dataset registry", d.dataset_registry),
+            ("workerpool registry", d.workerpool_registry),
+        ] {
+            let _ = writeln!(out, "  {name:<22} {address}");
+        }
+        let _ = writeln!(out, "  {:<22} {} ({origin})", "hub owner", self.owner);
+        let _ = writeln!(
+            out,
+            "\n  {:<22} {}",
+            "chain file",
+            self.chain_file.display()
+        );
+        let _ = writeln!(out, "  {:<22} {}", "saved state", self.state_file.display());
+        let _ = writeln!(out, "  {:<22} {}", "anvil log", self.anvil_log.display());
+        let _ = writeln!(
+            out,
+            "\n  dev accounts (anvil's well-known test keys: never use them on a real chain)"
+        );
+        let _ = writeln!(
+            out,
+            "  {:<3} {:<42}  {:<66}  {:>16}  {:>16}",
+            "#", "address", "private key", "wallet", "on the hub"
+        );
+        for (i, account) in self.accounts.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {i:<3} {:<42}  {:<66}  {:>16}  {:>16}",
+                account.address.to_string(),
+                account.private_key,
+                rlc(&account.token_balance),
+                rlc(&account.hub_balance),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nCtrl-C stops the chain and saves it; the next `dexec devnet` resumes it \
+             (`--reset` starts over)."
+        );
+        out
+    }
+}
+
+/// An nRLC decimal string as `1.5 RLC` (or as given, if it is not a u128).
+fn rlc(nrlc: &str) -> String {
+    nrlc.parse::<U256>()
+        .ok()
+        .and_then(|v| Nrlc::try_from(v).ok())
+        .map_or_else(|| format!("{nrlc} nRLC"), |n| n.to_string())
+}
+
+fn private_key_hex(signer: &PrivateKeySigner) -> String {
+    alloy::hex::encode_prefixed(signer.to_bytes())
+}

@@ -1,0 +1,136 @@
+//! End-to-end tests of the `dexec` binary against real anvil processes.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn dexec() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dexec"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn run_json(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("dexec runs");
+    assert!(
+        out.status.success(),
+        "dexec failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn devnet_once(state_dir: &Path, extra: &[&str]) -> Value {
+    let port = free_port().to_string();
+    run_json(
+        dexec()
+            .args([
+                "devnet",
+                "--once",
+                "--json",
+                "--block-time",
+                "0",
+                "--accounts",
+                "3",
+            ])
+            .args(["--port", &port])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .args(extra),
+    )
+}
+
+#[test]
+fn devnet_deploys_funds_and_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state_dir = dir.path().join("state");
+
+    let first = devnet_once(&state_dir, &[]);
+    assert_eq!(first["restored"], false);
+    assert_eq!(first["chainId"], 31337);
+    let accounts = first["accounts"].as_array().expect("accounts");
+    assert_eq!(accounts.len(), 3);
+    for account in accounts {
+        assert_eq!(
+            account["hubBalance"], "100000000000000",
+            "100,000 RLC deposited"
+        );
+        assert_eq!(
+            account["tokenBalance"], "900000000000000",
+            "1,000,000 RLC minted"
+        );
+    }
+
+    // chain.json names the same contracts, in iExec's layout
+    let chain_file: Value = serde_json::from_str(
+        &std::fs::read_to_string(state_dir.join("chain.json")).expect("chain.json"),
+    )
+    .expect("chain.json is JSON");
+    let entry = &chain_file["chains"][chain_file["default"].as_str().expect("default")];
+    assert_eq!(entry["id"], "31337");
+    assert_eq!(entry["hub"], first["deployment"]["hub"]);
+    assert_eq!(entry["host"], first["rpcUrl"]);
+
+    // the saved chain is resumed, not redeployed
+    let second = devnet_once(&state_dir, &[]);
+    assert_eq!(second["restored"], true);
+    assert_eq!(second["deployment"], first["deployment"]);
+
+    // --reset deploys again
+    let third = devnet_once(&state_dir, &["--reset"]);
+    assert_eq!(third["restored"], false);
+}
+
+#[test]
+fn bench_gas_writes_every_figure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("nested/gas.json");
+    let out = dexec()
+        .args(["bench", "gas", "--out"])
+        .arg(&out_file)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("iExec anchor"), "{table}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).expect("written")).expect("JSON");
+    for name in [
+        "match_volume1_no_dataset",
+        "match_volume1_with_dataset",
+        "match_volume100_with_dataset",
+        "deposit",
+        "withdraw",
+        "cancel_order",
+    ] {
+        for key in [name.to_owned(), format!("{name}_first")] {
+            let gas = report["figures"][&key].as_u64().expect("figure present");
+            let intrinsic = report["intrinsic"][&key]
+                .as_u64()
+                .expect("intrinsic present");
+            assert!(
+                gas > intrinsic && intrinsic >= 21_000,
+                "{key}: {gas} vs {intrinsic}"
+            );
+            assert!(table.contains(&key), "{key} missing from the table");
+        }
+    }
+    assert_eq!(report["anchors"]["match_volume1_no_dataset"], 647_316);
+    assert_eq!(report["targets"]["match_volume1_no_dataset"], 150_000);
+    // a dataset order costs something to check and record
+    let fig = |k: &str| report["figures"][k].as_u64().expect("figure");
+    assert!(fig("match_volume1_with_dataset") > fig("match_volume1_no_dataset"));
+}

@@ -1,0 +1,43 @@
+//! Generated bindings: one module per exported forge artifact (`abi/*.json`).
+//!
+//! Each module holds the contract's ABI structs (with `sign` fields where Solidity has them),
+//! call builders (`Hub::new(address, provider).matchOrders(...)`), events, a `…Errors` enum
+//! of its custom errors, and `deploy` / `deploy_builder` from the artifact's bytecode.
+#![allow(missing_docs, clippy::too_many_arguments)]
+
+use alloy::sol;
+
+sol!(
+    /// The hub: escrow, categories, order matching and deals.
+    #[sol(rpc, all_derives)]
+    Hub,
+    "abi/Hub.json"
+);
+
+sol!(
+    /// Registry of apps (ERC-721; an app's address is its token id).
+    #[sol(rpc, all_derives)]
+    AppRegistry,
+    "abi/AppRegistry.json"
+);
+
+sol!(
+    /// Registry of datasets (ERC-721).
+    #[sol(rpc, all_derives)]
+    DatasetRegistry,
+    "abi/DatasetRegistry.json"
+);
+
+sol!(
+    /// Registry of workerpools (ERC-721) and their stake / reward policy.
+    #[sol(rpc, all_derives)]
+    WorkerpoolRegistry,
+    "abi/WorkerpoolRegistry.json"
+);
+
+sol!(
+    /// The devnet's 9-decimal test token; its owner mints.
+    #[sol(rpc, all_derives)]
+    DevToken,
+    "abi/DevToken.json"
+);

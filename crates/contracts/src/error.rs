@@ -1,0 +1,295 @@
+//! Errors of contract interactions, with reverts decoded into sentences a user understands.
+
+use alloy::primitives::{Bytes, TxHash};
+use alloy::sol_types::{Panic, Revert, SolInterface};
+
+use crate::bindings::{DevToken, Hub, WorkerpoolRegistry};
+
+/// Result of contract interactions.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong talking to the dexec contracts.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A contract refused the call (during gas estimation or an `eth_call`); `reason` is the
+    /// decoded custom error (see [`describe_revert`]), `data` the raw revert data.
+    #[error("the contract refused: {reason}")]
+    Revert {
+        /// The revert, as a sentence.
+        reason: String,
+        /// Raw revert data (selector and arguments).
+        data: Bytes,
+    },
+    /// A transaction was mined but failed (status 0).
+    #[error("transaction {0} was mined but reverted")]
+    Failed(TxHash),
+    /// A receipt lacks an event the call always emits on success.
+    #[error("transaction {tx} emitted no {event} event")]
+    MissingEvent {
+        /// The event's name.
+        event: &'static str,
+        /// The transaction.
+        tx: TxHash,
+    },
+    /// A call or deployment failed before reaching the contract (RPC, ABI decoding, …).
+    #[error(transparent)]
+    Contract(alloy::contract::Error),
+    /// Waiting for a transaction's receipt failed.
+    #[error(transparent)]
+    Pending(#[from] alloy::providers::PendingTransactionError),
+    /// A JSON-RPC request failed.
+    #[error(transparent)]
+    Transport(#[from] alloy::transports::TransportError),
+    /// Signing an order or an operation failed.
+    #[error(transparent)]
+    Signer(#[from] alloy::signers::Error),
+}
+
+impl From<alloy::contract::Error> for Error {
+    fn from(err: alloy::contract::Error) -> Self {
+        match err.as_revert_data() {
+            Some(data) => Self::Revert {
+                reason: describe_revert(&data),
+                data,
+            },
+            None => Self::Contract(err),
+        }
+    }
+}
+
+impl Error {
+    /// The hub's custom error, if this is a revert of the hub.
+    pub fn as_hub_error(&self) -> Option<Hub::HubErrors> {
+        match self {
+            Self::Revert { data, .. } => Hub::HubErrors::abi_decode(data).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Describe revert data of the hub, a registry or the token as a sentence. Unknown data is
+/// shown as hex.
+pub fn describe_revert(data: &[u8]) -> String {
+    if let Ok(err) = Hub::HubErrors::abi_decode(data) {
+        return describe_hub_error(&err);
+    }
+    // the workerpool registry's errors are a superset of the app and dataset registries'
+    if let Ok(err) = WorkerpoolRegistry::WorkerpoolRegistryErrors::abi_decode(data) {
+        return describe_registry_error(&err);
+    }
+    if let Ok(err) = DevToken::DevTokenErrors::abi_decode(data) {
+        return describe_token_error(&err);
+    }
+    if let Ok(revert) = <Revert as alloy::sol_types::SolError>::abi_decode(data) {
+        return revert.reason;
+    }
+    if let Ok(panic) = <Panic as alloy::sol_types::SolError>::abi_decode(data) {
+        return format!("panic: {panic}");
+    }
+    if data.is_empty() {
+        return "reverted without a reason".to_owned();
+    }
+    format!("unknown revert 0x{}", alloy::hex::encode(data))
+}
+
+/// One sentence per hub error: what was wrong, with the values involved.
+pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
+    use Hub::HubErrors as E;
+    match err {
+        E::InsufficientBalance(e) => format!(
+            "account {} has {} nRLC free but needs {} nRLC (deposit more first)",
+            e.account, e.available, e.needed
+        ),
+        E::ZeroAmount(_) => "the amount is zero".to_owned(),
+        E::AmountOutOfRange(e) => format!("amount {} would push a balance past 2^128 - 1", e.amount),
+        E::ZeroAddress(_) => "the recipient is the zero address".to_owned(),
+        E::UnknownCategory(e) => format!("category {} does not exist", e.category),
+        E::InvalidTimeRef(e) => {
+            format!("category time reference {} s is not in 1..=604800", e.timeref)
+        }
+        E::CategoryMismatch(e) => format!(
+            "the request is for category {} but the workerpool order is for category {}",
+            e.requestCategory, e.workerpoolCategory
+        ),
+        E::TrustTooHigh(e) => format!(
+            "the request asks for trust {} but the workerpool offers at most {}",
+            e.requested, e.offered
+        ),
+        E::TrustOutOfRange(e) => format!("trust {} does not fit 32 bits", e.trust),
+        E::AppPriceTooHigh(e) => {
+            format!("the app costs {} nRLC, more than the request's max {}", e.price, e.max)
+        }
+        E::DatasetPriceTooHigh(e) => {
+            format!("the dataset costs {} nRLC, more than the request's max {}", e.price, e.max)
+        }
+        E::WorkerpoolPriceTooHigh(e) => {
+            format!("the workerpool costs {} nRLC, more than the request's max {}", e.price, e.max)
+        }
+        E::TagNotOffered(e) => format!(
+            "the deal needs tag {} but the workerpool order offers only {}",
+            e.required, e.offered
+        ),
+        E::TeeMismatch(e) => format!(
+            "TEE mismatch: the deal tag {} asks for TEE but the app's tag {} is not TEE",
+            e.dealTag, e.appTag
+        ),
+        E::AppMismatch(e) => {
+            format!("the request names app {} but the app order is for {}", e.requested, e.offered)
+        }
+        E::DatasetMismatch(e) => format!(
+            "the request names dataset {} but the dataset order is for {}",
+            e.requested, e.offered
+        ),
+        E::WorkerpoolRestrictedByRequest(e) => {
+            format!("the request does not accept workerpool {}", e.workerpool)
+        }
+        E::DatasetRestrictedByApp(e) => format!("the app order excludes dataset {}", e.dataset),
+        E::WorkerpoolRestrictedByApp(e) => {
+            format!("the app order excludes workerpool {}", e.workerpool)
+        }
+        E::RequesterRestrictedByApp(e) => {
+            format!("the app order excludes requester {}", e.requester)
+        }
+        E::AppRestrictedByDataset(e) => format!("the dataset order excludes app {}", e.app),
+        E::WorkerpoolRestrictedByDataset(e) => {
+            format!("the dataset order excludes workerpool {}", e.workerpool)
+        }
+        E::RequesterRestrictedByDataset(e) => {
+            format!("the dataset order excludes requester {}", e.requester)
+        }
+        E::AppRestrictedByWorkerpool(e) => format!("the workerpool order excludes app {}", e.app),
+        E::DatasetRestrictedByWorkerpool(e) => {
+            format!("the workerpool order excludes dataset {}", e.dataset)
+        }
+        E::RequesterRestrictedByWorkerpool(e) => {
+            format!("the workerpool order excludes requester {}", e.requester)
+        }
+        E::AppNotRegistered(e) => format!("app {} is not registered", e.app),
+        E::DatasetNotRegistered(e) => format!("dataset {} is not registered", e.dataset),
+        E::WorkerpoolNotRegistered(e) => format!("workerpool {} is not registered", e.workerpool),
+        E::InvalidAppOrderSignature(e) => format!(
+            "app order {} is not signed (or presigned) by the app's owner",
+            e.orderHash
+        ),
+        E::InvalidDatasetOrderSignature(e) => format!(
+            "dataset order {} is not signed (or presigned) by the dataset's owner",
+            e.orderHash
+        ),
+        E::InvalidWorkerpoolOrderSignature(e) => format!(
+            "workerpool order {} is not signed (or presigned) by the workerpool's owner",
+            e.orderHash
+        ),
+        E::InvalidRequestOrderSignature(e) => format!(
+            "request order {} is not signed (or presigned) by its requester",
+            e.orderHash
+        ),
+        E::AppOrderConsumed(e) => format!("app order {} has no volume left", e.orderHash),
+        E::DatasetOrderConsumed(e) => format!("dataset order {} has no volume left", e.orderHash),
+        E::WorkerpoolOrderConsumed(e) => {
+            format!("workerpool order {} has no volume left", e.orderHash)
+        }
+        E::RequestOrderConsumed(e) => format!("request order {} has no volume left", e.orderHash),
+        E::PriceOutOfRange(e) => format!("price {} does not fit 96 bits", e.price),
+        E::VolumeOutOfRange(e) => {
+            format!("the request's bag of tasks would reach index {} (max 2^32 - 1)", e.volume)
+        }
+        E::NotOrderOwner(e) => format!(
+            "{} may not manage this order: only its owner {} or a holder of the owner's signature may",
+            e.caller, e.owner
+        ),
+        E::InvalidOperationSignature(_) => {
+            "the order operation is not signed by the order's owner".to_owned()
+        }
+        E::UnknownDeal(e) => {
+            format!("deal {} does not exist or does not match its commitment", e.dealId)
+        }
+        E::MalformedDeal(e) => format!("a packed deal is 286 bytes, not {}", e.length),
+        E::NotARegistry(e) => format!("{} is not one of the hub's registries", e.caller),
+        E::NothingToRecover(_) => "the hub holds no tokens beyond its users' funds".to_owned(),
+        E::OwnableUnauthorizedAccount(e) => {
+            format!("{} is not the hub's owner", e.account)
+        }
+        E::SafeERC20FailedOperation(e) => format!("token {} refused the transfer", e.token),
+        E::ReentrancyGuardReentrantCall(_) => "re-entrant call refused".to_owned(),
+        // errors that describe themselves well enough, and any added later
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+fn describe_registry_error(err: &WorkerpoolRegistry::WorkerpoolRegistryErrors) -> String {
+    use WorkerpoolRegistry::WorkerpoolRegistryErrors as E;
+    match err {
+        E::AlreadyRegistered(e) => {
+            format!(
+                "asset {} is already registered (same owner and metadata)",
+                e.asset
+            )
+        }
+        E::NotAssetOwner(e) => format!("{} does not own asset {}", e.caller, e.asset),
+        E::RatioOutOfRange(e) => format!("ratio {} is above 100 percent", e.ratio),
+        E::NotDeployer(e) => format!("only the registry's deployer may bind it, not {}", e.caller),
+        E::HubAlreadyBound(e) => format!("the registry is already bound to hub {}", e.hub),
+        E::HubNotBound(_) => "the registry is not bound to a hub yet (bindHub)".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn describe_token_error(err: &DevToken::DevTokenErrors) -> String {
+    use DevToken::DevTokenErrors as E;
+    match err {
+        E::ERC20InsufficientBalance(e) => format!(
+            "{} holds {} nRLC of the token but needs {}",
+            e.sender, e.balance, e.needed
+        ),
+        E::ERC20InsufficientAllowance(e) => format!(
+            "allowance of {} is {} nRLC but {} are needed (approve the hub first)",
+            e.spender, e.allowance, e.needed
+        ),
+        E::OwnableUnauthorizedAccount(e) => format!("{} may not mint the dev token", e.account),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Address, U256};
+    use alloy::sol_types::SolError;
+
+    #[test]
+    fn hub_errors_become_sentences() {
+        let data = Hub::InsufficientBalance {
+            account: Address::repeat_byte(1),
+            needed: U256::from(10),
+            available: U256::from(3),
+        }
+        .abi_encode();
+        let text = describe_revert(&data);
+        assert!(text.contains("has 3 nRLC free but needs 10 nRLC"), "{text}");
+    }
+
+    #[test]
+    fn registry_and_token_errors_are_decoded() {
+        let data = WorkerpoolRegistry::RatioOutOfRange {
+            ratio: U256::from(101),
+        }
+        .abi_encode();
+        assert_eq!(describe_revert(&data), "ratio 101 is above 100 percent");
+        let data = DevToken::ERC20InsufficientAllowance {
+            spender: Address::ZERO,
+            allowance: U256::ZERO,
+            needed: U256::from(5),
+        }
+        .abi_encode();
+        assert!(describe_revert(&data).contains("approve the hub first"));
+    }
+
+    #[test]
+    fn unknown_data_is_hex() {
+        assert_eq!(describe_revert(&[0xde, 0xad]), "unknown revert 0xdead");
+        assert_eq!(describe_revert(&[]), "reverted without a reason");
+        let data = Revert::from("plain reason").abi_encode();
+        assert_eq!(describe_revert(&data), "plain reason");
+    }
+}

@@ -1,0 +1,65 @@
+//! Sending transactions and reading their receipts.
+
+use alloy::contract::{CallBuilder, CallDecoder};
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use alloy::transports::http::reqwest::Url;
+
+use crate::error::{Error, Result};
+
+/// An HTTP provider for `url` that signs with `signers` (choose one per call with
+/// `.from(address)`; the first is the default) and fills gas, nonce and chain id.
+///
+/// Nonces are read from the node before every transaction instead of being cached: alloy's
+/// default cached nonce manager reserves a nonce before gas estimation, so a call the hub
+/// refuses leaves a gap and the next transaction of that account is never mined. Reading
+/// them also keeps the provider right after `evm_revert` or transactions sent by other tools.
+pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
+    let mut wallet = EthereumWallet::default();
+    for signer in signers {
+        wallet.register_signer(signer.clone());
+    }
+    if let Some(first) = signers.first() {
+        wallet.register_default_signer(first.clone());
+    }
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(wallet)
+        .connect_http(url)
+        .erased()
+}
+
+/// Send `call` as a transaction and wait for its receipt; a mined failure is an error.
+///
+/// A call the contract would refuse fails earlier, at gas estimation, with
+/// [`Error::Revert`] and the decoded reason.
+pub async fn send<P: Provider, D: CallDecoder>(
+    call: &CallBuilder<P, D>,
+) -> Result<TransactionReceipt> {
+    let receipt = call.send().await?.get_receipt().await?;
+    if !receipt.status() {
+        return Err(Error::Failed(receipt.transaction_hash));
+    }
+    Ok(receipt)
+}
+
+/// The first `E` event emitted by `emitter` in `receipt`.
+pub fn find_event<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address) -> Result<E> {
+    receipt
+        .logs()
+        .iter()
+        .filter(|log| log.address() == emitter)
+        .find_map(|log| log.log_decode::<E>().ok())
+        .map(|log| log.inner.data)
+        .ok_or(Error::MissingEvent {
+            event: E::SIGNATURE,
+            tx: receipt.transaction_hash,
+        })
+}

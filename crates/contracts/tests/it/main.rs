@@ -1,0 +1,8 @@
+//! Integration tests of the bindings against the real hub on a real anvil.
+//!
+//! Each test spawns its own anvil (the pinned npm binary, or `$DEXEC_ANVIL`) on a free port
+//! and deploys the hub with [`dexec_contracts::deploy_hub`].
+
+mod fixture;
+mod hashes;
+mod matching;
