@@ -14,6 +14,7 @@ DEST = ROOT / "crates" / "contracts" / "abi"
 # (artifact file, contract name): the allow-list of what off-chain code may bind to.
 CONTRACTS = [
     ("Hub.sol", "Hub"),
+    ("HubPoco.sol", "HubPoco"),
     ("AppRegistry.sol", "AppRegistry"),
     ("DatasetRegistry.sol", "DatasetRegistry"),
     ("WorkerpoolRegistry.sol", "WorkerpoolRegistry"),

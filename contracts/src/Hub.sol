@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {HubBase} from "./hub/HubBase.sol";
+import {Settlement} from "./hub/Settlement.sol";
 import {AppRegistry} from "./registries/AppRegistry.sol";
 import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
@@ -46,9 +46,14 @@ struct RequestOrderOperation {
 }
 
 /// @title Hub: the dexec marketplace contract.
-/// @notice Holds the escrow, matches signed orders into deals and (execution side) settles them.
-/// See docs/protocol.md for the storage design and docs/admin.md for what the owner can do.
-contract Hub is HubBase {
+/// @notice Holds the escrow, matches signed orders into deals and settles trust-1 tasks in one
+/// worker transaction (`contributeAndFinalize`). Every other execution function (replicated
+/// PoCo, batches, claims, views, execution admin) lives in the `HubPoco` module, reached through
+/// this contract's fallback by DELEGATECALL on this contract's storage: call them on the hub's
+/// address with the `HubPoco` ABI. See docs/protocol.md and docs/admin.md.
+contract Hub is Settlement {
+    /// @notice The execution module (fixed at deployment; no one can change it).
+    address public immutable poco;
     /// @notice The scheduler stakes this percentage of the workerpool price per task.
     uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
     /// @notice ERC-734 purpose of a group member key.
@@ -65,8 +70,68 @@ contract Hub is HubBase {
         IERC20 token_,
         AppRegistry apps,
         DatasetRegistry datasets,
-        WorkerpoolRegistry workerpools
-    ) HubBase(owner_, token_, apps, datasets, workerpools) {}
+        WorkerpoolRegistry workerpools,
+        address poco_
+    ) Settlement(owner_, token_, apps, datasets, workerpools) {
+        poco = poco_;
+    }
+
+    /// @dev Everything not defined here runs in the execution module on this storage.
+    fallback() external {
+        address module = poco;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
+    // ------------------------------------------------------------------ fast path
+
+    /// @notice Trust-1 (and TEE) tasks in one worker transaction: the worker, authorized by the
+    /// scheduler (or the TEE broker for enclaves), submits its result digest; the hub pays the
+    /// app and dataset owners, the worker (workerpool price minus the scheduler's ratio) and the
+    /// scheduler (its stake back and the rest), and delivers the callback.
+    /// @param encodedDeal the packed deal from `DealCreated`.
+    /// @param index absolute task index in the bag.
+    /// @param results off-chain link to the results (emitted, not stored).
+    /// @param resultsCallback callback data; keccak256 must equal `resultDigest` for callback deals.
+    function contributeAndFinalize(
+        bytes calldata encodedDeal,
+        bytes32 dealId,
+        uint256 index,
+        bytes32 resultDigest,
+        bytes calldata results,
+        bytes calldata resultsCallback,
+        address enclaveChallenge,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external nonReentrant {
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        uint256 rel = _checkIndex(deal, index);
+        if (deal.trust > 1) revert ReplicationRequired(deal.trust);
+        uint256 deadline = _finalDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
+        _checkEnclave(
+            deal,
+            enclaveChallenge,
+            keccak256(abi.encodePacked(taskId, resultDigest)),
+            keccak256(abi.encodePacked(msg.sender, taskId, resultDigest)),
+            enclaveSign
+        );
+        _checkCallbackData(deal, resultDigest, resultsCallback);
+        _deals[dealId] = _settle(dealId, taskId, word, rel);
+
+        uint256 reward = _workerReward(deal);
+        _paySuccess(deal, 1, uint256(deal.workerpoolPrice) - reward);
+        _credit(msg.sender, reward);
+        emit TaskFinalize(taskId, dealId, index, resultDigest, results);
+        _callback(deal, taskId, resultsCallback);
+    }
 
     // ------------------------------------------------------------------ matching
 

@@ -98,7 +98,7 @@ contract EscrowTest is HubFixture {
 
     function test_feeOnTransferToken_creditsWhatArrived() public {
         FeeToken fee = new FeeToken();
-        Hub feeHub = new Hub(address(this), IERC20(address(fee)), apps, datasets, workerpools);
+        Hub feeHub = _newHub(IERC20(address(fee)), apps, datasets, workerpools);
         fee.mint(stranger, 1000);
         vm.startPrank(stranger);
         fee.approve(address(feeHub), 1000);
@@ -110,7 +110,7 @@ contract EscrowTest is HubFixture {
 
     function test_reentrantToken_cannotReenter() public {
         ReentrantToken bad = new ReentrantToken();
-        Hub badHub = new Hub(address(this), IERC20(address(bad)), apps, datasets, workerpools);
+        Hub badHub = _newHub(IERC20(address(bad)), apps, datasets, workerpools);
         bad.mint(stranger, 1000);
         vm.startPrank(stranger);
         bad.approve(address(badHub), 1000);
@@ -149,9 +149,9 @@ contract EscrowTest is HubFixture {
         assertEq(hub.owner(), stranger, "accepted");
     }
 
-    function testFuzz_depositWithdraw(uint128 dep, uint128 wd) public {
+    function testFuzz_depositWithdraw(uint112 dep, uint112 wd) public {
         vm.assume(dep > 0);
-        wd = uint128(bound(wd, 1, dep));
+        wd = uint112(bound(wd, 1, dep));
         token.mint(stranger, dep);
         vm.startPrank(stranger);
         token.approve(address(hub), dep);
@@ -164,7 +164,7 @@ contract EscrowTest is HubFixture {
     }
 
     function test_deposit_overflowRefused() public {
-        uint256 big = type(uint128).max;
+        uint256 big = type(uint112).max;
         token.mint(stranger, big);
         vm.startPrank(stranger);
         token.approve(address(hub), type(uint256).max);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {InvariantTest, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 import {Hub, AppOrderOperation, RequestOrderOperation} from "../src/Hub.sol";
+import {HubPoco} from "../src/HubPoco.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DevToken} from "../src/token/DevToken.sol";
 import {AppRegistry} from "../src/registries/AppRegistry.sol";
@@ -228,7 +229,8 @@ contract HubInvariantTest is InvariantTest {
         AppRegistry apps = new AppRegistry();
         DatasetRegistry datasets = new DatasetRegistry();
         WorkerpoolRegistry workerpools = new WorkerpoolRegistry();
-        hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        HubPoco module = new HubPoco(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools, address(module));
         apps.bindHub(hub);
         datasets.bindHub(hub);
         workerpools.bindHub(hub);

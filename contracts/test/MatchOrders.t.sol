@@ -511,7 +511,7 @@ contract MatchOrdersTest is HubFixture {
         AppRegistry apps2 = new AppRegistry();
         DatasetRegistry datasets2 = new DatasetRegistry();
         WorkerpoolRegistry workerpools2 = new WorkerpoolRegistry();
-        Hub other = new Hub(address(this), IERC20(address(token)), apps2, datasets2, workerpools2);
+        Hub other = _newHub(IERC20(address(token)), apps2, datasets2, workerpools2);
         apps2.bindHub(other);
         datasets2.bindHub(other);
         workerpools2.bindHub(other);

@@ -26,10 +26,12 @@ abstract contract HubBase is
 {
     using SafeERC20 for IERC20;
 
-    /// @notice An escrow account: free balance and funds locked in running deals, one slot.
+    /// @notice An escrow account in one slot: free balance, funds locked in running deals
+    /// (payments, scheduler and worker stakes) and the worker's reputation score.
     struct Account {
-        uint128 balance;
-        uint128 locked;
+        uint112 balance;
+        uint112 locked;
+        uint32 score;
     }
 
     /// @notice A category of work: its name and the time reference every deadline derives from.
@@ -145,6 +147,11 @@ abstract contract HubBase is
         return _accounts[account].locked;
     }
 
+    /// @notice Reputation score of a worker (+1 per replicated good contribution, -1/3 per bad one).
+    function viewScore(address worker) external view returns (uint256) {
+        return _accounts[worker].score;
+    }
+
     /// @notice Free and locked funds of `account`.
     function viewAccount(address account) external view returns (uint256 balance, uint256 locked) {
         Account storage acc = _accounts[account];
@@ -171,8 +178,8 @@ abstract contract HubBase is
         if (received == 0) revert ZeroAmount();
         Account storage acc = _accounts[to];
         uint256 total = uint256(acc.balance) + acc.locked + received;
-        if (total > type(uint128).max) revert AmountOutOfRange(received);
-        acc.balance += uint128(received);
+        if (total > type(uint112).max) revert AmountOutOfRange(received);
+        acc.balance += uint112(received);
         totalHeld += received;
         emit Deposit(msg.sender, to, received);
     }
@@ -182,21 +189,25 @@ abstract contract HubBase is
         Account storage acc = _accounts[msg.sender];
         if (amount > acc.balance) revert InsufficientBalance(msg.sender, amount, acc.balance);
         unchecked {
-            acc.balance -= uint128(amount);
+            acc.balance -= uint112(amount);
             totalHeld -= amount;
         }
         emit Withdraw(msg.sender, to, amount);
         token.safeTransfer(to, amount);
     }
 
-    /// @dev Move `amount` from free balance to locked. No overflow: balance + locked < 2^128.
+    /// @dev Move `amount` from free balance to locked. No overflow: balance + locked < 2^112
+    /// holds for every account (deposits check it; settlement only moves funds between accounts
+    /// whose sum is bounded by `totalHeld`, itself backed by tokens).
     function _lock(address account, uint256 amount) internal {
         Account memory acc = _accounts[account];
         if (amount > acc.balance) revert InsufficientBalance(account, amount, acc.balance);
         unchecked {
             // one SSTORE for the packed slot
-            _accounts[account] = Account(uint128(acc.balance - amount), uint128(acc.locked + amount));
+            acc.balance -= uint112(amount);
+            acc.locked += uint112(amount);
         }
+        _accounts[account] = acc;
     }
 
     // ------------------------------------------------------------------ categories

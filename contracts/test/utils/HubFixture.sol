@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {Test} from "./Test.sol";
 import {Vm, vm} from "./Vm.sol";
 import {Hub} from "../../src/Hub.sol";
+import {HubPoco} from "../../src/HubPoco.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DevToken} from "../../src/token/DevToken.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
@@ -60,7 +61,7 @@ abstract contract HubFixture is Test {
         apps = new AppRegistry();
         datasets = new DatasetRegistry();
         workerpools = new WorkerpoolRegistry();
-        hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools);
+        hub = _newHub(IERC20(address(token)), apps, datasets, workerpools);
         apps.bindHub(hub);
         datasets.bindHub(hub);
         workerpools.bindHub(hub);
@@ -77,6 +78,22 @@ abstract contract HubFixture is Test {
         _fund(requester, FUNDS);
         _fund(scheduler, FUNDS);
         _fund(sponsor, FUNDS);
+    }
+
+    /// @dev A hub with its execution module (deployed the same way as production).
+    function _newHub(
+        IERC20 token_,
+        AppRegistry apps_,
+        DatasetRegistry datasets_,
+        WorkerpoolRegistry workerpools_
+    ) internal returns (Hub) {
+        HubPoco module = new HubPoco(address(this), token_, apps_, datasets_, workerpools_);
+        return new Hub(address(this), token_, apps_, datasets_, workerpools_, address(module));
+    }
+
+    /// @dev The hub's execution functions, called on the hub's address.
+    function poco() internal view returns (HubPoco) {
+        return HubPoco(address(hub));
     }
 
     // ------------------------------------------------------------------ money

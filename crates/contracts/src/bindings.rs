@@ -8,11 +8,28 @@
 use alloy::sol;
 
 sol!(
-    /// The hub: escrow, categories, order matching and deals.
+    /// The hub: escrow, categories, order matching, deals and the trust-1 fast path.
     #[sol(rpc, all_derives)]
     Hub,
     "abi/Hub.json"
 );
+
+/// The execution module's bindings live in their own namespace: its artifact shares struct
+/// namespaces (`HubBase`, `Settlement`) with the hub's, which `sol!` would generate twice.
+pub mod poco {
+    #![allow(missing_docs, clippy::too_many_arguments)]
+    use alloy::sol;
+
+    sol!(
+        /// The hub's execution module (replicated PoCo, batches, claims, execution views and
+        /// admin). It runs by DELEGATECALL from the hub: bind it at the *hub's* address
+        /// ([`Deployment::poco`](crate::deploy::Deployment::poco)).
+        #[sol(rpc, all_derives)]
+        HubPoco,
+        "abi/HubPoco.json"
+    );
+}
+pub use poco::HubPoco;
 
 sol!(
     /// Registry of apps (ERC-721; an app's address is its token id).

@@ -131,6 +131,7 @@ mod tests {
             dataset_registry: Address::repeat_byte(3),
             workerpool_registry: Address::repeat_byte(4),
             hub: Address::repeat_byte(5),
+            poco_module: Address::repeat_byte(6),
         }
     }
 

@@ -5,7 +5,7 @@ use alloy::providers::Provider;
 use dexec_primitives::DEFAULT_CATEGORIES;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{AppRegistry, DatasetRegistry, DevToken, Hub, WorkerpoolRegistry};
+use crate::bindings::{AppRegistry, DatasetRegistry, DevToken, Hub, HubPoco, WorkerpoolRegistry};
 use crate::error::Result;
 use crate::tx::send;
 
@@ -23,12 +23,20 @@ pub struct Deployment {
     pub workerpool_registry: Address,
     /// The hub (escrow, matching, deals); also the EIP-712 verifying contract.
     pub hub: Address,
+    /// The hub's execution module (code only; always call it at the hub's address).
+    #[serde(default)]
+    pub poco_module: Address,
 }
 
 impl Deployment {
     /// The hub bound to `provider`.
     pub fn hub<P: Provider>(&self, provider: P) -> Hub::HubInstance<P> {
         Hub::new(self.hub, provider)
+    }
+
+    /// The hub's execution functions (`HubPoco` ABI at the hub's address).
+    pub fn poco<P: Provider>(&self, provider: P) -> HubPoco::HubPocoInstance<P> {
+        HubPoco::new(self.hub, provider)
     }
 
     /// The dev token bound to `provider`.
@@ -58,7 +66,8 @@ impl Deployment {
     }
 }
 
-/// Deploy `DevToken(owner)`, the three registries and `Hub(owner, token, registries)`, bind
+/// Deploy `DevToken(owner)`, the three registries, the execution module `HubPoco` and
+/// `Hub(owner, token, registries, module)`, bind
 /// each registry to the hub (`bindHub`), then create the default categories (XS … XL, ids 0 … 4).
 ///
 /// Every transaction is sent from `owner`, so `provider` must be able to sign for it (a wallet
@@ -83,7 +92,8 @@ pub async fn deploy_hub<P: Provider>(provider: &P, owner: Address) -> Result<Dep
         .from(owner)
         .deploy()
         .await?;
-    let hub = Hub::deploy_builder(
+    // the execution module carries the same immutables as the hub (it runs on the hub's storage)
+    let poco_module = HubPoco::deploy_builder(
         provider,
         owner,
         token,
@@ -94,12 +104,25 @@ pub async fn deploy_hub<P: Provider>(provider: &P, owner: Address) -> Result<Dep
     .from(owner)
     .deploy()
     .await?;
+    let hub = Hub::deploy_builder(
+        provider,
+        owner,
+        token,
+        app_registry,
+        dataset_registry,
+        workerpool_registry,
+        poco_module,
+    )
+    .from(owner)
+    .deploy()
+    .await?;
     let deployment = Deployment {
         token,
         app_registry,
         dataset_registry,
         workerpool_registry,
         hub,
+        poco_module,
     };
     // The registries push every owner (and policy) change to the hub; only their deployer
     // may bind them, once, before any asset exists.
@@ -134,6 +157,7 @@ pub fn artifacts_fingerprint() -> B256 {
         &AppRegistry::BYTECODE,
         &DatasetRegistry::BYTECODE,
         &WorkerpoolRegistry::BYTECODE,
+        &HubPoco::BYTECODE,
         &Hub::BYTECODE,
     ]
     .iter()

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Settlement} from "./hub/Settlement.sol";
+import {Deal, Deals} from "./libs/Deals.sol";
+import {AppRegistry} from "./registries/AppRegistry.sol";
+import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
+
+/// @notice One trust-1 task of a scheduler batch.
+struct BatchResult {
+    uint256 index;
+    address worker;
+    bytes32 resultDigest;
+    bytes results;
+    bytes resultsCallback;
+    /// TEE deals only: the enclave, its signature over (resultHash, resultSeal) and, when a TEE
+    /// broker is set, the broker's authorization of (worker, task, enclave).
+    address enclaveChallenge;
+    bytes enclaveSign;
+    bytes authorizationSign;
+}
+
+/// @title HubPoco: the hub's execution module (Proof-of-Contribution).
+/// @notice Runs only by DELEGATECALL from `Hub` (call these functions on the hub's address).
+/// Replicated tasks (trust > 1): workers `contribute` a commitment, consensus is Sarmenta's
+/// credibility with reputation weights, winners `reveal`, the scheduler `finalize`s; stakes and
+/// scores move accordingly. Trust-1 tasks can also be settled many at a time by the scheduler
+/// (`pushResults`). Any task past its final deadline can be `claim`ed: payer refunded and
+/// compensated with the scheduler's stake, workers' stakes returned.
+contract HubPoco is Settlement {
+    /// @dev This module's own address: its functions refuse to run outside the hub.
+    address private immutable _self;
+    /// @dev Sarmenta weights are capped so that a product over MAX_CONTRIBUTORS fits 240 bits.
+    uint256 internal constant MAX_WEIGHT = 1 << 15;
+    uint256 internal constant GROUP_WEIGHT_MASK = (1 << 240) - 1;
+
+    error NotDelegated();
+    /// @notice No callback result recorded for this task (yet).
+    error ResultPending(bytes32 taskId);
+
+    constructor(
+        address owner_,
+        IERC20 token_,
+        AppRegistry apps,
+        DatasetRegistry datasets,
+        WorkerpoolRegistry workerpools
+    ) Settlement(owner_, token_, apps, datasets, workerpools) {
+        _self = address(this);
+    }
+
+    modifier delegated() {
+        if (address(this) == _self) revert NotDelegated();
+        _;
+    }
+
+    // ------------------------------------------------------------------ replicated path
+
+    /// @notice Commit a result for task `index` of a replicated deal. `resultHash` =
+    /// keccak256(taskId ‖ digest) is the vote; `resultSeal` = keccak256(worker ‖ taskId ‖ digest)
+    /// proves the worker knows the digest (a copied vote cannot be revealed). Locks the deal's
+    /// worker stake from the worker's free balance.
+    function contribute(
+        bytes calldata encodedDeal,
+        bytes32 dealId,
+        uint256 index,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        address enclaveChallenge,
+        bytes calldata enclaveSign,
+        bytes calldata authorizationSign
+    ) external delegated nonReentrant {
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        uint256 rel = _checkIndex(deal, index);
+        if (deal.trust <= 1) revert FastPathOnly(deal.trust);
+        uint256 deadline = _contributionDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        if (_isSettled(dealId, word, rel)) revert TaskAlreadySettled(taskId);
+
+        Task storage task = _tasks[taskId];
+        if (task.status == uint8(TaskStatus.UNSET)) {
+            task.status = uint8(TaskStatus.ACTIVE);
+            task.total = 1;
+        } else if (task.status != uint8(TaskStatus.ACTIVE)) {
+            revert WrongTaskStatus(taskId, task.status);
+        }
+        if (_contributions[taskId][msg.sender] != 0) revert AlreadyContributed(msg.sender);
+        if (task.contributors >= MAX_CONTRIBUTORS) revert TooManyContributors();
+        _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
+        _checkEnclave(deal, enclaveChallenge, resultHash, resultSeal, enclaveSign);
+
+        _lock(msg.sender, deal.workerStake);
+        uint256 weight = _weight(_accounts[msg.sender].score);
+        _contributions[taskId][msg.sender] =
+            (uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & Deals.COMMITMENT_MASK)
+                | (uint256(task.epoch) << 24) | (weight << 8) | CONTRIBUTED;
+        task.contributors += 1;
+        task.contributorsHash = keccak256(abi.encodePacked(task.contributorsHash, msg.sender));
+        emit TaskContribute(taskId, msg.sender, resultHash);
+
+        // Sarmenta: group weight is the product of its voters' weights; total = 1 + sum of groups
+        uint256 group = _groups[taskId][resultHash];
+        uint256 oldWeight = group & GROUP_WEIGHT_MASK;
+        uint256 newWeight = (oldWeight == 0 ? 1 : oldWeight) * weight;
+        uint256 count = (group >> 240) + 1;
+        _groups[taskId][resultHash] = newWeight | (count << 240);
+        uint256 total = task.total + newWeight - oldWeight;
+        task.total = total;
+        if (newWeight * deal.trust > total * (deal.trust - 1)) {
+            task.status = uint8(TaskStatus.REVEALING);
+            task.consensus = resultHash;
+            task.winners = uint8(count);
+            task.revealDeadline = uint40(block.timestamp + REVEAL_DEADLINE_RATIO * deal.timeref);
+            emit TaskConsensus(taskId, resultHash);
+        }
+    }
+
+    /// @notice Reveal the digest behind a winning contribution.
+    function reveal(bytes32 taskId, bytes32 resultDigest) external delegated nonReentrant {
+        Task storage task = _tasks[taskId];
+        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        if (block.timestamp >= task.revealDeadline) revert DeadlinePassed(task.revealDeadline);
+        uint256 c = _contributions[taskId][msg.sender];
+        if (c & 0xff != CONTRIBUTED || (c >> 24) & 0xff != task.epoch) revert NotRevealable();
+        bytes32 resultHash = keccak256(abi.encodePacked(taskId, resultDigest));
+        bytes32 resultSeal = keccak256(abi.encodePacked(msg.sender, taskId, resultDigest));
+        if (resultHash != task.consensus) revert RevealRejected();
+        if (
+            uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & Deals.COMMITMENT_MASK
+                != c & Deals.COMMITMENT_MASK
+        ) {
+            revert RevealRejected();
+        }
+        _contributions[taskId][msg.sender] = (c & ~uint256(0xff)) | PROVED;
+        task.reveals += 1;
+        emit TaskReveal(taskId, msg.sender, resultDigest);
+    }
+
+    /// @notice Scheduler only: when no winner revealed in time, reject the consensus and reopen
+    /// contributions. Winners who did not reveal stay unrevealed forever (their epoch is past)
+    /// and lose their stake when the task settles.
+    function reopen(bytes calldata encodedDeal, bytes32 dealId, uint256 index)
+        external
+        delegated
+        nonReentrant
+    {
+        (Deal memory deal,) = _loadDeal(encodedDeal, dealId);
+        _checkIndex(deal, index);
+        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        Task storage task = _tasks[taskId];
+        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        if (block.timestamp < task.revealDeadline) revert DeadlineNotReached(task.revealDeadline);
+        if (task.reveals != 0) revert WrongTaskStatus(taskId, task.status);
+        uint256 deadline = _contributionDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        uint256 group = _groups[taskId][task.consensus];
+        task.total -= group & GROUP_WEIGHT_MASK;
+        delete _groups[taskId][task.consensus];
+        task.status = uint8(TaskStatus.ACTIVE);
+        task.consensus = bytes32(0);
+        task.winners = 0;
+        task.revealDeadline = 0;
+        task.epoch += 1;
+        emit TaskReopen(taskId);
+    }
+
+    /// @notice Scheduler only: close a task whose winners revealed (all of them, or some once
+    /// the reveal deadline passed). Winners share the workerpool price (minus the scheduler's
+    /// ratio) and the losers' stakes by weight, get their stake back and +1 score; losers lose
+    /// their stake and a third of their score.
+    /// @param contributors every contributor of the task, in contribution order.
+    function finalize(
+        bytes calldata encodedDeal,
+        bytes32 dealId,
+        uint256 index,
+        bytes32 resultDigest,
+        address[] calldata contributors,
+        bytes calldata results,
+        bytes calldata resultsCallback
+    ) external delegated nonReentrant {
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        uint256 rel = _checkIndex(deal, index);
+        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        Task storage task = _tasks[taskId];
+        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        uint256 deadline = _finalDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        if (task.reveals == 0 || (task.reveals < task.winners && block.timestamp < task.revealDeadline)) {
+            revert NothingToFinalize();
+        }
+        if (keccak256(abi.encodePacked(taskId, resultDigest)) != task.consensus) revert RevealRejected();
+        _checkCallbackData(deal, resultDigest, resultsCallback);
+        _checkContributors(task, contributors);
+        _deals[dealId] = _settle(dealId, taskId, word, rel);
+        task.status = uint8(TaskStatus.COMPLETED);
+
+        uint256 workersPaid = _distribute(deal, taskId, task.epoch, contributors);
+        _paySuccess(deal, 1, _pool(deal, taskId, task.epoch, contributors) - workersPaid);
+        emit TaskFinalize(taskId, dealId, index, resultDigest, results);
+        _callback(deal, taskId, resultsCallback);
+    }
+
+    /// @dev Reward pool: the workerpool price plus every losing stake.
+    function _pool(Deal memory deal, bytes32 taskId, uint256 epoch, address[] calldata contributors)
+        internal
+        view
+        returns (uint256 pool)
+    {
+        pool = deal.workerpoolPrice;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            if (!_isWinner(_contributions[taskId][contributors[i]], epoch)) pool += deal.workerStake;
+        }
+    }
+
+    function _isWinner(uint256 c, uint256 epoch) internal pure returns (bool) {
+        return c & 0xff == PROVED && (c >> 24) & 0xff == epoch;
+    }
+
+    /// @dev Pay winners, seize losers, update scores; returns what went to workers.
+    function _distribute(Deal memory deal, bytes32 taskId, uint256 epoch, address[] calldata contributors)
+        internal
+        returns (uint256 paid)
+    {
+        uint256 pool = _pool(deal, taskId, epoch, contributors);
+        uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
+        uint256 totalWeight;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            uint256 c = _contributions[taskId][contributors[i]];
+            if (_isWinner(c, epoch)) totalWeight += _log2((c >> 8) & 0xffff);
+        }
+        bool replicated = contributors.length > 1;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            address worker = contributors[i];
+            uint256 c = _contributions[taskId][worker];
+            Account memory acc = _accounts[worker];
+            acc.locked -= deal.workerStake;
+            if (_isWinner(c, epoch)) {
+                uint256 share = workersReward * _log2((c >> 8) & 0xffff) / totalWeight;
+                paid += share;
+                uint256 balance = uint256(acc.balance) + deal.workerStake + share;
+                if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(share);
+                acc.balance = uint112(balance);
+                if (replicated && acc.score < type(uint32).max) acc.score += 1;
+                emit AccurateContribution(worker, taskId);
+            } else {
+                acc.score = uint32(uint256(acc.score) * 2 / 3);
+                emit FaultyContribution(worker, taskId);
+            }
+            _accounts[worker] = acc;
+        }
+    }
+
+    function _checkContributors(Task storage task, address[] calldata contributors) internal view {
+        if (contributors.length != task.contributors) revert ContributorsMismatch();
+        bytes32 h;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            h = keccak256(abi.encodePacked(h, contributors[i]));
+        }
+        if (h != task.contributorsHash) revert ContributorsMismatch();
+    }
+
+    /// @dev Sarmenta weight: max(score / 3, 3) - 1, capped.
+    function _weight(uint256 score) internal pure returns (uint256 w) {
+        w = score / 3;
+        if (w < 3) w = 3;
+        w -= 1;
+        if (w > MAX_WEIGHT) w = MAX_WEIGHT;
+    }
+
+    /// @dev Reward weight as iExec: floor(log2(weight)), at least 1 since weight >= 2.
+    function _log2(uint256 x) internal pure returns (uint256 r) {
+        while (x > 1) {
+            x >>= 1;
+            r++;
+        }
+    }
+
+    // ------------------------------------------------------------------ trust-1 batches
+
+    /// @notice Scheduler only: settle many trust-1 tasks of one deal in one transaction. For
+    /// trust 1 the scheduler's signature is what authorizes a worker, so the scheduler sending
+    /// the results is the authorization; TEE deals still need each enclave's signature (and the
+    /// TEE broker's authorization when set). Payments are aggregated: one credit per party
+    /// (workers: one per run of consecutive tasks with the same worker). Each task's result is
+    /// still emitted in its own `TaskFinalize`.
+    function pushResults(bytes calldata encodedDeal, bytes32 dealId, BatchResult[] calldata batch)
+        external
+        delegated
+        nonReentrant
+    {
+        if (batch.length == 0) revert BatchEmpty();
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        if (deal.trust > 1) revert ReplicationRequired(deal.trust);
+        uint256 deadline = _finalDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        bool tee = uint256(deal.tag) & TAG_TEE_BIT != 0;
+        uint256 reward = _workerReward(deal);
+        address runWorker;
+        uint256 runAmount;
+        for (uint256 i = 0; i < batch.length; i++) {
+            BatchResult calldata r = batch[i];
+            uint256 rel = _checkIndex(deal, r.index);
+            bytes32 taskId = Deals.taskId(dealId, r.index);
+            if (tee || r.enclaveChallenge != address(0)) {
+                if (teeBroker != address(0)) {
+                    _checkAuthorization(deal, r.worker, taskId, r.enclaveChallenge, r.authorizationSign);
+                }
+                _checkEnclave(
+                    deal,
+                    r.enclaveChallenge,
+                    keccak256(abi.encodePacked(taskId, r.resultDigest)),
+                    keccak256(abi.encodePacked(r.worker, taskId, r.resultDigest)),
+                    r.enclaveSign
+                );
+            }
+            _checkCallbackData(deal, r.resultDigest, r.resultsCallback);
+            word = _settle(dealId, taskId, word, rel);
+            if (r.worker != runWorker) {
+                if (runAmount != 0) _credit(runWorker, runAmount);
+                runWorker = r.worker;
+                runAmount = 0;
+            }
+            runAmount += reward;
+            emit TaskFinalize(taskId, dealId, r.index, r.resultDigest, r.results);
+        }
+        _credit(runWorker, runAmount);
+        _deals[dealId] = word;
+        _paySuccess(deal, batch.length, (uint256(deal.workerpoolPrice) - reward) * batch.length);
+        if (deal.callback != address(0)) {
+            for (uint256 i = 0; i < batch.length; i++) {
+                _callback(deal, Deals.taskId(dealId, batch[i].index), batch[i].resultsCallback);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ claims
+
+    /// @notice Anyone, once the final deadline passed: fail an unsettled task. The payer gets
+    /// the task price back plus the scheduler's stake as compensation (dexec's rule instead of
+    /// iExec's kitty: the party the failure harmed is paid, and no shared pot is written on the
+    /// success path); contributors get their stakes back.
+    /// @param contributors the task's contributors in order (empty if nobody contributed).
+    function claim(bytes calldata encodedDeal, bytes32 dealId, uint256 index, address[] calldata contributors)
+        external
+        delegated
+        nonReentrant
+    {
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        uint256 rel = _checkIndex(deal, index);
+        uint256 deadline = _finalDeadline(deal);
+        if (block.timestamp < deadline) revert DeadlineNotReached(deadline);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        _deals[dealId] = _settle(dealId, taskId, word, rel);
+        Task storage task = _tasks[taskId];
+        if (task.status != uint8(TaskStatus.UNSET)) {
+            _checkContributors(task, contributors);
+            task.status = uint8(TaskStatus.FAILED);
+            for (uint256 i = 0; i < contributors.length; i++) {
+                _unlockAndCredit(contributors[i], deal.workerStake, deal.workerStake);
+            }
+        } else if (contributors.length != 0) {
+            revert ContributorsMismatch();
+        }
+        uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
+        uint256 stake = uint256(deal.workerpoolPrice) * 30 / 100;
+        _unlockAndCredit(deal.payer, taskPrice, taskPrice);
+        _unlockAndCredit(deal.workerpoolOwner, stake, 0);
+        _credit(deal.payer, stake);
+        emit TaskClaimed(taskId, dealId, index);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice State of a replicated task (all zero for trust-1 tasks, which have none).
+    function viewTask(bytes32 taskId) external view delegated returns (Task memory) {
+        return _tasks[taskId];
+    }
+
+    /// @notice A worker's contribution: status (0 none, 1 contributed, 2 proved), weight, epoch.
+    function viewContribution(bytes32 taskId, address worker)
+        external
+        view
+        delegated
+        returns (uint256 status, uint256 weight, uint256 epoch)
+    {
+        uint256 c = _contributions[taskId][worker];
+        return (c & 0xff, (c >> 8) & 0xffff, (c >> 24) & 0xff);
+    }
+
+    /// @notice Weight and number of voters of a result hash in a task's consensus.
+    function viewGroup(bytes32 taskId, bytes32 resultHash)
+        external
+        view
+        delegated
+        returns (uint256 weight, uint256 count)
+    {
+        uint256 g = _groups[taskId][resultHash];
+        return (g & GROUP_WEIGHT_MASK, g >> 240);
+    }
+
+    /// @notice True once task `index` of `dealId` is settled (completed or claimed).
+    function isTaskSettled(bytes32 dealId, uint256 index, uint256 botFirst)
+        external
+        view
+        delegated
+        returns (bool)
+    {
+        return _isSettled(dealId, _deals[dealId], index - botFirst);
+    }
+
+    /// @notice EIP-1154 pull interface: the callback data of a completed callback task.
+    /// Reverts with `ResultPending` until the task completed with callback data.
+    function resultFor(bytes32 taskId) external view delegated returns (bytes memory data) {
+        data = _callbackData[taskId];
+        if (data.length == 0) revert ResultPending(taskId);
+    }
+
+    /// @notice Gas forwarded to callbacks.
+    function callbackGasLimit() external view delegated returns (uint256) {
+        return _callbackGasLimit;
+    }
+
+    // ------------------------------------------------------------------ execution admin
+
+    /// @notice Owner only: gas forwarded to callbacks (50 000 .. 5 000 000).
+    function setCallbackGas(uint256 gasLimit) external delegated onlyOwner {
+        if (gasLimit < 50_000 || gasLimit > 5_000_000) revert InvalidCallbackGas(gasLimit);
+        _callbackGasLimit = gasLimit;
+        emit CallbackGasUpdated(gasLimit);
+    }
+
+    /// @notice Owner only: the TEE broker (SMS) that authorizes enclave contributions; zero
+    /// lets schedulers authorize enclaves themselves.
+    function setTeeBroker(address broker) external delegated onlyOwner {
+        teeBroker = broker;
+        emit TeeBrokerUpdated(broker);
+    }
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {HubBase} from "./HubBase.sol";
+import {Deal, Deals} from "../libs/Deals.sol";
+import {AppRegistry} from "../registries/AppRegistry.sol";
+import {DatasetRegistry} from "../registries/DatasetRegistry.sol";
+import {WorkerpoolRegistry} from "../registries/WorkerpoolRegistry.sol";
+
+/// @notice EIP-1154 oracle consumer: receives a task's callback data when it completes.
+interface IOracleConsumer {
+    function receiveResult(bytes32 taskId, bytes calldata data) external;
+}
+
+/// @title Settlement: execution-side storage and the rules shared by every settlement path.
+/// @notice The hub (`Hub`, fast path) and its execution module (`HubPoco`, replicated path,
+/// batches, claims) both inherit this contract and declare no state of their own, so their
+/// storage layouts are identical and the module runs by DELEGATECALL on the hub's storage.
+abstract contract Settlement is HubBase {
+    /// @notice Deadline ratios of iExec: contributions until start + 7 T, reveal 2 T after
+    /// consensus, settlement until start + 10 T (T = the deal's category time reference).
+    uint256 public constant CONTRIBUTION_DEADLINE_RATIO = 7;
+    uint256 public constant REVEAL_DEADLINE_RATIO = 2;
+    uint256 public constant FINAL_DEADLINE_RATIO = 10;
+    /// @notice Contributions per task are bounded so that every loop is bounded.
+    uint256 public constant MAX_CONTRIBUTORS = 16;
+    /// @notice Default gas given to a callback (owner-settable, see `setCallbackGas`).
+    uint256 public constant DEFAULT_CALLBACK_GAS = 200_000;
+    uint256 internal constant TAG_TEE_BIT = 1;
+    /// @dev Tasks with a relative index below this keep their "settled" bit in the deal word.
+    uint256 internal constant INLINE_TASKS = 63;
+
+    /// @dev Replicated-task state. Slot 0 packs the counters, slot 1.. hold the hashes.
+    struct Task {
+        uint8 status; // TaskStatus
+        uint8 contributors;
+        uint8 reveals;
+        uint8 winners;
+        uint8 epoch; // bumped by reopen: contributions of an older epoch can no longer reveal
+        uint40 revealDeadline;
+        bytes32 consensus; // winning resultHash once REVEALING
+        bytes32 contributorsHash; // rolling keccak of contributor addresses, in order
+        uint256 total; // 1 + sum of group weights (Sarmenta)
+    }
+
+    enum TaskStatus {
+        UNSET,
+        ACTIVE,
+        REVEALING,
+        COMPLETED,
+        FAILED
+    }
+
+    /// @dev Contribution word: commitment keccak(resultHash, resultSeal) high 192 bits |
+    /// epoch (bits 24..31) | weight (bits 8..23) | status (bits 0..7).
+    uint256 internal constant CONTRIBUTED = 1;
+    uint256 internal constant PROVED = 2;
+
+    uint256 internal _callbackGasLimit = DEFAULT_CALLBACK_GAS;
+    /// @notice Signs contribution authorizations of TEE tasks when set (the SMS / TEE broker).
+    address public teeBroker;
+    mapping(bytes32 taskId => Task) internal _tasks;
+    mapping(bytes32 taskId => mapping(address worker => uint256)) internal _contributions;
+    /// @dev taskId => resultHash => weight (bits 0..239) | count (bits 240..255).
+    mapping(bytes32 taskId => mapping(bytes32 resultHash => uint256)) internal _groups;
+    /// @dev dealId => word => settled bits for relative indices >= INLINE_TASKS.
+    mapping(bytes32 dealId => mapping(uint256 word => uint256)) internal _settledWords;
+    /// @dev Callback data of completed callback tasks, for pull consumers (`resultFor`).
+    mapping(bytes32 taskId => bytes) internal _callbackData;
+
+    // ---- events of the execution side
+    event TaskContribute(bytes32 indexed taskId, address indexed worker, bytes32 resultHash);
+    event TaskConsensus(bytes32 indexed taskId, bytes32 consensus);
+    event TaskReveal(bytes32 indexed taskId, address indexed worker, bytes32 resultDigest);
+    event TaskReopen(bytes32 indexed taskId);
+    /// @notice A task completed with `resultDigest`; `results` is the off-chain results link.
+    event TaskFinalize(
+        bytes32 indexed taskId, bytes32 indexed dealId, uint256 index, bytes32 resultDigest, bytes results
+    );
+    event TaskClaimed(bytes32 indexed taskId, bytes32 indexed dealId, uint256 index);
+    event AccurateContribution(address indexed worker, bytes32 indexed taskId);
+    event FaultyContribution(address indexed worker, bytes32 indexed taskId);
+    event CallbackResult(bytes32 indexed taskId, address indexed callback, bool success);
+    event CallbackGasUpdated(uint256 gasLimit);
+    event TeeBrokerUpdated(address teeBroker);
+
+    // ---- errors of the execution side
+    error TaskIndexOutOfRange(uint256 index, uint256 botFirst, uint256 botSize);
+    error TaskAlreadySettled(bytes32 taskId);
+    error WrongTaskStatus(bytes32 taskId, uint8 status);
+    error DeadlinePassed(uint256 deadline);
+    error DeadlineNotReached(uint256 deadline);
+    error FastPathOnly(uint256 trust);
+    error ReplicationRequired(uint256 trust);
+    error InvalidAuthorization();
+    error EnclaveRequired();
+    error InvalidEnclaveSignature();
+    error CallbackDataMismatch();
+    error AlreadyContributed(address worker);
+    error TooManyContributors();
+    error NotTheScheduler(address caller);
+    error ContributorsMismatch();
+    error RevealRejected();
+    error NotRevealable();
+    error NothingToFinalize();
+    error NotEnoughGasForCallback();
+    error InvalidCallbackGas(uint256 gasLimit);
+    error BatchEmpty();
+
+    constructor(
+        address owner_,
+        IERC20 token_,
+        AppRegistry apps,
+        DatasetRegistry datasets,
+        WorkerpoolRegistry workerpools
+    ) HubBase(owner_, token_, apps, datasets, workerpools) {}
+
+    // ------------------------------------------------------------------ deals and tasks
+
+    /// @dev Decode `encoded` and check it is the deal committed under `dealId`.
+    function _loadDeal(bytes calldata encoded, bytes32 dealId)
+        internal
+        view
+        returns (Deal memory deal, uint256 word)
+    {
+        word = _deals[dealId];
+        uint256 commitment = word & Deals.COMMITMENT_MASK;
+        if (commitment == 0 || commitment != uint256(keccak256(encoded)) & Deals.COMMITMENT_MASK) {
+            revert UnknownDeal(dealId);
+        }
+        deal = Deals.decode(encoded);
+    }
+
+    function _checkIndex(Deal memory deal, uint256 index) internal pure returns (uint256 rel) {
+        if (index < deal.botFirst || index >= uint256(deal.botFirst) + deal.botSize) {
+            revert TaskIndexOutOfRange(index, deal.botFirst, deal.botSize);
+        }
+        return index - deal.botFirst;
+    }
+
+    function _contributionDeadline(Deal memory deal) internal pure returns (uint256) {
+        return uint256(deal.startTime) + CONTRIBUTION_DEADLINE_RATIO * deal.timeref;
+    }
+
+    function _finalDeadline(Deal memory deal) internal pure returns (uint256) {
+        return uint256(deal.startTime) + FINAL_DEADLINE_RATIO * deal.timeref;
+    }
+
+    function _isSettled(bytes32 dealId, uint256 word, uint256 rel) internal view returns (bool) {
+        if (rel < INLINE_TASKS) return word & (1 << rel) != 0;
+        rel -= INLINE_TASKS;
+        return _settledWords[dealId][rel >> 8] & (1 << (rel & 0xff)) != 0;
+    }
+
+    /// @dev Mark one task settled (paid or refunded) exactly once. `word` is the deal word as
+    /// loaded; returns it updated (the caller writes inline bits back once per transaction).
+    function _settle(bytes32 dealId, bytes32 taskId, uint256 word, uint256 rel) internal returns (uint256) {
+        if (rel < INLINE_TASKS) {
+            uint256 bit = 1 << rel;
+            if (word & bit != 0) revert TaskAlreadySettled(taskId);
+            return word | bit;
+        }
+        rel -= INLINE_TASKS;
+        uint256 bits = _settledWords[dealId][rel >> 8];
+        uint256 b = 1 << (rel & 0xff);
+        if (bits & b != 0) revert TaskAlreadySettled(taskId);
+        _settledWords[dealId][rel >> 8] = bits | b;
+        return word;
+    }
+
+    // ------------------------------------------------------------------ signatures
+
+    /// @dev The workerpool owner (or the TEE broker, for enclave contributions when one is set)
+    /// signed keccak256(worker ‖ taskId ‖ enclave) as an EIP-191 message: valid for exactly one
+    /// (worker, task, enclave).
+    function _checkAuthorization(
+        Deal memory deal,
+        address worker,
+        bytes32 taskId,
+        address enclave,
+        bytes calldata sign
+    ) internal view {
+        address signer = (enclave != address(0) && teeBroker != address(0)) ? teeBroker : deal.workerpoolOwner;
+        bytes32 digest =
+            MessageHashUtils.toEthSignedMessageHash(keccak256(abi.encodePacked(worker, taskId, enclave)));
+        if (!_isValidSignature(signer, digest, sign)) revert InvalidAuthorization();
+    }
+
+    /// @dev TEE tasks need an enclave; an enclave must have signed keccak256(resultHash ‖ resultSeal).
+    function _checkEnclave(
+        Deal memory deal,
+        address enclave,
+        bytes32 resultHash,
+        bytes32 resultSeal,
+        bytes calldata sign
+    ) internal view {
+        if (uint256(deal.tag) & TAG_TEE_BIT != 0 && enclave == address(0)) {
+            revert EnclaveRequired();
+        }
+        if (enclave == address(0)) return;
+        bytes32 digest =
+            MessageHashUtils.toEthSignedMessageHash(keccak256(abi.encodePacked(resultHash, resultSeal)));
+        if (!_isValidSignature(enclave, digest, sign)) revert InvalidEnclaveSignature();
+    }
+
+    /// @dev Callback deals bind the callback data to the consensus: keccak256(data) == digest.
+    function _checkCallbackData(Deal memory deal, bytes32 digest, bytes calldata data) internal pure {
+        if (deal.callback != address(0)) {
+            if (keccak256(data) != digest) revert CallbackDataMismatch();
+        } else if (data.length != 0) {
+            revert CallbackDataMismatch();
+        }
+    }
+
+    // ------------------------------------------------------------------ money
+
+    /// @dev Credit free balance (checked: an account never passes 2^112 - 1).
+    function _credit(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        Account memory acc = _accounts[account];
+        uint256 balance = uint256(acc.balance) + amount;
+        if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(amount);
+        acc.balance = uint112(balance);
+        _accounts[account] = acc;
+    }
+
+    /// @dev Remove `debit` from locked and add `credit` to free balance, one write.
+    function _unlockAndCredit(address account, uint256 debit, uint256 credit) internal {
+        Account memory acc = _accounts[account];
+        acc.locked -= uint112(debit); // checked: underflow means broken accounting, revert
+        uint256 balance = uint256(acc.balance) + credit;
+        if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(credit);
+        acc.balance = uint112(balance);
+        _accounts[account] = acc;
+    }
+
+    /// @dev Money of `n` successful tasks except the workers' share: the payer's locked price
+    /// is spent, app and dataset owners are paid, the scheduler's stake comes back with its
+    /// part of the workerpool price (`schedulerShare`, already summed over the tasks).
+    function _paySuccess(Deal memory deal, uint256 n, uint256 schedulerShare) internal {
+        uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
+        _unlockAndCredit(deal.payer, taskPrice * n, 0);
+        _credit(deal.appOwner, uint256(deal.appPrice) * n);
+        if (deal.datasetOwner != address(0)) _credit(deal.datasetOwner, uint256(deal.datasetPrice) * n);
+        uint256 stake = uint256(deal.workerpoolPrice) * 30 / 100;
+        _unlockAndCredit(deal.workerpoolOwner, stake * n, stake * n + schedulerShare);
+    }
+
+    /// @dev Fast-path worker reward for one task: the workerpool price minus the scheduler's ratio.
+    function _workerReward(Deal memory deal) internal pure returns (uint256) {
+        return uint256(deal.workerpoolPrice) * (100 - deal.schedulerRewardRatio) / 100;
+    }
+
+    // ------------------------------------------------------------------ callbacks
+
+    /// @dev Deliver the result to the deal's consumer with a gas cap. A reverting or
+    /// gas-burning consumer never blocks settlement (the result is recorded either way), but the
+    /// caller must forward enough gas for the consumer to get its full cap (EIP-150 63/64 rule).
+    function _callback(Deal memory deal, bytes32 taskId, bytes calldata data) internal {
+        if (deal.callback == address(0)) return;
+        _callbackData[taskId] = data;
+        uint256 gasLimit = _callbackGasLimit;
+        if (gasleft() < gasLimit + gasLimit / 63 + 10_000) revert NotEnoughGasForCallback();
+        (bool ok,) =
+            deal.callback.call{gas: gasLimit}(abi.encodeCall(IOracleConsumer.receiveResult, (taskId, data)));
+        emit CallbackResult(taskId, deal.callback, ok);
+    }
+}
