@@ -198,8 +198,8 @@ contract HubPoco is Settlement {
         _deals[dealId] = _settle(dealId, taskId, word, rel);
         task.status = uint8(TaskStatus.COMPLETED);
 
-        uint256 workersPaid = _distribute(deal, taskId, task.epoch, contributors);
-        _paySuccess(deal, 1, _pool(deal, taskId, task.epoch, contributors) - workersPaid);
+        (uint256 pool, uint256 workersPaid) = _distribute(deal, taskId, task.epoch, contributors);
+        _paySuccess(deal, 1, pool - workersPaid);
         emit TaskFinalize(taskId, dealId, index, resultDigest, results);
         _callback(deal, taskId, resultsCallback);
     }
@@ -220,12 +220,13 @@ contract HubPoco is Settlement {
         return c & 0xff == PROVED && (c >> 24) & 0xff == epoch;
     }
 
-    /// @dev Pay winners, seize losers, update scores; returns what went to workers.
+    /// @dev Pay winners, seize losers, update scores; returns the reward pool and what of it
+    /// went to workers (the scheduler gets the rest).
     function _distribute(Deal memory deal, bytes32 taskId, uint256 epoch, address[] calldata contributors)
         internal
-        returns (uint256 paid)
+        returns (uint256 pool, uint256 paid)
     {
-        uint256 pool = _pool(deal, taskId, epoch, contributors);
+        pool = _pool(deal, taskId, epoch, contributors);
         uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
         uint256 totalWeight;
         for (uint256 i = 0; i < contributors.length; i++) {
