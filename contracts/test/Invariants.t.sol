@@ -4,7 +4,7 @@ pragma solidity ^0.8.30;
 import {InvariantTest, Test} from "./utils/Test.sol";
 import {vm} from "./utils/Vm.sol";
 import {Hub, AppOrderOperation, RequestOrderOperation} from "../src/Hub.sol";
-import {HubPoco} from "../src/HubPoco.sol";
+import {System, deploySystem} from "./utils/Deploy.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DevToken} from "../src/token/DevToken.sol";
 import {AppRegistry} from "../src/registries/AppRegistry.sol";
@@ -225,16 +225,11 @@ contract HubInvariantTest is InvariantTest {
     DevToken internal token;
 
     function setUp() public {
-        token = new DevToken(address(this));
-        AppRegistry apps = new AppRegistry();
-        DatasetRegistry datasets = new DatasetRegistry();
-        WorkerpoolRegistry workerpools = new WorkerpoolRegistry();
-        HubPoco module = new HubPoco(address(this), IERC20(address(token)), apps, datasets, workerpools);
-        hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools, address(module));
-        apps.bindHub(hub);
-        datasets.bindHub(hub);
-        workerpools.bindHub(hub);
-        hub.createCategory("XS", "", 300);
+        System memory sys = deploySystem(address(this));
+        (hub, token) = (sys.hub, sys.token);
+        AppRegistry apps = sys.apps;
+        DatasetRegistry datasets = sys.datasets;
+        WorkerpoolRegistry workerpools = sys.workerpools;
         handler = new HubHandler(hub, token, apps, datasets, workerpools);
         token.transferOwnership(address(handler));
         targetContract(address(handler));

@@ -11,6 +11,7 @@ import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {Deal} from "../src/libs/Deals.sol";
+import {System, deploySystem} from "./utils/Deploy.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder} from "../src/libs/Orders.sol";
 
 /// @notice Drives whole task lifecycles: deals at trust 1, 3 and 5; fast settlements, batches,
@@ -56,16 +57,10 @@ contract LifecycleHandler is Test {
 
     /// @dev Deploys the whole system so that it owns the token it mints from.
     constructor() {
-        token = new DevToken(address(this));
-        AppRegistry apps = new AppRegistry();
-        DatasetRegistry datasets = new DatasetRegistry();
-        WorkerpoolRegistry workerpools = new WorkerpoolRegistry();
-        HubPoco module = new HubPoco(address(this), IERC20(address(token)), apps, datasets, workerpools);
-        hub = new Hub(address(this), IERC20(address(token)), apps, datasets, workerpools, address(module));
-        apps.bindHub(hub);
-        datasets.bindHub(hub);
-        workerpools.bindHub(hub);
-        hub.createCategory("XS", "", 300);
+        System memory sys = deploySystem(address(this));
+        (token, hub) = (sys.token, sys.hub);
+        AppRegistry apps = sys.apps;
+        WorkerpoolRegistry workerpools = sys.workerpools;
         actors.push(vm.addr(APP_KEY));
         actors.push(vm.addr(SCHED_KEY));
         actors.push(vm.addr(REQ_KEY));

@@ -5,6 +5,7 @@ import {Test} from "./Test.sol";
 import {Vm, vm} from "./Vm.sol";
 import {Hub} from "../../src/Hub.sol";
 import {HubPoco} from "../../src/HubPoco.sol";
+import {System, deploySystem, deployHub} from "./Deploy.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DevToken} from "../../src/token/DevToken.sol";
 import {AppRegistry} from "../../src/registries/AppRegistry.sol";
@@ -57,15 +58,9 @@ abstract contract HubFixture is Test {
         sponsor = vm.addr(SPONSOR_KEY);
         stranger = vm.addr(STRANGER_KEY);
 
-        token = new DevToken(address(this));
-        apps = new AppRegistry();
-        datasets = new DatasetRegistry();
-        workerpools = new WorkerpoolRegistry();
-        hub = _newHub(IERC20(address(token)), apps, datasets, workerpools);
-        apps.bindHub(hub);
-        datasets.bindHub(hub);
-        workerpools.bindHub(hub);
-        hub.createCategory("XS", "extra small", 300);
+        System memory sys = deploySystem(address(this));
+        (token, apps, datasets, workerpools, hub) =
+        (sys.token, sys.apps, sys.datasets, sys.workerpools, sys.hub);
         hub.createCategory("S", "small", 1200);
         hub.createCategory("M", "medium", 3600);
         hub.createCategory("L", "large", 10800);
