@@ -399,6 +399,31 @@ contract ExecutionTest is ExecutionFixture {
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1), "", "");
     }
 
+    function test_deadlines_contributionAndReveal() public {
+        DealRef memory ref = _deal(3, 2, 0, address(0));
+        _contribute(ref, 0, 0, GOOD);
+        _contribute(ref, 0, 1, GOOD);
+        _reveal(ref, 0, 0, GOOD);
+        // reveal window: 2T after consensus
+        vm.warp(block.timestamp + 2 * 300);
+        bytes32 taskId = _taskId(ref, 0);
+        vm.prank(workers[1]);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 2 * 300));
+        poco().reveal(taskId, GOOD);
+        // contribution window: 7T after the match
+        vm.warp(1 + 7 * 300);
+        bytes32 task1 = _taskId(ref, 1);
+        bytes memory auth = _auth(SCHEDULER_KEY, workers[2], task1, address(0));
+        bytes32 rh = _resultHash(task1, GOOD);
+        bytes32 seal = _resultSeal(workers[2], task1, GOOD);
+        vm.prank(workers[2]);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 7 * 300));
+        poco().contribute(ref.encoded, ref.id, 1, rh, seal, address(0), "", auth);
+        // the first task, partially revealed, can still be finalized until 10T
+        _finalize(ref, 0, GOOD, _list(0, 1));
+        _assertConserved();
+    }
+
     // ------------------------------------------------------------------ claims
 
     function test_claim_refundsPayerCompensatesAndReturnsStakes() public {
