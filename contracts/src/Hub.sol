@@ -54,8 +54,6 @@ struct RequestOrderOperation {
 contract Hub is Settlement {
     /// @notice The execution module (fixed at deployment; no one can change it).
     address public immutable poco;
-    /// @notice The scheduler stakes this percentage of the workerpool price per task.
-    uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
     /// @notice ERC-734 purpose of a group member key.
     uint256 internal constant GROUP_MEMBER_PURPOSE = 4;
     /// @notice Tag bit 0: trusted execution. A deal whose request or dataset asks for TEE needs
@@ -116,13 +114,15 @@ contract Hub is Settlement {
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
         bytes32 taskId = Deals.taskId(dealId, index);
         _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
-        _checkEnclave(
-            deal,
-            enclaveChallenge,
-            keccak256(abi.encodePacked(taskId, resultDigest)),
-            keccak256(abi.encodePacked(msg.sender, taskId, resultDigest)),
-            enclaveSign
-        );
+        if (enclaveChallenge != address(0) || uint256(deal.tag) & TAG_TEE_BIT != 0) {
+            _checkEnclave(
+                deal,
+                enclaveChallenge,
+                keccak256(abi.encodePacked(taskId, resultDigest)),
+                keccak256(abi.encodePacked(msg.sender, taskId, resultDigest)),
+                enclaveSign
+            );
+        }
         _checkCallbackData(deal, resultDigest, resultsCallback);
         _deals[dealId] = _settle(dealId, taskId, word, rel);
 
@@ -200,7 +200,7 @@ contract Hub is Settlement {
         // escrow: task prices from the payer, the scheduler's stake from the workerpool owner
         uint256 volume = deal.botSize;
         _lock(payer, (uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice) * volume);
-        uint256 stake = (uint256(deal.workerpoolPrice) * WORKERPOOL_STAKE_RATIO / 100) * volume;
+        uint256 stake = _schedulerStake(deal.workerpoolPrice) * volume;
         if (stake != 0) _lock(deal.workerpoolOwner, stake);
 
         bytes memory encoded = Deals.encode(deal);

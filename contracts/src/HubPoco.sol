@@ -32,8 +32,9 @@ struct BatchResult {
 contract HubPoco is Settlement {
     /// @dev This module's own address: its functions refuse to run outside the hub.
     address private immutable _self;
-    /// @dev Sarmenta weights are capped so that a product over MAX_CONTRIBUTORS fits 240 bits.
-    uint256 internal constant MAX_WEIGHT = 1 << 15;
+    /// @dev Sarmenta weights are capped at 2^8 (reached at score 771) so that a group's product
+    /// over MAX_CONTRIBUTORS fits 128 bits and the task total packs with the task's counters.
+    uint256 internal constant MAX_WEIGHT = 1 << 8;
     uint256 internal constant GROUP_WEIGHT_MASK = (1 << 240) - 1;
 
     error NotDelegated();
@@ -107,7 +108,7 @@ contract HubPoco is Settlement {
         uint256 count = (group >> 240) + 1;
         _groups[taskId][resultHash] = newWeight | (count << 240);
         uint256 total = task.total + newWeight - oldWeight;
-        task.total = total;
+        task.total = uint136(total); // <= 1 + 16 * 2^128
         if (newWeight * deal.trust > total * (deal.trust - 1)) {
             task.status = uint8(TaskStatus.REVEALING);
             task.consensus = resultHash;
@@ -157,7 +158,7 @@ contract HubPoco is Settlement {
         uint256 deadline = _contributionDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
         uint256 group = _groups[taskId][task.consensus];
-        task.total -= group & GROUP_WEIGHT_MASK;
+        task.total -= uint136(group & GROUP_WEIGHT_MASK);
         delete _groups[taskId][task.consensus];
         task.status = uint8(TaskStatus.ACTIVE);
         task.consensus = bytes32(0);
@@ -306,6 +307,7 @@ contract HubPoco is Settlement {
         for (uint256 i = 0; i < batch.length; i++) {
             BatchResult calldata r = batch[i];
             uint256 rel = _checkIndex(deal, r.index);
+            if (r.worker == address(0)) revert ZeroWorker(r.index);
             bytes32 taskId = Deals.taskId(dealId, r.index);
             if (tee || r.enclaveChallenge != address(0)) {
                 if (teeBroker != address(0)) {
@@ -368,10 +370,9 @@ contract HubPoco is Settlement {
             revert ContributorsMismatch();
         }
         uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
-        uint256 stake = uint256(deal.workerpoolPrice) * 30 / 100;
-        _unlockAndCredit(deal.payer, taskPrice, taskPrice);
+        uint256 stake = _schedulerStake(deal.workerpoolPrice);
         _unlockAndCredit(deal.workerpoolOwner, stake, 0);
-        _credit(deal.payer, stake);
+        _unlockAndCredit(deal.payer, taskPrice, taskPrice + stake); // refund + compensation
         emit TaskClaimed(taskId, dealId, index);
     }
 

@@ -554,6 +554,11 @@ contract ExecutionTest is ExecutionFixture {
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(Settlement.NotTheScheduler.selector, stranger));
         poco().pushResults(ref.encoded, ref.id, batch);
+        BatchResult[] memory nobody = new BatchResult[](1);
+        nobody[0].index = 2;
+        vm.prank(scheduler);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.ZeroWorker.selector, 2));
+        poco().pushResults(ref.encoded, ref.id, nobody);
         vm.prank(scheduler);
         vm.expectRevert(Settlement.BatchEmpty.selector);
         poco().pushResults(ref.encoded, ref.id, new BatchResult[](0));

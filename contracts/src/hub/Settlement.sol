@@ -24,6 +24,9 @@ abstract contract Settlement is HubBase {
     uint256 public constant CONTRIBUTION_DEADLINE_RATIO = 7;
     uint256 public constant REVEAL_DEADLINE_RATIO = 2;
     uint256 public constant FINAL_DEADLINE_RATIO = 10;
+    /// @notice The scheduler stakes this percentage of the workerpool price per task (locked at
+    /// match, released on success, paid to the payer on claim): the one place it is defined.
+    uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
     /// @notice Contributions per task are bounded so that every loop is bounded.
     uint256 public constant MAX_CONTRIBUTORS = 16;
     /// @notice Default gas given to a callback (owner-settable, see `setCallbackGas`).
@@ -32,7 +35,8 @@ abstract contract Settlement is HubBase {
     /// @dev Tasks with a relative index below this keep their "settled" bit in the deal word.
     uint256 internal constant INLINE_TASKS = 63;
 
-    /// @dev Replicated-task state. Slot 0 packs the counters, slot 1.. hold the hashes.
+    /// @dev Replicated-task state: slot 0 packs counters, reveal deadline and the Sarmenta
+    /// total; slots 1 and 2 hold the consensus and the contributors' rolling hash.
     struct Task {
         uint8 status; // TaskStatus
         uint8 contributors;
@@ -40,9 +44,9 @@ abstract contract Settlement is HubBase {
         uint8 winners;
         uint8 epoch; // bumped by reopen: contributions of an older epoch can no longer reveal
         uint40 revealDeadline;
+        uint136 total; // 1 + sum of group weights (Sarmenta); < 2^133 with the weight cap
         bytes32 consensus; // winning resultHash once REVEALING
         bytes32 contributorsHash; // rolling keccak of contributor addresses, in order
-        uint256 total; // 1 + sum of group weights (Sarmenta)
     }
 
     enum TaskStatus {
@@ -108,6 +112,8 @@ abstract contract Settlement is HubBase {
     error NotEnoughGasForCallback();
     error InvalidCallbackGas(uint256 gasLimit);
     error BatchEmpty();
+    /// @notice A batch names no worker for a task (its reward would be lost).
+    error ZeroWorker(uint256 index);
 
     constructor(
         address owner_,
@@ -244,8 +250,13 @@ abstract contract Settlement is HubBase {
         _unlockAndCredit(deal.payer, taskPrice * n, 0);
         _credit(deal.appOwner, uint256(deal.appPrice) * n);
         if (deal.datasetOwner != address(0)) _credit(deal.datasetOwner, uint256(deal.datasetPrice) * n);
-        uint256 stake = uint256(deal.workerpoolPrice) * 30 / 100;
+        uint256 stake = _schedulerStake(deal.workerpoolPrice);
         _unlockAndCredit(deal.workerpoolOwner, stake * n, stake * n + schedulerShare);
+    }
+
+    /// @dev The scheduler's stake for one task of workerpool price `price`.
+    function _schedulerStake(uint256 price) internal pure returns (uint256) {
+        return price * WORKERPOOL_STAKE_RATIO / 100;
     }
 
     /// @dev Fast-path worker reward for one task: the workerpool price minus the scheduler's ratio.

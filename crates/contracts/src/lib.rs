@@ -1,7 +1,8 @@
 //! dexec-contracts: alloy bindings for the dexec hub contracts and helpers to deploy and
 //! talk to them.
 //!
-//! - [`Hub`], [`AppRegistry`], [`DatasetRegistry`], [`WorkerpoolRegistry`], [`DevToken`]:
+//! - [`Hub`], [`HubPoco`] (the execution module, called at the hub's address), [`AppRegistry`],
+//!   [`DatasetRegistry`], [`WorkerpoolRegistry`], [`DevToken`]:
 //!   `sol!` bindings generated from the committed forge artifacts in `abi/` (exported by
 //!   `scripts/export-abi.py`; never read from `contracts/` at build time).
 //! - [`convert`]: from `dexec_primitives` orders ([`Signed`](dexec_primitives::Signed)) to the
@@ -21,7 +22,9 @@ pub mod deploy;
 pub mod error;
 pub mod tx;
 
-pub use bindings::{AppRegistry, DatasetRegistry, DevToken, Hub, HubBase, WorkerpoolRegistry};
+pub use bindings::{
+    AppRegistry, DatasetRegistry, DevToken, Hub, HubBase, HubPoco, WorkerpoolRegistry,
+};
 pub use chain_file::{ChainEntry, ChainFile};
 pub use deploy::{deploy_hub, Deployment};
 pub use error::{describe_revert, Error, Result};

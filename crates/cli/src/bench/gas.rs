@@ -2,33 +2,39 @@
 //!
 //! Method (the one `research/iexec-gas-measured.md` used for iExec, so figures compare):
 //! a fresh anvil (Prague, automine) with the hub deployed; an app, a dataset and a workerpool
-//! registered; the requester and the scheduler hold hub balances. That state is snapshotted
-//! and every scenario starts from it. A scenario runs twice with new orders (new salts): the
-//! first run is reported as `<name>_first` (accounts cold: e.g. locked balances go from zero
-//! to non-zero), the second as `<name>`, the steady state iExec's document calls "repeat".
-//! Figures are receipt `gasUsed`: 21,000 + calldata + execution − refunds.
+//! registered; the requester, the scheduler and three replicated workers hold hub balances
+//! (the two trust-1 workers start with none). That state is snapshotted and every scenario
+//! starts from it. A scenario runs twice with new orders (new salts): the first run is reported
+//! as `<name>_first` (accounts cold: e.g. locked balances go from zero to non-zero), the second
+//! as `<name>`, the steady state iExec's document calls "repeat".
+//! Figures are receipt `gasUsed`: 21,000 + calldata + execution − refunds, summed over a
+//! flow's transactions (and divided by its tasks for per-task figures).
 //!
-//! To add a scenario: a [`Scenario`] variant, its entry in [`Scenario::spec`] and its arm in
-//! [`Scenario::run`]; a scenario may send several transactions and return their sum.
+//! To add a scenario: a [`Scenario`] variant, its figures in [`Scenario::specs`] and its arm
+//! in [`Scenario::run`], which returns one [`Measured`] per spec; a figure may sum several
+//! transactions, and one flow may yield several figures (its total and its single calls).
+
+mod execution;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use alloy::contract::{CallBuilder, CallDecoder};
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::Eip712Domain;
 use dexec_contracts::tx::{find_event, send};
-use dexec_contracts::WorkerpoolRegistry;
 use dexec_contracts::{anvil, deploy_hub, AppRegistry, DatasetRegistry, Deployment, Hub};
+use dexec_contracts::{HubPoco, WorkerpoolRegistry};
 use dexec_primitives::{
     domain, AppOrder, DatasetOrder, Deal, Nrlc, OrderOperation, RequestOrder, Signed,
     WorkerpoolOrder,
 };
 use eyre::{ensure, WrapErr};
 
-use super::report::{table, Anchor, Figure, Report, Target};
+use super::report::{notes, table, Anchor, Figure, Report, Target};
 use crate::local::LocalChain;
 
 /// Long help of `dexec bench gas`.
@@ -44,12 +50,27 @@ refunds) of real transactions with orders signed in EIP-712 (65-byte signatures)
   deposit                       deposit into an account that already has a balance
   withdraw                      partial withdraw (the balance stays non-zero)
   cancel_order                  manageRequestOrder(CLOSE) sent by the requester
+  contribute_and_finalize       the trust-1 fast path, sent by the worker
+  task_trust1_total             matchOrders + contributeAndFinalize
+  task_trust3_two_workers_total trust 3: match + 2 contribute + 2 reveal + finalize
+  task_trust3_three_workers_total
+                                3 workers, at trust 5 (three fresh workers are only all
+                                needed from trust 5): match + 3 contribute + 3 reveal + finalize
+  contribute, contribute_consensus, reveal, finalize
+                                single calls of that trust-5 run (first contribution, the one
+                                reaching consensus, first reveal, finalize with 3 winners)
+  bag100_per_task               (matchOrders volume 100 + two pushResults of 50) / 100
+  claim                         claim of an unsettled trust-1 task after its final deadline
 Prices: app 1,000 nRLC, dataset 1,000,000 nRLC, workerpool 1,000,000,000 nRLC; category 0,
-trust 0; the requester calls matchOrders itself. Each scenario starts from the same snapshot
-and runs twice with new orders: `<name>_first` is the cold run, `<name>` the steady state.
+no dataset unless named; the requester calls matchOrders itself. Each scenario starts from
+the same snapshot and runs twice with new orders: `<name>_first` is the cold run, `<name>`
+the steady state.
 
-Anchors are iExec PoCo v6.2 receipts measured on this machine (research/iexec-gas-measured.md).
-Prints a table and writes {\"figures\", \"anchors\", \"targets\", \"alarms\"} as JSON.";
+Anchors are iExec PoCo v6.2 receipts measured on this machine (research/iexec-gas-measured.md)
+or, for single calls marked avg, the averages of iExec's own gas reports
+(research/poco-contracts.md section 9).
+Prints a table and writes {\"figures\", \"anchors\", \"targets\", \"alarms\", \"intrinsic\",
+\"notes\"} as JSON.";
 
 /// Arguments of `dexec bench gas`.
 #[derive(Debug, clap::Args)]
@@ -68,12 +89,26 @@ const APP_OWNER: usize = 1;
 const DATASET_OWNER: usize = 2;
 const SCHEDULER: usize = 3;
 const REQUESTER: usize = 4;
+/// Workers of replicated tasks: funded at setup, since each contribution locks a stake.
+const REPLICATED_WORKERS: [usize; 3] = [5, 6, 7];
+/// Workers of trust-1 tasks (no stake): no hub account before their first task, so the first
+/// run pays for creating it.
+const FAST_WORKERS: [usize; 2] = [8, 9];
+const ACCOUNTS: usize = 10;
 
 const APP_PRICE: u64 = 1_000;
 const DATASET_PRICE: u64 = 1_000_000;
 const WORKERPOOL_PRICE: u64 = 1_000_000_000;
+/// How long to wait for anvil's pool to empty (see [`World::wait_for_empty_pool`]).
+const POOL_POLLS: u32 = 400;
+const POOL_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// A run that takes longer is stuck (a local chain answers in milliseconds): fail, do not hang.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The measured transactions.
+/// Off-chain results link every settlement emits (iExec's conventions used a 6-byte string).
+const RESULTS: &[u8] = b"ipfs://result";
+
+/// The measured flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scenario {
     MatchVolume1NoDataset,
@@ -82,9 +117,14 @@ enum Scenario {
     Deposit,
     Withdraw,
     CancelOrder,
+    Trust1Task,
+    Trust3TwoWorkers,
+    Trust5ThreeWorkers,
+    BagOf100,
+    Claim,
 }
 
-/// Name, anchor and target of a scenario.
+/// Name, anchor, target and note of one figure.
 struct Spec {
     name: &'static str,
     /// Steady-state anchor.
@@ -92,111 +132,235 @@ struct Spec {
     /// Anchor of the first (cold) run, where iExec's document has a comparable one.
     anchor_first: Option<Anchor>,
     target: Option<Target>,
+    /// Printed under the table and kept in the JSON `notes`.
+    note: Option<&'static str>,
+}
+
+impl Spec {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            anchor: None,
+            anchor_first: None,
+            target: None,
+            note: None,
+        }
+    }
+
+    fn anchor(mut self, value: u64, note: &'static str) -> Self {
+        self.anchor = Some(Anchor { value, note });
+        self
+    }
+
+    fn anchor_first(mut self, value: u64, note: &'static str) -> Self {
+        self.anchor_first = Some(Anchor { value, note });
+        self
+    }
+
+    fn target(mut self, max: u64, alarm: Option<(u64, &'static str)>) -> Self {
+        self.target = Some(Target { max, alarm });
+        self
+    }
+
+    fn note(mut self, note: &'static str) -> Self {
+        self.note = Some(note);
+        self
+    }
 }
 
 impl Scenario {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 11] = [
         Self::MatchVolume1NoDataset,
         Self::MatchVolume1WithDataset,
         Self::MatchVolume100WithDataset,
         Self::Deposit,
         Self::Withdraw,
         Self::CancelOrder,
+        Self::Trust1Task,
+        Self::Trust3TwoWorkers,
+        Self::Trust5ThreeWorkers,
+        Self::BagOf100,
+        Self::Claim,
     ];
 
-    fn spec(self) -> Spec {
-        const fn anchor(value: u64, note: &'static str) -> Option<Anchor> {
-            Some(Anchor { value, note })
-        }
+    /// The figures one run yields, in the order [`Scenario::run`] returns them.
+    fn specs(self) -> Vec<Spec> {
         match self {
-            Self::MatchVolume1NoDataset => Spec {
-                name: "match_volume1_no_dataset",
-                anchor: anchor(647_316, "matchOrders, repeat"),
-                anchor_first: anchor(642_528, "matchOrders, first"),
-                target: Some(Target {
-                    max: 150_000,
-                    alarm: Some((250_000, "storage design must change")),
-                }),
-            },
-            Self::MatchVolume1WithDataset => Spec {
-                name: "match_volume1_with_dataset",
-                anchor: anchor(768_031, "matchOrders, repeat"),
-                anchor_first: anchor(763_219, "matchOrders, first"),
-                target: None,
-            },
-            Self::MatchVolume100WithDataset => Spec {
-                name: "match_volume100_with_dataset",
-                anchor: None,
-                anchor_first: None,
-                target: None,
-            },
-            Self::Deposit => Spec {
-                name: "deposit",
-                anchor: anchor(60_367, "deposit, account has a balance"),
-                anchor_first: None,
-                target: None,
-            },
-            Self::Withdraw => Spec {
-                name: "withdraw",
-                anchor: anchor(59_401, "withdraw, stays non-zero"),
-                anchor_first: None,
-                target: None,
-            },
-            Self::CancelOrder => Spec {
-                name: "cancel_order",
-                anchor: anchor(76_853, "manageRequestOrder avg"),
-                anchor_first: None,
-                target: None,
-            },
+            Self::MatchVolume1NoDataset => vec![Spec::new("match_volume1_no_dataset")
+                .anchor(647_316, "matchOrders, repeat")
+                .anchor_first(642_528, "matchOrders, first")
+                .target(150_000, Some((250_000, "storage design must change")))],
+            Self::MatchVolume1WithDataset => vec![Spec::new("match_volume1_with_dataset")
+                .anchor(768_031, "matchOrders, repeat")
+                .anchor_first(763_219, "matchOrders, first")],
+            Self::MatchVolume100WithDataset => vec![Spec::new("match_volume100_with_dataset")],
+            Self::Deposit => {
+                vec![Spec::new("deposit").anchor(60_367, "deposit, account has a balance")]
+            }
+            Self::Withdraw => {
+                vec![Spec::new("withdraw").anchor(59_401, "withdraw, stays non-zero")]
+            }
+            Self::CancelOrder => {
+                vec![Spec::new("cancel_order").anchor(76_853, "manageRequestOrder avg")]
+            }
+            Self::Trust1Task => vec![
+                Spec::new("contribute_and_finalize")
+                    .anchor(642_656, "contributeAndFinalize avg")
+                    .note(
+                        "the trust-1 fast path alone, sent by the worker. The anchor is the \
+                         average over iExec's tests (poco-contracts.md 9); iExec's receipt in \
+                         these conditions: 432,727 repeat, 484,027 first (iexec-gas-measured.md \
+                         3.1)",
+                    ),
+                Spec::new("task_trust1_total")
+                    .anchor(
+                        1_302_380,
+                        "match + initialize + contributeAndFinalize, repeat",
+                    )
+                    .anchor_first(
+                        1_348_892,
+                        "match + initialize + contributeAndFinalize, first",
+                    )
+                    .target(200_000, None)
+                    .note("matchOrders (volume 1, no dataset) + contributeAndFinalize, one run"),
+            ],
+            Self::Trust3TwoWorkers => vec![Spec::new("task_trust3_two_workers_total")
+                .anchor(1_955_594, "trust 3, 2 workers, repeat")
+                .anchor_first(2_043_758, "trust 3, 2 workers, first")
+                .note("trust 3: matchOrders + 2 contribute + 2 reveal + finalize")],
+            Self::Trust5ThreeWorkers => vec![
+                Spec::new("task_trust3_three_workers_total")
+                    .anchor(2_333_065, "trust 8, 3 workers, repeat")
+                    .anchor_first(2_450_701, "trust 8, 3 workers, first")
+                    .target(600_000, None)
+                    .note(
+                        "measured at TRUST 5, not 3: fresh workers weigh 2, so at trust 3 or 4 \
+                         the second agreeing vote reaches consensus and a third contribute \
+                         reverts; trust 5 is the lowest needing all three. matchOrders + \
+                         3 contribute + 3 reveal + finalize",
+                    ),
+                Spec::new("contribute")
+                    .anchor(346_973, "contribute avg")
+                    .note("first contribution of the trust-5, three-worker task"),
+                Spec::new("contribute_consensus")
+                    .anchor(372_771, "contribute #3 reaching consensus, trust 8, repeat")
+                    .anchor_first(367_971, "contribute #3 reaching consensus, trust 8, first")
+                    .note("third contribution of the trust-5 task, the one reaching consensus"),
+                Spec::new("reveal")
+                    .anchor(78_544, "reveal avg")
+                    .note("first reveal of the trust-5, three-worker task"),
+                Spec::new("finalize")
+                    .anchor(403_856, "finalize avg")
+                    .note("finalize of the trust-5 task, 3 winning contributors"),
+            ],
+            Self::BagOf100 => vec![Spec::new("bag100_per_task")
+                .anchor(
+                    661_537,
+                    "match/100 + initialize + contributeAndFinalize, repeat",
+                )
+                .target(25_000, None)
+                .note(
+                    "(matchOrders of volume 100 + 2 pushResults of 50 tasks, one worker each, \
+                     sent by the scheduler) / 100, no dataset",
+                )],
+            Self::Claim => vec![Spec::new("claim").anchor(181_535, "claim avg").note(
+                "a trust-1 task nobody settled, claimed by the requester once past its final \
+                 deadline (start + 10 x 300 s)",
+            )],
         }
     }
 
-    /// Run the scenario once with new orders; the gas of its measured transactions.
-    async fn run(self, world: &mut World) -> eyre::Result<Measured> {
-        match self {
-            Self::MatchVolume1NoDataset => world.match_orders(1, false).await,
-            Self::MatchVolume1WithDataset => world.match_orders(1, true).await,
-            Self::MatchVolume100WithDataset => world.match_orders(100, true).await,
-            Self::Deposit => world.deposit().await,
-            Self::Withdraw => world.withdraw().await,
-            Self::CancelOrder => world.cancel_request().await,
-        }
+    /// [`Scenario::run`], failing instead of hanging if it gets stuck.
+    async fn run_bounded(self, world: &mut World) -> eyre::Result<Vec<Measured>> {
+        tokio::time::timeout(RUN_TIMEOUT, self.run(world))
+            .await
+            .map_err(|_| eyre::eyre!("no result after {RUN_TIMEOUT:?}"))?
+    }
+
+    /// Run the scenario once with new orders; the gas of each of its figures.
+    async fn run(self, world: &mut World) -> eyre::Result<Vec<Measured>> {
+        Ok(match self {
+            Self::MatchVolume1NoDataset => vec![world.match_orders(1, false).await?],
+            Self::MatchVolume1WithDataset => vec![world.match_orders(1, true).await?],
+            Self::MatchVolume100WithDataset => vec![world.match_orders(100, true).await?],
+            Self::Deposit => vec![world.deposit().await?],
+            Self::Withdraw => vec![world.withdraw().await?],
+            Self::CancelOrder => vec![world.cancel_request().await?],
+            Self::Trust1Task => {
+                let (matched, settle) = world.trust1_task().await?;
+                vec![settle, matched + settle]
+            }
+            Self::Trust3TwoWorkers => vec![world.replicated_task(3, 2).await?.total()],
+            Self::Trust5ThreeWorkers => {
+                let run = world.replicated_task(5, 3).await?;
+                vec![
+                    run.total(),
+                    run.contributions[0],
+                    run.contributions[2],
+                    run.reveals[0],
+                    run.finalize,
+                ]
+            }
+            Self::BagOf100 => vec![world.bag_of_100().await?],
+            Self::Claim => vec![world.claim().await?],
+        })
     }
 }
 
 /// Run `dexec bench gas`.
 pub async fn run(args: Args) -> eyre::Result<()> {
-    let builder = anvil::anvil(args.anvil_bin.as_deref()).args(["--accounts", "10"]);
+    let builder =
+        anvil::anvil(args.anvil_bin.as_deref()).args(["--accounts", &ACCOUNTS.to_string()]);
     let chain = LocalChain::spawn(builder, args.anvil_bin.as_ref()).await?;
+    ensure!(
+        chain.signers.len() >= ACCOUNTS,
+        "anvil gave {} dev accounts, the bench needs {ACCOUNTS}",
+        chain.signers.len()
+    );
     let mut world = World::setup(chain).await.wrap_err("bench setup failed")?;
 
     let mut figures = Vec::new();
     let mut first_runs = Vec::new();
     for scenario in Scenario::ALL {
-        let spec = scenario.spec();
+        let specs = scenario.specs();
+        let name = specs.first().map_or("?", |s| s.name);
         world.restore_snapshot().await?;
-        let first = scenario.run(&mut world).await.wrap_err_with(|| spec.name)?;
-        let steady = scenario.run(&mut world).await.wrap_err_with(|| spec.name)?;
-        tracing::debug!(target: "bench", scenario = spec.name, ?first, ?steady, "measured");
-        figures.push(Figure {
-            name: spec.name.to_owned(),
-            value: steady.gas,
-            intrinsic: Some(steady.intrinsic),
-            anchor: spec.anchor,
-            target: spec.target,
-        });
-        first_runs.push(Figure {
-            name: format!("{}_first", spec.name),
-            value: first.gas,
-            intrinsic: Some(first.intrinsic),
-            anchor: spec.anchor_first,
-            target: None,
-        });
+        let first = scenario.run_bounded(&mut world).await.wrap_err(name)?;
+        let steady = scenario.run_bounded(&mut world).await.wrap_err(name)?;
+        tracing::debug!(target: "bench", scenario = name, ?first, ?steady, "measured");
+        ensure!(
+            first.len() == specs.len() && steady.len() == specs.len(),
+            "{name}: {} specs but {} figures measured",
+            specs.len(),
+            steady.len()
+        );
+        for ((spec, first), steady) in specs.into_iter().zip(first).zip(steady) {
+            figures.push(Figure {
+                name: spec.name.to_owned(),
+                value: steady.gas,
+                intrinsic: Some(steady.intrinsic),
+                anchor: spec.anchor,
+                target: spec.target,
+                note: spec.note,
+            });
+            first_runs.push(Figure {
+                name: format!("{}_first", spec.name),
+                value: first.gas,
+                intrinsic: Some(first.intrinsic),
+                anchor: spec.anchor_first,
+                target: None,
+                note: None,
+            });
+        }
     }
     figures.extend(first_runs);
 
-    println!("gas per transaction (receipt gasUsed; anvil, Prague)\n");
+    println!("gas (receipt gasUsed, summed over a flow's transactions; anvil, Prague)\n");
     print!("{}", table(&figures, "iExec anchor"));
+    let notes = notes(&figures);
+    if !notes.is_empty() {
+        print!("\n{notes}");
+    }
     Report::new(&figures).write(&args.out)?;
     println!("\nwritten to {}", args.out.display());
     Ok(())
@@ -206,6 +370,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
 struct World {
     deployment: Deployment,
     hub: Hub::HubInstance<DynProvider>,
+    /// The execution module's functions, at the hub's address.
+    poco: HubPoco::HubPocoInstance<DynProvider>,
     domain: Eip712Domain,
     app: Address,
     dataset: Address,
@@ -263,10 +429,12 @@ impl World {
         .workerpool;
 
         let hub = deployment.hub(chain.provider.clone());
+        let poco = deployment.poco(chain.provider.clone());
         let world = Self {
             chain,
             deployment,
             hub,
+            poco,
             domain,
             app,
             dataset,
@@ -286,6 +454,12 @@ impl World {
         world
             .fund(SCHEDULER, Nrlc::from_rlc(100_000), Nrlc::from_rlc(100_000))
             .await?;
+        // replicated workers lock a stake (30% of the workerpool price) per contribution
+        for worker in REPLICATED_WORKERS {
+            world
+                .fund(worker, Nrlc::from_rlc(1_000), Nrlc::from_rlc(1_000))
+                .await?;
+        }
         Ok(world)
     }
 
@@ -319,6 +493,7 @@ impl World {
 
     /// Return to the state right after setup (taking the snapshot the first time).
     async fn restore_snapshot(&mut self) -> eyre::Result<()> {
+        self.wait_for_empty_pool().await?;
         let p = &self.chain.provider;
         if let Some(id) = self.snapshot.take() {
             let reverted: bool = p.raw_request("evm_revert".into(), (id,)).await?;
@@ -328,8 +503,44 @@ impl World {
         Ok(())
     }
 
-    /// Sign new orders of `volume` tasks and have the requester match them.
+    /// Wait until anvil's pool holds no transaction. anvil drops a mined transaction from its
+    /// pool a moment after its receipt is visible, and answers a "pending" nonce query (how the
+    /// provider picks nonces) with the sender's highest pool nonce + 1: reverting, or mining a
+    /// block by hand, inside that window leaves the next transaction of that sender with a
+    /// nonce gap, queued and never mined.
+    async fn wait_for_empty_pool(&self) -> eyre::Result<()> {
+        #[derive(Debug, serde::Deserialize)]
+        struct PoolStatus {
+            pending: U64,
+            queued: U64,
+        }
+        for _ in 0..POOL_POLLS {
+            let status: PoolStatus = self
+                .chain
+                .provider
+                .raw_request("txpool_status".into(), ())
+                .await?;
+            if status.pending.is_zero() && status.queued.is_zero() {
+                return Ok(());
+            }
+            tokio::time::sleep(POOL_POLL_INTERVAL).await;
+        }
+        eyre::bail!("anvil's transaction pool did not empty")
+    }
+
+    /// Sign new orders of `volume` tasks (trust 0) and have the requester match them.
     async fn match_orders(&mut self, volume: u64, with_dataset: bool) -> eyre::Result<Measured> {
+        let (_, gas) = self.match_deal(volume, with_dataset, 0).await?;
+        Ok(gas)
+    }
+
+    /// Sign new orders of `volume` tasks at `trust` and have the requester match them.
+    async fn match_deal(
+        &mut self,
+        volume: u64,
+        with_dataset: bool,
+        trust: u64,
+    ) -> eyre::Result<(Matched, Measured)> {
         let salt = self.next_salt();
         let volume = U256::from(volume);
         let app_order = AppOrder {
@@ -343,6 +554,7 @@ impl World {
             workerpool: self.workerpool,
             workerpoolprice: U256::from(WORKERPOOL_PRICE),
             volume,
+            trust: U256::from(trust),
             salt,
             ..Default::default()
         };
@@ -366,6 +578,7 @@ impl World {
             workerpoolmaxprice: U256::from(WORKERPOOL_PRICE),
             requester: self.address(REQUESTER),
             volume,
+            trust: U256::from(trust),
             salt,
             ..Default::default()
         };
@@ -389,7 +602,12 @@ impl World {
             U256::from(deal.bot_size) == volume,
             "the deal is not for the whole volume"
         );
-        Ok(gas)
+        let matched = Matched {
+            id: event.dealId,
+            encoded: event.deal,
+            deal,
+        };
+        Ok((matched, gas))
     }
 
     /// Deposit into an account that already has a balance; the approve is not measured.
@@ -440,6 +658,14 @@ impl World {
     }
 }
 
+/// A matched deal, as every execution call passes it back.
+struct Matched {
+    id: B256,
+    /// The packed encoding from `DealCreated`.
+    encoded: Bytes,
+    deal: Deal,
+}
+
 /// Gas of one or more transactions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Measured {
@@ -447,6 +673,22 @@ struct Measured {
     gas: u64,
     /// Of which the intrinsic part: 21,000 + calldata (4 per zero byte, 16 per other byte).
     intrinsic: u64,
+}
+
+impl Measured {
+    /// Per task of a flow that settled `tasks` tasks (rounded to the nearest unit).
+    fn per_task(self, tasks: u64) -> Self {
+        Self {
+            gas: (self.gas + tasks / 2) / tasks,
+            intrinsic: (self.intrinsic + tasks / 2) / tasks,
+        }
+    }
+}
+
+impl std::iter::Sum for Measured {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |a, b| a + b)
+    }
 }
 
 impl std::ops::Add for Measured {

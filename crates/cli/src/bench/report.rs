@@ -1,4 +1,4 @@
-//! Bench reports: a table on stdout and `{"figures", "anchors", "targets"}` JSON on disk.
+//! Bench reports: a table on stdout and `{"figures", "anchors", "targets", ...}` JSON on disk.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -38,6 +38,8 @@ pub struct Figure {
     pub anchor: Option<Anchor>,
     /// Goal, if any.
     pub target: Option<Target>,
+    /// What the figure measures when its name cannot say it all (printed under the table).
+    pub note: Option<&'static str>,
 }
 
 impl Figure {
@@ -68,6 +70,8 @@ pub struct Report {
     pub alarms: BTreeMap<String, u64>,
     /// For gas figures: the part that is 21,000 + calldata, by figure name.
     pub intrinsic: BTreeMap<String, u64>,
+    /// What a figure measures, by figure name, where its name does not say it all.
+    pub notes: BTreeMap<String, &'static str>,
 }
 
 impl Report {
@@ -79,11 +83,15 @@ impl Report {
             targets: BTreeMap::new(),
             alarms: BTreeMap::new(),
             intrinsic: BTreeMap::new(),
+            notes: BTreeMap::new(),
         };
         for f in figures {
             report.figures.insert(f.name.clone(), f.value);
             if let Some(i) = f.intrinsic {
                 report.intrinsic.insert(f.name.clone(), i);
+            }
+            if let Some(note) = f.note {
+                report.notes.insert(f.name.clone(), note);
             }
             if let Some(a) = f.anchor {
                 report.anchors.insert(f.name.clone(), a.value);
@@ -189,6 +197,21 @@ pub fn table(figures: &[Figure], anchor_header: &str) -> String {
     out
 }
 
+/// The figures' notes, one per line (`name: note`), or nothing when none has a note.
+pub fn notes(figures: &[Figure]) -> String {
+    let mut out = String::new();
+    for f in figures {
+        if let Some(note) = f.note {
+            let _ = writeln!(out, "  {}: {note}", f.name);
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("notes:\n{out}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +229,7 @@ mod tests {
                 max: 100,
                 alarm: Some((150, "redesign")),
             }),
+            note: None,
         }
     }
 
@@ -233,6 +257,17 @@ mod tests {
         assert_eq!(json["anchors"]["f"], 200);
         assert_eq!(json["targets"]["f"], 100);
         assert_eq!(json["alarms"]["f"], 150);
+        assert!(json["notes"].as_object().is_some_and(|n| n.is_empty()));
+    }
+
+    #[test]
+    fn notes_in_json_and_under_the_table() {
+        let mut noted = figure(90);
+        noted.note = Some("at trust 5");
+        let report = serde_json::to_value(Report::new(&[noted.clone(), figure(80)])).expect("json");
+        assert_eq!(report["notes"]["f"], "at trust 5");
+        assert_eq!(notes(&[noted, figure(80)]), "notes:\n  f: at trust 5\n");
+        assert_eq!(notes(&[figure(80)]), "");
     }
 
     #[test]

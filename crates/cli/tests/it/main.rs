@@ -133,4 +133,59 @@ fn bench_gas_writes_every_figure() {
     // a dataset order costs something to check and record
     let fig = |k: &str| report["figures"][k].as_u64().expect("figure");
     assert!(fig("match_volume1_with_dataset") > fig("match_volume1_no_dataset"));
+
+    // execution flows: totals, their single calls, batches and claims
+    for name in [
+        "contribute_and_finalize",
+        "task_trust1_total",
+        "task_trust3_two_workers_total",
+        "task_trust3_three_workers_total",
+        "contribute",
+        "contribute_consensus",
+        "reveal",
+        "finalize",
+        "bag100_per_task",
+        "claim",
+    ] {
+        for key in [name.to_owned(), format!("{name}_first")] {
+            let gas = report["figures"][&key].as_u64().expect("figure present");
+            let intrinsic = report["intrinsic"][&key]
+                .as_u64()
+                .expect("intrinsic present");
+            assert!(
+                gas > intrinsic && intrinsic > 0,
+                "{key}: {gas} vs {intrinsic}"
+            );
+            assert!(table.contains(&key), "{key} missing from the table");
+        }
+        assert!(
+            report["anchors"][name].as_u64().is_some_and(|a| a > 0),
+            "{name}: no iExec anchor"
+        );
+    }
+    for name in [
+        "task_trust1_total",
+        "task_trust3_three_workers_total",
+        "bag100_per_task",
+    ] {
+        assert!(
+            report["targets"][name].as_u64().is_some(),
+            "{name}: no target"
+        );
+    }
+    // a flow costs at least its parts: the fast path plus a match, the trust-5 run its calls
+    assert!(fig("task_trust1_total") > fig("contribute_and_finalize") + 21_000);
+    assert!(
+        fig("task_trust3_three_workers_total")
+            > fig("contribute") + fig("contribute_consensus") + fig("reveal") + fig("finalize")
+    );
+    assert!(fig("task_trust3_three_workers_total") > fig("task_trust3_two_workers_total"));
+    // a task of a bag of 100 shares its match and batch: less than a single fast-path task
+    assert!(fig("bag100_per_task") < fig("contribute_and_finalize"));
+    // the three-worker figure is measured at trust 5, and says so
+    let note = report["notes"]["task_trust3_three_workers_total"]
+        .as_str()
+        .expect("note");
+    assert!(note.contains("TRUST 5"), "{note}");
+    assert!(table.contains("measured at TRUST 5"), "{table}");
 }
