@@ -399,6 +399,7 @@ impl Summary {
             ("app registry", d.app_registry),
             ("dataset registry", d.dataset_registry),
             ("workerpool registry", d.workerpool_registry),
+            ("hub execution module", d.poco_module),
         ] {
             let _ = writeln!(out, "  {name:<22} {address}");
         }
