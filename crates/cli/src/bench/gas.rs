@@ -118,6 +118,7 @@ enum Scenario {
     Withdraw,
     CancelOrder,
     Trust1Task,
+    Trust1StandingOrders,
     Trust3TwoWorkers,
     Trust5ThreeWorkers,
     BagOf100,
@@ -169,7 +170,7 @@ impl Spec {
 }
 
 impl Scenario {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 12] = [
         Self::MatchVolume1NoDataset,
         Self::MatchVolume1WithDataset,
         Self::MatchVolume100WithDataset,
@@ -177,6 +178,7 @@ impl Scenario {
         Self::Withdraw,
         Self::CancelOrder,
         Self::Trust1Task,
+        Self::Trust1StandingOrders,
         Self::Trust3TwoWorkers,
         Self::Trust5ThreeWorkers,
         Self::BagOf100,
@@ -223,6 +225,15 @@ impl Scenario {
                     )
                     .target(200_000, None)
                     .note("matchOrders (volume 1, no dataset) + contributeAndFinalize, one run"),
+            ],
+            Self::Trust1StandingOrders => vec![
+                Spec::new("match_volume1_standing_orders").note(
+                    "a new volume-1 request matched against standing app and workerpool orders \
+                     (volume 1000, already matched once): the common case in a live market",
+                ),
+                Spec::new("task_trust1_total_standing_orders")
+                    .target(200_000, None)
+                    .note("match_volume1_standing_orders + contributeAndFinalize"),
             ],
             Self::Trust3TwoWorkers => vec![Spec::new("task_trust3_two_workers_total")
                 .anchor(1_955_594, "trust 3, 2 workers, repeat")
@@ -289,6 +300,10 @@ impl Scenario {
             Self::Trust1Task => {
                 let (matched, settle) = world.trust1_task().await?;
                 vec![settle, matched + settle]
+            }
+            Self::Trust1StandingOrders => {
+                let (matched, settle) = world.trust1_task_standing().await?;
+                vec![matched, matched + settle]
             }
             Self::Trust3TwoWorkers => vec![world.replicated_task(3, 2).await?.total()],
             Self::Trust5ThreeWorkers => {
@@ -542,20 +557,35 @@ impl World {
         trust: u64,
     ) -> eyre::Result<(Matched, Measured)> {
         let salt = self.next_salt();
+        self.match_deal_with(volume, with_dataset, trust, (volume, salt))
+            .await
+    }
+
+    /// Like [`World::match_deal`], with the app and workerpool orders given as
+    /// `(volume, salt)`: the same pair names the same (standing) provider orders.
+    async fn match_deal_with(
+        &mut self,
+        volume: u64,
+        with_dataset: bool,
+        trust: u64,
+        provider: (u64, B256),
+    ) -> eyre::Result<(Matched, Measured)> {
+        let salt = self.next_salt();
         let volume = U256::from(volume);
+        let (provider_volume, provider_salt) = (U256::from(provider.0), provider.1);
         let app_order = AppOrder {
             app: self.app,
             appprice: U256::from(APP_PRICE),
-            volume,
-            salt,
+            volume: provider_volume,
+            salt: provider_salt,
             ..Default::default()
         };
         let workerpool_order = WorkerpoolOrder {
             workerpool: self.workerpool,
             workerpoolprice: U256::from(WORKERPOOL_PRICE),
-            volume,
+            volume: provider_volume,
             trust: U256::from(trust),
-            salt,
+            salt: provider_salt,
             ..Default::default()
         };
         let dataset_order = DatasetOrder {

@@ -180,6 +180,12 @@ fn bench_gas_writes_every_figure() {
             > fig("contribute") + fig("contribute_consensus") + fig("reveal") + fig("finalize")
     );
     assert!(fig("task_trust3_three_workers_total") > fig("task_trust3_two_workers_total"));
+    // standing provider orders update consumption words instead of creating them
+    assert!(fig("match_volume1_standing_orders") < fig("match_volume1_no_dataset"));
+    // and the task total adds a whole settlement transaction to its match
+    assert!(
+        fig("task_trust1_total_standing_orders") > fig("match_volume1_standing_orders") + 21_000
+    );
     // a task of a bag of 100 shares its match and batch: less than a single fast-path task
     assert!(fig("bag100_per_task") < fig("contribute_and_finalize"));
     // the three-worker figure is measured at trust 5, and says so

@@ -14,7 +14,8 @@ use dexec_primitives::task_id;
 use eyre::ensure;
 
 use super::{
-    measured, Measured, World, FAST_WORKERS, REPLICATED_WORKERS, REQUESTER, RESULTS, SCHEDULER,
+    measured, Matched, Measured, World, FAST_WORKERS, REPLICATED_WORKERS, REQUESTER, RESULTS,
+    SCHEDULER,
 };
 
 impl World {
@@ -22,6 +23,22 @@ impl World {
     /// Returns (match, settlement).
     pub(super) async fn trust1_task(&mut self) -> eyre::Result<(Measured, Measured)> {
         let (deal, matched) = self.match_deal(1, false, 0).await?;
+        let settle = self.settle_fast(&deal).await?;
+        Ok((matched, settle))
+    }
+
+    /// A volume-1 request matched against standing provider orders (volume 1000, matched once
+    /// before, not measured), then settled by the fast path.
+    pub(super) async fn trust1_task_standing(&mut self) -> eyre::Result<(Measured, Measured)> {
+        let provider = (1000, self.next_salt());
+        self.match_deal_with(1, false, 0, provider).await?;
+        let (deal, matched) = self.match_deal_with(1, false, 0, provider).await?;
+        let settle = self.settle_fast(&deal).await?;
+        Ok((matched, settle))
+    }
+
+    /// The worker settles task `bot_first` of `deal` by the fast path.
+    async fn settle_fast(&mut self, deal: &Matched) -> eyre::Result<Measured> {
         let index = u64::from(deal.deal.bot_first);
         let task = task_id(deal.id, index);
         let worker = self.address(FAST_WORKERS[0]);
@@ -42,7 +59,7 @@ impl World {
         let (receipt, settle) = measured(&call).await?;
         let event = find_event::<Hub::TaskFinalize>(&receipt, self.deployment.hub)?;
         ensure!(event.taskId == task, "the fast path finalized another task");
-        Ok((matched, settle))
+        Ok(settle)
     }
 
     /// A replicated task at `trust`: match (volume 1, no dataset), `workers` honest workers
