@@ -376,6 +376,34 @@ contract HubPoco is Settlement {
         emit TaskClaimed(taskId, dealId, index);
     }
 
+    /// @notice Anyone, once the final deadline passed: claim many tasks of one deal that nobody
+    /// contributed to (a whole expired bag in one transaction; tasks with contributors go through
+    /// `claim`, which returns their stakes). Same money as `claim`, aggregated: one refund and
+    /// compensation for the payer, one stake seizure for the scheduler.
+    function claimBatch(bytes calldata encodedDeal, bytes32 dealId, uint256[] calldata indices)
+        external
+        delegated
+        nonReentrant
+    {
+        if (indices.length == 0) revert BatchEmpty();
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        uint256 deadline = _finalDeadline(deal);
+        if (block.timestamp < deadline) revert DeadlineNotReached(deadline);
+        for (uint256 i = 0; i < indices.length; i++) {
+            uint256 rel = _checkIndex(deal, indices[i]);
+            bytes32 taskId = Deals.taskId(dealId, indices[i]);
+            if (_tasks[taskId].status != uint8(TaskStatus.UNSET)) revert TaskHasContributors(taskId);
+            word = _settle(dealId, taskId, word, rel);
+            emit TaskClaimed(taskId, dealId, indices[i]);
+        }
+        _deals[dealId] = word;
+        uint256 n = indices.length;
+        uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
+        uint256 stake = _schedulerStake(deal.workerpoolPrice);
+        _unlockAndCredit(deal.workerpoolOwner, stake * n, 0);
+        _unlockAndCredit(deal.payer, taskPrice * n, (taskPrice + stake) * n);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @notice State of a replicated task (all zero for trust-1 tasks, which have none).

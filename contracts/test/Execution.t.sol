@@ -458,6 +458,56 @@ contract ExecutionTest is ExecutionFixture {
         _assertConserved();
     }
 
+    function test_claimBatch_expiredBag() public {
+        DealRef memory ref = _deal(1, 10, 0, address(0));
+        BatchResult[] memory done = new BatchResult[](3);
+        for (uint256 i = 0; i < 3; i++) {
+            done[i].index = i;
+            done[i].worker = workers[0];
+            done[i].resultDigest = GOOD;
+        }
+        vm.prank(scheduler);
+        poco().pushResults(ref.encoded, ref.id, done);
+        uint256[] memory rest = new uint256[](7);
+        for (uint256 i = 0; i < 7; i++) {
+            rest[i] = 3 + i;
+        }
+        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlineNotReached.selector, 1 + 10 * 300));
+        poco().claimBatch(ref.encoded, ref.id, rest);
+        vm.warp(block.timestamp + 10 * 300);
+        uint256 req0 = _balance(requester);
+        poco().claimBatch(ref.encoded, ref.id, rest);
+        assertEq(_balance(requester), req0 + 7 * (APP_PRICE + WP_PRICE + STAKE), "7 refunds + compensations");
+        assertEq(_locked(requester), 0, "nothing left locked");
+        assertEq(_locked(scheduler), 0, "stakes seized or returned");
+        assertTrue(poco().isTaskSettled(ref.id, 9, 0), "claimed");
+        _assertConserved();
+        // a settled task cannot be claimed again, in a batch or alone
+        uint256[] memory again = new uint256[](1);
+        again[0] = 1;
+        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 1)));
+        poco().claimBatch(ref.encoded, ref.id, again);
+        vm.expectRevert(Settlement.BatchEmpty.selector);
+        poco().claimBatch(ref.encoded, ref.id, new uint256[](0));
+    }
+
+    function test_claimBatch_refusesTasksWithContributors() public {
+        DealRef memory ref = _deal(5, 2, 0, address(0));
+        _contribute(ref, 0, 0, GOOD);
+        vm.warp(block.timestamp + 10 * 300);
+        uint256[] memory both = new uint256[](2);
+        both[0] = 1;
+        both[1] = 0;
+        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskHasContributors.selector, _taskId(ref, 0)));
+        poco().claimBatch(ref.encoded, ref.id, both);
+        // the contributed task goes through claim (its worker gets the stake back)
+        poco().claim(ref.encoded, ref.id, 0, _list(0));
+        uint256[] memory one = new uint256[](1);
+        one[0] = 1;
+        poco().claimBatch(ref.encoded, ref.id, one);
+        _assertConserved();
+    }
+
     // ------------------------------------------------------------------ callbacks
 
     function test_callback_deliveredAndPullable() public {

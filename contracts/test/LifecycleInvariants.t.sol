@@ -51,8 +51,8 @@ contract LifecycleHandler is Test {
     uint256 public expectedLocked;
     uint256 public settlements;
     uint256 public doubleSettlements;
-    /// per path: fast, batch, finalize, claim (to check the run exercises each)
-    uint256[4] public byPath;
+    /// per path: fast, batch, finalize, claim, claimBatch (to check the run exercises each)
+    uint256[5] public byPath;
     uint256 private _salt;
 
     /// @dev Deploys the whole system so that it owns the token it mints from.
@@ -264,6 +264,27 @@ contract LifecycleHandler is Test {
 
     function passTime(uint256 secs) external {
         vm.warp(block.timestamp + bound(secs, 1, 1500));
+    }
+
+    function claimBatch(uint256 seed) external {
+        if (_deals.length == 0) return;
+        D storage d = _deals[seed % _deals.length];
+        uint256[] memory idx = new uint256[](d.volume);
+        uint256 n;
+        for (uint256 i = 0; i < d.volume; i++) {
+            bytes32 taskId = keccak256(abi.encode(d.id, i));
+            if (settledCount[taskId] == 0 && _contributors[taskId].length == 0) idx[n++] = i;
+        }
+        if (n == 0) return;
+        assembly {
+            mstore(idx, n)
+        }
+        try _poco().claimBatch(d.encoded, d.id, idx) {
+            for (uint256 i = 0; i < n; i++) {
+                _settled(d, keccak256(abi.encode(d.id, idx[i])));
+            }
+            byPath[4]++;
+        } catch {}
     }
 
     function claim(uint256 seed) external {

@@ -112,6 +112,8 @@ abstract contract Settlement is HubBase {
     error NotEnoughGasForCallback();
     error InvalidCallbackGas(uint256 gasLimit);
     error BatchEmpty();
+    /// @notice `claimBatch` is for tasks nobody contributed to; use `claim` with the contributors.
+    error TaskHasContributors(bytes32 taskId);
     /// @notice A batch names no worker for a task (its reward would be lost).
     error ZeroWorker(uint256 index);
 
