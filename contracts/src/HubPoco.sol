@@ -369,10 +369,7 @@ contract HubPoco is Settlement {
         } else if (contributors.length != 0) {
             revert ContributorsMismatch();
         }
-        uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
-        uint256 stake = _schedulerStake(deal.workerpoolPrice);
-        _unlockAndCredit(deal.workerpoolOwner, stake, 0);
-        _unlockAndCredit(deal.payer, taskPrice, taskPrice + stake); // refund + compensation
+        _payFailure(deal, 1);
         emit TaskClaimed(taskId, dealId, index);
     }
 
@@ -397,7 +394,12 @@ contract HubPoco is Settlement {
             emit TaskClaimed(taskId, dealId, indices[i]);
         }
         _deals[dealId] = word;
-        uint256 n = indices.length;
+        _payFailure(deal, indices.length);
+    }
+
+    /// @dev Money of `n` failed tasks: the payer's locked price comes back with the scheduler's
+    /// stake as compensation; the scheduler's stake is seized.
+    function _payFailure(Deal memory deal, uint256 n) internal {
         uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
         uint256 stake = _schedulerStake(deal.workerpoolPrice);
         _unlockAndCredit(deal.workerpoolOwner, stake * n, 0);
