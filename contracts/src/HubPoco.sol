@@ -205,18 +205,6 @@ contract HubPoco is Settlement {
         _callback(deal, taskId, resultsCallback);
     }
 
-    /// @dev Reward pool: the workerpool price plus every losing stake.
-    function _pool(Deal memory deal, bytes32 taskId, uint256 epoch, address[] calldata contributors)
-        internal
-        view
-        returns (uint256 pool)
-    {
-        pool = deal.workerpoolPrice;
-        for (uint256 i = 0; i < contributors.length; i++) {
-            if (!_isWinner(_contributions[taskId][contributors[i]], epoch)) pool += deal.workerStake;
-        }
-    }
-
     function _isWinner(uint256 c, uint256 epoch) internal pure returns (bool) {
         return c & 0xff == PROVED && (c >> 24) & 0xff == epoch;
     }
@@ -227,13 +215,15 @@ contract HubPoco is Settlement {
         internal
         returns (uint256 pool, uint256 paid)
     {
-        pool = _pool(deal, taskId, epoch, contributors);
-        uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
+        // one pass for the pool (workerpool price + every losing stake) and the winners' weight
+        pool = deal.workerpoolPrice;
         uint256 totalWeight;
         for (uint256 i = 0; i < contributors.length; i++) {
             uint256 c = _contributions[taskId][contributors[i]];
             if (_isWinner(c, epoch)) totalWeight += _log2((c >> 8) & 0xffff);
+            else pool += deal.workerStake;
         }
+        uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
         bool replicated = contributors.length > 1;
         for (uint256 i = 0; i < contributors.length; i++) {
             address worker = contributors[i];

@@ -12,21 +12,7 @@ contract OrderHashingTest is HubFixture {
     }
 
     function testFuzz_appOrderHash(AppOrder memory o) public view {
-        bytes32 expected = keccak256(
-            abi.encode(
-                keccak256(
-                    "AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
-                ),
-                o.app,
-                o.appprice,
-                o.volume,
-                o.tag,
-                o.datasetrestrict,
-                o.workerpoolrestrict,
-                o.requesterrestrict,
-                o.salt
-            )
-        );
+        bytes32 expected = _appStructHash(o);
         assertEq(hub.hashAppOrder(o), _digest(expected), "app order digest");
     }
 

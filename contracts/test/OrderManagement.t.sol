@@ -18,24 +18,6 @@ contract OrderManagementTest is HubFixture {
         "AppOrderOperation(AppOrder order,uint256 operation)AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
     );
 
-    function _appStructHash(AppOrder memory o) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                keccak256(
-                    "AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
-                ),
-                o.app,
-                o.appprice,
-                o.volume,
-                o.tag,
-                o.datasetrestrict,
-                o.workerpoolrestrict,
-                o.requesterrestrict,
-                o.salt
-            )
-        );
-    }
-
     function test_cancel_byOwner_eachKind() public {
         (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
             _ordersWithDataset(3, 3, 3, 3);

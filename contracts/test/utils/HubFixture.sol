@@ -153,6 +153,26 @@ abstract contract HubFixture is Test {
         o.salt = _nextSalt();
     }
 
+    /// @dev Reference EIP-712 struct hash of an app order, field by field (the hub hashes from
+    /// calldata; tests compare against this textbook encoding).
+    function _appStructHash(AppOrder memory o) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256(
+                    "AppOrder(address app,uint256 appprice,uint256 volume,bytes32 tag,address datasetrestrict,address workerpoolrestrict,address requesterrestrict,bytes32 salt)"
+                ),
+                o.app,
+                o.appprice,
+                o.volume,
+                o.tag,
+                o.datasetrestrict,
+                o.workerpoolrestrict,
+                o.requesterrestrict,
+                o.salt
+            )
+        );
+    }
+
     function _sig(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
