@@ -3,7 +3,7 @@
 use alloy::primitives::{Bytes, TxHash};
 use alloy::sol_types::{Panic, Revert, SolInterface};
 
-use crate::bindings::{DevToken, Hub, WorkerpoolRegistry};
+use crate::bindings::{DevToken, Hub, HubPoco, WorkerpoolRegistry};
 
 /// Result of contract interactions.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,6 +72,18 @@ impl Error {
 pub fn describe_revert(data: &[u8]) -> String {
     if let Ok(err) = Hub::HubErrors::abi_decode(data) {
         return describe_hub_error(&err);
+    }
+    // errors only the execution module declares (the rest are the hub's, decoded above)
+    if let Ok(err) = HubPoco::HubPocoErrors::abi_decode(data) {
+        return match err {
+            HubPoco::HubPocoErrors::NotDelegated(_) => {
+                "call the hub's address, not its execution module's".to_owned()
+            }
+            HubPoco::HubPocoErrors::ResultPending(e) => {
+                format!("task {} has no callback result yet", e.taskId)
+            }
+            other => format!("{other:?}"),
+        };
     }
     // the workerpool registry's errors are a superset of the app and dataset registries'
     if let Ok(err) = WorkerpoolRegistry::WorkerpoolRegistryErrors::abi_decode(data) {
@@ -211,6 +223,48 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
         }
         E::SafeERC20FailedOperation(e) => format!("token {} refused the transfer", e.token),
         E::ReentrancyGuardReentrantCall(_) => "re-entrant call refused".to_owned(),
+        // execution side
+        E::TaskIndexOutOfRange(e) => format!(
+            "task index {} is outside the deal's bag [{}, {})",
+            e.index,
+            e.botFirst,
+            e.botFirst + e.botSize
+        ),
+        E::TaskAlreadySettled(e) => {
+            format!("task {} is already settled (completed or claimed)", e.taskId)
+        }
+        E::WrongTaskStatus(e) => format!(
+            "task {} is in the wrong state for this call (status {}: 0 unset, 1 active, 2 revealing, 3 completed, 4 failed)",
+            e.taskId, e.status
+        ),
+        E::DeadlinePassed(e) => format!("too late: the deadline was {} (unix time)", e.deadline),
+        E::DeadlineNotReached(e) => {
+            format!("too early: wait until {} (unix time)", e.deadline)
+        }
+        E::FastPathOnly(e) => format!(
+            "a trust-{} deal settles in one transaction (contributeAndFinalize or pushResults), not by contributions",
+            e.trust
+        ),
+        E::ReplicationRequired(e) => format!(
+            "a trust-{} deal needs replicated contributions (contribute, reveal, finalize)",
+            e.trust
+        ),
+        E::InvalidAuthorization(_) => "the worker's authorization is not signed by the workerpool owner (or, for enclaves, the TEE broker) for this worker, task and enclave".to_owned(),
+        E::EnclaveRequired(_) => "this is a TEE deal: the result must come from an enclave".to_owned(),
+        E::InvalidEnclaveSignature(_) => "the enclave did not sign this result".to_owned(),
+        E::CallbackDataMismatch(_) => "the callback data must hash to the result digest (and be empty for deals without a callback)".to_owned(),
+        E::AlreadyContributed(e) => format!("{} already contributed to this task", e.worker),
+        E::TooManyContributors(_) => "this task already has the maximum of 16 contributions".to_owned(),
+        E::NotTheScheduler(e) => format!("{} is not the deal's scheduler (workerpool owner at match time)", e.caller),
+        E::ContributorsMismatch(_) => "the contributor list is not the task's contributors in contribution order".to_owned(),
+        E::RevealRejected(_) => "the revealed digest does not match the consensus or the contribution".to_owned(),
+        E::NotRevealable(_) => "this worker has no contribution that may reveal (not contributed, already revealed, or reopened since)".to_owned(),
+        E::NothingToFinalize(_) => "not finalizable yet: no winner revealed, or winners may still reveal before the reveal deadline".to_owned(),
+        E::NotEnoughGasForCallback(_) => "send more gas: the callback must receive its full gas cap".to_owned(),
+        E::InvalidCallbackGas(e) => format!("callback gas {} is outside 50,000 .. 5,000,000", e.gasLimit),
+        E::BatchEmpty(_) => "the batch is empty".to_owned(),
+        E::ZeroWorker(e) => format!("task {} names no worker (its reward would be lost)", e.index),
+        E::TaskHasContributors(e) => format!("task {} has contributors: claim it with claim(..., contributors) so their stakes come back", e.taskId),
         // errors that describe themselves well enough, and any added later
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
@@ -267,6 +321,25 @@ mod tests {
         .abi_encode();
         let text = describe_revert(&data);
         assert!(text.contains("has 3 nRLC free but needs 10 nRLC"), "{text}");
+    }
+
+    #[test]
+    fn execution_errors_become_sentences() {
+        let data = Hub::TaskIndexOutOfRange {
+            index: U256::from(7),
+            botFirst: U256::from(2),
+            botSize: U256::from(5),
+        }
+        .abi_encode();
+        assert_eq!(
+            describe_revert(&data),
+            "task index 7 is outside the deal's bag [2, 7)"
+        );
+        let data = crate::bindings::HubPoco::NotDelegated {}.abi_encode();
+        assert_eq!(
+            describe_revert(&data),
+            "call the hub's address, not its execution module's"
+        );
     }
 
     #[test]
