@@ -1,44 +1,100 @@
 //! `dexec`: the command-line tool of the dexec computing marketplace.
 //!
-//! Thin: parses arguments, initialises logging and hands each subcommand to its module.
+//! Thin: parses arguments, initialises logging, hands each command to its module and turns
+//! the outcome into output and an exit code ([`exit`]).
 
 mod bench;
+mod cmd;
+mod context;
 mod devnet;
+mod exit;
 mod local;
+mod output;
+mod project;
+mod reference;
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use dexec_sdk::AssetKind;
 use tracing_subscriber::EnvFilter;
+
+use crate::context::Global;
+use crate::output::Output;
 
 /// dexec: a decentralized marketplace for computing.
 ///
 /// App and dataset providers, workerpools and requesters trade computing power through signed
-/// orders matched by smart contracts (the hub). This tool runs a local chain with the hub
-/// deployed and measures what the protocol costs.
+/// orders (EIP-712) matched by smart contracts (the hub); results are agreed by replication
+/// with stakes or by trusted execution. The commands follow iExec's `iexec` tool.
+///
+/// Getting started on a local chain:
+///   dexec devnet                                  # terminal 1: chain + hub + funded accounts
+///   export DEXEC_DEV_ACCOUNT=1                    # use dev account 1 as wallet
+///   dexec init && dexec app init --wasm app.wasm && dexec app deploy
+///
+/// Exit codes: 0 ok, 1 failure (node, I/O), 2 bad usage or input, 3 refused by the hub or a
+/// check before sending, 4 not found, 5 not confirmed.
 #[derive(Debug, Parser)]
 #[command(
     name = "dexec",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    verbatim_doc_comment
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create the project files (dexec.json, chain.json) in the current directory.
+    #[command(long_about = cmd::init::LONG_ABOUT)]
+    Init(cmd::init::Args),
+    /// Create, import and show wallets (keystores interoperable with geth, foundry, MetaMask).
+    #[command(long_about = cmd::wallet::LONG_ABOUT)]
+    Wallet(cmd::wallet::Args),
+    /// Deposit to, withdraw from and show the hub account (escrow).
+    #[command(long_about = cmd::account::LONG_ABOUT)]
+    Account(cmd::account::Args),
+    /// Register and manage apps (WebAssembly modules).
+    #[command(long_about = cmd::asset::APP_ABOUT)]
+    App(cmd::asset::Args),
+    /// Register and manage datasets.
+    #[command(long_about = cmd::asset::DATASET_ABOUT)]
+    Dataset(cmd::asset::Args),
+    /// Register and manage workerpools.
+    #[command(long_about = cmd::asset::WORKERPOOL_ABOUT)]
+    Workerpool(cmd::asset::Args),
+    /// Show the hub's work categories.
+    Category(cmd::category::Args),
+    /// Write, sign, cancel, show and fill orders.
+    #[command(long_about = cmd::order::LONG_ABOUT)]
+    Order(cmd::order::Args),
+    /// Show deals.
+    Deal(cmd::deal::DealArgs),
+    /// Show and follow tasks.
+    #[command(long_about = cmd::deal::TASK_ABOUT)]
+    Task(cmd::deal::TaskArgs),
+    /// Show the chain and contract addresses in use.
+    Info,
     /// Run a local development chain with the hub deployed and funded dev accounts.
     #[command(long_about = devnet::LONG_ABOUT)]
     Devnet(devnet::Args),
     /// Measure the protocol (gas) and print the figures beside their anchors.
     Bench(bench::Args),
+    /// Print the CLI reference (every command's --help) as Markdown.
+    #[command(hide = true)]
+    Reference,
 }
 
 #[tokio::main]
-async fn main() -> eyre::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     tracing_subscriber::fmt()
@@ -49,8 +105,58 @@ async fn main() -> eyre::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match cli.command {
-        Command::Devnet(args) => devnet::run(args).await,
-        Command::Bench(args) => bench::run(args).await,
+    let json = cli.global.json;
+    match run(cli).await {
+        Ok(Some(output)) => {
+            output.print(json);
+            ExitCode::from(exit::OK)
+        }
+        Ok(None) => ExitCode::from(exit::OK),
+        Err(report) => {
+            let message = exit::message(&report);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": false, "error": message, "code": exit::code(&report) })
+                );
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(exit::code(&report))
+        }
     }
+}
+
+/// Run a command; `None` for commands that print for themselves.
+async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
+    let g = &cli.global;
+    let output = match cli.command {
+        Command::Init(args) => cmd::init::run(args)?,
+        Command::Wallet(args) => cmd::wallet::run(args, g).await?,
+        Command::Account(args) => cmd::account::run(args, g).await?,
+        Command::App(args) => cmd::asset::run(AssetKind::App, args, g).await?,
+        Command::Dataset(args) => cmd::asset::run(AssetKind::Dataset, args, g).await?,
+        Command::Workerpool(args) => cmd::asset::run(AssetKind::Workerpool, args, g).await?,
+        Command::Category(args) => cmd::category::run(args, g).await?,
+        Command::Order(args) => cmd::order::run(args, g).await?,
+        Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
+        Command::Task(args) => cmd::deal::run_task(args, g).await?,
+        Command::Info => cmd::info::run(g).await?,
+        Command::Devnet(args) => {
+            devnet::run(args).await?;
+            return Ok(None);
+        }
+        Command::Bench(args) => {
+            bench::run(args).await?;
+            return Ok(None);
+        }
+        Command::Reference => {
+            print!(
+                "{}",
+                reference::markdown(<Cli as clap::CommandFactory>::command())
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(output))
 }

@@ -84,6 +84,29 @@ impl Nrlc {
     }
 }
 
+/// JSON form: the integer number of nRLC as a decimal string (JSON numbers lose precision
+/// above 2⁵³). Reading also accepts a number or any form [`FromStr`] accepts (`"1.5 RLC"`).
+impl serde::Serialize for Nrlc {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Nrlc {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Number(u128),
+            Text(String),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::Number(n) => Ok(Self(n)),
+            Form::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 impl From<u128> for Nrlc {
     fn from(nrlc: u128) -> Self {
         Self(nrlc)

@@ -1,0 +1,244 @@
+//! `dexec deal show` and `dexec task show [--watch]`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use dexec_sdk::{Client, DealInfo, TaskInfo, TaskStatus};
+use serde_json::json;
+
+use crate::context::Global;
+use crate::exit::Fail;
+use crate::output::{rows, table, Output};
+
+/// Tasks listed by `deal show` at most (the JSON has them all).
+const SHOWN_TASKS: usize = 20;
+
+/// Arguments of `dexec deal`.
+#[derive(Debug, clap::Args)]
+pub struct DealArgs {
+    #[command(subcommand)]
+    command: DealCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DealCommand {
+    /// Show a deal's terms and its tasks' states.
+    Show {
+        /// The deal id (printed by `dexec order fill` / `dexec app run`).
+        deal_id: B256,
+    },
+}
+
+/// Long help of `dexec task`.
+pub const TASK_ABOUT: &str = "\
+Follow tasks: the units of work of a deal (task i of deal D has id keccak256(D, i)).
+
+States: UNSET (nobody contributed yet), ACTIVE (contributions arriving), REVEALING (consensus
+reached, winners revealing), COMPLETED (result agreed and paid), FAILED (claimed after the final
+deadline: payer refunded), TIMEOUT (past the final deadline, not yet claimed).
+
+`--watch` follows the task until it completes or fails, printing each change (progress goes to
+stderr; with --json the final state is printed as JSON). It polls the chain every second, once
+per devnet block (iExec's SDK polls every 5 s).";
+
+/// Arguments of `dexec task`.
+#[derive(Debug, clap::Args)]
+pub struct TaskArgs {
+    #[command(subcommand)]
+    command: TaskCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TaskCommand {
+    /// Show a task's state and result.
+    Show {
+        /// The task id.
+        task_id: B256,
+        /// Its deal (found by scanning deals when omitted).
+        #[arg(long, value_name = "DEAL_ID")]
+        deal: Option<B256>,
+        /// Follow the task until it completes or fails.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: give up after this many seconds (exit code 1).
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        timeout: u64,
+    },
+}
+
+/// Run `dexec deal`.
+pub async fn run_deal(args: DealArgs, global: &Global) -> eyre::Result<Output> {
+    let DealCommand::Show { deal_id } = args.command;
+    let client = global.reader().await?;
+    let deal = client.deal(deal_id).await?;
+    let mut tasks = Vec::new();
+    for index in deal.deal.task_indices() {
+        tasks.push(client.task(&deal, index).await?);
+    }
+    let text = describe_deal(&deal, &tasks);
+    Output::new(json!({ "deal": deal, "tasks": tasks }), text)
+}
+
+fn describe_deal(deal: &DealInfo, tasks: &[TaskInfo]) -> String {
+    let d = &deal.deal;
+    let mut text = rows(&[
+        ("deal", deal.deal_id.to_string()),
+        ("app", format!("{} (price {} nRLC)", d.app, d.app_price)),
+        (
+            "dataset",
+            if d.dataset.is_zero() {
+                "none".into()
+            } else {
+                format!("{} (price {} nRLC)", d.dataset, d.dataset_price)
+            },
+        ),
+        (
+            "workerpool",
+            format!("{} (price {} nRLC)", d.workerpool, d.workerpool_price),
+        ),
+        ("requester", d.requester.to_string()),
+        ("beneficiary", deal.beneficiary.to_string()),
+        (
+            "category",
+            format!("{} (timeref {} s)", d.category, d.timeref),
+        ),
+        ("trust", d.trust.to_string()),
+        ("tag", d.tag.to_string()),
+        ("params", deal.params.clone()),
+        (
+            "tasks",
+            format!("{} from index {}", d.bot_size, d.bot_first),
+        ),
+        (
+            "started",
+            format!("unix {} (block {})", d.start_time, deal.block),
+        ),
+        ("final deadline", format!("unix {}", deal.final_deadline())),
+    ]);
+    let body: Vec<Vec<String>> = tasks
+        .iter()
+        .take(SHOWN_TASKS)
+        .map(|t| {
+            vec![
+                t.index.to_string(),
+                t.task_id.to_string(),
+                t.status.to_string(),
+            ]
+        })
+        .collect();
+    text.push('\n');
+    text.push_str(&table(&["INDEX", "TASK", "STATUS"], &body));
+    if tasks.len() > SHOWN_TASKS {
+        text.push_str(&format!(
+            "… {} more (--json lists all)\n",
+            tasks.len() - SHOWN_TASKS
+        ));
+    }
+    text
+}
+
+/// Run `dexec task`.
+pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
+    let TaskCommand::Show {
+        task_id,
+        deal,
+        watch,
+        timeout,
+    } = args.command;
+    let client = global.reader().await?;
+    let deal = find_deal(&client, task_id, deal).await?;
+    let index = deal
+        .tasks
+        .iter()
+        .position(|t| *t == task_id)
+        .ok_or_else(|| Fail::not_found(format!("task {task_id} is not in deal {}", deal.deal_id)))?
+        as u64
+        + u64::from(deal.deal.bot_first);
+    let mut task = client.task(&deal, index).await?;
+    if watch {
+        let started = std::time::Instant::now();
+        let mut last = None;
+        let progress = std::io::stderr().is_terminal() || !global.json;
+        loop {
+            if last != Some(task.status) && progress {
+                eprintln!(
+                    "[{:>5.1}s] task {} {}",
+                    started.elapsed().as_secs_f64(),
+                    task.index,
+                    progress_line(&task)
+                );
+            }
+            last = Some(task.status);
+            if task.status.is_final() {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(timeout) {
+                return Err(eyre::eyre!(
+                    "task {task_id} is still {} after {timeout} s (see `dexec task show`)",
+                    task.status
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            task = client.task(&deal, index).await?;
+        }
+    }
+    let text = describe_task(&task);
+    Output::new(task, text)
+}
+
+async fn find_deal(client: &Client, task_id: B256, deal: Option<B256>) -> eyre::Result<DealInfo> {
+    match deal {
+        Some(id) => Ok(client.deal(id).await?),
+        None => client
+            .deal_of_task(task_id, 0)
+            .await?
+            .ok_or_else(|| Fail::not_found(format!("no deal on this chain has task {task_id}"))),
+    }
+}
+
+fn progress_line(task: &TaskInfo) -> String {
+    match task.status {
+        TaskStatus::Active => format!("ACTIVE ({} contribution(s))", task.contributors),
+        TaskStatus::Revealing => format!("REVEALING ({} reveal(s))", task.reveals),
+        TaskStatus::Completed => format!(
+            "COMPLETED digest {}",
+            task.result
+                .as_ref()
+                .map(|r| r.digest.to_string())
+                .unwrap_or_default()
+        ),
+        status => status.to_string(),
+    }
+}
+
+fn describe_task(task: &TaskInfo) -> String {
+    let mut r = vec![
+        ("task", task.task_id.to_string()),
+        ("deal", task.deal_id.to_string()),
+        ("index", task.index.to_string()),
+        ("status", task.status.to_string()),
+        ("contributions", task.contributors.to_string()),
+        ("reveals", task.reveals.to_string()),
+    ];
+    if let Some(consensus) = task.consensus {
+        r.push(("consensus", consensus.to_string()));
+    }
+    r.push((
+        "contribution deadline",
+        format!("unix {}", task.contribution_deadline),
+    ));
+    r.push(("final deadline", format!("unix {}", task.final_deadline)));
+    if let Some(result) = &task.result {
+        r.push(("result digest", result.digest.to_string()));
+        r.push((
+            "results",
+            String::from_utf8_lossy(&result.results).into_owned(),
+        ));
+        r.push((
+            "finalized in",
+            format!("{} (block {})", result.tx_hash, result.block),
+        ));
+    }
+    rows(&r)
+}

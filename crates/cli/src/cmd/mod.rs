@@ -1,0 +1,31 @@
+//! One module per command group of `dexec`, following iExec's command tree.
+
+pub mod account;
+pub mod asset;
+pub mod category;
+pub mod deal;
+pub mod info;
+pub mod init;
+pub mod order;
+pub mod wallet;
+
+use dexec_sdk::primitives::Nrlc;
+use dexec_sdk::TxOutcome;
+
+use crate::exit::Fail;
+
+/// Parse `<amount> [unit]` given as one or two words (`10`, `10 RLC`, `1.5RLC`, `500 nRLC`).
+pub fn amount(words: &[String]) -> eyre::Result<Nrlc> {
+    words
+        .join(" ")
+        .parse::<Nrlc>()
+        .map_err(|e| Fail::usage(e.to_string()))
+}
+
+/// "tx 0x… (block n, gas g)".
+pub fn tx_line(tx: &TxOutcome) -> String {
+    format!(
+        "tx {} (block {}, gas {})",
+        tx.tx_hash, tx.block, tx.gas_used
+    )
+}

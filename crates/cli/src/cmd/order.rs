@@ -1,0 +1,624 @@
+//! `dexec order`: order templates, signing, on-chain cancellation, status and filling.
+
+use std::path::Path;
+
+use alloy::primitives::{Address, B256};
+use dexec_sdk::primitives::{
+    tag, AppOrder, DatasetOrder, Nrlc, RequestOrder, Signed, WorkerpoolOrder,
+};
+use dexec_sdk::{AssetKind, Client, HubOrder, MatchInput, OrderKind, OrderStatus};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
+use crate::context::{confirm, Global};
+use crate::exit::Fail;
+use crate::output::{rows, table, Output};
+use crate::project::{DeployedFile, OrdersFile, Project};
+
+use super::tx_line;
+
+/// Long help of `dexec order`.
+pub const LONG_ABOUT: &str = "\
+Write, sign, cancel, inspect and fill orders, as iExec's `iexec order`.
+
+Orders are EIP-712 messages signed off-chain by their owner and matched on-chain by the hub:
+  --app         an app order (app owner): price per run, volume, restrictions
+  --dataset     a dataset order (dataset owner)
+  --workerpool  a workerpool order (scheduler): price, category, trust, tag
+  --request     a request order (requester): app, max prices, category, trust, params
+
+Flow:
+  dexec order init --app       # template in dexec.json (order.apporder), from deployed.json
+  (edit dexec.json: prices accept \"1.5 RLC\", tags accept \"tee,gpu\", params an object)
+  dexec order sign --app       # signs it into orders.json (per chain id)
+  dexec order show             # the signed orders and their remaining volume on chain
+  dexec order fill             # matches app + workerpool (+ dataset) + request into a deal
+  dexec order cancel --app     # closes the order on chain, for good
+
+Signing checks that the wallet owns the asset (or is the requester) first. A signed order in
+orders.json is never replaced silently: `sign` refuses unless --force, and then saves the old
+one to orders.json.bak.";
+
+/// Arguments of `dexec order`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which order kinds a command acts on.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+struct Kinds {
+    /// The app order.
+    #[arg(long)]
+    app: bool,
+    /// The dataset order.
+    #[arg(long)]
+    dataset: bool,
+    /// The workerpool order.
+    #[arg(long)]
+    workerpool: bool,
+    /// The request order.
+    #[arg(long)]
+    request: bool,
+}
+
+impl Kinds {
+    fn selected(self) -> Vec<OrderKind> {
+        [
+            (self.app, OrderKind::App),
+            (self.dataset, OrderKind::Dataset),
+            (self.workerpool, OrderKind::Workerpool),
+            (self.request, OrderKind::Request),
+        ]
+        .into_iter()
+        .filter_map(|(on, kind)| on.then_some(kind))
+        .collect()
+    }
+
+    fn required(self) -> eyre::Result<Vec<OrderKind>> {
+        let kinds = self.selected();
+        if kinds.is_empty() {
+            return Err(Fail::usage(
+                "choose at least one of --app, --dataset, --workerpool, --request",
+            ));
+        }
+        Ok(kinds)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Write order templates into dexec.json (addresses from deployed.json and the wallet).
+    Init {
+        #[command(flatten)]
+        kinds: Kinds,
+        /// Replace existing templates.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign the templates of dexec.json into orders.json.
+    Sign {
+        #[command(flatten)]
+        kinds: Kinds,
+        /// Replace a different signed order already in orders.json (it is saved to
+        /// orders.json.bak).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Cancel signed orders of orders.json on chain (their remaining volume becomes zero).
+    Cancel {
+        #[command(flatten)]
+        kinds: Kinds,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the signed orders of orders.json and their state on chain (all without flags).
+    Show {
+        #[command(flatten)]
+        kinds: Kinds,
+    },
+    /// Match the signed orders of orders.json into a deal (signing a request order from the
+    /// template, or from the other orders, when orders.json has none).
+    Fill {
+        /// Params of the request when one is built here (JSON, e.g.
+        /// '{"iexec_args":"hello"}').
+        #[arg(long)]
+        params: Option<String>,
+        /// Do not ask for confirmation before paying.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Run `dexec order`.
+pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
+    let dir = Path::new(".");
+    match args.command {
+        Command::Init { kinds, force } => init(kinds.required()?, force, global, dir).await,
+        Command::Sign { kinds, force } => sign(kinds.required()?, force, global, dir).await,
+        Command::Cancel { kinds, force } => cancel(kinds.required()?, force, global, dir).await,
+        Command::Show { kinds } => {
+            let mut kinds = kinds.selected();
+            if kinds.is_empty() {
+                kinds = vec![
+                    OrderKind::App,
+                    OrderKind::Dataset,
+                    OrderKind::Workerpool,
+                    OrderKind::Request,
+                ];
+            }
+            show(kinds, global, dir).await
+        }
+        Command::Fill { params, force } => fill(params, force, global, dir).await,
+    }
+}
+
+// ---- templates ----
+
+fn zero() -> Value {
+    json!(Address::ZERO)
+}
+
+/// The template of `kind`, filled from deployed.json and the wallet.
+fn template(kind: OrderKind, deployed: &DeployedFile, chain_id: u64, me: Option<Address>) -> Value {
+    let asset = |k| deployed.get(k, chain_id).map_or_else(zero, |a| json!(a));
+    let me = me.map_or_else(zero, |a| json!(a));
+    match kind {
+        OrderKind::App => json!({
+            "app": asset(AssetKind::App), "appprice": "0", "volume": "1000000", "tag": "0x0",
+            "datasetrestrict": zero(), "workerpoolrestrict": zero(), "requesterrestrict": zero()
+        }),
+        OrderKind::Dataset => json!({
+            "dataset": asset(AssetKind::Dataset), "datasetprice": "0", "volume": "1000000",
+            "tag": "0x0", "apprestrict": zero(), "workerpoolrestrict": zero(),
+            "requesterrestrict": zero()
+        }),
+        OrderKind::Workerpool => json!({
+            "workerpool": asset(AssetKind::Workerpool), "workerpoolprice": "0",
+            "volume": "1000000", "category": "0", "trust": "1", "tag": "0x0",
+            "apprestrict": zero(), "datasetrestrict": zero(), "requesterrestrict": zero()
+        }),
+        OrderKind::Request => json!({
+            "app": asset(AssetKind::App), "appmaxprice": "0",
+            "dataset": zero(), "datasetmaxprice": "0",
+            "workerpool": zero(), "workerpoolmaxprice": "0",
+            "requester": me, "volume": "1", "category": "0", "trust": "1", "tag": "0x0",
+            "beneficiary": me, "callback": zero(), "params": { "iexec_args": "" }
+        }),
+    }
+}
+
+const PRICE_FIELDS: [&str; 6] = [
+    "appprice",
+    "datasetprice",
+    "workerpoolprice",
+    "appmaxprice",
+    "datasetmaxprice",
+    "workerpoolmaxprice",
+];
+
+/// Turn a template into the order's JSON: missing fields from the defaults, prices with units
+/// to nRLC, tag names to hex, numbers to strings, a params object to its JSON text, and a
+/// fresh random salt unless one is set.
+fn normalize(kind: OrderKind, template_value: &Value, defaults: Value) -> eyre::Result<Value> {
+    let user = template_value.as_object().ok_or_else(|| {
+        Fail::usage(format!(
+            "dexec.json: order.{} must be an object",
+            kind.file_key()
+        ))
+    })?;
+    let mut out: Map<String, Value> = defaults.as_object().cloned().unwrap_or_default();
+    for (key, value) in user {
+        out.insert(key.clone(), value.clone());
+    }
+    let bad = |field: &str, why: String| {
+        Fail::usage(format!(
+            "dexec.json: order.{}.{field}: {why}",
+            kind.file_key()
+        ))
+    };
+    for (key, value) in out.iter_mut() {
+        if PRICE_FIELDS.contains(&key.as_str()) {
+            let text = match value {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => return Err(bad(key, "must be an amount such as \"1.5 RLC\"".into())),
+            };
+            let amount: Nrlc = text
+                .parse()
+                .map_err(|e: dexec_sdk::primitives::AmountError| bad(key, e.to_string()))?;
+            *value = json!(amount.0.to_string());
+        } else if key == "tag" {
+            if let Value::String(s) = value {
+                let parsed = tag::parse(s).map_err(|e| bad(key, e.to_string()))?;
+                *value = json!(parsed);
+            }
+        } else if key == "params" {
+            if value.is_object() {
+                *value = json!(serde_json::to_string(value)?);
+            }
+        } else if let Value::Number(n) = value {
+            *value = json!(n.to_string());
+        }
+    }
+    let salt_missing = out
+        .get("salt")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<B256>().ok())
+        .is_none_or(|s| s == B256::ZERO);
+    if salt_missing {
+        out.insert("salt".into(), json!(B256::from(rand::random::<[u8; 32]>())));
+    }
+    Ok(Value::Object(out))
+}
+
+async fn init(
+    kinds: Vec<OrderKind>,
+    force: bool,
+    global: &Global,
+    dir: &Path,
+) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let me = global.wallet_address(client.chain_id()).ok();
+    let deployed = DeployedFile::load(dir)?;
+    let mut project = Project::require(dir)?;
+    let mut written = Map::new();
+    for kind in kinds {
+        if project.order_template(kind).is_some() && !force {
+            return Err(Fail::refused(format!(
+                "{} already has order.{}; pass --force to reset it",
+                project.path().display(),
+                kind.file_key()
+            )));
+        }
+        let value = template(kind, &deployed, client.chain_id(), me);
+        project.set_order_template(kind, value.clone());
+        written.insert(kind.file_key().into(), value);
+    }
+    project.save()?;
+    let text = format!(
+        "wrote to {}:\n{}",
+        project.path().display(),
+        serde_json::to_string_pretty(&written)?
+    );
+    Output::new(json!({ "file": project.path(), "orders": written }), text)
+}
+
+/// Read, normalize and sign the template of an order type.
+async fn sign_template<T: HubOrder>(
+    client: &Client,
+    project: &Project,
+    deployed: &DeployedFile,
+) -> eyre::Result<Signed<T>> {
+    let kind = T::KIND;
+    let value = project.order_template(kind).ok_or_else(|| {
+        Fail::usage(format!(
+            "{} has no order.{}: run `dexec order init --{kind}` first",
+            project.path().display(),
+            kind.file_key()
+        ))
+    })?;
+    let defaults = template(kind, deployed, client.chain_id(), client.address().ok());
+    let order: T = parse_order(kind, normalize(kind, value, defaults)?)?;
+    Ok(client.sign_order(order).await?)
+}
+
+fn parse_order<T: DeserializeOwned>(kind: OrderKind, value: Value) -> eyre::Result<T> {
+    serde_json::from_value(value).map_err(|e| {
+        Fail::usage(format!(
+            "dexec.json: order.{} is malformed: {e}",
+            kind.file_key()
+        ))
+    })
+}
+
+async fn sign(
+    kinds: Vec<OrderKind>,
+    force: bool,
+    global: &Global,
+    dir: &Path,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let project = Project::require(dir)?;
+    let deployed = DeployedFile::load(dir)?;
+    let mut orders = OrdersFile::load(dir)?;
+    let chain = client.chain_id();
+    let mut signed = Map::new();
+    let mut lines = Vec::new();
+    for kind in kinds {
+        let (value, hash) = match kind {
+            OrderKind::App => {
+                let o = sign_template::<AppOrder>(&client, &project, &deployed).await?;
+                (serde_json::to_value(&o)?, client.order_hash(&o.order))
+            }
+            OrderKind::Dataset => {
+                let o = sign_template::<DatasetOrder>(&client, &project, &deployed).await?;
+                (serde_json::to_value(&o)?, client.order_hash(&o.order))
+            }
+            OrderKind::Workerpool => {
+                let o = sign_template::<WorkerpoolOrder>(&client, &project, &deployed).await?;
+                (serde_json::to_value(&o)?, client.order_hash(&o.order))
+            }
+            OrderKind::Request => {
+                let o = sign_template::<RequestOrder>(&client, &project, &deployed).await?;
+                (serde_json::to_value(&o)?, client.order_hash(&o.order))
+            }
+        };
+        let replaced = orders.put(chain, kind, &value, force)?;
+        lines.push((
+            format!("{} signed", kind.file_key()),
+            format!(
+                "{hash}{}",
+                if replaced {
+                    " (replaced the previous one)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+        signed.insert(
+            kind.file_key().into(),
+            json!({ "hash": hash, "order": value, "replaced": replaced }),
+        );
+    }
+    lines.push(("saved in".into(), orders.path().display().to_string()));
+    Output::new(json!({ "chainId": chain, "signed": signed }), rows(&lines))
+}
+
+/// The status of the order of `kind` in orders.json, if there is one.
+async fn status_of(
+    client: &Client,
+    orders: &OrdersFile,
+    kind: OrderKind,
+) -> eyre::Result<Option<OrderStatus>> {
+    let chain = client.chain_id();
+    Ok(match kind {
+        OrderKind::App => match orders.get::<Signed<AppOrder>>(chain, kind)? {
+            Some(o) => Some(client.order_status(&o).await?),
+            None => None,
+        },
+        OrderKind::Dataset => match orders.get::<Signed<DatasetOrder>>(chain, kind)? {
+            Some(o) => Some(client.order_status(&o).await?),
+            None => None,
+        },
+        OrderKind::Workerpool => match orders.get::<Signed<WorkerpoolOrder>>(chain, kind)? {
+            Some(o) => Some(client.order_status(&o).await?),
+            None => None,
+        },
+        OrderKind::Request => match orders.get::<Signed<RequestOrder>>(chain, kind)? {
+            Some(o) => Some(client.order_status(&o).await?),
+            None => None,
+        },
+    })
+}
+
+async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let orders = OrdersFile::load(dir)?;
+    let mut all = Vec::new();
+    for kind in kinds {
+        if let Some(status) = status_of(&client, &orders, kind).await? {
+            all.push(status);
+        }
+    }
+    let body: Vec<Vec<String>> = all
+        .iter()
+        .map(|s| {
+            vec![
+                s.kind.to_string(),
+                s.hash.to_string(),
+                s.volume.to_string(),
+                s.remaining.to_string(),
+                s.signer.map_or("-".into(), |a| a.to_string()),
+            ]
+        })
+        .collect();
+    let text = if all.is_empty() {
+        format!(
+            "no signed order for chain {} in {}",
+            client.chain_id(),
+            orders.path().display()
+        )
+    } else {
+        table(&["KIND", "HASH", "VOLUME", "REMAINING", "SIGNER"], &body)
+    };
+    Output::new(json!({ "chainId": client.chain_id(), "orders": all }), text)
+}
+
+async fn cancel(
+    kinds: Vec<OrderKind>,
+    force: bool,
+    global: &Global,
+    dir: &Path,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let orders = OrdersFile::load(dir)?;
+    let chain = client.chain_id();
+    let mut done = Vec::new();
+    let mut lines = Vec::new();
+    for kind in kinds {
+        let missing = || {
+            Fail::not_found(format!(
+                "no signed {} for chain {chain} in {}",
+                kind.file_key(),
+                orders.path().display()
+            ))
+        };
+        let status = status_of(&client, &orders, kind)
+            .await?
+            .ok_or_else(missing)?;
+        if status.remaining.is_zero() {
+            lines.push((
+                kind.file_key().to_owned(),
+                format!("{} has no volume left (nothing sent)", status.hash),
+            ));
+            continue;
+        }
+        confirm(
+            &format!(
+                "Cancel the {} {} on chain, for good?",
+                kind.file_key(),
+                status.hash
+            ),
+            force,
+        )?;
+        let tx = match kind {
+            OrderKind::App => {
+                client
+                    .cancel_order(
+                        &orders
+                            .get::<Signed<AppOrder>>(chain, kind)?
+                            .ok_or_else(missing)?
+                            .order,
+                    )
+                    .await?
+            }
+            OrderKind::Dataset => {
+                client
+                    .cancel_order(
+                        &orders
+                            .get::<Signed<DatasetOrder>>(chain, kind)?
+                            .ok_or_else(missing)?
+                            .order,
+                    )
+                    .await?
+            }
+            OrderKind::Workerpool => {
+                client
+                    .cancel_order(
+                        &orders
+                            .get::<Signed<WorkerpoolOrder>>(chain, kind)?
+                            .ok_or_else(missing)?
+                            .order,
+                    )
+                    .await?
+            }
+            OrderKind::Request => {
+                client
+                    .cancel_order(
+                        &orders
+                            .get::<Signed<RequestOrder>>(chain, kind)?
+                            .ok_or_else(missing)?
+                            .order,
+                    )
+                    .await?
+            }
+        };
+        lines.push((
+            kind.file_key().to_owned(),
+            format!("{} cancelled, {}", status.hash, tx_line(&tx)),
+        ));
+        done.push(json!({ "kind": kind, "hash": status.hash, "tx": tx }));
+    }
+    Output::new(json!({ "cancelled": done }), rows(&lines))
+}
+
+async fn fill(
+    params: Option<String>,
+    force: bool,
+    global: &Global,
+    dir: &Path,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let chain = client.chain_id();
+    let orders = OrdersFile::load(dir)?;
+    let need = |kind: OrderKind| {
+        Fail::usage(format!(
+            "no signed {} for chain {chain} in {}: sign one with `dexec order sign --{kind}`",
+            kind.file_key(),
+            orders.path().display()
+        ))
+    };
+    let app: Signed<AppOrder> = orders
+        .get(chain, OrderKind::App)?
+        .ok_or_else(|| need(OrderKind::App))?;
+    let workerpool: Signed<WorkerpoolOrder> = orders
+        .get(chain, OrderKind::Workerpool)?
+        .ok_or_else(|| need(OrderKind::Workerpool))?;
+    let dataset: Option<Signed<DatasetOrder>> = orders.get(chain, OrderKind::Dataset)?;
+    let request = match orders.get::<Signed<RequestOrder>>(chain, OrderKind::Request)? {
+        Some(request) if params.is_none() => request,
+        _ => {
+            let project = Project::load(dir)?;
+            let mut value = project
+                .order_template(OrderKind::Request)
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let obj = value
+                .as_object_mut()
+                .ok_or_else(|| Fail::usage("dexec.json: order.requestorder must be an object"))?;
+            // what the other orders imply, unless the template says otherwise
+            let me = client.address()?;
+            let implied = [
+                ("app", json!(app.order.app)),
+                ("appmaxprice", json!(app.order.appprice.to_string())),
+                ("workerpool", json!(workerpool.order.workerpool)),
+                (
+                    "workerpoolmaxprice",
+                    json!(workerpool.order.workerpoolprice.to_string()),
+                ),
+                ("category", json!(workerpool.order.category.to_string())),
+                ("requester", json!(me)),
+                ("beneficiary", json!(me)),
+            ];
+            for (key, v) in implied {
+                obj.entry(key).or_insert(v);
+            }
+            if let Some(d) = &dataset {
+                obj.entry("dataset").or_insert(json!(d.order.dataset));
+                obj.entry("datasetmaxprice")
+                    .or_insert(json!(d.order.datasetprice.to_string()));
+            }
+            if let Some(p) = &params {
+                let parsed: Value = serde_json::from_str(p)
+                    .map_err(|e| Fail::usage(format!("--params is not JSON: {e}")))?;
+                obj.insert("params".into(), parsed);
+            }
+            let defaults = template(
+                OrderKind::Request,
+                &DeployedFile::default(),
+                chain,
+                Some(me),
+            );
+            let order: RequestOrder = parse_order(
+                OrderKind::Request,
+                normalize(OrderKind::Request, &value, defaults)?,
+            )?;
+            client.sign_order(order).await?
+        }
+    };
+    let dataset = dataset.filter(|_| request.order.dataset != Address::ZERO);
+    let input = MatchInput {
+        app,
+        dataset,
+        workerpool,
+        request,
+    };
+    let plan = client.plan_match(&input).await?;
+    confirm(
+        &format!(
+            "Match {} task(s) at {} each: {} from {}'s hub account?",
+            plan.volume, plan.price_per_task, plan.total_cost, plan.payer
+        ),
+        force,
+    )?;
+    let matched = client.match_orders(&input).await?;
+    let mut text = rows(&[
+        ("deal", matched.deal_id.to_string()),
+        ("volume", matched.deal.bot_size.to_string()),
+        ("cost", matched.total_cost.to_string()),
+        ("", tx_line(&matched.tx)),
+    ]);
+    for (i, task) in matched.tasks.iter().enumerate().take(10) {
+        text.push_str(&format!("task {i}  {task}\n"));
+    }
+    if matched.tasks.len() > 10 {
+        text.push_str(&format!(
+            "… {} more (dexec deal show)\n",
+            matched.tasks.len() - 10
+        ));
+    }
+    Output::new(matched, text)
+}

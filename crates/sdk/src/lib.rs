@@ -1,0 +1,34 @@
+//! dexec-sdk: typed clients for dexec, shared by the `dexec` CLI and the services.
+//!
+//! - [`Client`]: one chain and its hub, with an optional wallet: escrow ([`Client::deposit`],
+//!   [`Client::withdraw`], [`Client::account`]), categories, assets
+//!   ([`Client::deploy_app`], [`Client::asset`], [`Client::transfer_asset`], …), orders
+//!   ([`Client::sign_order`], [`Client::cancel_order`], [`Client::presign_order`],
+//!   [`Client::order_status`]), matching ([`Client::plan_match`], [`Client::match_orders`]),
+//!   deals and tasks ([`Client::deal`], [`Client::task`]).
+//! - [`events`]: hub and registry events decoded ([`HubEvent`]) and an [`EventFollower`] with a
+//!   confirmation depth that resumes from a block.
+//! - [`wallet`]: Web3 Secret Storage keystores (geth, foundry, MetaMask) and devnet accounts.
+//! - [`Error`]: every failure as a sentence; the hub's custom errors are decoded.
+//!
+//! Market, store and scheduler clients join as those services land.
+
+pub mod assets;
+pub mod client;
+pub mod deals;
+pub mod error;
+pub mod events;
+pub mod orders;
+pub mod wallet;
+
+pub use assets::{
+    AppSpec, AssetDetails, AssetInfo, AssetKind, DatasetSpec, Deployed, WorkerpoolSpec,
+};
+pub use client::{AccountInfo, CategoryInfo, Client, TxOutcome};
+pub use deals::{DealInfo, TaskInfo, TaskResult, TaskStatus};
+pub use error::{Error, Result};
+pub use events::{EventFollower, HubEvent, HubLog};
+pub use orders::{HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus};
+
+pub use dexec_contracts::{ChainEntry, ChainFile, Deployment};
+pub use dexec_primitives as primitives;

@@ -1,0 +1,269 @@
+//! [`StoreClient`]: HTTP client of the blob store (re-exported by the SDK).
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::{header, StatusCode};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use crate::{BlobId, BlobRef, Error, Result, DEFAULT_MAX_BLOB_SIZE};
+
+/// Client of a store server. Uploads announce their digest (`PUT /blobs/<id>`) so the server
+/// checks it end to end; downloads are size-capped and verified against the requested id.
+///
+/// Cheap to clone (the HTTP connection pool is shared).
+#[derive(Clone, Debug)]
+pub struct StoreClient {
+    base: Url,
+    http: reqwest::Client,
+    max_download: u64,
+}
+
+impl StoreClient {
+    /// A client of the store at `base_url` (e.g. `http://127.0.0.1:8701`) with a 10 s connect
+    /// timeout and a download cap of [`DEFAULT_MAX_BLOB_SIZE`].
+    pub fn new(base_url: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Self::with_http_client(base_url, http)
+    }
+
+    /// A client using a preconfigured `reqwest::Client` (timeouts, proxies, TLS roots).
+    pub fn with_http_client(base_url: &str, http: reqwest::Client) -> Result<Self> {
+        let base = Url::parse(base_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+            .ok_or_else(|| {
+                Error::Config(format!("`{base_url}` is not an http(s) URL of a store"))
+            })?;
+        Ok(Self {
+            base: crate::http::as_base(base),
+            http,
+            max_download: DEFAULT_MAX_BLOB_SIZE,
+        })
+    }
+
+    /// Sets the largest blob [`get`](Self::get) and [`download`](Self::download) accept.
+    pub fn with_max_download(mut self, bytes: u64) -> Self {
+        self.max_download = bytes;
+        self
+    }
+
+    /// The store's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The URL of blob `id` on this store.
+    pub fn blob_url(&self, id: &BlobId) -> Url {
+        crate::http::blob_url(&self.base, id)
+    }
+
+    /// Uploads `bytes`; the server checks they hash to the id computed here.
+    pub async fn put(&self, bytes: impl Into<Bytes>) -> Result<BlobRef> {
+        let bytes = bytes.into();
+        let id = BlobId::of(&bytes);
+        let response = self
+            .http
+            .put(self.blob_url(&id))
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        self.blob_ref(response, id).await
+    }
+
+    /// Uploads a file, streamed from disk (hashed first, off the async runtime).
+    pub async fn put_file(&self, path: impl AsRef<Path>) -> Result<BlobRef> {
+        let path = path.as_ref().to_owned();
+        let hashed = path.clone();
+        let (id, size) = tokio::task::spawn_blocking(move || hash_file(&hashed))
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+        let file = tokio::fs::File::open(&path).await?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 << 10,
+        ));
+        let response = self
+            .http
+            .put(self.blob_url(&id))
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_LENGTH, size)
+            .body(body)
+            .send()
+            .await?;
+        self.blob_ref(response, id).await
+    }
+
+    async fn blob_ref(&self, response: reqwest::Response, id: BlobId) -> Result<BlobRef> {
+        let response = check_status(response, &id).await?;
+        let blob: BlobRef = response.json().await?;
+        if blob.id != id {
+            return Err(Error::DigestMismatch {
+                expected: id,
+                actual: blob.id,
+            });
+        }
+        Ok(blob)
+    }
+
+    /// Downloads blob `id` into memory, verifying its sha256 and the size cap.
+    pub async fn get(&self, id: &BlobId) -> Result<Bytes> {
+        let mut response = self.get_response(id).await?;
+        let mut hasher = Sha256::new();
+        let mut buffer = BytesMut::with_capacity(
+            response
+                .content_length()
+                .unwrap_or(0)
+                .min(self.max_download) as usize,
+        );
+        while let Some(chunk) = response.chunk().await? {
+            if (buffer.len() + chunk.len()) as u64 > self.max_download {
+                return Err(Error::TooLarge {
+                    limit: self.max_download,
+                });
+            }
+            hasher.update(&chunk);
+            buffer.extend_from_slice(&chunk);
+        }
+        verify(id, hasher)?;
+        Ok(buffer.freeze())
+    }
+
+    /// Downloads blob `id` to `dest`, streaming to `<dest>.part` and renaming it once the
+    /// sha256 matched (a failed download leaves no file at `dest`). Returns the size.
+    pub async fn download(&self, id: &BlobId, dest: impl AsRef<Path>) -> Result<u64> {
+        let dest = dest.as_ref();
+        let mut part_name = dest.as_os_str().to_owned();
+        part_name.push(".part");
+        let part = std::path::PathBuf::from(part_name);
+        let result = async {
+            let mut response = self.get_response(id).await?;
+            let mut file = tokio::fs::File::create(&part).await?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = response.chunk().await? {
+                size += chunk.len() as u64;
+                if size > self.max_download {
+                    return Err(Error::TooLarge {
+                        limit: self.max_download,
+                    });
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk).await?;
+            }
+            verify(id, hasher)?;
+            file.sync_all().await?;
+            Ok(size)
+        }
+        .await;
+        match result {
+            Ok(size) => {
+                tokio::fs::rename(&part, dest).await?;
+                Ok(size)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn get_response(&self, id: &BlobId) -> Result<reqwest::Response> {
+        let response = self.http.get(self.blob_url(id)).send().await?;
+        let response = check_status(response, id).await?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_download)
+        {
+            return Err(Error::TooLarge {
+                limit: self.max_download,
+            });
+        }
+        Ok(response)
+    }
+
+    /// The size of blob `id`, or `None` if the store does not have it.
+    pub async fn head(&self, id: &BlobId) -> Result<Option<u64>> {
+        let response = self.http.head(self.blob_url(id)).send().await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = check_status(response, id).await?;
+        let size = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Status {
+                status: response.status().as_u16(),
+                message: "the answer to HEAD has no Content-Length".into(),
+            })?;
+        Ok(Some(size))
+    }
+
+    /// Checks that the store answers `GET /health`.
+    pub async fn health(&self) -> Result<()> {
+        let url = self
+            .base
+            .join("health")
+            .expect("`health` is a valid relative URL");
+        let response = self.http.get(url).send().await?;
+        check_status(response, &BlobId::from_digest([0; 32]))
+            .await
+            .map(drop)
+    }
+}
+
+/// Turns error statuses into errors: 404 into [`Error::NotFound`], others into
+/// [`Error::Status`] carrying the server's sentence.
+async fn check_status(response: reqwest::Response, id: &BlobId) -> Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    if status == StatusCode::NOT_FOUND && response.url().path().contains("/blobs/") {
+        return Err(Error::NotFound(*id));
+    }
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| {
+            let mut t = text.trim().to_owned();
+            t.truncate(500);
+            if t.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                t
+            }
+        });
+    Err(Error::Status {
+        status: status.as_u16(),
+        message,
+    })
+}
+
+fn verify(id: &BlobId, hasher: Sha256) -> Result<()> {
+    let actual = BlobId::from_digest(hasher.finalize().into());
+    if actual != *id {
+        tracing::warn!(target: "store::client", blob = %id, %actual, "downloaded bytes do not match the blob id");
+        return Err(Error::DigestMismatch {
+            expected: *id,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path) -> Result<(BlobId, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    Ok((BlobId::from_digest(hasher.finalize().into()), size))
+}

@@ -1,0 +1,196 @@
+//! The HTTP API (axum): routes, handlers, and the one mapping from [`Error`] to status codes.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use url::Url;
+
+use crate::blobs::{BlobBody, BlobStore, PutOutcome};
+use crate::{BlobId, BlobRef, Error};
+
+/// Cache policy of blob responses: a blob's bytes never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub(crate) store: BlobStore,
+    /// Base of returned URLs, always ending with `/`.
+    pub(crate) public_url: Url,
+}
+
+/// The store's routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/blobs", put(put_blob))
+        .route(
+            "/blobs/{id}",
+            put(put_blob_with_id).get(get_blob).head(head_blob),
+        )
+        .fallback(no_route)
+        .with_state(state)
+}
+
+/// The HTTP status of each error: the one place that decides it.
+pub(crate) fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::InvalidId(_) | Error::DigestMismatch { .. } | Error::Body(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Corrupt { .. }
+        | Error::Backend(_)
+        | Error::Config(_)
+        | Error::Io(_)
+        | Error::Http(_)
+        | Error::Status { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = status_of(&self);
+        let message = if status.is_server_error() {
+            // Logged once here with detail; the caller gets a sentence without internals,
+            // except for integrity failures, which it should know about.
+            tracing::error!(target: "store::http", error = %self, "request failed");
+            match self {
+                Error::Corrupt { .. } => self.to_string(),
+                _ => "the store failed to handle the request; the error is in its log".to_owned(),
+            }
+        } else {
+            tracing::debug!(target: "store::http", %status, error = %self, "request rejected");
+            self.to_string()
+        };
+        error_response(status, message)
+    }
+}
+
+fn error_response(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn no_route(uri: Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        format!(
+            "there is nothing at {}; the store serves /blobs and /health",
+            uri.path()
+        ),
+    )
+}
+
+async fn put_blob(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    store_body(&state, None, &headers, body).await
+}
+
+async fn put_blob_with_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let id: BlobId = id.parse()?;
+    store_body(&state, Some(id), &headers, body).await
+}
+
+async fn store_body(
+    state: &AppState,
+    expected: Option<BlobId>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (id, size, outcome) = state
+        .store
+        .put_stream(body.into_data_stream(), expected, declared)
+        .await?;
+    let status = match outcome {
+        PutOutcome::Created => StatusCode::CREATED,
+        PutOutcome::Existed => StatusCode::OK,
+    };
+    let url = blob_url(&state.public_url, &id);
+    let mut response = (
+        status,
+        Json(BlobRef {
+            id,
+            size,
+            url: url.clone(),
+        }),
+    )
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(url.as_str()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn get_blob(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let id: BlobId = id.parse()?;
+    let blob = state.store.get(&id).await?;
+    let size = blob.size();
+    let body = match blob {
+        BlobBody::Verified(bytes) => Body::from(bytes),
+        BlobBody::Streaming { stream, .. } => Body::from_stream(stream),
+    };
+    let mut response = Response::new(body);
+    blob_headers(response.headers_mut(), &id, size);
+    Ok(response)
+}
+
+async fn head_blob(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let id: BlobId = id.parse()?;
+    let size = state.store.head(&id).await?;
+    let mut response = Response::new(Body::empty());
+    blob_headers(response.headers_mut(), &id, size);
+    Ok(response)
+}
+
+fn blob_headers(headers: &mut HeaderMap, id: &BlobId, size: u64) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{id}\"")) {
+        headers.insert(header::ETAG, etag);
+    }
+}
+
+/// `<public base>/blobs/<id>`.
+pub(crate) fn blob_url(base: &Url, id: &BlobId) -> Url {
+    base.join(&format!("blobs/{id}"))
+        .expect("a hex id joined to an http(s) base URL is a valid URL")
+}
+
+/// Makes `url` usable as a base for `join`: its path must end with `/`.
+pub(crate) fn as_base(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
