@@ -4,6 +4,7 @@
 #   make test       every test: forge (unit, fuzz, invariant) and cargo
 #   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
 #   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
+#   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #
 # Everything installs what it needs first (`make bootstrap`, idempotent).
 
@@ -17,7 +18,7 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas clean
+.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas cli-reference clean
 
 help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -74,6 +75,10 @@ demo: bootstrap
 
 bench-gas: bootstrap
 	$(CARGO) run -q -p dexec-cli -- bench gas --out target/bench/gas.json
+
+## cli-reference: regenerate docs/cli.md from the binary's help (a test checks it is current)
+cli-reference: bootstrap
+	$(CARGO) run -q -p dexec-cli -- reference > docs/cli.md
 
 clean:
 	rm -rf contracts/out contracts/cache target/bench

@@ -86,12 +86,29 @@ enum Command {
     /// Run a local development chain with the hub deployed and funded dev accounts.
     #[command(long_about = devnet::LONG_ABOUT)]
     Devnet(devnet::Args),
+    /// Serve the content-addressed blob store (apps, datasets, input files, results).
+    #[command(long_about = STORE_ABOUT)]
+    Store(dexec_store::Args),
     /// Measure the protocol (gas) and print the figures beside their anchors.
     Bench(bench::Args),
     /// Print the CLI reference (every command's --help) as Markdown.
     #[command(hide = true)]
     Reference,
 }
+
+/// Long help of `dexec store`.
+const STORE_ABOUT: &str = "\
+Serve the content-addressed blob store: apps (.wasm), datasets, input files and results live
+there, each named by the sha256 of its bytes.
+
+  PUT /blobs            body = bytes -> {\"id\": sha256, \"size\", \"url\"}  (201, or 200 if known)
+  PUT /blobs/<sha256>   the same, refused unless the body hashes to <sha256>
+  GET /blobs/<sha256>   the bytes, verified against their id before they are served
+  HEAD /blobs/<sha256>  200 with Content-Length, or 404
+  GET /health
+
+Backed by a local directory (default .dexec/store) or any S3-compatible bucket
+(--backend-url s3://bucket/prefix). See docs/store.md.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -100,7 +117,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,devnet=info,bench=info")),
+                .unwrap_or_else(|_| EnvFilter::new("warn,devnet=info,bench=info,store=info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -144,6 +161,10 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Info => cmd::info::run(g).await?,
         Command::Devnet(args) => {
             devnet::run(args).await?;
+            return Ok(None);
+        }
+        Command::Store(args) => {
+            dexec_store::run(args).await?;
             return Ok(None);
         }
         Command::Bench(args) => {

@@ -161,10 +161,13 @@ pub struct OrderStatus {
     /// Its EIP-712 hash (the hub's key for it).
     pub hash: B256,
     /// Its volume.
+    #[serde(serialize_with = "decimal")]
     pub volume: U256,
     /// Volume already used by deals, or all of it once cancelled.
+    #[serde(serialize_with = "decimal")]
     pub consumed: U256,
     /// Volume that can still match.
+    #[serde(serialize_with = "decimal")]
     pub remaining: U256,
     /// Who presigned it on chain, if anyone.
     pub presigned_by: Option<Address>,
@@ -414,12 +417,17 @@ impl Client {
         tracing::debug!(target: "sdk::match", deal = %event.dealId, volume = plan.volume, "matched");
         Ok(Matched {
             deal_id: event.dealId,
-            total_cost: Nrlc(deal.total_price() * u128::from(deal.bot_size)),
+            total_cost: Nrlc(deal.total_price()),
             deal,
             tasks,
             tx: TxOutcome::from(&receipt),
         })
     }
+}
+
+/// A U256 as a decimal string (alloy's default is hex; volumes read better in decimal).
+fn decimal<S: serde::Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 fn overflow() -> Error {

@@ -268,7 +268,23 @@ fn write_keystore(
     PrivateKeySigner::encrypt_keystore(dir, &mut rand::thread_rng(), key, password, Some(&name))
         .map_err(|e| write_err(e.to_string()))?;
     restrict_permissions(&path);
+    add_address_field(&path, signer.address()).map_err(write_err)?;
     Ok(path)
+}
+
+/// Add geth's `address` field (lower-case hex, no 0x) to a keystore written without it, so
+/// that geth lists it and we find it without decrypting. Readers that do not know the field
+/// (foundry) ignore it.
+fn add_address_field(path: &Path, address: Address) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("address".into(), hex_address(address).into());
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json.to_string()).map_err(|e| e.to_string())?;
+    restrict_permissions(&tmp);
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
 /// Lower-case hex of an address without 0x (geth's file-name form).

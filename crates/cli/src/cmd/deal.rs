@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use alloy::primitives::B256;
+use dexec_sdk::primitives::Nrlc;
 use dexec_sdk::{Client, DealInfo, TaskInfo, TaskStatus};
 use serde_json::json;
 
@@ -84,18 +85,18 @@ fn describe_deal(deal: &DealInfo, tasks: &[TaskInfo]) -> String {
     let d = &deal.deal;
     let mut text = rows(&[
         ("deal", deal.deal_id.to_string()),
-        ("app", format!("{} (price {} nRLC)", d.app, d.app_price)),
+        ("app", format!("{} (price {})", d.app, Nrlc(d.app_price))),
         (
             "dataset",
             if d.dataset.is_zero() {
                 "none".into()
             } else {
-                format!("{} (price {} nRLC)", d.dataset, d.dataset_price)
+                format!("{} (price {})", d.dataset, Nrlc(d.dataset_price))
             },
         ),
         (
             "workerpool",
-            format!("{} (price {} nRLC)", d.workerpool, d.workerpool_price),
+            format!("{} (price {})", d.workerpool, Nrlc(d.workerpool_price)),
         ),
         ("requester", d.requester.to_string()),
         ("beneficiary", deal.beneficiary.to_string()),

@@ -1,16 +1,30 @@
 //! End-to-end tests of the `dexec` binary against real anvil processes.
 
+mod devnet;
+mod flow;
+mod reference;
+mod wallet;
+
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn dexec() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dexec"))
+/// The binary under test, with no dexec setting inherited from the environment.
+pub(crate) fn dexec() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dexec"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DEXEC_") && key != "DEXEC_ANVIL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env_remove("RUST_BACKTRACE").stdin(Stdio::null());
+    cmd
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -18,17 +32,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run_json(cmd: &mut Command) -> Value {
+pub(crate) fn run_json(cmd: &mut Command) -> Value {
     let out = cmd.output().expect("dexec runs");
     assert!(
         out.status.success(),
-        "dexec failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "dexec failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
-fn devnet_once(state_dir: &Path, extra: &[&str]) -> Value {
+pub(crate) fn devnet_once(state_dir: &Path, extra: &[&str]) -> Value {
     let port = free_port().to_string();
     run_json(
         dexec()
@@ -48,148 +63,153 @@ fn devnet_once(state_dir: &Path, extra: &[&str]) -> Value {
     )
 }
 
-#[test]
-fn devnet_deploys_funds_and_resumes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state_dir = dir.path().join("state");
-
-    let first = devnet_once(&state_dir, &[]);
-    assert_eq!(first["restored"], false);
-    assert_eq!(first["chainId"], 31337);
-    let accounts = first["accounts"].as_array().expect("accounts");
-    assert_eq!(accounts.len(), 3);
-    for account in accounts {
-        assert_eq!(
-            account["hubBalance"], "100000000000000",
-            "100,000 RLC deposited"
-        );
-        assert_eq!(
-            account["tokenBalance"], "900000000000000",
-            "1,000,000 RLC minted"
-        );
-    }
-
-    // chain.json names the same contracts, in iExec's layout
-    let chain_file: Value = serde_json::from_str(
-        &std::fs::read_to_string(state_dir.join("chain.json")).expect("chain.json"),
-    )
-    .expect("chain.json is JSON");
-    let entry = &chain_file["chains"][chain_file["default"].as_str().expect("default")];
-    assert_eq!(entry["id"], "31337");
-    assert_eq!(entry["hub"], first["deployment"]["hub"]);
-    assert_eq!(entry["host"], first["rpcUrl"]);
-
-    // the saved chain is resumed, not redeployed
-    let second = devnet_once(&state_dir, &[]);
-    assert_eq!(second["restored"], true);
-    assert_eq!(second["deployment"], first["deployment"]);
-
-    // --reset deploys again
-    let third = devnet_once(&state_dir, &["--reset"]);
-    assert_eq!(third["restored"], false);
+/// A `dexec devnet` running in the background for a test, with a project directory whose
+/// `.dexec/chain.json` it writes; stopped with Ctrl-C (SIGINT) when dropped.
+pub(crate) struct Devnet {
+    child: Child,
+    /// The project directory (also HOME of the commands, so keystores stay inside).
+    pub(crate) dir: tempfile::TempDir,
 }
 
-#[test]
-fn bench_gas_writes_every_figure() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out_file = dir.path().join("nested/gas.json");
-    let out = dexec()
-        .args(["bench", "gas", "--out"])
-        .arg(&out_file)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "bench failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("iExec anchor"), "{table}");
-
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_file).expect("written")).expect("JSON");
-    // every figure and its cold-run variant: present, above its intrinsic part, in the table;
-    // per-transaction figures carry at least one 21,000 base, per-task averages (bags) less
-    let check = |name: &str, min_intrinsic: u64| {
-        for key in [name.to_owned(), format!("{name}_first")] {
-            let gas = report["figures"][&key].as_u64().expect("figure present");
-            let intrinsic = report["intrinsic"][&key]
-                .as_u64()
-                .expect("intrinsic present");
-            assert!(
-                gas > intrinsic && intrinsic >= min_intrinsic,
-                "{key}: {gas} vs {intrinsic}"
-            );
-            assert!(table.contains(&key), "{key} missing from the table");
+impl Devnet {
+    pub(crate) fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port().to_string();
+        let child = dexec()
+            .current_dir(dir.path())
+            .args([
+                "devnet",
+                "--block-time",
+                "0",
+                "--accounts",
+                "6",
+                "--port",
+                &port,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("devnet starts");
+        let devnet = Self { child, dir };
+        let chain_file = devnet.dir.path().join(".dexec/chain.json");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !chain_file.is_file() {
+            assert!(Instant::now() < deadline, "devnet did not write chain.json");
+            std::thread::sleep(Duration::from_millis(100));
         }
-    };
-    for name in [
-        "match_volume1_no_dataset",
-        "match_volume1_with_dataset",
-        "match_volume100_with_dataset",
-        "match_volume1_standing_orders",
-        "task_trust1_total_standing_orders",
-        "deposit",
-        "withdraw",
-        "cancel_order",
-    ] {
-        check(name, 21_000);
+        devnet
     }
-    assert_eq!(report["anchors"]["match_volume1_no_dataset"], 647_316);
-    assert_eq!(report["targets"]["match_volume1_no_dataset"], 150_000);
-    // a dataset order costs something to check and record
-    let fig = |k: &str| report["figures"][k].as_u64().expect("figure");
-    assert!(fig("match_volume1_with_dataset") > fig("match_volume1_no_dataset"));
 
-    // execution flows: totals, their single calls, batches and claims
-    for name in [
-        "contribute_and_finalize",
-        "task_trust1_total",
-        "task_trust3_two_workers_total",
-        "task_trust3_three_workers_total",
-        "contribute",
-        "contribute_consensus",
-        "reveal",
-        "finalize",
-        "bag100_per_task",
-        "claim",
-    ] {
-        check(name, if name == "bag100_per_task" { 1 } else { 21_000 });
-        assert!(
-            report["anchors"][name].as_u64().is_some_and(|a| a > 0),
-            "{name}: no iExec anchor"
-        );
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.path().to_owned()
     }
-    for name in [
-        "task_trust1_total",
-        "task_trust1_total_standing_orders",
-        "task_trust3_three_workers_total",
-        "bag100_per_task",
-    ] {
-        assert!(
-            report["targets"][name].as_u64().is_some(),
-            "{name}: no target"
-        );
+
+    /// `dexec <args>` in the project directory, as dev account `account` (if any).
+    pub(crate) fn cmd(&self, account: Option<u32>, args: &[&str]) -> Command {
+        let mut cmd = dexec();
+        cmd.current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .args(args);
+        if let Some(account) = account {
+            cmd.env("DEXEC_DEV_ACCOUNT", account.to_string());
+        }
+        cmd
     }
-    // a flow costs at least its parts: the fast path plus a match, the trust-5 run its calls
-    assert!(fig("task_trust1_total") > fig("contribute_and_finalize") + 21_000);
-    assert!(
-        fig("task_trust3_three_workers_total")
-            > fig("contribute") + fig("contribute_consensus") + fig("reveal") + fig("finalize")
+
+    /// Run and expect success; the JSON output.
+    pub(crate) fn json(&self, account: Option<u32>, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        run_json(&mut self.cmd(account, &args))
+    }
+
+    /// Run and expect failure with `code`; the JSON error.
+    pub(crate) fn fails(&self, account: Option<u32>, args: &[&str], code: i32) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.cmd(account, &args).output().expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        assert_eq!(value["ok"], false);
+        assert_eq!(value["code"], code);
+        value
+    }
+
+    /// Run as text and expect success; stdout.
+    pub(crate) fn text(&self, account: Option<u32>, args: &[&str]) -> String {
+        let out: Output = self.cmd(account, args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        // SIGINT lets devnet stop anvil (its child) cleanly
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Compare `text` with the committed snapshot `tests/it/snapshots/<name>.txt` after redacting
+/// what varies between runs (hashes, ports, times, gas). `UPDATE_SNAPSHOTS=1` rewrites it.
+pub(crate) fn assert_snapshot(name: &str, text: &str) {
+    let redacted = redact(text);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/snapshots/{name}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, &redacted).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with UPDATE_SNAPSHOTS=1 and commit it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        redacted,
+        expected,
+        "output differs from {} (UPDATE_SNAPSHOTS=1 to accept)",
+        path.display()
     );
-    assert!(fig("task_trust3_three_workers_total") > fig("task_trust3_two_workers_total"));
-    // standing provider orders update consumption words instead of creating them
-    assert!(fig("match_volume1_standing_orders") < fig("match_volume1_no_dataset"));
-    // and the task total adds a whole settlement transaction to its match
-    assert!(
-        fig("task_trust1_total_standing_orders") > fig("match_volume1_standing_orders") + 21_000
-    );
-    // a task of a bag of 100 shares its match and batch: less than a single fast-path task
-    assert!(fig("bag100_per_task") < fig("contribute_and_finalize"));
-    // the three-worker figure is measured at trust 5, and says so
-    let note = report["notes"]["task_trust3_three_workers_total"]
-        .as_str()
-        .expect("note");
-    assert!(note.contains("TRUST 5"), "{note}");
-    assert!(table.contains("measured at TRUST 5"), "{table}");
+}
+
+fn redact(text: &str) -> String {
+    let rules = [
+        (r"0x[0-9a-fA-F]{64}", "<hash>"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"),
+        (r"unix \d+", "unix <time>"),
+        (r"gas \d+", "gas <gas>"),
+        (r"block \d+", "block <n>"),
+        (r"/tmp/[^\s]+", "<tmp>"),
+    ];
+    let mut out = text.to_owned();
+    for (pattern, replacement) in rules {
+        out = regex::Regex::new(pattern)
+            .expect("valid regex")
+            .replace_all(&out, replacement)
+            .into_owned();
+    }
+    out
 }

@@ -1,0 +1,206 @@
+//! `dexec bench runtime`: start-up cost and speed of the WebAssembly runtime.
+//!
+//! Runs the example apps of `apps/` (built by `make apps`) through `dexec-runtime` exactly as a
+//! worker does (deterministic configuration, fuel metering, WASI sandbox) and, for the speed
+//! ratio, the same C built natively. The measuring itself is `dexec_runtime::bench`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use dexec_runtime::bench::{BenchConfig, RuntimeBench};
+use eyre::WrapErr;
+use serde::Serialize;
+
+/// Long help of `dexec bench runtime`.
+pub const LONG_ABOUT: &str = "\
+Measure the WebAssembly runtime: start-up cost and speed against native code.
+
+Uses the example apps built by `make apps` (apps/build):
+  cold_start_ms         compile + instantiate + run `hello` with an empty module cache (median)
+  warm_start_ms         instantiate + run `hello` with the module cached (median)
+  pi_wasm_ms            `pi N` (Monte-Carlo pi, integer arithmetic) as WebAssembly, cached
+  pi_native_ms          the same C compiled natively with gcc -O2, as a process
+  wasm_vs_native_ratio  pi_wasm_ms / pi_native_ms (target <= 1.3)
+  fuel_per_second       fuel `pi` consumed per second here (calibrates the category budgets)
+Both pi builds must write the same result.txt (checked). Times are wall-clock medians.
+Prints a table and writes {\"figures\", \"targets\", \"notes\", \"config\"} as JSON.";
+
+/// Arguments of `dexec bench runtime`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write the figures as JSON (directories are created).
+    #[arg(long, default_value = "target/bench/runtime.json", value_name = "FILE")]
+    out: PathBuf,
+    /// Directory of the built example apps (`make apps`).
+    #[arg(long, default_value = "apps/build", value_name = "DIR")]
+    apps: PathBuf,
+    /// Iterations of `pi` for the speed ratio.
+    #[arg(long, default_value_t = 200_000_000)]
+    pi_iterations: u64,
+    /// Runs of each pi build (the median is kept).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+/// Upper bound of the WebAssembly/native speed ratio.
+const RATIO_TARGET: f64 = 1.3;
+
+/// The JSON written under `target/bench/`.
+#[derive(Debug, Serialize)]
+struct Report {
+    figures: BTreeMap<&'static str, f64>,
+    targets: BTreeMap<&'static str, f64>,
+    notes: BTreeMap<&'static str, &'static str>,
+    config: BTreeMap<&'static str, u64>,
+}
+
+/// Run `dexec bench runtime`.
+pub async fn run(args: Args) -> eyre::Result<()> {
+    let config = BenchConfig {
+        pi_iterations: args.pi_iterations,
+        ratio_runs: args.runs,
+        ..BenchConfig::new(&args.apps)
+    };
+    let cfg = config.clone();
+    // CPU-bound and blocking: off the async runtime
+    let bench = tokio::task::spawn_blocking(move || dexec_runtime::bench::run(&cfg))
+        .await
+        .wrap_err("runtime bench task failed")?
+        .wrap_err("runtime bench failed")?;
+    tracing::debug!(target: "bench", ?bench, "measured");
+
+    println!(
+        "runtime (wasmtime, deterministic profile; medians of wall time; pi {} iterations)\n",
+        args.pi_iterations
+    );
+    print!("{}", table(&bench));
+
+    let report = Report {
+        figures: figures(&bench).into_iter().map(|(k, v, _)| (k, v)).collect(),
+        targets: [("wasm_vs_native_ratio", RATIO_TARGET)].into(),
+        notes: [
+            ("cold_start_ms", "compile + instantiate + run hello, empty cache"),
+            ("warm_start_ms", "instantiate + run hello, module cached"),
+            (
+                "wasm_vs_native_ratio",
+                "pi as WebAssembly (fuel metering on) / pi native (gcc -O2)",
+            ),
+        ]
+        .into(),
+        config: [
+            ("pi_iterations", config.pi_iterations),
+            ("ratio_runs", config.ratio_runs as u64),
+            ("cold_runs", config.cold_runs as u64),
+            ("warm_runs", config.warm_runs as u64),
+        ]
+        .into(),
+    };
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(&args.out, json + "\n")
+        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
+    println!("\nwritten to {}", args.out.display());
+    Ok(())
+}
+
+/// `(name, value, printed value)` of every figure, in table order.
+fn figures(b: &RuntimeBench) -> Vec<(&'static str, f64, String)> {
+    vec![
+        ("cold_start_ms", b.cold_start_ms, format!("{:.2}", b.cold_start_ms)),
+        ("warm_start_ms", b.warm_start_ms, format!("{:.3}", b.warm_start_ms)),
+        ("pi_wasm_ms", b.pi_wasm_ms, format!("{:.1}", b.pi_wasm_ms)),
+        ("pi_native_ms", b.pi_native_ms, format!("{:.1}", b.pi_native_ms)),
+        (
+            "wasm_vs_native_ratio",
+            b.wasm_vs_native_ratio,
+            format!("{:.3}", b.wasm_vs_native_ratio),
+        ),
+        (
+            "fuel_per_second",
+            b.fuel_per_second,
+            format!("{:.3e}", b.fuel_per_second),
+        ),
+        ("pi_fuel", b.pi_fuel as f64, b.pi_fuel.to_string()),
+        ("hello_fuel", b.hello_fuel as f64, b.hello_fuel.to_string()),
+    ]
+}
+
+/// The figures as an aligned table: figure | value | target | verdict.
+fn table(b: &RuntimeBench) -> String {
+    let rows: Vec<[String; 4]> = figures(b)
+        .into_iter()
+        .map(|(name, value, shown)| {
+            let (target, verdict) = if name == "wasm_vs_native_ratio" {
+                let verdict = if value <= RATIO_TARGET {
+                    "meets target"
+                } else {
+                    "over target"
+                };
+                (format!("≤ {RATIO_TARGET}"), verdict)
+            } else {
+                ("—".to_owned(), "")
+            };
+            [name.to_owned(), shown, target, verdict.to_owned()]
+        })
+        .collect();
+    let header = ["figure", "value", "target", ""].map(str::to_owned);
+    let mut widths = [0usize; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for (i, row) in std::iter::once(&header).chain(&rows).enumerate() {
+        let mut line = String::new();
+        for (col, (cell, width)) in row.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(width - cell.chars().count());
+            // the value column is right-aligned
+            if col == 1 {
+                let _ = write!(line, "{pad}{cell}  ");
+            } else {
+                let _ = write!(line, "{cell}{pad}  ");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        if i == 0 {
+            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 8));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bench(ratio: f64) -> RuntimeBench {
+        RuntimeBench {
+            cold_start_ms: 20.0,
+            warm_start_ms: 0.5,
+            pi_wasm_ms: 1000.0 * ratio,
+            pi_native_ms: 1000.0,
+            wasm_vs_native_ratio: ratio,
+            pi_iterations: 1,
+            pi_fuel: 10,
+            fuel_per_second: 1e9,
+            hello_fuel: 5,
+        }
+    }
+
+    #[test]
+    fn table_has_a_row_per_figure_and_judges_the_ratio() {
+        let text = table(&bench(1.1));
+        assert_eq!(text.lines().count(), 2 + figures(&bench(1.1)).len());
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("wasm_vs_native_ratio") && l.ends_with("meets target")),
+            "{text}"
+        );
+        assert!(table(&bench(1.5)).contains("over target"));
+    }
+}
