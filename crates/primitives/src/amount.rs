@@ -97,11 +97,11 @@ impl<'de> serde::Deserialize<'de> for Nrlc {
         #[derive(serde::Deserialize)]
         #[serde(untagged)]
         enum Form {
-            Number(u128),
+            Number(u64),
             Text(String),
         }
         match Form::deserialize(deserializer)? {
-            Form::Number(n) => Ok(Self(n)),
+            Form::Number(n) => Ok(Self(u128::from(n))),
             Form::Text(s) => s.parse().map_err(serde::de::Error::custom),
         }
     }
@@ -208,6 +208,23 @@ impl FromStr for Nrlc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_a_decimal_string_and_reads_units() {
+        let big = Nrlc(u128::MAX);
+        let json = serde_json::to_string(&big).expect("serialize");
+        assert_eq!(json, format!("\"{}\"", u128::MAX));
+        assert_eq!(serde_json::from_str::<Nrlc>(&json).expect("read back"), big);
+        assert_eq!(
+            serde_json::from_str::<Nrlc>("\"1.5 RLC\"").expect("units"),
+            Nrlc(1_500_000_000)
+        );
+        assert_eq!(
+            serde_json::from_str::<Nrlc>("42").expect("number"),
+            Nrlc(42)
+        );
+        assert!(serde_json::from_str::<Nrlc>("\"3 ETH\"").is_err());
+    }
 
     fn parse(s: &str) -> Result<Nrlc, AmountError> {
         s.parse()
