@@ -4,6 +4,7 @@
 #   make test       every test: forge (unit, fuzz, invariant) and cargo
 #   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
 #   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
+#   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #
 # Everything installs what it needs first (`make bootstrap`, idempotent).
@@ -18,10 +19,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas cli-reference clean
+.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime apps cli-reference clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -50,7 +51,7 @@ test: test-contracts test-rust
 test-contracts: contracts
 	cd contracts && $(FORGE) test
 
-test-rust: bootstrap
+test-rust: bootstrap apps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
@@ -75,6 +76,14 @@ demo: bootstrap
 
 bench-gas: bootstrap
 	$(CARGO) run -q -p dexec-cli -- bench gas --out target/bench/gas.json
+
+## apps: example apps (C -> wasm32-wasi, and native) in apps/build; installs clang/wasi-libc (Debian)
+apps:
+	scripts/bootstrap-debian.sh
+	$(MAKE) -C apps
+
+bench-runtime: bootstrap apps
+	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json
 
 ## cli-reference: regenerate docs/cli.md from the binary's help (a test checks it is current)
 cli-reference: bootstrap

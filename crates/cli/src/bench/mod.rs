@@ -5,6 +5,7 @@
 
 mod gas;
 mod report;
+mod runtime;
 
 /// Arguments of `dexec bench`.
 #[derive(Debug, clap::Args)]
@@ -18,11 +19,15 @@ enum Bench {
     /// Gas of hub transactions (receipt gasUsed) on a fresh local chain, beside iExec's.
     #[command(long_about = gas::LONG_ABOUT)]
     Gas(gas::Args),
+    /// Start-up cost and speed of the WebAssembly runtime, beside native code.
+    #[command(long_about = runtime::LONG_ABOUT)]
+    Runtime(runtime::Args),
 }
 
 /// Run `dexec bench`.
 pub async fn run(args: Args) -> eyre::Result<()> {
     match args.bench {
         Bench::Gas(args) => gas::run(args).await,
+        Bench::Runtime(args) => runtime::run(args).await,
     }
 }

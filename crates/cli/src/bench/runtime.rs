@@ -77,10 +77,16 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     print!("{}", table(&bench));
 
     let report = Report {
-        figures: figures(&bench).into_iter().map(|(k, v, _)| (k, v)).collect(),
+        figures: figures(&bench)
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect(),
         targets: [("wasm_vs_native_ratio", RATIO_TARGET)].into(),
         notes: [
-            ("cold_start_ms", "compile + instantiate + run hello, empty cache"),
+            (
+                "cold_start_ms",
+                "compile + instantiate + run hello, empty cache",
+            ),
             ("warm_start_ms", "instantiate + run hello, module cached"),
             (
                 "wasm_vs_native_ratio",
@@ -110,10 +116,22 @@ pub async fn run(args: Args) -> eyre::Result<()> {
 /// `(name, value, printed value)` of every figure, in table order.
 fn figures(b: &RuntimeBench) -> Vec<(&'static str, f64, String)> {
     vec![
-        ("cold_start_ms", b.cold_start_ms, format!("{:.2}", b.cold_start_ms)),
-        ("warm_start_ms", b.warm_start_ms, format!("{:.3}", b.warm_start_ms)),
+        (
+            "cold_start_ms",
+            b.cold_start_ms,
+            format!("{:.2}", b.cold_start_ms),
+        ),
+        (
+            "warm_start_ms",
+            b.warm_start_ms,
+            format!("{:.3}", b.warm_start_ms),
+        ),
         ("pi_wasm_ms", b.pi_wasm_ms, format!("{:.1}", b.pi_wasm_ms)),
-        ("pi_native_ms", b.pi_native_ms, format!("{:.1}", b.pi_native_ms)),
+        (
+            "pi_native_ms",
+            b.pi_native_ms,
+            format!("{:.1}", b.pi_native_ms),
+        ),
         (
             "wasm_vs_native_ratio",
             b.wasm_vs_native_ratio,

@@ -1,0 +1,69 @@
+//! dexec-runtime: runs a task's WebAssembly app deterministically and digests its result.
+//!
+//! Apps are WASI preview 1 modules run by wasmtime with a configuration chosen so that every
+//! honest worker computes the same bytes (DESIGN §5, checklist in `docs/runtime.md`):
+//!
+//! - NaN canonicalization, no threads, deterministic relaxed SIMD, a fixed wasm stack;
+//! - fuel metering ([`Outcome::OutOfFuel`] is a deterministic result) and a memory limit that
+//!   traps ([`Outcome::LimitExceeded`]); an epoch deadline stops runaway runs on wall-clock
+//!   time ([`Outcome::Timeout`], a worker fault, never a result);
+//! - `/iexec_in` preopened read-only, `/iexec_out` read-write, no network, stdin closed,
+//!   stdout/stderr captured into bounded buffers;
+//! - a virtual clock and a seeded random source derived from the task, and a `poll_oneoff`
+//!   (sleep) that advances the virtual clock instead of blocking;
+//! - output limits (bytes written during the run, then total size and file count of
+//!   `/iexec_out`).
+//!
+//! [`Runtime::run`] is blocking: call it from `spawn_blocking` or use [`Runtime::run_blocking`].
+//! Compiled modules are cached by the sha256 of their bytes and reused across tasks.
+//!
+//! [`result`] reads `computed.json` and computes the result digest of DESIGN §4: keccak256 of
+//! the callback data, else sha256 of the deterministic output file, else a recursive tree
+//! digest of the output directory (algorithm in [`result::tree_digest`]).
+//!
+//! [`bench`] measures cold/warm start and the WASM/native speed ratio for `dexec bench runtime`.
+
+pub mod bench;
+mod cache;
+mod fuel;
+pub mod result;
+mod runtime;
+mod shell;
+mod wasi;
+
+pub use fuel::{fuel_for_category, FUEL_PER_REFERENCE_SECOND};
+pub use runtime::{
+    Job, Limit, Outcome, OutputLimits, Run, Runtime, RuntimeConfig, TaskEnv,
+    DEFAULT_CLOCK_START_UNIX_SECS, DEFAULT_MEMORY_LIMIT, WASM_STACK_BYTES,
+};
+pub use shell::split_args;
+
+use std::path::PathBuf;
+
+/// Errors of the runtime itself (a run that cannot even start). What an app does wrong is an
+/// [`Outcome`], never an [`Error`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The wasmtime engine rejected the configuration.
+    #[error("wasmtime engine configuration: {0}")]
+    Engine(String),
+    /// Linking WASI into the host failed (a wasmtime-wasi bug or version mismatch).
+    #[error("WASI linker setup: {0}")]
+    Linker(String),
+    /// A task directory could not be prepared or opened.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The directory or file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The blocking task running the app panicked or was cancelled.
+    #[error("runtime task failed: {0}")]
+    Join(String),
+}
+
+/// `Result` with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
