@@ -16,6 +16,9 @@ use crate::error::Result;
 use crate::orders::OrderKind;
 
 /// An event of the hub or of a registry, decoded.
+// DealCreated carries the whole deal (~400 bytes): events are handled one at a time and
+// boxing it would only complicate every consumer's pattern.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "event",

@@ -253,13 +253,12 @@ impl Client {
 
     /// Volume of `hash` already consumed (all of it once the order is cancelled).
     pub async fn consumed(&self, hash: B256) -> Result<U256> {
-        Ok(self
-            .deployment()
+        self.deployment()
             .hub(self.provider())
             .viewConsumed(hash)
             .call()
             .await
-            .map_err(contract)?)
+            .map_err(contract)
     }
 
     /// The order's state on chain.

@@ -353,15 +353,12 @@ mod tests {
         let wrong = open(&path, b"nope").expect_err("wrong password");
         assert!(wrong.to_string().contains("wrong password"), "{wrong}");
         // importing the same key again writes nothing
-        let key = format!(
-            "{}",
-            signer
-                .credential()
-                .to_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let key: String = signer
+            .credential()
+            .to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let again = import_key(dir.path(), &key, b"other").expect_err("duplicate");
         assert!(matches!(again, WalletError::Exists { .. }), "{again}");
         assert_eq!(list(dir.path()).expect("list").len(), 1);
