@@ -1,6 +1,6 @@
 # dexec — one local command equals CI: `make ci`.
 #
-#   make demo       start a devnet, deploy the hub, print its addresses (the main job)
+#   make demo       the whole system on this machine: one task from order to verified result
 #   make test       every test: forge (unit, fuzz, invariant) and cargo
 #   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
 #   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
@@ -71,8 +71,8 @@ clippy: bootstrap
 
 ci: fmt-check clippy check-abi test
 
-demo: bootstrap
-	$(CARGO) run -q -p dexec-cli -- devnet --once
+demo: bootstrap apps
+	$(CARGO) run -q -p dexec-cli -- demo
 
 bench-gas: bootstrap
 	$(CARGO) run -q -p dexec-cli -- bench gas --out target/bench/gas.json

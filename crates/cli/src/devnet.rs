@@ -242,7 +242,10 @@ async fn resume(chain: &LocalChain, saved: &ChainFile) -> eyre::Result<Deploymen
 }
 
 /// Deploy the contracts from account 0, then mint and deposit for the first `accounts` accounts.
-async fn deploy_and_fund(chain: &LocalChain, accounts: usize) -> eyre::Result<Deployment> {
+pub(crate) async fn deploy_and_fund(
+    chain: &LocalChain,
+    accounts: usize,
+) -> eyre::Result<Deployment> {
     let owner = chain.address(0);
     tracing::info!(target: "devnet", %owner, "deploying the hub");
     let deployment = deploy_hub(&chain.provider, owner)

@@ -6,6 +6,7 @@
 mod bench;
 mod cmd;
 mod context;
+mod demo;
 mod devnet;
 mod exit;
 mod local;
@@ -81,11 +82,21 @@ enum Command {
     /// Show and follow tasks.
     #[command(long_about = cmd::deal::TASK_ABOUT)]
     Task(cmd::deal::TaskArgs),
+    /// Download task results, verified against the chain.
+    #[command(long_about = cmd::result::LONG_ABOUT)]
+    Result(cmd::result::Args),
     /// Show the chain and contract addresses in use.
     Info,
     /// Run a local development chain with the hub deployed and funded dev accounts.
     #[command(long_about = devnet::LONG_ABOUT)]
     Devnet(devnet::Args),
+    /// Run the whole system on this machine and one task end to end (`make demo`).
+    #[command(long_about = demo::LONG_ABOUT)]
+    Demo(demo::Args),
+    /// Run a workerpool's scheduler (deals, worker registry, assignments, settlement).
+    Scheduler(dexec_scheduler::Args),
+    /// Run a worker for a scheduler (runs tasks in the deterministic WASM runtime).
+    Worker(dexec_worker::Args),
     /// Serve the content-addressed blob store (apps, datasets, input files, results).
     #[command(long_about = STORE_ABOUT)]
     Store(dexec_store::Args),
@@ -115,10 +126,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("warn,devnet=info,bench=info,store=info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new("warn,devnet=info,bench=info,store=info,scheduler=info,worker=info")
+        }))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -158,9 +168,22 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Order(args) => cmd::order::run(args, g).await?,
         Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
         Command::Task(args) => cmd::deal::run_task(args, g).await?,
+        Command::Result(args) => cmd::result::run(args, g).await?,
         Command::Info => cmd::info::run(g).await?,
         Command::Devnet(args) => {
             devnet::run(args).await?;
+            return Ok(None);
+        }
+        Command::Demo(args) => {
+            demo::run(args).await?;
+            return Ok(None);
+        }
+        Command::Scheduler(args) => {
+            dexec_scheduler::run(args).await?;
+            return Ok(None);
+        }
+        Command::Worker(args) => {
+            dexec_worker::run(args).await?;
             return Ok(None);
         }
         Command::Store(args) => {

@@ -172,8 +172,13 @@ pub fn decode(deployment: &Deployment, log: &Log) -> Option<HubEvent> {
     let address = log.address();
     let data = &log.inner;
     if address == deployment.hub {
-        if let Ok(event) = Hub::HubEvents::decode_log(data) {
-            return decode_hub(event.data);
+        // the hub's ABI also declares the execution events (shared Settlement base): those
+        // decode_hub leaves to the module's decoder below
+        if let Some(event) = Hub::HubEvents::decode_log(data)
+            .ok()
+            .and_then(|e| decode_hub(e.data))
+        {
+            return Some(event);
         }
         return HubPoco::HubPocoEvents::decode_log(data)
             .ok()

@@ -149,13 +149,7 @@ pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
     } = args.command;
     let client = global.reader().await?;
     let deal = find_deal(&client, task_id, deal).await?;
-    let index = deal
-        .tasks
-        .iter()
-        .position(|t| *t == task_id)
-        .ok_or_else(|| Fail::not_found(format!("task {task_id} is not in deal {}", deal.deal_id)))?
-        as u64
-        + u64::from(deal.deal.bot_first);
+    let index = index_in(&deal, task_id)?;
     let mut task = client.task(&deal, index).await?;
     if watch {
         let started = std::time::Instant::now();
@@ -186,6 +180,29 @@ pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
     }
     let text = describe_task(&task);
     Output::new(task, text)
+}
+
+/// The absolute index of `task_id` in `deal`.
+fn index_in(deal: &DealInfo, task_id: B256) -> eyre::Result<u64> {
+    let position = deal
+        .tasks
+        .iter()
+        .position(|t| *t == task_id)
+        .ok_or_else(|| {
+            Fail::not_found(format!("task {task_id} is not in deal {}", deal.deal_id))
+        })?;
+    Ok(position as u64 + u64::from(deal.deal.bot_first))
+}
+
+/// The current state of `task_id` (of `deal` if given, else found by scanning deals).
+pub async fn find_task(
+    client: &Client,
+    task_id: B256,
+    deal: Option<B256>,
+) -> eyre::Result<TaskInfo> {
+    let deal = find_deal(client, task_id, deal).await?;
+    let index = index_in(&deal, task_id)?;
+    Ok(client.task(&deal, index).await?)
 }
 
 async fn find_deal(client: &Client, task_id: B256, deal: Option<B256>) -> eyre::Result<DealInfo> {

@@ -7,6 +7,7 @@ pub mod deal;
 pub mod info;
 pub mod init;
 pub mod order;
+pub mod result;
 pub mod wallet;
 
 use dexec_sdk::primitives::Nrlc;

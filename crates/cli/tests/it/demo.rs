@@ -1,0 +1,39 @@
+//! `dexec demo` (what `make demo` runs): one task from order to verified result, with the
+//! real chain, store, scheduler, workers and WASM runtime on loopback.
+
+use std::path::Path;
+
+#[test]
+fn demo_prints_a_verified_result() {
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apps/build/hello.wasm");
+    assert!(hello.is_file(), "build the example apps first: `make apps`");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = crate::dexec()
+        .args([
+            "demo",
+            "--block-time",
+            "1",
+            "--args",
+            "from the test",
+            "--app",
+        ])
+        .arg(&hello)
+        .arg("--state-dir")
+        .arg(dir.path().join("demo"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("task COMPLETED on chain"), "{stdout}");
+    assert!(stdout.contains("verified against the chain"), "{stdout}");
+    assert!(stdout.contains("Hello, from the test!"), "{stdout}");
+    assert!(stdout.contains("requester paid 3 RLC"), "{stdout}");
+    // the verified result is on disk, beside the services' state
+    let result =
+        std::fs::read_to_string(dir.path().join("demo/result/result.txt")).expect("result");
+    assert_eq!(result.trim(), "Hello, from the test!");
+}

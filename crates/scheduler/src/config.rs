@@ -1,0 +1,248 @@
+//! `dexec scheduler` flags ([`Args`]) and the validated [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use dexec_sdk::{ChainEntry, ChainFile};
+
+use crate::error::{Error, Result};
+
+/// How trust-1 tasks settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Trust1Mode {
+    /// Each worker sends `Hub.contributeAndFinalize` (one transaction per task, lowest latency).
+    Fast,
+    /// Workers report results; the scheduler settles many tasks of a deal per `pushResults`
+    /// (cheapest per task, for bags of tasks).
+    Batch,
+}
+
+/// Arguments of `dexec scheduler`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// chain.json to read the chain from (as written by `dexec devnet`).
+    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
+    pub chain_file: PathBuf,
+    /// Chain of chain.json to use (default: its `default`).
+    #[arg(long, env = "DEXEC_CHAIN")]
+    pub chain: Option<String>,
+    /// JSON-RPC URL, overriding the chain's `host`.
+    #[arg(long, env = "DEXEC_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// The workerpool this scheduler runs (its owner's key signs authorizations).
+    #[arg(long, env = "DEXEC_WORKERPOOL")]
+    pub workerpool: Address,
+    /// Keystore of the workerpool owner (password from DEXEC_WALLET_PASSWORD).
+    #[arg(long, env = "DEXEC_WALLET_FILE", conflicts_with = "dev_account")]
+    pub wallet_file: Option<PathBuf>,
+    /// Use devnet account N as the workerpool owner (anvil's well-known keys; devnet only).
+    #[arg(long, value_name = "N")]
+    pub dev_account: Option<u32>,
+    /// Address to listen on (port 0 picks one).
+    #[arg(
+        long,
+        env = "DEXEC_SCHEDULER_LISTEN",
+        default_value = "127.0.0.1:13000"
+    )]
+    pub listen: SocketAddr,
+    /// Database: `sqlite://<file>` or `postgres://user:pass@host/db`.
+    #[arg(
+        long,
+        env = "DEXEC_SCHEDULER_DB",
+        default_value = "sqlite://.dexec/scheduler.db"
+    )]
+    pub db: String,
+    /// Only act on events this many blocks deep.
+    #[arg(long, default_value_t = 0)]
+    pub confirmations: u64,
+    /// Block to start following events from when the database has no cursor yet.
+    #[arg(long, default_value_t = 0)]
+    pub from_block: u64,
+    /// Blob store workers upload results to (advertised to workers).
+    #[arg(long, env = "DEXEC_STORE_URL")]
+    pub store_url: Option<String>,
+    /// How often to poll the chain, milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub poll_interval_ms: u64,
+    /// How often workers must send a heartbeat, milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    pub heartbeat_interval_ms: u64,
+    /// A worker silent this long is lost and its running replicates re-assigned, milliseconds.
+    #[arg(long, default_value_t = 15_000)]
+    pub lost_after_ms: u64,
+    /// A replicate with no progress this long is re-assigned, seconds (default: the deal's
+    /// category time reference).
+    #[arg(long)]
+    pub replicate_timeout_secs: Option<u64>,
+    /// How trust-1 tasks settle.
+    #[arg(long, value_enum, default_value_t = Trust1Mode::Fast)]
+    pub trust1_mode: Trust1Mode,
+    /// Largest `pushResults` batch (batch mode).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+/// The scheduler's validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// The chain and hub.
+    pub chain: ChainEntry,
+    /// The workerpool owner's key.
+    pub signer: PrivateKeySigner,
+    /// The workerpool.
+    pub workerpool: Address,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub db_url: String,
+    /// Confirmation depth.
+    pub confirmations: u64,
+    /// First block to follow without a stored cursor.
+    pub from_block: u64,
+    /// Store advertised to workers.
+    pub store_url: Option<String>,
+    /// Chain polling period.
+    pub poll_interval: Duration,
+    /// Heartbeat period asked of workers.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a worker is lost.
+    pub lost_after: Duration,
+    /// Replicate timeout (default: the deal's time reference).
+    pub replicate_timeout: Option<Duration>,
+    /// Trust-1 settlement.
+    pub trust1_mode: Trust1Mode,
+    /// Largest `pushResults` batch.
+    pub batch_size: usize,
+    /// Longest a `next` long poll is held.
+    pub max_wait: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // The signer holds the workerpool owner's private key: show its address only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("chain", &self.chain)
+            .field("owner", &self.signer.address())
+            .field("workerpool", &self.workerpool)
+            .field("listen", &self.listen)
+            .field("db_url", &redact(&self.db_url))
+            .field("confirmations", &self.confirmations)
+            .field("store_url", &self.store_url)
+            .field("poll_interval", &self.poll_interval)
+            .field("trust1_mode", &self.trust1_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// A configuration for tests: listen on 127.0.0.1:0, fast polling and heartbeats.
+    pub fn test(
+        chain: ChainEntry,
+        signer: PrivateKeySigner,
+        workerpool: Address,
+        db_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            chain,
+            signer,
+            workerpool,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db_url: db_url.into(),
+            confirmations: 0,
+            from_block: 0,
+            store_url: None,
+            poll_interval: Duration::from_millis(100),
+            heartbeat_interval: Duration::from_millis(300),
+            lost_after: Duration::from_secs(2),
+            replicate_timeout: None,
+            trust1_mode: Trust1Mode::Fast,
+            batch_size: 64,
+            max_wait: Duration::from_secs(2),
+        }
+    }
+
+    /// Validate `args`: read chain.json, open the owner's key.
+    pub fn from_args(args: Args) -> Result<Self> {
+        let file = ChainFile::load(&args.chain_file).map_err(|e| Error::Config(e.to_string()))?;
+        let name = args.chain.clone().unwrap_or_else(|| file.default.clone());
+        let mut chain = file.chains.get(&name).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "{} has no chain named {name:?}",
+                args.chain_file.display()
+            ))
+        })?;
+        if let Some(url) = args.rpc_url {
+            chain.host = url;
+        }
+        let signer = match (&args.wallet_file, args.dev_account) {
+            (Some(path), _) => {
+                let password = std::env::var("DEXEC_WALLET_PASSWORD").map_err(|_| {
+                    Error::Config("set DEXEC_WALLET_PASSWORD to open --wallet-file".into())
+                })?;
+                dexec_sdk::wallet::open(path, password.as_bytes())
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+            (None, Some(index)) => {
+                let chain_id = chain.chain_id().unwrap_or(31337);
+                dexec_sdk::wallet::dev_account(index, chain_id)
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "the scheduler signs as the workerpool owner: pass --wallet-file or \
+                     --dev-account"
+                        .into(),
+                ))
+            }
+        };
+        if args.batch_size == 0 {
+            return Err(Error::Config("--batch-size must be at least 1".into()));
+        }
+        Ok(Self {
+            chain,
+            signer,
+            workerpool: args.workerpool,
+            listen: args.listen,
+            db_url: args.db,
+            confirmations: args.confirmations,
+            from_block: args.from_block,
+            store_url: args.store_url,
+            poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
+            heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms.max(50)),
+            lost_after: Duration::from_millis(args.lost_after_ms),
+            replicate_timeout: args.replicate_timeout_secs.map(Duration::from_secs),
+            trust1_mode: args.trust1_mode,
+            batch_size: args.batch_size,
+            max_wait: Duration::from_secs(20),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://sched:secret@db:5432/dexec"),
+            "postgres://sched:***@db:5432/dexec"
+        );
+        assert_eq!(redact("sqlite://.dexec/s.db"), "sqlite://.dexec/s.db");
+    }
+}

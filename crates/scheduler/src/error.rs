@@ -1,0 +1,66 @@
+//! The scheduler's error, and its one mapping to HTTP answers.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What can go wrong in the scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Applying the database migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A chain call failed.
+    #[error(transparent)]
+    Chain(#[from] dexec_sdk::Error),
+    /// A hub call failed.
+    #[error(transparent)]
+    Contract(#[from] dexec_contracts::Error),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Signer(#[from] alloy::signers::Error),
+    /// Binding or serving HTTP failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The caller is not authenticated (missing, unknown or expired session, bad signature).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The request is malformed or not allowed in the current state.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// No such task or replicate.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Stored data could not be understood (a corrupted or foreign database).
+    #[error("corrupted scheduler state: {0}")]
+    Corrupt(String),
+}
+
+/// `Result` with the scheduler's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Chain(_) | Self::Contract(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(target: "scheduler::http", error = %self, "request failed");
+        }
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error (see the scheduler's log)".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}

@@ -1,0 +1,130 @@
+//! The HTTP API (axum): worker registry, long-poll assignment, reports, task status, health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::api::{
+    Challenge, Heartbeat, NextAction, NextRequest, RegisterRequest, Registered, Report, TaskView,
+};
+use crate::error::{Error, Result};
+use crate::service::Scheduler;
+
+type AppState = Arc<Scheduler>;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/workers/challenge", get(challenge))
+        .route("/workers/register", post(register))
+        .route("/workers/{address}/heartbeat", post(heartbeat))
+        .route("/workers/{address}/next", post(next))
+        .route("/workers/{address}/replicates/{task_id}", post(report))
+        .route("/tasks/{task_id}", get(task))
+        .with_state(state)
+}
+
+fn session(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn address(s: &str) -> Result<Address> {
+    s.parse()
+        .map_err(|_| Error::BadRequest(format!("{s:?} is not an address")))
+}
+
+async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
+    let (alive, registered) = s.worker_count();
+    let tasks: serde_json::Map<String, serde_json::Value> =
+        s.db.task_counts()
+            .await?
+            .into_iter()
+            .map(|(status, n)| (status, n.into()))
+            .collect();
+    Ok(Json(serde_json::json!({
+        "status": "ok",
+        "workerpool": s.config.workerpool,
+        "scheduler": s.owner(),
+        "nextBlock": s.next_block(),
+        "workers": { "alive": alive, "registered": registered },
+        "tasks": tasks,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ChallengeQuery {
+    address: String,
+}
+
+async fn challenge(
+    State(s): State<AppState>,
+    Query(q): Query<ChallengeQuery>,
+) -> Result<Json<Challenge>> {
+    Ok(Json(s.challenge(address(&q.address)?)))
+}
+
+async fn register(
+    State(s): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Json<Registered>> {
+    Ok(Json(s.register(req).await?))
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    Path(worker): Path<String>,
+    headers: HeaderMap,
+    Json(beat): Json<Heartbeat>,
+) -> Result<StatusCode> {
+    let worker = address(&worker)?;
+    s.authenticate(worker, session(&headers))?;
+    s.heartbeat(worker, beat);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn next(
+    State(s): State<AppState>,
+    Path(worker): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<NextRequest>,
+) -> Result<Response> {
+    let worker = address(&worker)?;
+    s.authenticate(worker, session(&headers))?;
+    Ok(
+        match s.next(worker, Duration::from_millis(req.wait_ms)).await? {
+            Some(assignment) => Json(assignment).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    )
+}
+
+async fn report(
+    State(s): State<AppState>,
+    Path((worker, task_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(report): Json<Report>,
+) -> Result<Json<NextAction>> {
+    let worker = address(&worker)?;
+    let task_id: B256 = task_id
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("{task_id:?} is not a task id")))?;
+    s.authenticate(worker, session(&headers))?;
+    Ok(Json(s.report(worker, task_id, report).await?))
+}
+
+async fn task(State(s): State<AppState>, Path(task_id): Path<String>) -> Result<Json<TaskView>> {
+    let task_id: B256 = task_id
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("{task_id:?} is not a task id")))?;
+    Ok(Json(s.task_view(task_id).await?))
+}

@@ -1,0 +1,152 @@
+//! Failures: a worker dies mid-task; the scheduler restarts mid-deal.
+
+use std::time::Duration;
+
+use dexec_test_utils::wait_for;
+
+use crate::fixture::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_worker_task_completes_elsewhere() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    // slow enough to be killed mid-run
+    let app = pool.deploy_app("slow", &hello_app(1_500_000_000)).await;
+    let doomed = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let deal = pool.request(app, 1, 1).await;
+    let task_id = deal.tasks[0];
+    let assigned = wait_for(Duration::from_secs(30), || async {
+        let view = pool.try_task_view(task_id).await?;
+        view.replicates
+            .iter()
+            .any(|r| r.worker == doomed.address())
+            .then_some(())
+    })
+    .await;
+    assert!(assigned.is_some(), "the first worker got the task");
+    doomed.kill();
+    let rescuer = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
+
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(90)).await;
+    assert_eq!(
+        tasks[0].result.as_ref().map(|r| r.digest),
+        Some(sha256(HELLO_OUTPUT))
+    );
+    let view = pool.wait_view(task_id, "completed").await;
+    let status = |w| {
+        view.replicates
+            .iter()
+            .find(|r| r.worker == w)
+            .map(|r| r.status.clone())
+    };
+    assert_eq!(status(doomed.address()).as_deref(), Some("lost"));
+    assert_eq!(status(rescuer.address()).as_deref(), Some("done"));
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scheduler_restart_mid_deal() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("slow", &hello_app(300_000_000)).await;
+    let mut config = pool.worker_config(FIRST_WORKER);
+    config.max_concurrent = 1;
+    let _worker = pool.start_worker(config).await;
+    let deal = pool.request(app, 1, 3).await;
+    let reader = pool.chain.reader();
+    let first = wait_for(Duration::from_secs(60), || async {
+        let task = reader.task(&deal, deal.deal.bot_first.into()).await.ok()?;
+        (task.status == dexec_sdk::TaskStatus::Completed).then_some(())
+    })
+    .await;
+    assert!(first.is_some(), "the first task completed");
+
+    // stop the scheduler while the deal is running; a new deal arrives while it is down
+    let scheduler = pool.scheduler.take().expect("scheduler");
+    let addr = scheduler.addr();
+    scheduler.stop().await;
+    let second = pool.request(app, 1, 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pool.start_scheduler(Some(addr)).await;
+
+    pool.wait_completed(&deal, Duration::from_secs(120)).await;
+    pool.wait_completed(&second, Duration::from_secs(60)).await;
+    for task in deal.tasks.iter().chain(&second.tasks) {
+        pool.wait_view(*task, "completed").await;
+    }
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
+
+/// Nobody runs the tasks: past the final deadline the scheduler claims them in one
+/// `claimBatch`; the requester gets its money back plus the scheduler's stake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_tasks_are_claimed() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    let requester = pool.chain.address(REQUESTER);
+    let (free_before, _) = pool.chain.hub_account(requester).await.expect("requester");
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let deal = pool.request(app, 1, 2).await;
+    pool.wait_view(deal.tasks[0], "pending").await;
+    // XS: final deadline 10 × 300 s after the match
+    pool.chain.advance_time(3_001).await.expect("time passes");
+    for task in &deal.tasks {
+        pool.wait_view(*task, "failed").await;
+    }
+    // (the SDK's task status cannot show claims yet: it drops the TaskClaimed event)
+    let poco = pool.chain.deployment.poco(&pool.chain.provider);
+    for index in deal.deal.task_indices() {
+        let settled = poco
+            .isTaskSettled(
+                deal.deal_id,
+                alloy::primitives::U256::from(index),
+                alloy::primitives::U256::from(deal.deal.bot_first),
+            )
+            .call()
+            .await
+            .expect("isTaskSettled");
+        assert!(settled, "task {index} claimed");
+    }
+    let (free_after, locked) = pool.chain.hub_account(requester).await.expect("requester");
+    assert_eq!(locked, alloy::primitives::U256::ZERO);
+    let compensation = alloy::primitives::U256::from(2 * WORKERPOOL_PRICE * 30 / 100);
+    assert_eq!(
+        free_after,
+        free_before + compensation,
+        "refund plus the scheduler's stake"
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
+
+/// A worker stopped mid-replicate resumes it from its state directory when it restarts
+/// (before the scheduler declares it lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn worker_restart_resumes_its_replicate() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let app = pool.deploy_app("slow", &hello_app(1_500_000_000)).await;
+    let mut config = pool.worker_config(FIRST_WORKER);
+    config.max_concurrent = 1;
+    let first = pool.start_worker(config.clone()).await;
+    let deal = pool.request(app, 1, 1).await;
+    let task_id = deal.tasks[0];
+    let assigned = wait_for(Duration::from_secs(30), || async {
+        let view = pool.try_task_view(task_id).await?;
+        (!view.replicates.is_empty()).then_some(())
+    })
+    .await;
+    assert!(assigned.is_some(), "assigned");
+    first.kill();
+    let state = pool
+        .worker_dir(FIRST_WORKER)
+        .join("tasks")
+        .join(format!("{task_id:#x}"))
+        .join("state.json");
+    assert!(state.is_file(), "the replicate's state is on disk");
+    let _again = pool.start_worker(config).await;
+    pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    let view = pool.wait_view(task_id, "completed").await;
+    assert_eq!(view.replicates.len(), 1, "resumed, not re-assigned");
+    assert_eq!(view.replicates[0].status, "done");
+}

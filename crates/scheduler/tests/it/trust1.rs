@@ -1,0 +1,118 @@
+//! Trust 1: the fast path (`contributeAndFinalize` by the worker) and batches (`pushResults`).
+
+use std::time::Duration;
+
+use dexec_scheduler::Trust1Mode;
+
+use crate::fixture::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trust_one_end_to_end() {
+    trust_one(PoolOptions::default()).await;
+}
+
+/// The same on PostgreSQL, when `DEXEC_TEST_POSTGRES_URL` names an empty database
+/// (skipped otherwise; e.g. `postgres://postgres@127.0.0.1:5432/dexec_test`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trust_one_on_postgres() {
+    let Ok(url) = std::env::var("DEXEC_TEST_POSTGRES_URL") else {
+        eprintln!("DEXEC_TEST_POSTGRES_URL not set: PostgreSQL test skipped");
+        return;
+    };
+    trust_one(PoolOptions {
+        db_url: Some(url),
+        ..Default::default()
+    })
+    .await;
+}
+
+async fn trust_one(options: PoolOptions) {
+    let pool = Pool::start(options).await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let _worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let deal = pool.request(app, 1, 2).await;
+
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    let expected = sha256(HELLO_OUTPUT);
+    for task in &tasks {
+        let result = task.result.as_ref().expect("completed with a result");
+        assert_eq!(result.digest, expected, "digest of the hello app's output");
+        let link = result.link().expect("results link is JSON");
+        assert_eq!(link["storage"], "dexec-store");
+        // the link serves the zipped /iexec_out, which holds the result file
+        let location = link["location"].as_str().expect("location");
+        let zip = reqwest::get(location)
+            .await
+            .expect("GET result")
+            .error_for_status()
+            .expect("result stored")
+            .bytes()
+            .await
+            .expect("zip bytes");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).expect("a zip");
+        let mut file = archive
+            .by_name("result.txt")
+            .expect("result.txt in the zip");
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut content).expect("read");
+        assert_eq!(content, HELLO_OUTPUT);
+
+        let view = pool.wait_view(task.task_id, "completed").await;
+        assert_eq!(view.result_digest, Some(expected));
+        assert_eq!(view.replicates.len(), 1);
+    }
+    // the worker was paid: workerpool price minus the scheduler's 1 %
+    let (free, locked) = pool
+        .chain
+        .hub_account(pool.chain.address(FIRST_WORKER))
+        .await
+        .expect("worker account");
+    assert!(locked.is_zero());
+    assert_eq!(
+        free,
+        dexec_primitives::Nrlc::from_rlc(100_000).to_u256()
+            + alloy::primitives::U256::from(2 * WORKERPOOL_PRICE * 99 / 100)
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trust_one_bag_settles_in_batches() {
+    let pool = Pool::start(PoolOptions {
+        trust1_mode: Trust1Mode::Batch,
+        ..Default::default()
+    })
+    .await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let mut a = pool.worker_config(FIRST_WORKER);
+    a.max_concurrent = 3;
+    let mut b = pool.worker_config(FIRST_WORKER + 1);
+    b.max_concurrent = 3;
+    let _a = pool.start_worker(a).await;
+    let _b = pool.start_worker(b).await;
+    let deal = pool.request(app, 1, 6).await;
+
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(90)).await;
+    let expected = sha256(HELLO_OUTPUT);
+    let mut workers = std::collections::HashSet::new();
+    for task in &tasks {
+        assert_eq!(task.result.as_ref().map(|r| r.digest), Some(expected));
+        let view = pool.wait_view(task.task_id, "completed").await;
+        workers.extend(view.replicates.iter().map(|r| r.worker));
+    }
+    assert_eq!(workers.len(), 2, "both workers got tasks");
+    // settled by the scheduler: fewer transactions than tasks
+    let settlements: std::collections::HashSet<_> = tasks
+        .iter()
+        .filter_map(|t| t.result.as_ref().map(|r| r.tx_hash))
+        .collect();
+    assert!(
+        settlements.len() < tasks.len(),
+        "{} transactions for {} tasks",
+        settlements.len(),
+        tasks.len()
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}

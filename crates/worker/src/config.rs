@@ -1,0 +1,218 @@
+//! `dexec worker` flags ([`Args`]) and the validated [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use alloy::signers::local::PrivateKeySigner;
+use dexec_sdk::{ChainEntry, ChainFile};
+
+use crate::error::{Error, Result};
+
+/// Arguments of `dexec worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The scheduler's URL.
+    #[arg(
+        long,
+        env = "DEXEC_SCHEDULER_URL",
+        default_value = "http://127.0.0.1:13000"
+    )]
+    pub scheduler_url: String,
+    /// chain.json to read the chain from.
+    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
+    pub chain_file: PathBuf,
+    /// Chain of chain.json to use (default: its `default`).
+    #[arg(long, env = "DEXEC_CHAIN")]
+    pub chain: Option<String>,
+    /// JSON-RPC URL, overriding the chain's `host`.
+    #[arg(long, env = "DEXEC_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// The worker's keystore (password from DEXEC_WALLET_PASSWORD).
+    #[arg(long, env = "DEXEC_WALLET_FILE", conflicts_with = "dev_account")]
+    pub wallet_file: Option<PathBuf>,
+    /// Use devnet account N as the worker's wallet (devnet only).
+    #[arg(long, value_name = "N")]
+    pub dev_account: Option<u32>,
+    /// Name shown by the scheduler.
+    #[arg(long, default_value = "worker")]
+    pub name: String,
+    /// Directory for task state and files (interrupted tasks resume from it).
+    #[arg(long, env = "DEXEC_WORKER_DIR", default_value = ".dexec/worker")]
+    pub work_dir: PathBuf,
+    /// Blob store for results and blob-id locations (default: the scheduler's).
+    #[arg(long, env = "DEXEC_STORE_URL")]
+    pub store_url: Option<String>,
+    /// Tasks run at once (default: cores − 1, at least 1).
+    #[arg(long)]
+    pub max_concurrent: Option<u32>,
+    /// Tags offered, comma-separated names or a 0x bytes32 (`gpu`, `tee`, …).
+    #[arg(long, default_value = "0x0")]
+    pub tags: String,
+    /// Memory offered, MiB.
+    #[arg(long, default_value_t = 4096)]
+    pub memory_mb: u64,
+    /// Let input-file URLs reach loopback and private addresses (off by default).
+    #[arg(long)]
+    pub allow_private_inputs: bool,
+    /// Largest download (app, dataset, input file), MiB.
+    #[arg(long, default_value_t = 256)]
+    pub max_download_mb: u64,
+    /// Longest download, seconds.
+    #[arg(long, default_value_t = 120)]
+    pub download_timeout_secs: u64,
+    /// Fuel per task instead of the category's budget (private pools; every worker of the
+    /// pool must use the same value or honest workers disagree).
+    #[arg(long, hide = true)]
+    pub fuel: Option<u64>,
+    /// Test hook: contribute a corrupted digest (to exercise consensus and slashing).
+    #[arg(long, hide = true)]
+    pub dishonest: bool,
+}
+
+/// The worker's validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// The scheduler's URL.
+    pub scheduler_url: String,
+    /// The chain and hub.
+    pub chain: ChainEntry,
+    /// The worker's key (contributes, stakes, is paid).
+    pub signer: PrivateKeySigner,
+    /// Name shown by the scheduler.
+    pub name: String,
+    /// Task state directory.
+    pub work_dir: PathBuf,
+    /// Store override.
+    pub store_url: Option<String>,
+    /// Tasks at once.
+    pub max_concurrent: u32,
+    /// Cores offered.
+    pub cores: u32,
+    /// Memory offered, MiB.
+    pub memory_mb: u64,
+    /// Tags offered.
+    pub tags: B256,
+    /// Allow private input-file addresses.
+    pub allow_private_inputs: bool,
+    /// Largest download.
+    pub max_download_bytes: u64,
+    /// Longest download.
+    pub download_timeout: Duration,
+    /// Fuel override.
+    pub fuel: Option<u64>,
+    /// Corrupt digests (tests).
+    pub dishonest: bool,
+    /// How long a `next` long poll may wait.
+    pub poll_wait: Duration,
+    /// How often to repeat a report while told to wait.
+    pub report_interval: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // The signer holds the worker's private key: show its address only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("scheduler_url", &self.scheduler_url)
+            .field("chain", &self.chain)
+            .field("address", &self.signer.address())
+            .field("name", &self.name)
+            .field("work_dir", &self.work_dir)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("tags", &self.tags)
+            .field("dishonest", &self.dishonest)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+impl Config {
+    /// A configuration for tests: fast polling, private inputs allowed.
+    pub fn test(
+        scheduler_url: impl Into<String>,
+        chain: ChainEntry,
+        signer: PrivateKeySigner,
+        work_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            scheduler_url: scheduler_url.into(),
+            chain,
+            signer,
+            name: "test-worker".into(),
+            work_dir: work_dir.into(),
+            store_url: None,
+            max_concurrent: 2,
+            cores: cores(),
+            memory_mb: 1024,
+            tags: B256::ZERO,
+            allow_private_inputs: true,
+            max_download_bytes: 64 << 20,
+            download_timeout: Duration::from_secs(30),
+            fuel: None,
+            dishonest: false,
+            poll_wait: Duration::from_secs(1),
+            report_interval: Duration::from_millis(200),
+        }
+    }
+
+    /// Validate `args`.
+    pub fn from_args(args: Args) -> Result<Self> {
+        let file = ChainFile::load(&args.chain_file).map_err(|e| Error::Config(e.to_string()))?;
+        let name = args.chain.clone().unwrap_or_else(|| file.default.clone());
+        let mut chain = file.chains.get(&name).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "{} has no chain named {name:?}",
+                args.chain_file.display()
+            ))
+        })?;
+        if let Some(url) = args.rpc_url {
+            chain.host = url;
+        }
+        let signer = match (&args.wallet_file, args.dev_account) {
+            (Some(path), _) => {
+                let password = std::env::var("DEXEC_WALLET_PASSWORD").map_err(|_| {
+                    Error::Config("set DEXEC_WALLET_PASSWORD to open --wallet-file".into())
+                })?;
+                dexec_sdk::wallet::open(path, password.as_bytes())
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+            (None, Some(index)) => {
+                dexec_sdk::wallet::dev_account(index, chain.chain_id().unwrap_or(31337))
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "the worker needs a wallet: pass --wallet-file or --dev-account".into(),
+                ))
+            }
+        };
+        let tags = dexec_primitives::tag::parse(&args.tags)
+            .map_err(|e| Error::Config(format!("--tags: {e}")))?;
+        let cores = cores();
+        Ok(Self {
+            scheduler_url: args.scheduler_url,
+            chain,
+            signer,
+            name: args.name,
+            work_dir: args.work_dir,
+            store_url: args.store_url,
+            max_concurrent: args
+                .max_concurrent
+                .unwrap_or(cores.saturating_sub(1))
+                .max(1),
+            cores,
+            memory_mb: args.memory_mb,
+            tags,
+            allow_private_inputs: args.allow_private_inputs,
+            max_download_bytes: args.max_download_mb << 20,
+            download_timeout: Duration::from_secs(args.download_timeout_secs),
+            fuel: args.fuel,
+            dishonest: args.dishonest,
+            poll_wait: Duration::from_secs(20),
+            report_interval: Duration::from_secs(1),
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! The worker's error.
+
+/// What can go wrong in the worker (failures of the worker itself; what an app does wrong is
+/// a deterministic error *result*, never an [`Error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The scheduler refused a call or could not be reached.
+    #[error("scheduler: {0}")]
+    Scheduler(String),
+    /// The scheduler cannot be reached (down or restarting).
+    #[error("scheduler unreachable: {0}")]
+    Unreachable(String),
+    /// The scheduler no longer knows this worker's session.
+    #[error("the scheduler does not know this session")]
+    Unauthorized,
+    /// A chain call failed.
+    #[error(transparent)]
+    Chain(#[from] dexec_sdk::Error),
+    /// A hub transaction failed.
+    #[error(transparent)]
+    Contract(#[from] dexec_contracts::Error),
+    /// The runtime could not run the app (a host problem, not an app problem).
+    #[error("runtime: {0}")]
+    Runtime(#[from] dexec_runtime::Error),
+    /// The run hit the wall-clock limit or a host error: a worker fault, never a result.
+    #[error("worker fault: {0}")]
+    Fault(String),
+    /// The result could not be uploaded.
+    #[error("result upload failed: {0}")]
+    Store(#[from] dexec_store::Error),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Signer(#[from] alloy::signers::Error),
+    /// The assignment's authorization is not the workerpool owner's.
+    #[error(
+        "the assignment for task {0} carries no valid authorization from the workerpool owner"
+    )]
+    BadAuthorization(alloy::primitives::B256),
+    /// Local files.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A state file could not be read or written.
+    #[error("state file: {0}")]
+    State(#[from] serde_json::Error),
+}
+
+/// `Result` with the worker's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,234 @@
+//! One replicate's computation: fetch inputs, run the app, digest, zip and upload.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Bytes, B256};
+use dexec_primitives::deal::Deal;
+use dexec_runtime::result::{file_sha256, Computed, COMPUTED_JSON};
+use dexec_runtime::{fuel_for_category, Job, Outcome, Runtime, TaskEnv};
+use dexec_scheduler::api::Assignment;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::fetch::{fetch, zip_dir, Limits};
+
+/// The name of the file an error result consists of.
+pub const ERROR_FILE: &str = "error.txt";
+
+/// What a computation produced.
+#[derive(Debug, Clone)]
+pub struct Computation {
+    /// The result digest (what workers vote on).
+    pub digest: B256,
+    /// Callback data (callback deals).
+    pub callback_data: Option<Bytes>,
+    /// The result zip's URL in the store, if uploaded.
+    pub result_location: Option<String>,
+    /// Whether the app failed deterministically (an error result).
+    pub error: Option<String>,
+}
+
+/// What the executor needs.
+#[derive(Clone)]
+pub struct Executor {
+    /// The runtime.
+    pub runtime: Arc<Runtime>,
+    /// HTTP client for downloads.
+    pub http: reqwest::Client,
+    /// The trusted store (apps, datasets by id; results go there).
+    pub store: Option<String>,
+    /// Download limits.
+    pub limits: Limits,
+    /// Fuel for every task instead of the category's (all workers of a pool must agree).
+    pub fuel_override: Option<u64>,
+}
+
+/// The request params the worker reads.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Params {
+    #[serde(default)]
+    iexec_args: String,
+    #[serde(default)]
+    iexec_input_files: Vec<String>,
+}
+
+impl Executor {
+    /// Compute `assignment` in `task_dir` (wiped first).
+    pub async fn compute(&self, assignment: &Assignment, task_dir: &Path) -> Result<Computation> {
+        let in_dir = task_dir.join("iexec_in");
+        let out_dir = task_dir.join("iexec_out");
+        for dir in [&in_dir, &out_dir] {
+            if dir.exists() {
+                tokio::fs::remove_dir_all(dir).await?;
+            }
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let outcome = self.run(assignment, &in_dir, &out_dir).await?;
+        let (digest, callback_data, error) = match outcome {
+            Ok(()) => match Computed::read(&out_dir).and_then(|c| Ok((c.digest(&out_dir)?, c))) {
+                Ok((digest, computed)) => (
+                    B256::from(digest),
+                    computed.callback_data.map(Bytes::from),
+                    None,
+                ),
+                Err(e) => {
+                    let message = format!("invalid result: {e}");
+                    (error_result(&out_dir, &message)?, None, Some(message))
+                }
+            },
+            Err(message) => (error_result(&out_dir, &message)?, None, Some(message)),
+        };
+        let result_location = match &self.store {
+            Some(store) => {
+                let zip = {
+                    let out_dir = out_dir.clone();
+                    tokio::task::spawn_blocking(move || zip_dir(&out_dir))
+                        .await
+                        .map_err(|e| Error::Fault(e.to_string()))??
+                };
+                let client = dexec_store::StoreClient::new(store)?;
+                let blob = client.put(zip).await?;
+                Some(client.blob_url(&blob.id).to_string())
+            }
+            None => None,
+        };
+        Ok(Computation {
+            digest,
+            callback_data,
+            result_location,
+            error,
+        })
+    }
+
+    /// Fetch and run; `Ok(Err(message))` is a deterministic failure (an error result),
+    /// `Err` a worker fault.
+    async fn run(
+        &self,
+        a: &Assignment,
+        in_dir: &Path,
+        out_dir: &Path,
+    ) -> Result<std::result::Result<(), String>> {
+        let deal = match Deal::decode(&a.deal) {
+            Ok(deal) => deal,
+            Err(_) => return Ok(Err("invalid deal".into())),
+        };
+        let params: Params = if a.params.trim().is_empty() {
+            Params::default()
+        } else {
+            match serde_json::from_str(&a.params) {
+                Ok(p) => p,
+                Err(_) => return Ok(Err("invalid request params".into())),
+            }
+        };
+        let store = self.store.as_deref();
+        // the app and dataset come from their on-chain owners; input files from the requester
+        let trusted = Limits {
+            allow_private: true,
+            ..self.limits.clone()
+        };
+        let wasm = match fetch(
+            &self.http,
+            &a.app_multiaddr,
+            store,
+            a.app_checksum,
+            &trusted,
+        )
+        .await
+        {
+            Ok(wasm) => wasm,
+            Err(e) => return Ok(Err(format!("app: {e}"))),
+        };
+        let mut env = TaskEnv::new(a.task_id.0);
+        env.deal_id = a.deal_id.0;
+        env.task_index = a.index;
+        env.bot_size = u64::from(deal.bot_size);
+        env.bot_first_index = u64::from(deal.bot_first);
+        env.clock_start_unix_secs = deal.start_time;
+        if let Some(dataset) = &a.dataset {
+            let name = format!("{:#x}", dataset.address);
+            match fetch(
+                &self.http,
+                &dataset.multiaddr,
+                store,
+                dataset.checksum,
+                &trusted,
+            )
+            .await
+            {
+                Ok(bytes) => tokio::fs::write(in_dir.join(&name), bytes).await?,
+                Err(e) => return Ok(Err(format!("dataset: {e}"))),
+            }
+            env.dataset_address = Some(name.clone());
+            env.dataset_filename = Some(name);
+        }
+        for (i, url) in params.iexec_input_files.iter().enumerate() {
+            let name = hex::encode(Sha256::digest(url.as_bytes()));
+            match fetch(&self.http, url, None, B256::ZERO, &self.limits).await {
+                Ok(bytes) => tokio::fs::write(in_dir.join(&name), bytes).await?,
+                Err(e) => return Ok(Err(format!("input file {}: {e}", i + 1))),
+            }
+            env.input_files.push(name);
+        }
+        let mut job = Job::new(wasm, env, in_dir.to_path_buf(), out_dir.to_path_buf());
+        job.args = params.iexec_args;
+        job.fuel = self
+            .fuel_override
+            .unwrap_or_else(|| fuel_for_category(u64::from(deal.timeref)));
+        job.timeout = Duration::from_secs(u64::from(deal.timeref).max(1));
+        let run = self.runtime.clone().run_blocking(job).await?;
+        tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, "app finished");
+        Ok(match run.outcome {
+            Outcome::Ok { exit_code: 0 } => Ok(()),
+            Outcome::Ok { exit_code } => Err(format!("app exited with code {exit_code}")),
+            Outcome::OutOfFuel => Err("app ran out of fuel".into()),
+            Outcome::Trap(trap) => Err(format!("app trapped: {trap}")),
+            Outcome::LimitExceeded(limit) => Err(format!("app exceeded its {limit} limit")),
+            Outcome::InvalidApp(why) => Err(format!("invalid app: {why}")),
+            Outcome::Timeout => {
+                return Err(Error::Fault("the app ran past its wall-clock limit".into()))
+            }
+            Outcome::HostError(e) => return Err(Error::Fault(format!("host error: {e}"))),
+        })
+    }
+}
+
+/// Replace `/iexec_out` with a deterministic error result: `error.txt` holding `message`
+/// and a `computed.json` naming it. Returns its digest (sha256 of `error.txt`).
+pub fn error_result(out_dir: &Path, message: &str) -> Result<B256> {
+    if out_dir.exists() {
+        std::fs::remove_dir_all(out_dir)?;
+    }
+    std::fs::create_dir_all(out_dir)?;
+    let file: PathBuf = out_dir.join(ERROR_FILE);
+    std::fs::write(&file, format!("dexec error: {message}\n"))?;
+    std::fs::write(
+        out_dir.join(COMPUTED_JSON),
+        format!("{{\"deterministic-output-path\":\"/iexec_out/{ERROR_FILE}\"}}\n"),
+    )?;
+    let digest = file_sha256(&file).map_err(|e| Error::Fault(e.to_string()))?;
+    Ok(B256::from(digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_results_are_deterministic() {
+        let a = tempfile::tempdir().expect("tempdir");
+        let b = tempfile::tempdir().expect("tempdir");
+        std::fs::write(a.path().join("partial"), b"junk").expect("write");
+        let da = error_result(a.path(), "app ran out of fuel").expect("a");
+        let db = error_result(b.path(), "app ran out of fuel").expect("b");
+        assert_eq!(da, db);
+        assert!(!a.path().join("partial").exists());
+        assert_eq!(
+            da,
+            B256::from_slice(&Sha256::digest(b"dexec error: app ran out of fuel\n"))
+        );
+        let digest = dexec_runtime::result::result_digest(a.path()).expect("digest");
+        assert_eq!(B256::from(digest), da);
+    }
+}

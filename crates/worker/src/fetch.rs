@@ -1,0 +1,274 @@
+//! Downloads (apps, datasets, input files) with size and time limits, checksums, and the
+//! private-address rule; and the deterministic zip of `/iexec_out`.
+
+use std::io::{Cursor, Write};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use sha2::{Digest, Sha256};
+
+/// Download limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest download, bytes.
+    pub max_bytes: u64,
+    /// Longest download.
+    pub timeout: Duration,
+    /// Allow URLs whose host resolves to loopback, private or link-local addresses (off:
+    /// a requester must not make workers probe their own network).
+    pub allow_private: bool,
+}
+
+/// Why a download failed. The `Display` text is deterministic (no addresses, no transport
+/// detail): it goes into the error result every honest worker must agree on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Not an `http(s)://` URL, a store path or a blob id.
+    #[error("unsupported location")]
+    Unsupported,
+    /// The host resolves to a loopback, private or link-local address.
+    #[error("refused: private address")]
+    Private,
+    /// Connection, HTTP status, timeout.
+    #[error("download failed")]
+    Failed,
+    /// Larger than allowed.
+    #[error("too large")]
+    TooLarge,
+    /// The bytes do not hash to the expected checksum.
+    #[error("checksum mismatch")]
+    Checksum,
+}
+
+/// Resolve a location to a URL: `http(s)://…` as is; `/blobs/<id>` or a bare 64-hex blob id
+/// (optionally `0x`) against `store` (the trusted, operator-configured store). Returns the
+/// URL and whether it is on the trusted store.
+pub fn resolve(location: &str, store: Option<&str>) -> Result<(url::Url, bool), FetchError> {
+    let location = location.trim();
+    let on_store = |path: &str| -> Result<(url::Url, bool), FetchError> {
+        let base = store.ok_or(FetchError::Unsupported)?;
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        Ok((url.parse().map_err(|_| FetchError::Unsupported)?, true))
+    };
+    if location.starts_with("http://") || location.starts_with("https://") {
+        let url: url::Url = location.parse().map_err(|_| FetchError::Unsupported)?;
+        let trusted = store
+            .and_then(|s| s.parse::<url::Url>().ok())
+            .is_some_and(|s| s.origin() == url.origin());
+        return Ok((url, trusted));
+    }
+    if location.starts_with("/blobs/") {
+        return on_store(location);
+    }
+    let hex = location.strip_prefix("0x").unwrap_or(location);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return on_store(&format!("/blobs/{}", hex.to_ascii_lowercase()));
+    }
+    Err(FetchError::Unsupported)
+}
+
+/// True for addresses a requester must not reach through a worker.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // CGNAT 100.64/10
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// Download `location` (see [`resolve`]) and check its sha256 against `checksum` (zero: not
+/// checked).
+pub async fn fetch(
+    http: &reqwest::Client,
+    location: &str,
+    store: Option<&str>,
+    checksum: B256,
+    limits: &Limits,
+) -> Result<Vec<u8>, FetchError> {
+    let (url, trusted) = resolve(location, store)?;
+    if !trusted && !limits.allow_private {
+        let host = url.host_str().ok_or(FetchError::Unsupported)?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|_| FetchError::Failed)?;
+        let mut any = false;
+        for addr in addrs {
+            any = true;
+            if is_private(addr.ip()) {
+                return Err(FetchError::Private);
+            }
+        }
+        if !any {
+            return Err(FetchError::Failed);
+        }
+    }
+    let bytes = tokio::time::timeout(limits.timeout, download(http, url, limits.max_bytes))
+        .await
+        .map_err(|_| FetchError::Failed)??;
+    if checksum != B256::ZERO && B256::from_slice(&Sha256::digest(&bytes)) != checksum {
+        return Err(FetchError::Checksum);
+    }
+    Ok(bytes)
+}
+
+async fn download(http: &reqwest::Client, url: url::Url, max: u64) -> Result<Vec<u8>, FetchError> {
+    let mut response = http
+        .get(url.as_str())
+        .send()
+        .await
+        .map_err(|_| FetchError::Failed)?;
+    if !response.status().is_success() {
+        return Err(FetchError::Failed);
+    }
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|_| FetchError::Failed)? {
+        if out.len() as u64 + chunk.len() as u64 > max {
+            return Err(FetchError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Zip `dir` deterministically: entries sorted by path, fixed timestamps (1980-01-01) and
+/// permissions, deflate. The same tree always gives the same bytes.
+pub fn zip_dir(dir: &Path) -> std::io::Result<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut entries = Vec::new();
+    collect(dir, dir, &mut entries)?;
+    entries.sort();
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    for (name, is_dir) in entries {
+        if is_dir {
+            writer
+                .add_directory(name.as_str(), options.unix_permissions(0o755))
+                .map_err(std::io::Error::other)?;
+        } else {
+            writer
+                .start_file(name.as_str(), options.unix_permissions(0o644))
+                .map_err(std::io::Error::other)?;
+            writer.write_all(&std::fs::read(dir.join(&name))?)?;
+        }
+    }
+    let cursor = writer.finish().map_err(std::io::Error::other)?;
+    Ok(cursor.into_inner())
+}
+
+/// Relative paths (with `/`) of regular files and directories under `root`; links skipped.
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, bool)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(root)
+            .map_err(std::io::Error::other)?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        if kind.is_dir() {
+            out.push((format!("{rel}/"), true));
+            collect(root, &path, out)?;
+        } else if kind.is_file() {
+            out.push((rel, false));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve() {
+        let store = Some("http://127.0.0.1:8701/");
+        let id = "ab".repeat(32);
+        let (url, trusted) = resolve(&id, store).expect("blob id");
+        assert_eq!(url.as_str(), format!("http://127.0.0.1:8701/blobs/{id}"));
+        assert!(trusted);
+        let (_, trusted) = resolve(&format!("0x{id}"), store).expect("0x blob id");
+        assert!(trusted);
+        let (_, trusted) = resolve("http://127.0.0.1:8701/blobs/x", store).expect("store URL");
+        assert!(trusted);
+        let (_, trusted) = resolve("http://127.0.0.1:9999/x", store).expect("other URL");
+        assert!(!trusted);
+        assert_eq!(resolve("ipfs://Qm", store), Err(FetchError::Unsupported));
+        assert_eq!(resolve(&id, None), Err(FetchError::Unsupported));
+    }
+
+    #[test]
+    fn private_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.0.1",
+            "169.254.1.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
+            assert!(is_private(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:4860::8888", "100.128.0.1"] {
+            assert!(!is_private(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn private_input_urls_are_refused() {
+        let limits = Limits {
+            max_bytes: 1024,
+            timeout: Duration::from_secs(5),
+            allow_private: false,
+        };
+        let http = reqwest::Client::new();
+        let got = fetch(
+            &http,
+            "http://127.0.0.1:1/secret",
+            None,
+            B256::ZERO,
+            &limits,
+        )
+        .await;
+        assert_eq!(got, Err(FetchError::Private));
+    }
+
+    #[test]
+    fn zip_is_deterministic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/b.txt"), b"b").expect("write");
+        std::fs::write(dir.path().join("a.txt"), b"a").expect("write");
+        let first = zip_dir(dir.path()).expect("zip");
+        std::thread::sleep(Duration::from_millis(1100));
+        std::fs::write(dir.path().join("a.txt"), b"a").expect("rewrite");
+        assert_eq!(first, zip_dir(dir.path()).expect("zip again"));
+    }
+}

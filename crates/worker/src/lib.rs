@@ -1,0 +1,399 @@
+//! dexec-worker: a workerpool's worker (`dexec worker`).
+//!
+//! It registers with its scheduler (signed challenge), sends heartbeats, long-polls for
+//! replicates and runs up to `max_concurrent` of them at once. Per replicate: check the
+//! scheduler's authorization, fetch the app (and dataset, input files) with limits and
+//! checksums, run it in the deterministic WASM runtime off the async threads, digest the
+//! result, zip `/iexec_out` deterministically into the store, then settle as told:
+//! `contributeAndFinalize` (trust 1), or `contribute` then `reveal` (replicated), reporting
+//! each step to the scheduler. A failed download or app becomes a deterministic error result
+//! so replicas still agree; a wall-clock timeout or host error is reported as the worker's
+//! own failure. Each replicate's state is kept on disk and resumed after a restart.
+//! Protocol: `docs/workerpool.md`.
+
+mod config;
+mod error;
+pub mod exec;
+pub mod fetch;
+mod scheduler;
+mod state;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{keccak256, Address, Bytes, Signature, B256, U256};
+use dexec_contracts::tx::send;
+use dexec_primitives::deal::Deal;
+use dexec_runtime::{Runtime, RuntimeConfig};
+use dexec_scheduler::api::{
+    authorization_hash, result_hash, result_seal, results_link, Action, Assignment, Capabilities,
+    Report, ReportStatus,
+};
+use dexec_sdk::Client;
+use tokio::sync::{Mutex, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use config::{Args, Config};
+pub use error::{Error, Result};
+
+use crate::exec::Executor;
+use crate::fetch::Limits;
+use crate::scheduler::SchedulerClient;
+use crate::state::{Phase, TaskState};
+
+/// A worker running in the background.
+#[derive(Debug)]
+pub struct Running {
+    /// The worker's address.
+    pub address: Address,
+    /// Ends when the worker stops. Aborting it kills the worker at once (its replicates
+    /// stay on disk and resume at the next start).
+    pub task: JoinHandle<Result<()>>,
+}
+
+struct Worker {
+    config: Config,
+    client: Client,
+    scheduler: SchedulerClient,
+    executor: Executor,
+    /// One transaction at a time (the provider reads nonces from the node).
+    tx_lock: Mutex<()>,
+}
+
+/// Start a worker that runs until `shutdown` resolves.
+pub async fn start<F>(config: Config, shutdown: F) -> Result<Running>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let client = Client::connect(&config.chain, Some(config.signer.clone())).await?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+    let scheduler = SchedulerClient::new(
+        &config.scheduler_url,
+        config.signer.clone(),
+        config.name.clone(),
+        Capabilities {
+            cores: config.cores,
+            memory_mb: config.memory_mb,
+            tags: config.tags,
+            max_concurrent: config.max_concurrent,
+        },
+    );
+    let registered = scheduler.register().await?;
+    let store = config.store_url.clone().or(registered.store_url);
+    let executor = Executor {
+        runtime,
+        http: reqwest::Client::new(),
+        store,
+        limits: Limits {
+            max_bytes: config.max_download_bytes,
+            timeout: config.download_timeout,
+            allow_private: config.allow_private_inputs,
+        },
+        fuel_override: config.fuel,
+    };
+    std::fs::create_dir_all(config.work_dir.join("tasks"))?;
+    let address = config.signer.address();
+    let worker = Arc::new(Worker {
+        config,
+        client,
+        scheduler,
+        executor,
+        tx_lock: Mutex::new(()),
+    });
+    tracing::info!(target: "worker", %address, name = %worker.config.name, "worker registered");
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            result = worker.run() => result,
+            _ = shutdown => Ok(()),
+        }
+    });
+    Ok(Running { address, task })
+}
+
+/// Run `dexec worker`: validate `args`, work until Ctrl-C.
+pub async fn run(args: Args) -> Result<()> {
+    let config = Config::from_args(args)?;
+    let running = start(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    running
+        .task
+        .await
+        .map_err(|e| Error::Fault(e.to_string()))?
+}
+
+impl Worker {
+    fn task_dir(&self, task_id: &B256) -> PathBuf {
+        self.config
+            .work_dir
+            .join("tasks")
+            .join(format!("{task_id:#x}"))
+    }
+
+    /// Heartbeats, recovered replicates, then new ones. Dropping this future (shutdown or
+    /// abort) stops every replicate in progress.
+    async fn run(self: Arc<Self>) -> Result<()> {
+        let slots = Arc::new(Semaphore::new(self.config.max_concurrent as usize));
+        let mut tasks = JoinSet::new();
+        let beat = self.clone();
+        tasks.spawn(async move {
+            beat.heartbeats().await;
+        });
+        for state in state::load_all(&self.config.work_dir.join("tasks"))? {
+            tracing::info!(target: "worker", task = %state.assignment.task_id, phase = ?state.phase, "resuming interrupted replicate");
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Fault(e.to_string()))?;
+            let me = self.clone();
+            tasks.spawn(async move {
+                me.replicate(state).await;
+                drop(permit);
+            });
+        }
+        loop {
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Fault(e.to_string()))?;
+            while tasks.try_join_next().is_some() {}
+            match self.scheduler.next(self.config.poll_wait).await {
+                Ok(Some(assignment)) => {
+                    let state = TaskState {
+                        assignment,
+                        phase: Phase::Received,
+                    };
+                    state.save(&self.task_dir(&state.assignment.task_id))?;
+                    let me = self.clone();
+                    tasks.spawn(async move {
+                        me.replicate(state).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "worker", error = %e, "asking for work failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    async fn heartbeats(&self) {
+        loop {
+            let interval = self.scheduler.heartbeat_interval().await;
+            if let Err(e) = self.scheduler.heartbeat().await {
+                tracing::warn!(target: "worker", error = %e, "heartbeat failed");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Drive one replicate to its end; failures are reported to the scheduler.
+    async fn replicate(&self, mut state: TaskState) {
+        let task_id = state.assignment.task_id;
+        let dir = self.task_dir(&task_id);
+        let outcome = self.drive(&mut state, &dir).await;
+        match outcome {
+            Ok(action) => {
+                tracing::info!(target: "worker", %task_id, ?action, "replicate finished");
+            }
+            Err(e) => {
+                tracing::warn!(target: "worker", %task_id, error = %e, "replicate failed");
+                let mut report = Report::status(ReportStatus::Failed);
+                report.error = Some(e.to_string());
+                if let Err(e) = self.scheduler.report(task_id, &report).await {
+                    tracing::warn!(target: "worker", %task_id, error = %e, "cannot report the failure");
+                }
+            }
+        }
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::debug!(target: "worker", %task_id, error = %e, "cannot remove the task directory");
+        }
+    }
+
+    async fn drive(&self, state: &mut TaskState, dir: &std::path::Path) -> Result<Action> {
+        let a = state.assignment.clone();
+        let deal = Deal::decode(&a.deal).map_err(|e| Error::Fault(e.to_string()))?;
+        self.check_authorization(&a, &deal)?;
+        loop {
+            match state.phase.clone() {
+                Phase::Received => {
+                    let computed = self.executor.compute(&a, dir).await?;
+                    if let Some(error) = &computed.error {
+                        tracing::info!(target: "worker::exec", task = %a.task_id, %error, "error result");
+                    }
+                    state.phase = Phase::Computed {
+                        digest: computed.digest,
+                        result_location: computed.result_location,
+                        callback_data: computed.callback_data,
+                    };
+                    state.save(dir)?;
+                }
+                Phase::Computed {
+                    digest,
+                    result_location,
+                    callback_data,
+                } => {
+                    let report = Report {
+                        status: ReportStatus::Computed,
+                        digest: Some(digest),
+                        result_location: result_location.clone(),
+                        callback_data: callback_data.clone(),
+                        error: None,
+                    };
+                    let action = self.scheduler.report(a.task_id, &report).await?;
+                    match action {
+                        Action::ContributeAndFinalize => {
+                            let link = results_link(result_location.as_deref().unwrap_or(""));
+                            self.contribute_and_finalize(
+                                &a,
+                                digest,
+                                link,
+                                callback_data.unwrap_or_default(),
+                            )
+                            .await?;
+                            state.phase = Phase::Finalized { digest };
+                            state.save(dir)?;
+                        }
+                        Action::Contribute => {
+                            let vote = self.vote(digest);
+                            self.contribute(&a, vote).await?;
+                            state.phase = Phase::Contributed { digest: vote };
+                            state.save(dir)?;
+                        }
+                        Action::Wait | Action::Reveal => {
+                            tokio::time::sleep(self.config.report_interval).await
+                        }
+                        Action::Abort | Action::Done => return Ok(action),
+                    }
+                }
+                Phase::Contributed { digest } => {
+                    let mut report = Report::status(ReportStatus::Contributed);
+                    report.digest = Some(digest);
+                    match self.scheduler.report(a.task_id, &report).await? {
+                        Action::Reveal => {
+                            self.reveal(&a, digest).await?;
+                            state.phase = Phase::Revealed { digest };
+                            state.save(dir)?;
+                        }
+                        Action::Abort => return Ok(Action::Abort),
+                        Action::Done => return Ok(Action::Done),
+                        _ => tokio::time::sleep(self.config.report_interval).await,
+                    }
+                }
+                Phase::Revealed { digest } => {
+                    let mut report = Report::status(ReportStatus::Revealed);
+                    report.digest = Some(digest);
+                    match self.scheduler.report(a.task_id, &report).await? {
+                        action @ (Action::Done | Action::Abort) => return Ok(action),
+                        _ => tokio::time::sleep(self.config.report_interval).await,
+                    }
+                }
+                Phase::Finalized { digest } => {
+                    let mut report = Report::status(ReportStatus::Finalized);
+                    report.digest = Some(digest);
+                    return self.scheduler.report(a.task_id, &report).await;
+                }
+            }
+        }
+    }
+
+    /// The digest this worker votes for: the real one, or a corrupted one with `--dishonest`.
+    fn vote(&self, digest: B256) -> B256 {
+        if self.config.dishonest {
+            keccak256([digest.as_slice(), b"dishonest"].concat())
+        } else {
+            digest
+        }
+    }
+
+    /// Never contribute without the workerpool owner's authorization.
+    fn check_authorization(&self, a: &Assignment, deal: &Deal) -> Result<()> {
+        let me = self.config.signer.address();
+        let hash = authorization_hash(me, a.task_id, a.enclave);
+        let signer = Signature::from_raw(&a.authorization)
+            .ok()
+            .and_then(|s| s.recover_address_from_msg(hash.as_slice()).ok());
+        if signer != Some(deal.workerpool_owner)
+            || dexec_primitives::task_id(a.deal_id, a.index) != a.task_id
+        {
+            return Err(Error::BadAuthorization(a.task_id));
+        }
+        Ok(())
+    }
+
+    async fn contribute_and_finalize(
+        &self,
+        a: &Assignment,
+        digest: B256,
+        results: String,
+        callback: Bytes,
+    ) -> Result<()> {
+        let _tx = self.tx_lock.lock().await;
+        let hub = self.client.deployment().hub(self.client.provider());
+        let call = hub.contributeAndFinalize(
+            a.deal.clone(),
+            a.deal_id,
+            U256::from(a.index),
+            self.vote(digest),
+            Bytes::from(results.into_bytes()),
+            callback,
+            a.enclave,
+            Bytes::new(),
+            a.authorization.clone(),
+        );
+        let receipt = send(&call).await?;
+        tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "contributeAndFinalize mined");
+        Ok(())
+    }
+
+    async fn contribute(&self, a: &Assignment, digest: B256) -> Result<()> {
+        let _tx = self.tx_lock.lock().await;
+        let me = self.config.signer.address();
+        let poco = self.client.deployment().poco(self.client.provider());
+        let existing = poco
+            .viewContribution(a.task_id, me)
+            .call()
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        if existing.status != U256::ZERO {
+            return Ok(()); // contributed before a restart
+        }
+        let call = poco.contribute(
+            a.deal.clone(),
+            a.deal_id,
+            U256::from(a.index),
+            result_hash(a.task_id, digest),
+            result_seal(me, a.task_id, digest),
+            a.enclave,
+            Bytes::new(),
+            a.authorization.clone(),
+        );
+        let receipt = send(&call).await?;
+        tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "contribute mined");
+        Ok(())
+    }
+
+    async fn reveal(&self, a: &Assignment, digest: B256) -> Result<()> {
+        let _tx = self.tx_lock.lock().await;
+        let me = self.config.signer.address();
+        let poco = self.client.deployment().poco(self.client.provider());
+        let existing = poco
+            .viewContribution(a.task_id, me)
+            .call()
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        if existing.status == U256::from(2) {
+            return Ok(()); // revealed before a restart
+        }
+        let receipt = send(&poco.reveal(a.task_id, digest)).await?;
+        tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "reveal mined");
+        Ok(())
+    }
+}
