@@ -4,6 +4,7 @@
 #   make test       every test: forge (unit, fuzz, invariant) and cargo
 #   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
 #   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
+#   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #
@@ -19,10 +20,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime apps cli-reference clean
+.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market apps cli-reference clean
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -51,11 +52,17 @@ test: test-contracts test-rust
 test-contracts: contracts
 	cd contracts && $(FORGE) test
 
+# PostgreSQL paths (market, scheduler) run against a throwaway loopback cluster
+# (scripts/postgres.sh); the market's suite runs a second time on SQLite, its default.
 test-rust: bootstrap apps
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+	@pg_url="$$(scripts/postgres.sh start)"; \
+	trap 'scripts/postgres.sh stop' EXIT; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		$(CARGO) nextest run -p dexec-market --no-fail-fast; \
 	else \
-		$(CARGO) test --workspace; \
+		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
+		$(CARGO) test -p dexec-market; \
 	fi
 
 fmt: bootstrap
@@ -84,6 +91,10 @@ apps:
 
 bench-runtime: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json
+
+## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
+bench-market: bootstrap
+	$(CARGO) run -q --release -p dexec-market --example bench
 
 ## cli-reference: regenerate docs/cli.md from the binary's help (a test checks it is current)
 cli-reference: bootstrap

@@ -93,6 +93,9 @@ enum Command {
     /// Run the whole system on this machine and one task end to end (`make demo`).
     #[command(long_about = demo::LONG_ABOUT)]
     Demo(demo::Args),
+    /// Serve the market: the order book API, its WebSocket feed and the chain watcher.
+    #[command(long_about = MARKET_ABOUT)]
+    Market(dexec_market::Args),
     /// Run a workerpool's scheduler (deals, worker registry, assignments, settlement).
     Scheduler(dexec_scheduler::Args),
     /// Run a worker for a scheduler (runs tasks in the deterministic WASM runtime).
@@ -106,6 +109,17 @@ enum Command {
     #[command(hide = true)]
     Reference,
 }
+
+/// Long help of `dexec market`.
+const MARKET_ABOUT: &str = "\
+Serve the market: where providers publish signed orders and requesters find the best ones.
+
+Publishing checks the EIP-712 signature against the hub's domain, that the signer owns the asset
+(or is the requester), that volume is left on chain and that the signer can pay or stake.
+Queries take iExec's filters and sort by price, then publication time. A watcher follows the
+hub (with a confirmation depth, resuming after downtime) and marks orders filled, cancelled or
+dead. State: a SQLite file by default, PostgreSQL with --db postgres://... API reference: the
+OpenAPI spec at /openapi.json (docs/openapi/market.json); details in docs/market.md.";
 
 /// Long help of `dexec store`.
 const STORE_ABOUT: &str = "\
@@ -127,7 +141,9 @@ async fn main() -> ExitCode {
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("warn,devnet=info,bench=info,store=info,scheduler=info,worker=info")
+            EnvFilter::new(
+                "warn,devnet=info,bench=info,store=info,scheduler=info,worker=info,market=info",
+            )
         }))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -176,6 +192,10 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         }
         Command::Demo(args) => {
             demo::run(args).await?;
+            return Ok(None);
+        }
+        Command::Market(args) => {
+            dexec_market::run(args).await?;
             return Ok(None);
         }
         Command::Scheduler(args) => {

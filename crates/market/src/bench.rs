@@ -1,0 +1,420 @@
+//! The market benchmark: publish throughput through the real HTTP API (signature checks and
+//! all), and query latency over a book of 100 000 open orders. `make bench-market` runs it.
+//!
+//! It spawns its own anvil with the hub, registers one app per publishing account, and serves
+//! the market in-process on a temporary SQLite file (and on PostgreSQL when a URL is given).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use dexec_contracts::tx::signing_provider;
+use dexec_contracts::{anvil, deploy_hub, ChainEntry};
+use dexec_primitives::{tag, AppOrder, DatasetOrder, RequestOrder, Signed, WorkerpoolOrder};
+use dexec_sdk::{AppSpec, Client};
+use serde::{Deserialize, Serialize};
+
+use crate::book::BookOrder;
+use crate::db::NewOrder;
+use crate::{Config, Db, Error, Rate, Result};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Orders published in the publish run.
+    pub publishes: usize,
+    /// Accounts publishing them (each owns an app).
+    pub publishers: usize,
+    /// Concurrent HTTP requests while publishing.
+    pub concurrency: usize,
+    /// Open orders in the book for the query run.
+    pub book_size: usize,
+    /// Queries timed.
+    pub queries: usize,
+    /// A PostgreSQL server URL (`postgres://user@host:port/db`) for the PostgreSQL variants;
+    /// the benchmark creates a database of its own there.
+    pub postgres_url: Option<String>,
+    /// Directory for the SQLite files (a temporary one when `None`).
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            publishes: 5_000,
+            publishers: 10,
+            concurrency: 32,
+            book_size: 100_000,
+            queries: 2_000,
+            postgres_url: None,
+            dir: None,
+        }
+    }
+}
+
+/// The figures, as written to `target/bench/market.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Signed orders published per second through HTTP, SQLite (target ≥ 5000).
+    pub publish_per_s_sqlite: f64,
+    /// 99th percentile of query latency over 100 000 open orders, ms, SQLite (target ≤ 5).
+    pub query_p99_ms_100k_sqlite: f64,
+    /// Median of the same, ms.
+    pub query_p50_ms_100k_sqlite: f64,
+    /// Publish throughput on PostgreSQL, when a URL was given.
+    pub publish_per_s_postgres: Option<f64>,
+    /// Query p99 on PostgreSQL, when a URL was given.
+    pub query_p99_ms_100k_postgres: Option<f64>,
+    /// Orders published per run.
+    pub publishes: usize,
+    /// Open orders in the query book.
+    pub book_size: usize,
+    /// Queries timed per run.
+    pub queries: usize,
+}
+
+fn bench_err(e: impl std::fmt::Display) -> Error {
+    Error::Config(format!("benchmark setup: {e}"))
+}
+
+/// Run the benchmark.
+pub async fn bench(options: BenchOptions) -> Result<BenchReport> {
+    let publishers = options.publishers.max(1);
+    let anvil = anvil::anvil(None)
+        .args(["--accounts", &(publishers + 1).to_string()])
+        .try_spawn()
+        .map_err(bench_err)?;
+    let signers: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| k.clone().into()).collect();
+    let admin = signing_provider(anvil.endpoint_url(), &signers[..1]);
+    let deployment = deploy_hub(&admin, signers[0].address())
+        .await
+        .map_err(bench_err)?;
+    let chain_id = admin.get_chain_id().await.map_err(bench_err)?;
+    let chain = ChainEntry {
+        id: chain_id.to_string(),
+        host: anvil.endpoint(),
+        deployment,
+    };
+    let mut apps = Vec::new();
+    for (i, signer) in signers[1..].iter().enumerate() {
+        let client = Client::from_provider(
+            signing_provider(anvil.endpoint_url(), std::slice::from_ref(signer)),
+            deployment,
+            chain_id,
+            anvil.endpoint(),
+            Some(signer.clone()),
+        );
+        let app = client
+            .deploy_app(&AppSpec {
+                name: format!("bench-{i}"),
+                app_type: "WASM".into(),
+                multiaddr: format!("https://store.example/bench-{i}.wasm"),
+                checksum: B256::repeat_byte(1),
+                mrenclave: Default::default(),
+            })
+            .await?;
+        apps.push((signer.clone(), app.address));
+    }
+    let temp = tempfile_dir(options.dir.clone())?;
+    let sqlite = |name: &str| format!("sqlite://{}/{name}", temp.display());
+
+    let publish_sqlite = publish_run(&chain, &apps, &options, sqlite("publish.db")).await?;
+    let (p50, p99) = query_run(&chain, &options, sqlite("query.db")).await?;
+    let (publish_pg, query_pg) = match &options.postgres_url {
+        Some(url) => {
+            let publish = publish_run(&chain, &apps, &options, fresh_pg(url).await?).await?;
+            let (_, p99) = query_run(&chain, &options, fresh_pg(url).await?).await?;
+            (Some(publish), Some(p99))
+        }
+        None => (None, None),
+    };
+    if options.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(BenchReport {
+        publish_per_s_sqlite: publish_sqlite,
+        query_p99_ms_100k_sqlite: p99,
+        query_p50_ms_100k_sqlite: p50,
+        publish_per_s_postgres: publish_pg,
+        query_p99_ms_100k_postgres: query_pg,
+        publishes: options.publishes,
+        book_size: options.book_size,
+        queries: options.queries,
+    })
+}
+
+fn tempfile_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("dexec-market-bench-{}", rand::random::<u64>()))
+    });
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A database of its own on the PostgreSQL server at `url`.
+async fn fresh_pg(url: &str) -> Result<String> {
+    use sqlx::Connection;
+    let name = format!("market_bench_{}", rand::random::<u32>());
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    Ok(match url[scheme_end..].find('/') {
+        Some(i) => format!("{}/{name}", &url[..scheme_end + i]),
+        None => format!("{url}/{name}"),
+    })
+}
+
+fn unlimited(chain: &ChainEntry, db_url: String) -> Config {
+    let mut config = Config::test(chain.clone(), db_url);
+    config.per_ip = Rate::UNLIMITED;
+    config.per_address = Rate::UNLIMITED;
+    config.max_open_orders = u64::MAX / 2;
+    config
+}
+
+async fn publish_run(
+    chain: &ChainEntry,
+    apps: &[(PrivateKeySigner, Address)],
+    options: &BenchOptions,
+    db_url: String,
+) -> Result<f64> {
+    let domain =
+        dexec_primitives::domain(chain.chain_id().unwrap_or_default(), chain.deployment.hub);
+    // sign beforehand: the clients' work is not the market's
+    let salt0 = rand::random::<u64>();
+    let bodies: Vec<String> = (0..options.publishes)
+        .map(|i| {
+            let (signer, app) = &apps[i % apps.len()];
+            let order = AppOrder {
+                app: *app,
+                appprice: U256::from(i % 1000),
+                volume: U256::from(100),
+                salt: B256::from(U256::from(salt0) << 64 | U256::from(i)),
+                ..Default::default()
+            };
+            let signed = Signed::sign(order, &domain, signer).map_err(bench_err)?;
+            Ok(serde_json::json!({ "order": signed }).to_string())
+        })
+        .collect::<Result<_>>()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr, task) = crate::serve(unlimited(chain, db_url), async {
+        let _ = rx.await;
+    })
+    .await?;
+    let url = format!("http://{addr}/apporders");
+    let http = reqwest::Client::new();
+    // warm up: owner caches, connections
+    for (i, body) in bodies.iter().take(apps.len()).enumerate() {
+        post(&http, &url, body.clone(), i).await?;
+    }
+    let queue = Arc::new(std::sync::Mutex::new(
+        bodies
+            .into_iter()
+            .enumerate()
+            .skip(apps.len())
+            .collect::<Vec<_>>(),
+    ));
+    let count = queue.lock().map(|q| q.len()).unwrap_or_default();
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.concurrency.max(1) {
+        let queue = queue.clone();
+        let http = http.clone();
+        let url = url.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some((i, body)) = next else {
+                    return Ok::<(), Error>(());
+                };
+                post(&http, &url, body, i).await?;
+            }
+        }));
+    }
+    for w in workers {
+        w.await.map_err(bench_err)??;
+    }
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    let _ = tx.send(());
+    task.await.map_err(bench_err)??;
+    Ok(rate)
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: String, i: usize) -> Result<()> {
+    let r = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(bench_err)?;
+    if r.status().as_u16() != 201 {
+        let text = r.text().await.unwrap_or_default();
+        return Err(bench_err(format!("publish {i} refused: {text}")));
+    }
+    Ok(())
+}
+
+/// Fill a book with `book_size` orders of the four kinds directly (their validation is the
+/// publish run's business), then time a mix of realistic queries through HTTP.
+async fn query_run(
+    chain: &ChainEntry,
+    options: &BenchOptions,
+    db_url: String,
+) -> Result<(f64, f64)> {
+    let db = Db::connect(&db_url).await?;
+    let n = options.book_size;
+    let addr = |kind: u8, i: usize| {
+        let mut bytes = [0u8; 20];
+        bytes[0] = kind;
+        bytes[12..20].copy_from_slice(&(i as u64).to_be_bytes());
+        Address::from(bytes)
+    };
+    let requester = |i: usize| addr(9, i % 500);
+    let now = crate::db::now_ms();
+    let mut rows: Vec<(B256, crate::book::Columns, Address, String)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let salt = B256::from(U256::from(i));
+        let restricted = if i % 10 == 0 {
+            requester(i)
+        } else {
+            Address::ZERO
+        };
+        let (columns, body) = match i % 10 {
+            0..=3 => {
+                let o = AppOrder {
+                    app: addr(1, i % 200),
+                    appprice: U256::from(i % 997),
+                    volume: U256::from(10),
+                    requesterrestrict: restricted,
+                    salt,
+                    ..Default::default()
+                };
+                (o.columns()?, serde_json::to_string(&Signed::unsigned(o)))
+            }
+            4 => {
+                let o = DatasetOrder {
+                    dataset: addr(2, i % 100),
+                    datasetprice: U256::from(i % 991),
+                    volume: U256::from(10),
+                    salt,
+                    ..Default::default()
+                };
+                (o.columns()?, serde_json::to_string(&Signed::unsigned(o)))
+            }
+            5..=7 => {
+                let o = WorkerpoolOrder {
+                    workerpool: addr(3, i % 20),
+                    workerpoolprice: U256::from(i % 983),
+                    volume: U256::from(10),
+                    category: U256::from(i % 5),
+                    trust: U256::from(i % 7),
+                    tag: if i % 3 == 0 { tag::TEE } else { B256::ZERO },
+                    salt,
+                    ..Default::default()
+                };
+                (o.columns()?, serde_json::to_string(&Signed::unsigned(o)))
+            }
+            _ => {
+                let o = RequestOrder {
+                    app: addr(1, i % 200),
+                    appmaxprice: U256::from(1000),
+                    workerpoolmaxprice: U256::from(i % 977),
+                    requester: requester(i),
+                    volume: U256::from(1),
+                    category: U256::from(i % 5),
+                    params: "{}".into(),
+                    salt,
+                    ..Default::default()
+                };
+                (o.columns()?, serde_json::to_string(&Signed::unsigned(o)))
+            }
+        };
+        let body = body.map_err(bench_err)?;
+        rows.push((salt, columns, requester(i), body));
+    }
+    let orders: Vec<NewOrder<'_>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (hash, columns, signer, body))| NewOrder {
+            hash: *hash,
+            columns,
+            signer: *signer,
+            remaining: columns.volume,
+            publication: i as i64,
+            published_at: now,
+            body: body.clone(),
+        })
+        .collect();
+    db.insert_many(&orders).await?;
+    drop(orders);
+    drop(rows);
+    drop(db);
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (server, task) = crate::serve(unlimited(chain, db_url), async {
+        let _ = rx.await;
+    })
+    .await?;
+    let base = format!("http://{server}");
+    let http = reqwest::Client::new();
+    let paths: Vec<String> = (0..options.queries)
+        .map(|i| match i % 6 {
+            0 => format!("/apporders?app={}", addr(1, i % 200)),
+            1 => format!(
+                "/apporders?app={}&requester={}",
+                addr(1, i % 200),
+                requester(i)
+            ),
+            2 => format!("/workerpoolorders?category={}&minTrust=3", i % 5),
+            3 => format!(
+                "/workerpoolorders?category={}&minTag=tee&app={}",
+                i % 5,
+                addr(1, i % 200)
+            ),
+            4 => format!("/datasetorders?dataset={}&app=any", addr(2, i % 100)),
+            _ => format!("/requestorders?app={}&category={}", addr(1, i % 200), i % 5),
+        })
+        .collect();
+    for path in paths.iter().take(50) {
+        get(&http, &base, path).await?;
+    }
+    let mut times = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let start = Instant::now();
+        get(&http, &base, path).await?;
+        times.push(start.elapsed());
+    }
+    let _ = tx.send(());
+    task.await.map_err(bench_err)??;
+    times.sort();
+    let at = |q: f64| -> f64 {
+        let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
+        times
+            .get(i)
+            .copied()
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64()
+            * 1000.0
+    };
+    Ok((at(0.5), at(0.99)))
+}
+
+async fn get(http: &reqwest::Client, base: &str, path: &str) -> Result<()> {
+    let r = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .map_err(bench_err)?;
+    if !r.status().is_success() {
+        let text = r.text().await.unwrap_or_default();
+        return Err(bench_err(format!("query {path} failed: {text}")));
+    }
+    r.bytes().await.map_err(bench_err)?;
+    Ok(())
+}

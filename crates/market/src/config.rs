@@ -1,0 +1,183 @@
+//! Configuration: the `dexec market` flags ([`Args`]) and the validated [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dexec_sdk::{ChainEntry, ChainFile};
+
+use crate::{Error, Result};
+
+/// Default listen address of `dexec market`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8702";
+/// Default database: a SQLite file.
+pub const DEFAULT_DB: &str = "sqlite://.dexec/market.db";
+
+/// Flags of `dexec market` (flatten into a clap command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The chain file (`dexec devnet` writes it).
+    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
+    pub chain_file: PathBuf,
+    /// Chain name in the chain file (default: its default chain).
+    #[arg(long, env = "DEXEC_CHAIN")]
+    pub chain: Option<String>,
+    /// JSON-RPC URL overriding the chain file's `host`.
+    #[arg(long, env = "DEXEC_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "DEXEC_MARKET_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://path` (created if missing) or `postgres://user@host/db`.
+    #[arg(long, env = "DEXEC_MARKET_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Blocks an event must be buried under before the watcher acts on it.
+    #[arg(long, env = "DEXEC_MARKET_CONFIRMATIONS", default_value_t = 0)]
+    pub confirmations: u64,
+    /// First block to watch on a fresh database. Keep 0 (or the hub's deployment block):
+    /// publish checks then read consumed volumes from the watcher's record instead of the chain.
+    #[arg(long, default_value_t = 0)]
+    pub from_block: u64,
+    /// Milliseconds between watcher polls when it is caught up.
+    #[arg(long, default_value_t = 1_000)]
+    pub poll_interval_ms: u64,
+    /// Requests per second allowed per client IP (token bucket; 0 disables).
+    #[arg(long, env = "DEXEC_MARKET_RATE_PER_IP", default_value_t = 20.0)]
+    pub rate_per_ip: f64,
+    /// Burst allowed per client IP.
+    #[arg(long, default_value_t = 100)]
+    pub burst_per_ip: u32,
+    /// Publishes and unpublishes per second allowed per signer (token bucket; 0 disables).
+    #[arg(long, env = "DEXEC_MARKET_RATE_PER_ADDRESS", default_value_t = 5.0)]
+    pub rate_per_address: f64,
+    /// Burst allowed per signer.
+    #[arg(long, default_value_t = 50)]
+    pub burst_per_address: u32,
+    /// Largest request order `params`, in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub max_params_size: usize,
+    /// Most open orders per signer and order kind.
+    #[arg(long, default_value_t = 50)]
+    pub max_open_orders: u64,
+}
+
+/// A token bucket's refill rate and size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Tokens per second; 0 disables the limit.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+impl Rate {
+    /// No limit.
+    pub const UNLIMITED: Self = Self {
+        per_second: 0.0,
+        burst: 0,
+    };
+}
+
+/// Validated configuration of a market server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The chain and hub.
+    pub chain: ChainEntry,
+    /// Address to bind (port 0 picks a free port; `serve` returns the bound address).
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub db_url: String,
+    /// Confirmation depth of the watcher.
+    pub confirmations: u64,
+    /// First block the watcher reads on a fresh database.
+    pub from_block: u64,
+    /// Pause between watcher polls when caught up.
+    pub poll_interval: Duration,
+    /// Limit per client IP (all requests).
+    pub per_ip: Rate,
+    /// Limit per signer (publish and unpublish).
+    pub per_address: Rate,
+    /// Largest request order `params`, in bytes.
+    pub max_params_size: usize,
+    /// Largest request body, in bytes.
+    pub max_body_size: usize,
+    /// Most open orders per signer and kind.
+    pub max_open_orders: u64,
+    /// How long a sufficient balance read from the chain is trusted.
+    pub balance_ttl: Duration,
+}
+
+impl Config {
+    /// A configuration for tests: port 0, a fast watcher, default limits.
+    pub fn test(chain: ChainEntry, db_url: impl Into<String>) -> Self {
+        Self {
+            chain,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db_url: db_url.into(),
+            confirmations: 0,
+            from_block: 0,
+            poll_interval: Duration::from_millis(100),
+            per_ip: Rate {
+                per_second: 1_000.0,
+                burst: 1_000,
+            },
+            per_address: Rate {
+                per_second: 100.0,
+                burst: 100,
+            },
+            max_params_size: 4096,
+            max_body_size: 16 * 1024,
+            max_open_orders: 50,
+            balance_ttl: Duration::from_secs(10),
+        }
+    }
+
+    /// Validate `args`: read the chain file.
+    pub fn from_args(args: Args) -> Result<Self> {
+        let file = ChainFile::load(&args.chain_file).map_err(|e| Error::Config(e.to_string()))?;
+        let name = args.chain.clone().unwrap_or_else(|| file.default.clone());
+        let mut chain = file.chains.get(&name).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "{} has no chain named {name:?}",
+                args.chain_file.display()
+            ))
+        })?;
+        if let Some(url) = args.rpc_url {
+            chain.host = url;
+        }
+        if !(args.db.starts_with("sqlite:") || args.db.starts_with("postgres")) {
+            return Err(Error::Config(format!(
+                "--db `{}` must be a sqlite:// or postgres:// URL",
+                args.db
+            )));
+        }
+        if args.max_params_size == 0 || args.max_open_orders == 0 {
+            return Err(Error::Config(
+                "--max-params-size and --max-open-orders must be positive".into(),
+            ));
+        }
+        if args.rate_per_ip < 0.0 || args.rate_per_address < 0.0 {
+            return Err(Error::Config("rates cannot be negative".into()));
+        }
+        Ok(Self {
+            chain,
+            listen: args.listen,
+            db_url: args.db,
+            confirmations: args.confirmations,
+            from_block: args.from_block,
+            poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
+            per_ip: Rate {
+                per_second: args.rate_per_ip,
+                burst: args.burst_per_ip.max(1),
+            },
+            per_address: Rate {
+                per_second: args.rate_per_address,
+                burst: args.burst_per_address.max(1),
+            },
+            max_params_size: args.max_params_size,
+            max_body_size: args.max_params_size + 8 * 1024,
+            max_open_orders: args.max_open_orders,
+            balance_ttl: Duration::from_secs(10),
+        })
+    }
+}
