@@ -4,6 +4,7 @@
 #   make test       every test: forge (unit, fuzz, invariant) and cargo
 #   make ci         format checks + clippy + ABI drift check + make test (what .ci/run calls)
 #   make bench-gas  gas per operation beside iExec's figures -> target/bench/gas.json
+#   make bench-e2e      order -> result latency, bag throughput -> target/bench/e2e.json
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
@@ -20,10 +21,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market apps cli-reference clean
+.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps cli-reference clean
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -91,6 +92,10 @@ apps:
 
 bench-runtime: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json
+
+## bench-e2e: order -> verified result latency (trust 1 and 3) and bag throughput -> target/bench/e2e.json
+bench-e2e: bootstrap apps
+	$(CARGO) run -q -p dexec-cli -- bench e2e --out target/bench/e2e.json
 
 ## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
 bench-market: bootstrap

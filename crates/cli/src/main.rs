@@ -4,6 +4,7 @@
 //! the outcome into output and an exit code ([`exit`]).
 
 mod bench;
+mod cluster;
 mod cmd;
 mod context;
 mod demo;

@@ -16,8 +16,10 @@ pub fn markdown(mut command: clap::Command) -> String {
 }
 
 fn section(out: &mut String, command: &clap::Command, path: &str) {
+    // environment values (DEXEC_ANVIL set by make, say) would make the file machine-specific
     let help = command
         .clone()
+        .mut_args(|arg| arg.hide_env_values(true))
         .term_width(100)
         .render_long_help()
         .to_string();

@@ -3,6 +3,7 @@
 //! A benchmark is a command, never a timed test (see docs): it prints a table and writes its
 //! figures as JSON under `target/bench/`.
 
+mod e2e;
 mod gas;
 mod report;
 mod runtime;
@@ -22,6 +23,9 @@ enum Bench {
     /// Start-up cost and speed of the WebAssembly runtime, beside native code.
     #[command(long_about = runtime::LONG_ABOUT)]
     Runtime(runtime::Args),
+    /// Order-to-result latency and bag throughput of the whole system on this machine.
+    #[command(long_about = e2e::LONG_ABOUT)]
+    E2e(e2e::Args),
 }
 
 /// Run `dexec bench`.
@@ -29,5 +33,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     match args.bench {
         Bench::Gas(args) => gas::run(args).await,
         Bench::Runtime(args) => runtime::run(args).await,
+        Bench::E2e(args) => e2e::run(args).await,
     }
 }

@@ -120,6 +120,10 @@ struct Spec {
     /// Workerpool: its description.
     #[arg(long)]
     description: Option<String>,
+    /// App or dataset with --wasm/--file: upload the file to this dexec store and use its
+    /// blob URL as multiaddr (where workers fetch it).
+    #[arg(long, env = "DEXEC_STORE_URL", value_name = "URL")]
+    store: Option<String>,
     /// init: replace an existing section of dexec.json.
     #[arg(long)]
     force: bool,
@@ -129,8 +133,14 @@ struct Spec {
 pub async fn run(kind: AssetKind, args: Args, global: &Global) -> eyre::Result<Output> {
     let dir = Path::new(".");
     match args.command {
-        Command::Init(spec) => init(kind, spec, global, dir),
-        Command::Deploy(spec) => deploy(kind, spec, global, dir).await,
+        Command::Init(mut spec) => {
+            upload(kind, &mut spec).await?;
+            init(kind, spec, global, dir)
+        }
+        Command::Deploy(mut spec) => {
+            upload(kind, &mut spec).await?;
+            deploy(kind, spec, global, dir).await
+        }
         Command::Show {
             address_or_index,
             user,
@@ -210,6 +220,7 @@ fn section(
         }
         AssetKind::Workerpool => {
             spec.wasm.is_some()
+                || spec.store.is_some()
                 || spec.file.is_some()
                 || spec.name.is_some()
                 || spec.multiaddr.is_some()
@@ -271,6 +282,29 @@ fn checksum_of(path: &Path) -> eyre::Result<(B256, PathBuf)> {
     Ok((B256::from_slice(&Sha256::digest(&bytes)), absolute))
 }
 
+/// With --store and a content file: upload it and point --multiaddr at the blob (unless
+/// --multiaddr is given).
+async fn upload(kind: AssetKind, spec: &mut Spec) -> eyre::Result<Option<String>> {
+    let content = match kind {
+        AssetKind::App => spec.wasm.clone(),
+        AssetKind::Dataset => spec.file.clone(),
+        AssetKind::Workerpool => None,
+    };
+    let (Some(store), Some(path)) = (spec.store.clone(), content) else {
+        return Ok(None);
+    };
+    if spec.multiaddr.is_some() {
+        return Ok(None);
+    }
+    let client = dexec_store::StoreClient::new(&store)?;
+    let blob = client
+        .put_file(&path)
+        .await
+        .wrap_err_with(|| format!("cannot upload {} to {store}", path.display()))?;
+    spec.multiaddr = Some(blob.url.to_string());
+    Ok(Some(blob.url.to_string()))
+}
+
 fn init(kind: AssetKind, spec: Spec, global: &Global, dir: &Path) -> eyre::Result<Output> {
     let mut project = Project::load(dir)?;
     if project.section(kind.name()).is_some() && !spec.force && !has_values(&spec) {
@@ -310,6 +344,7 @@ fn has_values(spec: &Spec) -> bool {
         || spec.checksum.is_some()
         || spec.mrenclave.is_some()
         || spec.description.is_some()
+        || spec.store.is_some()
 }
 
 async fn deploy(kind: AssetKind, spec: Spec, global: &Global, dir: &Path) -> eyre::Result<Output> {

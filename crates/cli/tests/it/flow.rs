@@ -270,3 +270,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
             .collect::<String>()
     )
 }
+
+#[test]
+fn app_deploy_uploads_the_module_to_the_store() {
+    let net = Devnet::start();
+    let port = crate::free_port();
+    let mut store = crate::dexec()
+        .args(["store", "--listen", &format!("127.0.0.1:{port}"), "--dir"])
+        .arg(net.dir.path().join("store"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("store starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "store did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let module = b"\0asm\x01\0\0\0 uploaded";
+    std::fs::write(net.dir.path().join("up.wasm"), module).expect("module");
+    let deployed = net.json(
+        Some(APP_OWNER),
+        &["app", "deploy", "--wasm", "up.wasm", "--store", &url],
+    );
+    let shown = net.json(
+        None,
+        &[
+            "app",
+            "show",
+            deployed["address"].as_str().expect("address"),
+        ],
+    );
+    let checksum = sha256_hex(module);
+    assert_eq!(shown["checksum"], checksum.as_str());
+    let blob_url = format!("{url}/blobs/{}", &checksum[2..]);
+    assert_eq!(shown["multiaddr"], blob_url.as_str());
+    // workers fetch exactly these bytes from there
+    let fetched = std::process::Command::new("curl")
+        .args(["-sf", &blob_url])
+        .output()
+        .expect("curl runs");
+    assert_eq!(fetched.stdout, module);
+    let _ = store.kill();
+    let _ = store.wait();
+}

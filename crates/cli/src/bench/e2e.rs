@@ -1,0 +1,255 @@
+//! `dexec bench e2e`: order → verified result latency and bag-of-tasks throughput of the whole
+//! system on this machine (devnet with real blocks, store, scheduler, two workers, wasmtime).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::B256;
+use dexec_sdk::{EventFollower, HubEvent, TaskStatus};
+use eyre::{eyre, WrapErr};
+use serde::Serialize;
+
+use crate::cluster::{Cluster, Options};
+
+/// Long help of `dexec bench e2e`.
+pub const LONG_ABOUT: &str = "\
+Measure the whole system end to end on this machine: a devnet with real block times, the
+store, a scheduler and two workers, all on loopback, running the hello app.
+
+  latency_trust1_p50_s / _p95_s  order matched -> result downloaded and verified, trust 1
+                                 (fast path: the worker settles in one transaction)
+  latency_trust3_p50_s           the same at trust 3 (two workers contribute, reveal, the
+                                 scheduler finalizes)
+  throughput_tasks_per_s         one bag of tasks (trust 1), settled by the scheduler in
+                                 batches: tasks / (match -> last task finalized on chain)
+
+Anchors: iExec needs at least 5 transactions and polls every 5-10 s (minutes per task);
+Bacalhau runs a no-op job in 0.63 s with no chain and about 16 no-op jobs/s.
+Targets: trust-1 p50 <= 3 s, throughput >= 200 tasks/s. Writes target/bench/e2e.json.";
+
+/// Arguments of `dexec bench e2e`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "target/bench/e2e.json", value_name = "FILE")]
+    out: PathBuf,
+    /// The app (a WASI module).
+    #[arg(long, default_value = "apps/build/hello.wasm", value_name = "WASM")]
+    app: PathBuf,
+    /// Tasks measured one after the other at trust 1 and at trust 3.
+    #[arg(long, default_value_t = 20)]
+    tasks: usize,
+    /// Size of the bag of tasks for throughput.
+    #[arg(long, default_value_t = 200)]
+    bag: u64,
+    /// Seconds between devnet blocks.
+    #[arg(long, default_value_t = 1)]
+    block_time: u64,
+    /// State of the services during the bench (emptied first).
+    #[arg(long, default_value = "target/bench/e2e-state", value_name = "DIR")]
+    state_dir: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    figures: BTreeMap<&'static str, f64>,
+    targets: BTreeMap<&'static str, String>,
+    anchors: BTreeMap<&'static str, &'static str>,
+    samples: BTreeMap<&'static str, Vec<f64>>,
+    config: BTreeMap<&'static str, u64>,
+}
+
+/// Run `dexec bench e2e`.
+pub async fn run(args: Args) -> eyre::Result<()> {
+    let wasm = std::fs::read(&args.app).wrap_err_with(|| {
+        format!(
+            "cannot read {} (build the apps: `make apps`)",
+            args.app.display()
+        )
+    })?;
+    let options = |mode, state: &str| Options {
+        wasm: wasm.clone(),
+        app_name: "hello".into(),
+        block_time: args.block_time,
+        state_dir: args.state_dir.join(state),
+        workers: 2,
+        trust1_mode: mode,
+        pool_trust: 3,
+    };
+    let quiet = |_line: String| {};
+
+    // latency: one task at a time, order -> verified result on disk
+    let cluster =
+        Cluster::start(options(dexec_scheduler::Trust1Mode::Fast, "latency"), quiet).await?;
+    let trust1 = latencies(&cluster, 1, args.tasks, &args.state_dir).await?;
+    eprintln!("trust 1: {} tasks measured", trust1.len());
+    let trust3 = latencies(&cluster, 3, args.tasks, &args.state_dir).await?;
+    eprintln!("trust 3: {} tasks measured", trust3.len());
+    cluster.stop().await;
+
+    // throughput: one bag, batched settlement
+    let cluster = Cluster::start(
+        options(dexec_scheduler::Trust1Mode::Batch, "throughput"),
+        quiet,
+    )
+    .await?;
+    let throughput = bag_throughput(&cluster, args.bag).await?;
+    cluster.stop().await;
+
+    let figures: BTreeMap<&'static str, f64> = [
+        ("latency_trust1_p50_s", percentile(&trust1, 50.0)),
+        ("latency_trust1_p95_s", percentile(&trust1, 95.0)),
+        ("latency_trust3_p50_s", percentile(&trust3, 50.0)),
+        ("throughput_tasks_per_s", throughput),
+    ]
+    .into();
+    let targets: BTreeMap<&'static str, String> = [
+        ("latency_trust1_p50_s", "<= 3".to_owned()),
+        ("throughput_tasks_per_s", ">= 200".to_owned()),
+    ]
+    .into();
+    let anchors: BTreeMap<&'static str, &'static str> = [
+        (
+            "latency_trust1_p50_s",
+            "iExec: >= 5 txs + 5-10 s polling (minutes); Bacalhau no-op 0.63 s (no chain)",
+        ),
+        ("latency_trust3_p50_s", "iExec: minutes"),
+        ("throughput_tasks_per_s", "Bacalhau ~16 no-op jobs/s"),
+    ]
+    .into();
+    println!(
+        "end to end on this machine ({} s blocks, 2 workers, hello app)\n",
+        args.block_time
+    );
+    println!(
+        "{:<24} {:>10}  {:<8} anchor",
+        "figure", "measured", "target"
+    );
+    for (name, value) in &figures {
+        let target = targets.get(name).map_or("-", String::as_str);
+        let met = match *name {
+            "latency_trust1_p50_s" => {
+                if *value <= 3.0 {
+                    " ✓"
+                } else {
+                    " ✗"
+                }
+            }
+            "throughput_tasks_per_s" => {
+                if *value >= 200.0 {
+                    " ✓"
+                } else {
+                    " ✗"
+                }
+            }
+            _ => "",
+        };
+        println!(
+            "{name:<24} {value:>10.2}  {:<8} {}",
+            format!("{target}{met}"),
+            anchors.get(name).copied().unwrap_or("")
+        );
+    }
+    let report = Report {
+        figures,
+        targets,
+        anchors,
+        samples: [("latency_trust1_s", trust1), ("latency_trust3_s", trust3)].into(),
+        config: [
+            ("tasks", args.tasks as u64),
+            ("bag", args.bag),
+            ("block_time_s", args.block_time),
+            ("workers", 2),
+        ]
+        .into(),
+    };
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
+        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
+    println!("\nwritten to {}", args.out.display());
+    Ok(())
+}
+
+/// Seconds from each match to its result downloaded and verified.
+async fn latencies(
+    cluster: &Cluster,
+    trust: u64,
+    count: usize,
+    state_dir: &std::path::Path,
+) -> eyre::Result<Vec<f64>> {
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let started = Instant::now();
+        let matched = cluster.request(&format!("bench {i}"), trust, 1).await?;
+        let deal = cluster.requester.deal(matched.deal_id).await?;
+        let task = cluster
+            .wait_deal(&deal, Duration::from_secs(120))
+            .await?
+            .remove(0);
+        if task.status != TaskStatus::Completed {
+            return Err(eyre!("task {} ended {}", task.task_id, task.status));
+        }
+        let out = state_dir.join(format!("results/t{trust}-{i}"));
+        crate::cmd::result::download(&cluster.requester, &task, &out).await?;
+        samples.push(started.elapsed().as_secs_f64());
+    }
+    Ok(samples)
+}
+
+/// Tasks per second of one bag: from the match to its last `TaskFinalize`.
+async fn bag_throughput(cluster: &Cluster, bag: u64) -> eyre::Result<f64> {
+    let from = cluster.requester.block_number().await?;
+    let started = Instant::now();
+    let matched = cluster.request("bag", 1, bag).await?;
+    let mut follower = EventFollower::new(cluster.requester.clone(), from);
+    let mut finalized = std::collections::HashSet::<B256>::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (finalized.len() as u64) < bag {
+        for log in follower.poll().await? {
+            if let HubEvent::TaskFinalize {
+                task_id, deal_id, ..
+            } = log.event
+            {
+                if deal_id == matched.deal_id {
+                    finalized.insert(task_id);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(eyre!(
+                "only {} of {bag} tasks finalized after 600 s",
+                finalized.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(bag as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The `p`-th percentile (nearest rank) of `samples`.
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&samples, 50.0), 10.0);
+        assert_eq!(percentile(&samples, 95.0), 19.0);
+        assert_eq!(percentile(&[3.0], 95.0), 3.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+}
