@@ -4,12 +4,13 @@
 #   scripts/postgres.sh start   # prints the URL (postgres://dexec@127.0.0.1:<port>/dexec)
 #   scripts/postgres.sh stop
 #
-# The cluster lives in target/postgres (trust auth, loopback only, a free port). Installs the
-# package when missing. When run as root, the server runs as the `postgres` system user.
+# The cluster lives in /tmp/dexec-postgres-<checkout hash> (trust auth, loopback only, a free
+# port): outside the checkout, which the `postgres` user (who runs the server when we are
+# root) may not be allowed to enter. Installs the package when missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-DIR="$ROOT/target/postgres"
+DIR="${TMPDIR:-/tmp}/dexec-postgres-$(printf %s "$ROOT" | md5sum | cut -c1-8)"
 DATA="$DIR/data"
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 
