@@ -72,11 +72,7 @@ pub struct Cluster {
 impl Cluster {
     /// Start everything; `log` hears each step.
     pub async fn start(options: Options, log: impl Fn(String)) -> eyre::Result<Self> {
-        if options.state_dir.exists() {
-            std::fs::remove_dir_all(&options.state_dir)
-                .wrap_err_with(|| format!("cannot empty {}", options.state_dir.display()))?;
-        }
-        std::fs::create_dir_all(&options.state_dir)?;
+        empty_state_dir(&options.state_dir)?;
         let state_dir = std::fs::canonicalize(&options.state_dir)?;
         let accounts = FIRST_WORKER + options.workers;
         let (stop, stop_rx) = watch::channel(false);
@@ -295,6 +291,34 @@ impl Cluster {
         }
         drop(self.chain);
     }
+}
+
+/// Marks a directory as a cluster's state, which a later run may empty.
+const MARKER: &str = "dexec-cluster.state";
+
+/// Create `dir` empty. An existing directory is emptied only if a previous run marked it (or
+/// it is empty): a mistyped `--state-dir` must never wipe someone's files.
+fn empty_state_dir(dir: &std::path::Path) -> eyre::Result<()> {
+    if dir.exists() {
+        let is_empty = std::fs::read_dir(dir)
+            .wrap_err_with(|| format!("cannot read {}", dir.display()))?
+            .next()
+            .is_none();
+        if !is_empty && !dir.join(MARKER).is_file() {
+            return Err(eyre!(
+                "refusing to empty {}: it is not a state directory of an earlier run (no {MARKER}); \
+                 choose another --state-dir",
+                dir.display()
+            ));
+        }
+        std::fs::remove_dir_all(dir).wrap_err_with(|| format!("cannot empty {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "state of `dexec demo` / `dexec bench e2e`; emptied by the next run\n",
+    )?;
+    Ok(())
 }
 
 fn random_salt() -> B256 {
