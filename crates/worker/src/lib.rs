@@ -84,7 +84,12 @@ where
     let store = config.store_url.clone().or(registered.store_url);
     let executor = Executor {
         runtime,
-        http: reqwest::Client::new(),
+        // no redirects: a public input-file URL must not bounce the worker to a private
+        // address after the check in `fetch` (SSRF)
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Fault(e.to_string()))?,
         store,
         limits: Limits {
             max_bytes: config.max_download_bytes,
