@@ -54,13 +54,14 @@ test-contracts: contracts
 	cd contracts && $(FORGE) test
 
 # PostgreSQL paths (market, scheduler) run against a throwaway loopback cluster
-# (scripts/postgres.sh); the market's suite runs a second time on SQLite, its default.
+# (scripts/postgres.sh); the market's suite runs a second time on SQLite, its default (a
+# filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
 test-rust: bootstrap apps
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
-		$(CARGO) nextest run -p dexec-market --no-fail-fast; \
+		$(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 	else \
 		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
 		$(CARGO) test -p dexec-market; \
