@@ -73,17 +73,7 @@ impl Global {
                 path.display()
             )));
         }
-        let file = ChainFile::load(&path)?;
-        let name = self.chain.clone().unwrap_or_else(|| file.default.clone());
-        let entry = file.chains.get(&name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = file.chains.keys().map(String::as_str).collect();
-            Fail::usage(format!(
-                "{} has no chain named `{name}` (it has: {})",
-                path.display(),
-                known.join(", ")
-            ))
-        })?;
-        Ok((name, entry))
+        ChainFile::load_entry(&path, self.chain.as_deref()).map_err(|e| Fail::usage(e.to_string()))
     }
 
     /// The keystore directory in use.

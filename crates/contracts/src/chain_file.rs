@@ -58,6 +58,16 @@ pub enum ChainFileError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file names no chain of that name.
+    #[error("{path} has no chain named `{name}` (it has: {known})")]
+    NoSuchChain {
+        /// The file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The names it has, comma-separated.
+        known: String,
+    },
     /// The file is not a valid `chain.json`.
     #[error("{path} is not a valid chain.json: {source}")]
     Json {
@@ -97,6 +107,24 @@ impl ChainFile {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// Read `path` and return the chain `name` (the file's default when `None`) with its name:
+    /// what every command and service does with `--chain-file` and `--chain`.
+    pub fn load_entry(
+        path: &Path,
+        name: Option<&str>,
+    ) -> Result<(String, ChainEntry), ChainFileError> {
+        let file = Self::load(path)?;
+        let name = name.map_or_else(|| file.default.clone(), str::to_owned);
+        match file.chains.get(&name) {
+            Some(entry) => Ok((name, entry.clone())),
+            None => Err(ChainFileError::NoSuchChain {
+                path: path.to_owned(),
+                known: file.chains.keys().cloned().collect::<Vec<_>>().join(", "),
+                name,
+            }),
+        }
     }
 
     /// Write a `chain.json` (pretty-printed), replacing any previous file.
@@ -160,6 +188,15 @@ mod tests {
         let file = ChainFile::single("x", 1, "http://h", deployment());
         file.save(&path).expect("save");
         assert_eq!(ChainFile::load(&path).expect("load"), file);
+        let (name, entry) = ChainFile::load_entry(&path, None).expect("default chain");
+        assert_eq!((name.as_str(), entry.id.as_str()), ("x", "1"));
+        let missing = ChainFile::load_entry(&path, Some("y")).expect_err("no chain y");
+        assert!(
+            missing
+                .to_string()
+                .contains("no chain named `y` (it has: x)"),
+            "{missing}"
+        );
         std::fs::remove_file(&path).expect("cleanup");
         assert!(matches!(
             ChainFile::load(&path),

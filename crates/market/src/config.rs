@@ -134,14 +134,8 @@ impl Config {
 
     /// Validate `args`: read the chain file.
     pub fn from_args(args: Args) -> Result<Self> {
-        let file = ChainFile::load(&args.chain_file).map_err(|e| Error::Config(e.to_string()))?;
-        let name = args.chain.clone().unwrap_or_else(|| file.default.clone());
-        let mut chain = file.chains.get(&name).cloned().ok_or_else(|| {
-            Error::Config(format!(
-                "{} has no chain named {name:?}",
-                args.chain_file.display()
-            ))
-        })?;
+        let (_, mut chain) = ChainFile::load_entry(&args.chain_file, args.chain.as_deref())
+            .map_err(|e| Error::Config(e.to_string()))?;
         if let Some(url) = args.rpc_url {
             chain.host = url;
         }
