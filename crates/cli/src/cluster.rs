@@ -99,11 +99,7 @@ impl Cluster {
                 .await
                 .wrap_err("cannot set the block time")?;
         }
-        let entry = ChainEntry {
-            id: chain.chain_id.to_string(),
-            host: chain.rpc_url(),
-            deployment,
-        };
+        let entry = ChainEntry::new(chain.chain_id, chain.rpc_url(), deployment);
         log(format!(
             "devnet at {} ({} s blocks), hub {}",
             entry.host, options.block_time, deployment.hub

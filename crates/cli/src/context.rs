@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
+use dexec_market::MarketClient;
 use dexec_sdk::wallet;
 use dexec_sdk::{ChainEntry, ChainFile, Client};
 use eyre::{eyre, WrapErr};
@@ -45,6 +46,10 @@ pub struct Global {
     /// prompt].
     #[arg(long, global = true, env = "DEXEC_PASSWORD_FILE", value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// URL of the market (order book API) [default: the chain's `market` in chain.json,
+    /// which `dexec devnet` sets].
+    #[arg(long, global = true, env = "DEXEC_MARKET_URL", value_name = "URL")]
+    pub market: Option<String>,
     /// Use dev account N of a local devnet (anvil's public test keys; refused on other chains).
     #[arg(long, global = true, env = "DEXEC_DEV_ACCOUNT", value_name = "N")]
     pub dev_account: Option<u32>,
@@ -74,6 +79,21 @@ impl Global {
             )));
         }
         ChainFile::load_entry(&path, self.chain.as_deref()).map_err(|e| Fail::usage(e.to_string()))
+    }
+
+    /// A client of the market of `client`'s chain: --market, else chain.json's `market`.
+    pub fn market(&self, client: &Client) -> eyre::Result<MarketClient> {
+        let url = match &self.market {
+            Some(url) => url.clone(),
+            None => self.chain_entry()?.1.market.ok_or_else(|| {
+                Fail::usage(format!(
+                    "no market is configured for this chain: pass --market <URL> (or set \
+                     DEXEC_MARKET_URL), or add \"market\": \"<URL>\" to its entry in {}",
+                    self.chain_file_path().display()
+                ))
+            })?,
+        };
+        Ok(MarketClient::new(&url, client.chain_id())?)
     }
 
     /// The keystore directory in use.

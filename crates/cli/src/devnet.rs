@@ -28,19 +28,22 @@ What it does:
   2. deploys the dev token (dRLC, 9 decimals), the app / dataset / workerpool registries and
      the hub, owned by account 0, and creates the categories XS, S, M, L, XL (ids 0-4);
   3. mints 1,000,000 RLC to every dev account and deposits 100,000 RLC of it on the hub;
-  4. writes <state-dir>/chain.json (chain id, RPC URL, contract addresses; iExec's format)
-     and prints the addresses;
-  5. mines a block every <block-time> seconds until Ctrl-C.
+  4. serves a market (the order book API, `dexec market`) on 127.0.0.1:<market-port>, its
+     book in <state-dir>/market.db (unless --no-market or --once);
+  5. writes <state-dir>/chain.json (chain id, RPC URL, contract addresses and the market URL;
+     iExec's format) and prints them;
+  6. mines a block every <block-time> seconds until Ctrl-C.
 
 The chain survives restarts: on exit anvil saves its state in <state-dir>/anvil-state.json and
 the next `dexec devnet` resumes it (same addresses, balances and deals) instead of deploying
-again. `--reset` starts from scratch, and so does a saved chain whose contracts differ from the
+again; the market's book is kept with it and catches up with the chain. `--reset` starts from scratch, and so does a saved chain whose contracts differ from the
 ones this binary carries (after `make abi`). anvil's own log is in <state-dir>/anvil.log.
 
 Examples:
   dexec devnet                      # chain on :8545, 1 s blocks, state in ./.dexec
   dexec devnet --block-time 0       # mine each transaction at once (fastest for scripts)
-  dexec devnet --once --json        # deploy (or resume), print JSON, stop
+  dexec devnet --once --json        # deploy (or resume), print JSON, stop (no market)
+  dexec devnet --market-port 9000   # the market on :9000
   dexec devnet --reset --port 8546  # fresh chain on another port";
 
 /// Tokens minted to each dev account.
@@ -63,6 +66,12 @@ pub struct Args {
     /// Directory for chain.json, the saved chain state and anvil's log.
     #[arg(long, default_value = ".dexec", value_name = "DIR")]
     state_dir: PathBuf,
+    /// Port of the market (order book API) on 127.0.0.1.
+    #[arg(long, default_value_t = 8547)]
+    market_port: u16,
+    /// Do not serve a market.
+    #[arg(long)]
+    no_market: bool,
     /// Forget the saved chain and deploy a fresh one.
     #[arg(long)]
     reset: bool,
@@ -84,6 +93,8 @@ struct Paths {
     log: PathBuf,
     /// Which contracts the saved chain runs ([`DevnetMeta`]).
     meta: PathBuf,
+    /// The market's SQLite book.
+    market_db: PathBuf,
 }
 
 impl Paths {
@@ -93,6 +104,7 @@ impl Paths {
             state: dir.join("anvil-state.json"),
             log: dir.join("anvil.log"),
             meta: dir.join("devnet.json"),
+            market_db: dir.join("market.db"),
         }
     }
 
@@ -100,7 +112,18 @@ impl Paths {
     fn reset(&self) -> eyre::Result<()> {
         remove_if_present(&self.state)?;
         remove_if_present(&self.chain_file)?;
-        remove_if_present(&self.meta)
+        remove_if_present(&self.meta)?;
+        self.forget_market()
+    }
+
+    /// Forget the market's book (it describes a chain that is gone).
+    fn forget_market(&self) -> eyre::Result<()> {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.market_db.clone().into_os_string();
+            path.push(suffix);
+            remove_if_present(Path::new(&path))?;
+        }
+        Ok(())
     }
 }
 
@@ -127,6 +150,16 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             args.port
         )
     })?;
+    let with_market = !args.no_market && !args.once;
+    if with_market {
+        std::net::TcpListener::bind(("127.0.0.1", args.market_port)).map_err(|e| {
+            eyre!(
+                "market port {} is not available ({e}); is another devnet running? try \
+                 --market-port, or --no-market",
+                args.market_port
+            )
+        })?;
+    }
 
     let builder = anvil::anvil(args.anvil_bin.as_deref())
         .port(args.port)
@@ -158,9 +191,24 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     std::fs::write(&paths.meta, serde_json::to_string_pretty(&meta)? + "\n")
         .wrap_err_with(|| format!("cannot write {}", paths.meta.display()))?;
     let rpc_url = chain.rpc_url();
-    ChainFile::single(DEVNET, chain.chain_id, &rpc_url, deployment).save(&paths.chain_file)?;
+    let mut file = ChainFile::single(DEVNET, chain.chain_id, &rpc_url, deployment);
+    file.save(&paths.chain_file)?;
+    let (stop_market, market) = if with_market {
+        if !restored {
+            paths.forget_market()?;
+        }
+        let (stop, url, task) = start_market(&paths, args.market_port).await?;
+        if let Some(entry) = file.chains.get_mut(DEVNET) {
+            entry.market = Some(url);
+        }
+        file.save(&paths.chain_file)?;
+        (Some(stop), Some(task))
+    } else {
+        (None, None)
+    };
 
-    let summary = Summary::read(&chain, &args, &paths, deployment, restored).await?;
+    let market_url = file.default_chain().and_then(|e| e.market.clone());
+    let summary = Summary::read(&chain, &args, &paths, deployment, restored, market_url).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -168,11 +216,19 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     }
     std::io::stdout().flush()?;
 
-    let outcome = if args.once {
+    let mut outcome = if args.once {
         Ok(())
     } else {
         wait_for_stop(&mut chain, &paths.log).await
     };
+    if let (Some(stop), Some(task)) = (stop_market, market) {
+        let _ = stop.send(());
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => outcome = outcome.and(Err(eyre!("the market failed: {e}"))),
+            Err(e) => outcome = outcome.and(Err(eyre!("the market task failed: {e}"))),
+        }
+    }
     // SIGTERM: anvil writes its state file before exiting.
     tokio::task::spawn_blocking(move || drop(chain)).await?;
     if paths.state.is_file() {
@@ -291,6 +347,43 @@ fn log_anvil_output(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
 }
 
 /// Block until Ctrl-C or SIGTERM; an anvil that dies on its own is an error.
+/// Serve a market on `port` over the chain of `paths.chain_file`, its book in
+/// `paths.market_db`; returns its stop switch, URL and task.
+async fn start_market(
+    paths: &Paths,
+    port: u16,
+) -> eyre::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    String,
+    tokio::task::JoinHandle<dexec_market::Result<()>>,
+)> {
+    #[derive(clap::Parser)]
+    struct MarketFlags {
+        #[command(flatten)]
+        args: dexec_market::Args,
+    }
+    let flags = <MarketFlags as clap::Parser>::try_parse_from([
+        "market".as_ref(),
+        "--chain-file".as_ref(),
+        paths.chain_file.as_os_str(),
+        "--listen".as_ref(),
+        format!("127.0.0.1:{port}").as_ref(),
+        "--db".as_ref(),
+        format!("sqlite://{}", paths.market_db.display()).as_ref(),
+        "--poll-interval-ms".as_ref(),
+        "250".as_ref(),
+    ] as [&std::ffi::OsStr; 9])
+    .map_err(|e| eyre!("market flags: {e}"))?;
+    let config = dexec_market::Config::from_args(flags.args)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, task) = dexec_market::serve(config, async move {
+        let _ = stopped.await;
+    })
+    .await?;
+    tracing::info!(target: "devnet", %addr, "market serving");
+    Ok((stop, format!("http://{addr}"), task))
+}
+
 async fn wait_for_stop(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let ctrl_c = tokio::signal::ctrl_c();
@@ -320,6 +413,8 @@ struct Summary {
     /// True if the chain was resumed from saved state rather than deployed now.
     restored: bool,
     chain_file: PathBuf,
+    /// The market's URL, when one is served.
+    market_url: Option<String>,
     state_file: PathBuf,
     anvil_log: PathBuf,
     /// Hub owner and token minter (dev account 0).
@@ -347,6 +442,7 @@ impl Summary {
         paths: &Paths,
         deployment: Deployment,
         restored: bool,
+        market_url: Option<String>,
     ) -> eyre::Result<Self> {
         let token = deployment.token(&chain.provider);
         let hub = deployment.hub(&chain.provider);
@@ -368,6 +464,7 @@ impl Summary {
             block_time: args.block_time,
             restored,
             chain_file: paths.chain_file.clone(),
+            market_url,
             state_file: paths.state.clone(),
             anvil_log: paths.log.clone(),
             owner: chain.address(0),
@@ -413,6 +510,9 @@ impl Summary {
             "chain file",
             self.chain_file.display()
         );
+        if let Some(url) = &self.market_url {
+            let _ = writeln!(out, "  {:<22} {url}", "market");
+        }
         let _ = writeln!(out, "  {:<22} {}", "saved state", self.state_file.display());
         let _ = writeln!(out, "  {:<22} {}", "anvil log", self.anvil_log.display());
         let _ = writeln!(

@@ -96,6 +96,14 @@ pub fn code(report: &eyre::Report) -> u8 {
         {
             return USAGE;
         }
+        if let Some(err) = cause.downcast_ref::<dexec_market::ClientError>() {
+            return match err.status() {
+                Some(400 | 413) => USAGE,
+                Some(404) => NOT_FOUND,
+                Some(status) if status < 500 => REFUSED,
+                _ => FAILURE,
+            };
+        }
         if let Some(err) = cause.downcast_ref::<dexec_contracts::Error>() {
             return match err {
                 dexec_contracts::Error::Revert { .. } | dexec_contracts::Error::Failed(_) => {

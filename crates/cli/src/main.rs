@@ -66,7 +66,7 @@ enum Command {
     Account(cmd::account::Args),
     /// Register and manage apps (WebAssembly modules).
     #[command(long_about = cmd::asset::APP_ABOUT)]
-    App(cmd::asset::Args),
+    App(cmd::asset::AppArgs),
     /// Register and manage datasets.
     #[command(long_about = cmd::asset::DATASET_ABOUT)]
     Dataset(cmd::asset::Args),
@@ -78,6 +78,9 @@ enum Command {
     /// Write, sign, cancel, show and fill orders.
     #[command(long_about = cmd::order::LONG_ABOUT)]
     Order(cmd::order::Args),
+    /// Show the market's open orders, best first, with iExec's filters.
+    #[command(long_about = cmd::orderbook::LONG_ABOUT)]
+    Orderbook(cmd::orderbook::Args),
     /// Show deals.
     Deal(cmd::deal::DealArgs),
     /// Show and follow tasks.
@@ -178,11 +181,12 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Init(args) => cmd::init::run(args)?,
         Command::Wallet(args) => cmd::wallet::run(args, g).await?,
         Command::Account(args) => cmd::account::run(args, g).await?,
-        Command::App(args) => cmd::asset::run(AssetKind::App, args, g).await?,
+        Command::App(args) => cmd::asset::run_app(args, g).await?,
         Command::Dataset(args) => cmd::asset::run(AssetKind::Dataset, args, g).await?,
         Command::Workerpool(args) => cmd::asset::run(AssetKind::Workerpool, args, g).await?,
         Command::Category(args) => cmd::category::run(args, g).await?,
         Command::Order(args) => cmd::order::run(args, g).await?,
+        Command::Orderbook(args) => cmd::orderbook::run(args, g).await?,
         Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
         Command::Task(args) => cmd::deal::run_task(args, g).await?,
         Command::Result(args) => cmd::result::run(args, g).await?,
@@ -224,4 +228,16 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         }
     };
     Ok(Some(output))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (unique argument names, valid defaults, …) over every
+    /// subcommand, which it otherwise runs only when that subcommand is parsed.
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -45,6 +45,12 @@ pub struct ChainEntry {
     /// Contract addresses.
     #[serde(flatten)]
     pub deployment: Deployment,
+    /// URL of the chain's market (order book API), as iExec's `iexecGateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    /// URL of the chain's default blob store (apps, datasets, input files, results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// Why a `chain.json` could not be read or written.
@@ -81,11 +87,7 @@ pub enum ChainFileError {
 impl ChainFile {
     /// A file with one chain, `name`, which is also the default.
     pub fn single(name: &str, chain_id: u64, host: &str, deployment: Deployment) -> Self {
-        let entry = ChainEntry {
-            id: chain_id.to_string(),
-            host: host.to_owned(),
-            deployment,
-        };
+        let entry = ChainEntry::new(chain_id, host, deployment);
         Self {
             default: name.to_owned(),
             chains: BTreeMap::from([(name.to_owned(), entry)]),
@@ -133,14 +135,31 @@ impl ChainFile {
             path: path.to_owned(),
             source,
         })?;
-        std::fs::write(path, json + "\n").map_err(|source| ChainFileError::Io {
-            path: path.to_owned(),
-            source,
-        })
+        // written beside and renamed, so a reader never sees half a file
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, json + "\n")
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|source| ChainFileError::Io {
+                path: path.to_owned(),
+                source,
+            })
     }
 }
 
 impl ChainEntry {
+    /// A chain at `host` with the hub `deployment`, and no service URLs.
+    pub fn new(chain_id: u64, host: impl Into<String>, deployment: Deployment) -> Self {
+        Self {
+            id: chain_id.to_string(),
+            host: host.into(),
+            deployment,
+            market: None,
+            store: None,
+        }
+    }
+
     /// The chain id as a number, if `id` is one.
     pub fn chain_id(&self) -> Option<u64> {
         self.id.parse().ok()

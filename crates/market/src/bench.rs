@@ -93,11 +93,7 @@ pub async fn bench(options: BenchOptions) -> Result<BenchReport> {
         .await
         .map_err(bench_err)?;
     let chain_id = admin.get_chain_id().await.map_err(bench_err)?;
-    let chain = ChainEntry {
-        id: chain_id.to_string(),
-        host: anvil.endpoint(),
-        deployment,
-    };
+    let chain = ChainEntry::new(chain_id, anvil.endpoint(), deployment);
     let mut apps = Vec::new();
     for (i, signer) in signers[1..].iter().enumerate() {
         let client = Client::from_provider(

@@ -611,35 +611,78 @@ async fn unpublish(
     Ok(Json(view(s.chain_id, &row)?))
 }
 
-/// Query string of the order book routes (every filter of every kind; each kind reads its own).
-#[derive(Debug, Default, Deserialize)]
+/// Query string of the order book routes: every filter of every kind (each kind reads its
+/// own), shared by the server and [`crate::client::MarketClient`].
+///
+/// Restriction filters follow iExec: given an address X, orders restricted to X or not
+/// restricted (only X with the `is_*_strict` flag); omitted, only unrestricted orders; `any`,
+/// no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct OrderQuery {
-    chain_id: Option<u64>,
-    app: Option<String>,
-    dataset: Option<String>,
-    workerpool: Option<String>,
-    requester: Option<String>,
-    beneficiary: Option<String>,
-    app_owner: Option<String>,
-    dataset_owner: Option<String>,
-    workerpool_owner: Option<String>,
-    #[serde(default)]
-    is_app_strict: bool,
-    #[serde(default)]
-    is_dataset_strict: bool,
-    #[serde(default)]
-    is_workerpool_strict: bool,
-    #[serde(default)]
-    is_requester_strict: bool,
-    category: Option<u64>,
-    min_tag: Option<String>,
-    max_tag: Option<String>,
-    min_trust: Option<u64>,
-    max_trust: Option<u64>,
-    min_volume: Option<u64>,
-    page_size: Option<u64>,
-    page_index: Option<u64>,
+pub struct OrderQuery {
+    /// The chain (checked against the market's when given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
+    /// App (app orders: the asset; others: restriction; requests: exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Dataset (same rules as `app`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Workerpool (same rules as `app`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workerpool: Option<String>,
+    /// Requester (restriction; requests: exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// Beneficiary of request orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<String>,
+    /// Signer of app orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_owner: Option<String>,
+    /// Signer of dataset orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_owner: Option<String>,
+    /// Signer of workerpool orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workerpool_owner: Option<String>,
+    /// Only orders restricted to `app`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_app_strict: bool,
+    /// Only orders restricted to `dataset`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_dataset_strict: bool,
+    /// Only orders restricted to `workerpool`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_workerpool_strict: bool,
+    /// Only orders restricted to `requester`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_requester_strict: bool,
+    /// Category (workerpool and request orders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<u64>,
+    /// Tag bits the order must have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tag: Option<String>,
+    /// Tag bits the order may have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tag: Option<String>,
+    /// Least trust (workerpool orders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_trust: Option<u64>,
+    /// Most trust (request orders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_trust: Option<u64>,
+    /// Least remaining volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_volume: Option<u64>,
+    /// Page size, 10 to 1000 (default 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u64>,
+    /// Page index, from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_index: Option<u64>,
 }
 
 /// A filter address: `Some(None)` for `any`.

@@ -19,6 +19,7 @@
 pub mod bench;
 mod book;
 mod chain;
+pub mod client;
 mod config;
 mod db;
 mod error;
@@ -37,10 +38,11 @@ use dexec_sdk::Client;
 use tokio::task::JoinHandle;
 
 pub use book::status;
+pub use client::{ClientError, MarketClient};
 pub use config::{Args, Config, Rate, DEFAULT_DB, DEFAULT_LISTEN};
 pub use db::{Db, DealRecord};
 pub use error::{Error, Result};
-pub use http::{Candle, DealPage, Ohlc, OrderPage, OrderView};
+pub use http::{Candle, DealPage, Ohlc, OrderPage, OrderQuery, OrderView};
 
 /// Connects to the chain and the database (migrating it), starts the watcher, binds
 /// `config.listen` (port 0 allowed) and serves in a spawned task until `shutdown` resolves;

@@ -173,11 +173,7 @@ impl TestChain {
 
     /// The chain as a `chain.json` entry (what services are configured with).
     pub fn chain_entry(&self) -> ChainEntry {
-        ChainEntry {
-            id: self.chain_id.to_string(),
-            host: self.rpc_url(),
-            deployment: self.deployment,
-        }
+        ChainEntry::new(self.chain_id, self.rpc_url(), self.deployment)
     }
 
     /// Key of dev account `i`.

@@ -28,7 +28,9 @@ Typical flow:
   dexec app init --wasm apps/build/hello.wasm   # writes the `app` section of dexec.json
   dexec app deploy                              # registers it, records it in deployed.json
   dexec app show                                # the last deployed app on this chain
-  dexec order init --app && dexec order sign --app";
+  dexec order init --app && dexec order sign --app
+  dexec order publish --app                     # lists the order on the market
+  dexec app run --args hello --watch            # buys one run and follows it";
 
 /// Long help of `dexec dataset`.
 pub const DATASET_ABOUT: &str = "\
@@ -59,6 +61,35 @@ Typical flow:
 pub struct Args {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Arguments of `dexec app`: the asset commands, and running the app.
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    command: AppCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AppCommand {
+    #[command(flatten)]
+    Asset(Command),
+    /// Run the app: pick the best orders (own free ones for assets the wallet owns), check,
+    /// pay, match; --watch follows the tasks.
+    #[command(long_about = super::run::RUN_ABOUT)]
+    Run(super::run::RunArgs),
+    /// Publish a request order for the app on the market (a limit order others may fill).
+    #[command(long_about = super::run::REQUEST_ABOUT)]
+    RequestExecution(super::run::RequestArgs),
+}
+
+/// Run `dexec app`.
+pub async fn run_app(args: AppArgs, global: &Global) -> eyre::Result<Output> {
+    match args.command {
+        AppCommand::Asset(command) => run(AssetKind::App, Args { command }, global).await,
+        AppCommand::Run(args) => super::run::run(args, global).await,
+        AppCommand::RequestExecution(args) => super::run::request_execution(args, global).await,
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]

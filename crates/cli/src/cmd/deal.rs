@@ -150,13 +150,56 @@ pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
     let client = global.reader().await?;
     let deal = find_deal(&client, task_id, deal).await?;
     let index = index_in(&deal, task_id)?;
-    let mut task = client.task(&deal, index).await?;
-    if watch {
-        let started = std::time::Instant::now();
-        let mut last = None;
-        let progress = std::io::stderr().is_terminal() || !global.json;
-        loop {
-            if last != Some(task.status) && progress {
+    let task = if watch {
+        let options = WatchOptions {
+            timeout: Duration::from_secs(timeout),
+            progress: std::io::stderr().is_terminal() || !global.json,
+        };
+        watch_indices(&client, &deal, &[index], options)
+            .await?
+            .pop()
+            .expect("one task watched")
+    } else {
+        client.task(&deal, index).await?
+    };
+    let text = describe_task(&task);
+    Output::new(task, text)
+}
+
+/// How to follow tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Give up (an error) after this long.
+    pub timeout: Duration,
+    /// Print each change of status on stderr.
+    pub progress: bool,
+}
+
+/// Follow every task of `deal` until all are final; their final states.
+pub async fn watch_tasks(
+    client: &Client,
+    deal: &DealInfo,
+    options: WatchOptions,
+) -> eyre::Result<Vec<TaskInfo>> {
+    let first = u64::from(deal.deal.bot_first);
+    let indices: Vec<u64> = (first..first + deal.tasks.len() as u64).collect();
+    watch_indices(client, deal, &indices, options).await
+}
+
+/// Follow the tasks of `deal` at `indices` until all are final, polling each second.
+async fn watch_indices(
+    client: &Client,
+    deal: &DealInfo,
+    indices: &[u64],
+    options: WatchOptions,
+) -> eyre::Result<Vec<TaskInfo>> {
+    let started = std::time::Instant::now();
+    let mut last: Vec<Option<TaskStatus>> = vec![None; indices.len()];
+    loop {
+        let mut tasks = Vec::with_capacity(indices.len());
+        for (i, index) in indices.iter().enumerate() {
+            let task = client.task(deal, *index).await?;
+            if last[i] != Some(task.status) && options.progress {
                 eprintln!(
                     "[{:>5.1}s] task {} {}",
                     started.elapsed().as_secs_f64(),
@@ -164,22 +207,22 @@ pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
                     progress_line(&task)
                 );
             }
-            last = Some(task.status);
-            if task.status.is_final() {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(timeout) {
-                return Err(eyre::eyre!(
-                    "task {task_id} is still {} after {timeout} s (see `dexec task show`)",
-                    task.status
-                ));
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            task = client.task(&deal, index).await?;
+            last[i] = Some(task.status);
+            tasks.push(task);
         }
+        if tasks.iter().all(|t| t.status.is_final()) {
+            return Ok(tasks);
+        }
+        if started.elapsed() > options.timeout {
+            let pending = tasks.iter().filter(|t| !t.status.is_final()).count();
+            return Err(eyre::eyre!(
+                "{pending} task(s) of deal {} still running after {} s (see `dexec deal show`)",
+                deal.deal_id,
+                options.timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let text = describe_task(&task);
-    Output::new(task, text)
 }
 
 /// The absolute index of `task_id` in `deal`.

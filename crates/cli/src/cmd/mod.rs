@@ -1,5 +1,24 @@
 //! One module per command group of `dexec`, following iExec's command tree.
 
+/// Call the generic async function `$f::<T>(args…)` for the order type `T` of the
+/// [`OrderKind`](dexec_sdk::OrderKind) `$kind`, and await it.
+macro_rules! by_kind {
+    ($kind:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $kind {
+            dexec_sdk::OrderKind::App => $f::<dexec_sdk::primitives::AppOrder>($($arg),*).await,
+            dexec_sdk::OrderKind::Dataset => {
+                $f::<dexec_sdk::primitives::DatasetOrder>($($arg),*).await
+            }
+            dexec_sdk::OrderKind::Workerpool => {
+                $f::<dexec_sdk::primitives::WorkerpoolOrder>($($arg),*).await
+            }
+            dexec_sdk::OrderKind::Request => {
+                $f::<dexec_sdk::primitives::RequestOrder>($($arg),*).await
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod asset;
 pub mod category;
@@ -7,7 +26,9 @@ pub mod deal;
 pub mod info;
 pub mod init;
 pub mod order;
+pub mod orderbook;
 pub mod result;
+pub mod run;
 pub mod wallet;
 
 use dexec_sdk::primitives::Nrlc;

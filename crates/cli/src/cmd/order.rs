@@ -10,6 +10,8 @@ use dexec_sdk::{AssetKind, Client, HubOrder, MatchInput, OrderKind, OrderStatus}
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use dexec_market::{MarketClient, OrderView};
+
 use crate::context::{confirm, Global};
 use crate::exit::Fail;
 use crate::output::{rows, table, Output};
@@ -33,6 +35,8 @@ Flow:
   dexec order sign --app       # signs it into orders.json (per chain id)
   dexec order show             # the signed orders and their remaining volume on chain
   dexec order fill             # matches app + workerpool (+ dataset) + request into a deal
+  dexec order publish --app    # lists it on the market, where `dexec app run` finds it
+  dexec order unpublish --app  # takes it off the market (still valid on chain)
   dexec order cancel --app     # closes the order on chain, for good
 
 Signing checks that the wallet owns the asset (or is the requester) first. A signed order in
@@ -114,6 +118,21 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Publish signed orders of orders.json on the market (it checks them against the chain
+    /// first: signer, asset, volume left, balance or stake).
+    Publish {
+        #[command(flatten)]
+        kinds: Kinds,
+    },
+    /// Take orders off the market's book: those of orders.json for the flags, or the given
+    /// hashes. They stay valid on chain; `dexec order cancel` closes them for good.
+    Unpublish {
+        #[command(flatten)]
+        kinds: Kinds,
+        /// Hashes of orders to unpublish (signed by the wallet).
+        #[arg(value_name = "ORDER_HASH")]
+        hashes: Vec<B256>,
+    },
     /// Show the signed orders of orders.json and their state on chain (all without flags).
     Show {
         #[command(flatten)]
@@ -152,6 +171,15 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             show(kinds, global, dir).await
         }
         Command::Fill { params, force } => fill(params, force, global, dir).await,
+        Command::Publish { kinds } => publish(kinds.required()?, global, dir).await,
+        Command::Unpublish { kinds, hashes } => {
+            let kinds = if hashes.is_empty() {
+                kinds.required()?
+            } else {
+                kinds.selected()
+            };
+            unpublish(kinds, hashes, global, dir).await
+        }
     }
 }
 
@@ -305,6 +333,19 @@ async fn sign_template<T: HubOrder>(
     Ok(client.sign_order(order).await?)
 }
 
+/// Sign the template of `T`: the signed order as JSON, and its hash.
+async fn sign_one<T: HubOrder>(
+    client: &Client,
+    project: &Project,
+    deployed: &DeployedFile,
+) -> eyre::Result<(Value, B256)> {
+    let order = sign_template::<T>(client, project, deployed).await?;
+    Ok((
+        serde_json::to_value(&order)?,
+        client.order_hash(&order.order),
+    ))
+}
+
 fn parse_order<T: DeserializeOwned>(kind: OrderKind, value: Value) -> eyre::Result<T> {
     serde_json::from_value(value).map_err(|e| {
         Fail::usage(format!(
@@ -328,24 +369,7 @@ async fn sign(
     let mut signed = Map::new();
     let mut lines = Vec::new();
     for kind in kinds {
-        let (value, hash) = match kind {
-            OrderKind::App => {
-                let o = sign_template::<AppOrder>(&client, &project, &deployed).await?;
-                (serde_json::to_value(&o)?, client.order_hash(&o.order))
-            }
-            OrderKind::Dataset => {
-                let o = sign_template::<DatasetOrder>(&client, &project, &deployed).await?;
-                (serde_json::to_value(&o)?, client.order_hash(&o.order))
-            }
-            OrderKind::Workerpool => {
-                let o = sign_template::<WorkerpoolOrder>(&client, &project, &deployed).await?;
-                (serde_json::to_value(&o)?, client.order_hash(&o.order))
-            }
-            OrderKind::Request => {
-                let o = sign_template::<RequestOrder>(&client, &project, &deployed).await?;
-                (serde_json::to_value(&o)?, client.order_hash(&o.order))
-            }
-        };
+        let (value, hash) = by_kind!(kind, sign_one(&client, &project, &deployed))?;
         let replaced = orders.put(chain, kind, &value, force)?;
         lines.push((
             format!("{} signed", kind.file_key()),
@@ -373,25 +397,39 @@ async fn status_of(
     orders: &OrdersFile,
     kind: OrderKind,
 ) -> eyre::Result<Option<OrderStatus>> {
+    by_kind!(kind, status_one(client, orders))
+}
+
+async fn status_one<T: HubOrder>(
+    client: &Client,
+    orders: &OrdersFile,
+) -> eyre::Result<Option<OrderStatus>> {
+    match orders.get::<Signed<T>>(client.chain_id(), T::KIND)? {
+        Some(order) => Ok(Some(client.order_status(&order).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The signed order of `T` in orders.json, or a sentence saying how to get one.
+fn signed<T: HubOrder>(client: &Client, orders: &OrdersFile) -> eyre::Result<Signed<T>> {
     let chain = client.chain_id();
-    Ok(match kind {
-        OrderKind::App => match orders.get::<Signed<AppOrder>>(chain, kind)? {
-            Some(o) => Some(client.order_status(&o).await?),
-            None => None,
-        },
-        OrderKind::Dataset => match orders.get::<Signed<DatasetOrder>>(chain, kind)? {
-            Some(o) => Some(client.order_status(&o).await?),
-            None => None,
-        },
-        OrderKind::Workerpool => match orders.get::<Signed<WorkerpoolOrder>>(chain, kind)? {
-            Some(o) => Some(client.order_status(&o).await?),
-            None => None,
-        },
-        OrderKind::Request => match orders.get::<Signed<RequestOrder>>(chain, kind)? {
-            Some(o) => Some(client.order_status(&o).await?),
-            None => None,
-        },
+    orders.get(chain, T::KIND)?.ok_or_else(|| {
+        Fail::not_found(format!(
+            "no signed {} for chain {chain} in {}: sign one with `dexec order sign --{}`",
+            T::KIND.file_key(),
+            orders.path().display(),
+            T::KIND
+        ))
     })
+}
+
+async fn cancel_one<T: HubOrder>(
+    client: &Client,
+    orders: &OrdersFile,
+) -> eyre::Result<dexec_sdk::TxOutcome> {
+    Ok(client
+        .cancel_order(&signed::<T>(client, orders)?.order)
+        .await?)
 }
 
 async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Result<Output> {
@@ -427,6 +465,67 @@ async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Resul
     Output::new(json!({ "chainId": client.chain_id(), "orders": all }), text)
 }
 
+async fn publish_one<T: HubOrder>(
+    client: &Client,
+    market: &MarketClient,
+    orders: &OrdersFile,
+) -> eyre::Result<OrderView> {
+    Ok(market.publish(&signed::<T>(client, orders)?).await?)
+}
+
+async fn publish(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let market = global.market(&client)?;
+    let orders = OrdersFile::load(dir)?;
+    let mut published = Vec::new();
+    let mut lines = Vec::new();
+    for kind in kinds {
+        let view = by_kind!(kind, publish_one(&client, &market, &orders))?;
+        lines.push((
+            kind.file_key().to_owned(),
+            format!(
+                "{} published ({} of volume left)",
+                view.order_hash, view.remaining
+            ),
+        ));
+        published.push(view);
+    }
+    lines.push(("market".into(), market.base_url().to_string()));
+    Output::new(json!({ "published": published }), rows(&lines))
+}
+
+async fn hash_one<T: HubOrder>(client: &Client, orders: &OrdersFile) -> eyre::Result<B256> {
+    Ok(client.order_hash(&signed::<T>(client, orders)?.order))
+}
+
+async fn unpublish(
+    kinds: Vec<OrderKind>,
+    mut hashes: Vec<B256>,
+    global: &Global,
+    dir: &Path,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let market = global.market(&client)?;
+    if !kinds.is_empty() {
+        let orders = OrdersFile::load(dir)?;
+        for kind in kinds {
+            hashes.push(by_kind!(kind, hash_one(&client, &orders))?);
+        }
+    }
+    let signer = client.signer().ok_or(dexec_sdk::Error::NoWallet)?;
+    let mut done = Vec::new();
+    let mut lines = Vec::new();
+    for hash in hashes {
+        let view = market.unpublish(hash, signer, &client.domain()).await?;
+        lines.push((
+            view.kind.file_key().to_owned(),
+            format!("{hash} unpublished"),
+        ));
+        done.push(view);
+    }
+    Output::new(json!({ "unpublished": done }), rows(&lines))
+}
+
 async fn cancel(
     kinds: Vec<OrderKind>,
     force: bool,
@@ -439,16 +538,13 @@ async fn cancel(
     let mut done = Vec::new();
     let mut lines = Vec::new();
     for kind in kinds {
-        let missing = || {
+        let status = status_of(&client, &orders, kind).await?.ok_or_else(|| {
             Fail::not_found(format!(
                 "no signed {} for chain {chain} in {}",
                 kind.file_key(),
                 orders.path().display()
             ))
-        };
-        let status = status_of(&client, &orders, kind)
-            .await?
-            .ok_or_else(missing)?;
+        })?;
         if status.remaining.is_zero() {
             lines.push((
                 kind.file_key().to_owned(),
@@ -464,48 +560,7 @@ async fn cancel(
             ),
             force,
         )?;
-        let tx = match kind {
-            OrderKind::App => {
-                client
-                    .cancel_order(
-                        &orders
-                            .get::<Signed<AppOrder>>(chain, kind)?
-                            .ok_or_else(missing)?
-                            .order,
-                    )
-                    .await?
-            }
-            OrderKind::Dataset => {
-                client
-                    .cancel_order(
-                        &orders
-                            .get::<Signed<DatasetOrder>>(chain, kind)?
-                            .ok_or_else(missing)?
-                            .order,
-                    )
-                    .await?
-            }
-            OrderKind::Workerpool => {
-                client
-                    .cancel_order(
-                        &orders
-                            .get::<Signed<WorkerpoolOrder>>(chain, kind)?
-                            .ok_or_else(missing)?
-                            .order,
-                    )
-                    .await?
-            }
-            OrderKind::Request => {
-                client
-                    .cancel_order(
-                        &orders
-                            .get::<Signed<RequestOrder>>(chain, kind)?
-                            .ok_or_else(missing)?
-                            .order,
-                    )
-                    .await?
-            }
-        };
+        let tx = by_kind!(kind, cancel_one(&client, &orders))?;
         lines.push((
             kind.file_key().to_owned(),
             format!("{} cancelled, {}", status.hash, tx_line(&tx)),

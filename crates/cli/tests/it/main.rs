@@ -3,6 +3,7 @@
 mod demo;
 mod devnet;
 mod flow;
+mod market;
 mod reference;
 mod wallet;
 
@@ -76,6 +77,7 @@ impl Devnet {
     pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().to_string();
+        let market_port = free_port().to_string();
         let child = dexec()
             .current_dir(dir.path())
             .args([
@@ -86,6 +88,8 @@ impl Devnet {
                 "6",
                 "--port",
                 &port,
+                "--market-port",
+                &market_port,
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,8 +98,12 @@ impl Devnet {
         let devnet = Self { child, dir };
         let chain_file = devnet.dir.path().join(".dexec/chain.json");
         let deadline = Instant::now() + Duration::from_secs(120);
-        while !chain_file.is_file() {
-            assert!(Instant::now() < deadline, "devnet did not write chain.json");
+        // chain.json names the market once it serves
+        while !std::fs::read_to_string(&chain_file).is_ok_and(|t| t.contains("\"market\"")) {
+            assert!(
+                Instant::now() < deadline,
+                "devnet did not write chain.json with its market"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         devnet

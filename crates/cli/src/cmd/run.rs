@@ -1,0 +1,702 @@
+//! `dexec app run` and `dexec app request-execution`: buy an execution at the market's best
+//! price, or publish a limit request for one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use dexec_market::{MarketClient, OrderQuery};
+use dexec_sdk::primitives::{
+    tag, AppOrder, DatasetOrder, Nrlc, RequestOrder, Signed, WorkerpoolOrder,
+};
+use dexec_sdk::{AssetKind, Client, HubOrder, MatchInput, MatchPlan, Matched, TaskInfo};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::context::{confirm, Global};
+use crate::exit::Fail;
+use crate::output::{rows, Output};
+use crate::project::DeployedFile;
+
+use super::deal::{watch_tasks, WatchOptions};
+use super::tx_line;
+
+/// Long help of `dexec app run`.
+pub const RUN_ABOUT: &str = "\
+Run an app: find the orders, check, pay and make the deal, as iExec's `iexec app run`.
+
+How the orders are chosen:
+  app         if the wallet owns the app, a free order it signs now (private to itself);
+              else the cheapest (then oldest) open app order on the market that admits this
+              requester, dataset and workerpool, with volume left on chain;
+  dataset     (with --dataset) the same rules;
+  workerpool  if the wallet owns --workerpool, a free order it signs now; else the cheapest
+              market order of the category that admits the app, dataset and requester, has
+              the tag bits asked for (by the app, dataset and --tag) and at least --trust,
+              with volume left; without --category it tries categories 0, 1, 2… in turn;
+  request     signed now: the orders' prices as maxima, the workerpool's category, --trust,
+              --tag, --volume, --params (with --args and --input-files merged in).
+Then it checks what the hub would refuse (incompatible orders, volume, the requester's
+balance, the scheduler's stake), shows the total cost and asks before paying (--force skips
+the question), matches, and prints the deal and task ids. --watch follows the tasks.
+
+Examples:
+  dexec app run 0xApp --args \"hello\" --force
+  dexec app run --workerpool 0xPool --category 1 --trust 3 --watch
+  dexec app run 0xApp --dataset 0xData --input-files https://example.org/a.txt";
+
+/// Long help of `dexec app request-execution`.
+pub const REQUEST_ABOUT: &str = "\
+Publish a request order on the market: a limit order that any workerpool (with matching app
+and dataset orders) may fill, as iExec's `iexec app request-execution`.
+
+The maximum prices default to the best current market price of each order kind (0 where the
+market has none, and for the workerpool when no --category is given); the market checks that
+the requester's hub balance covers volume × their sum.";
+
+/// What to run, common to `run` and `request-execution`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ExecArgs {
+    /// The app: an address, or `deployed` (the last one deployed from here) [default:
+    /// deployed].
+    pub app: Option<String>,
+    /// A dataset the app reads: an address, or `deployed`.
+    #[arg(long, value_name = "ADDRESS")]
+    pub dataset: Option<String>,
+    /// The workerpool to run on: an address, or `deployed` [default: the market's best].
+    #[arg(long, value_name = "ADDRESS")]
+    pub workerpool: Option<String>,
+    /// Arguments passed to the app (iexec_args).
+    #[arg(long)]
+    pub args: Option<String>,
+    /// URLs of input files, comma-separated (iexec_input_files).
+    #[arg(long, value_delimiter = ',', value_name = "URL,…")]
+    pub input_files: Vec<String>,
+    /// Work category [default: the first with an offer].
+    #[arg(long)]
+    pub category: Option<u64>,
+    /// Trust: how many agreeing replicas the result needs (1: one worker).
+    #[arg(long, default_value_t = 1)]
+    pub trust: u64,
+    /// Tag bits the workers must have (hex, or names such as `tee,gpu`).
+    #[arg(long, default_value = "0x0")]
+    pub tag: String,
+    /// Contract to call with each task's result (oracle use).
+    #[arg(long, value_name = "ADDRESS")]
+    pub callback: Option<Address>,
+    /// Who may read the results [default: the requester].
+    #[arg(long, value_name = "ADDRESS")]
+    pub beneficiary: Option<Address>,
+    /// Request params as a JSON object (--args and --input-files are merged into it).
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
+    /// Number of tasks.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub volume: u64,
+}
+
+/// Flags of `dexec app run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Follow the tasks until they complete or fail.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: give up after this many seconds (exit code 1).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Do not ask before paying.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Flags of `dexec app request-execution`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RequestArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Most the requester pays the app per task [default: the market's best app price].
+    #[arg(long, value_name = "AMOUNT")]
+    pub app_max_price: Option<Nrlc>,
+    /// Most paid for the dataset per task [default: the market's best dataset price].
+    #[arg(long, value_name = "AMOUNT")]
+    pub dataset_max_price: Option<Nrlc>,
+    /// Most paid to the workerpool per task [default: the market's best of the category].
+    #[arg(long, value_name = "AMOUNT")]
+    pub workerpool_max_price: Option<Nrlc>,
+}
+
+/// The resolved request: addresses and the params text.
+#[derive(Debug, Clone)]
+struct Want {
+    me: Address,
+    app: Address,
+    dataset: Option<Address>,
+    workerpool: Option<Address>,
+    tag: B256,
+    params: String,
+}
+
+fn resolve(
+    kind: AssetKind,
+    value: &Option<String>,
+    deployed: &DeployedFile,
+    chain_id: u64,
+) -> eyre::Result<Option<Address>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some("deployed") => deployed.get(kind, chain_id).map(Some).ok_or_else(|| {
+            Fail::usage(format!(
+                "no {kind} deployed from this directory on chain {chain_id} (deployed.json): \
+                 pass its address"
+            ))
+        }),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            Fail::usage(format!(
+                "`{text}` is not a {kind} address (0x and 40 hex digits) nor `deployed`"
+            ))
+        }),
+    }
+}
+
+/// The request's params: --params, with --args and --input-files merged in.
+fn params(exec: &ExecArgs) -> eyre::Result<String> {
+    let mut map = match &exec.params {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(Fail::usage("--params must be a JSON object")),
+            Err(e) => return Err(Fail::usage(format!("--params is not JSON: {e}"))),
+        },
+    };
+    if let Some(args) = &exec.args {
+        map.insert("iexec_args".into(), json!(args));
+    }
+    if !exec.input_files.is_empty() {
+        for url in &exec.input_files {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Fail::usage(format!(
+                    "--input-files: `{url}` is not an http(s) URL (workers download inputs)"
+                )));
+            }
+        }
+        map.insert("iexec_input_files".into(), json!(exec.input_files));
+    }
+    Ok(if map.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&map)?
+    })
+}
+
+fn want(exec: &ExecArgs, client: &Client, dir: &Path) -> eyre::Result<Want> {
+    let chain_id = client.chain_id();
+    let deployed = DeployedFile::load(dir)?;
+    let app = match resolve(AssetKind::App, &exec.app, &deployed, chain_id)? {
+        Some(app) => app,
+        None => resolve(
+            AssetKind::App,
+            &Some("deployed".into()),
+            &deployed,
+            chain_id,
+        )?
+        .expect("`deployed` resolves or fails"),
+    };
+    Ok(Want {
+        me: client.address()?,
+        app,
+        dataset: resolve(AssetKind::Dataset, &exec.dataset, &deployed, chain_id)?,
+        workerpool: resolve(AssetKind::Workerpool, &exec.workerpool, &deployed, chain_id)?,
+        tag: tag::parse(&exec.tag).map_err(|e| Fail::usage(format!("--tag: {e}")))?,
+        params: params(exec)?,
+    })
+}
+
+fn text(address: Option<Address>) -> Option<String> {
+    address.map(|a| a.to_string())
+}
+
+fn salt() -> B256 {
+    B256::from(rand::random::<[u8; 32]>())
+}
+
+/// The best order of `T` on the market for `query` that still has volume on chain.
+async fn best<T: HubOrder>(
+    client: &Client,
+    market: &MarketClient,
+    query: OrderQuery,
+) -> eyre::Result<Option<Signed<T>>> {
+    let query = OrderQuery {
+        page_size: Some(100),
+        ..query
+    };
+    let page = market.orders(T::KIND, &query).await?;
+    for view in page.orders {
+        let Ok(order) = serde_json::from_value::<Signed<T>>(view.order) else {
+            tracing::warn!(hash = %view.order_hash, "the market served an order this client cannot read; skipped");
+            continue;
+        };
+        if !client.order_status(&order).await?.remaining.is_zero() {
+            return Ok(Some(order));
+        }
+    }
+    Ok(None)
+}
+
+fn none_found(kind: &str, what: String) -> eyre::Report {
+    Fail::not_found(format!(
+        "no {kind} order matching your conditions is currently available on the market \
+         ({what})"
+    ))
+}
+
+/// The app order: a free private one if the wallet owns the app, else the market's best.
+async fn app_order(
+    client: &Client,
+    market: Option<&MarketClient>,
+    want: &Want,
+    volume: u64,
+) -> eyre::Result<Signed<AppOrder>> {
+    if owns(client, AssetKind::App, want.app, want.me).await? {
+        return Ok(client
+            .sign_order(AppOrder {
+                app: want.app,
+                appprice: U256::ZERO,
+                volume: U256::from(volume),
+                tag: B256::ZERO,
+                datasetrestrict: Address::ZERO,
+                workerpoolrestrict: Address::ZERO,
+                requesterrestrict: want.me,
+                salt: salt(),
+            })
+            .await?);
+    }
+    let market = need_market(market, "app")?;
+    let query = OrderQuery {
+        app: text(Some(want.app)),
+        dataset: text(want.dataset),
+        workerpool: text(want.workerpool),
+        requester: text(Some(want.me)),
+        max_tag: Some(want.tag.to_string()),
+        ..OrderQuery::default()
+    };
+    best(client, market, query)
+        .await?
+        .ok_or_else(|| none_found("app", format!("app {}", want.app)))
+}
+
+/// Whether `me` owns `asset`; an unregistered asset is an error.
+async fn owns(client: &Client, kind: AssetKind, asset: Address, me: Address) -> eyre::Result<bool> {
+    let owner = client
+        .asset_owner(kind, asset)
+        .await?
+        .ok_or_else(|| Fail::not_found(format!("{kind} {asset} is not registered on this hub")))?;
+    Ok(owner == me)
+}
+
+fn need_market<'a>(market: Option<&'a MarketClient>, kind: &str) -> eyre::Result<&'a MarketClient> {
+    market.ok_or_else(|| {
+        Fail::usage(format!(
+            "the wallet does not own the {kind}, and no market is configured to find an order \
+             for it: pass --market <URL>"
+        ))
+    })
+}
+
+async fn dataset_order(
+    client: &Client,
+    market: Option<&MarketClient>,
+    want: &Want,
+    dataset: Address,
+    volume: u64,
+) -> eyre::Result<Signed<DatasetOrder>> {
+    if owns(client, AssetKind::Dataset, dataset, want.me).await? {
+        return Ok(client
+            .sign_order(DatasetOrder {
+                dataset,
+                datasetprice: U256::ZERO,
+                volume: U256::from(volume),
+                tag: B256::ZERO,
+                apprestrict: want.app,
+                workerpoolrestrict: Address::ZERO,
+                requesterrestrict: want.me,
+                salt: salt(),
+            })
+            .await?);
+    }
+    let market = need_market(market, "dataset")?;
+    let query = OrderQuery {
+        dataset: text(Some(dataset)),
+        app: text(Some(want.app)),
+        workerpool: text(want.workerpool),
+        requester: text(Some(want.me)),
+        max_tag: Some(want.tag.to_string()),
+        ..OrderQuery::default()
+    };
+    best(client, market, query)
+        .await?
+        .ok_or_else(|| none_found("dataset", format!("dataset {dataset}")))
+}
+
+fn or_tags(tags: &[B256]) -> B256 {
+    tags.iter().fold(B256::ZERO, |acc, t| acc | *t)
+}
+
+/// The workerpool order: a free one if the wallet owns --workerpool, else the market's best
+/// (walking categories up from 0 when none is given).
+async fn workerpool_order(
+    client: &Client,
+    market: Option<&MarketClient>,
+    want: &Want,
+    exec: &ExecArgs,
+    required_tag: B256,
+) -> eyre::Result<Signed<WorkerpoolOrder>> {
+    if let Some(pool) = want.workerpool {
+        if owns(client, AssetKind::Workerpool, pool, want.me).await? {
+            return Ok(client
+                .sign_order(WorkerpoolOrder {
+                    workerpool: pool,
+                    workerpoolprice: U256::ZERO,
+                    volume: U256::from(exec.volume),
+                    tag: required_tag,
+                    category: U256::from(exec.category.unwrap_or(0)),
+                    trust: U256::from(exec.trust),
+                    apprestrict: want.app,
+                    datasetrestrict: want.dataset.unwrap_or_default(),
+                    requesterrestrict: want.me,
+                    salt: salt(),
+                })
+                .await?);
+        }
+    }
+    let market = need_market(market, "workerpool")?;
+    let categories = match exec.category {
+        Some(c) => c..c + 1,
+        None => 0..client.category_count().await?,
+    };
+    for category in categories.clone() {
+        let query = OrderQuery {
+            workerpool: text(want.workerpool),
+            category: Some(category),
+            app: text(Some(want.app)),
+            dataset: text(want.dataset),
+            requester: text(Some(want.me)),
+            min_tag: Some(required_tag.to_string()),
+            min_trust: Some(exec.trust),
+            ..OrderQuery::default()
+        };
+        if let Some(order) = best(client, market, query).await? {
+            return Ok(order);
+        }
+    }
+    Err(none_found(
+        "workerpool",
+        format!(
+            "categor{} {}, trust ≥ {}, tag ⊇ {}{}",
+            if categories.end - categories.start == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            if categories.is_empty() {
+                "none".to_owned()
+            } else if categories.end - categories.start == 1 {
+                categories.start.to_string()
+            } else {
+                format!("{}–{}", categories.start, categories.end - 1)
+            },
+            exec.trust,
+            required_tag,
+            want.workerpool
+                .map_or(String::new(), |p| format!(", workerpool {p}")),
+        ),
+    ))
+}
+
+/// The orders `app run` would match, and what the match would cost.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The four orders.
+    pub input: MatchInput,
+    /// The hub's terms and cost, checked.
+    pub plan: MatchPlan,
+}
+
+/// Choose and sign the orders for `exec` (steps 1–6 of `app run`) and check the match.
+pub async fn prepare(
+    client: &Client,
+    market: Option<&MarketClient>,
+    exec: &ExecArgs,
+    dir: &Path,
+) -> eyre::Result<Prepared> {
+    let want = want(exec, client, dir)?;
+    let app = app_order(client, market, &want, exec.volume).await?;
+    let dataset = match want.dataset {
+        Some(d) => Some(dataset_order(client, market, &want, d, exec.volume).await?),
+        None => None,
+    };
+    let required_tag = or_tags(&[
+        app.order.tag,
+        dataset.as_ref().map_or(B256::ZERO, |d| d.order.tag),
+        want.tag,
+    ]);
+    let workerpool = workerpool_order(client, market, &want, exec, required_tag).await?;
+    let request = client
+        .sign_order(RequestOrder {
+            app: want.app,
+            appmaxprice: app.order.appprice,
+            dataset: want.dataset.unwrap_or_default(),
+            datasetmaxprice: dataset
+                .as_ref()
+                .map_or(U256::ZERO, |d| d.order.datasetprice),
+            workerpool: workerpool.order.workerpool,
+            workerpoolmaxprice: workerpool.order.workerpoolprice,
+            requester: want.me,
+            volume: U256::from(exec.volume),
+            tag: want.tag,
+            category: workerpool.order.category,
+            trust: U256::from(exec.trust),
+            beneficiary: exec.beneficiary.unwrap_or(want.me),
+            callback: exec.callback.unwrap_or_default(),
+            params: want.params.clone(),
+            salt: salt(),
+        })
+        .await?;
+    let input = MatchInput {
+        app,
+        dataset,
+        workerpool,
+        request,
+    };
+    let plan = client.plan_match(&input).await?;
+    Ok(Prepared { input, plan })
+}
+
+/// The chosen orders, one line each.
+fn describe_orders(input: &MatchInput) -> String {
+    let (app, pool) = (&input.app.order, &input.workerpool.order);
+    rows(&[
+        ("app", format!("{} at {}", app.app, nrlc(app.appprice))),
+        (
+            "dataset",
+            input.dataset.as_ref().map_or("-".into(), |d| {
+                format!("{} at {}", d.order.dataset, nrlc(d.order.datasetprice))
+            }),
+        ),
+        (
+            "workerpool",
+            format!(
+                "{} at {} (category {}, trust {})",
+                pool.workerpool,
+                nrlc(pool.workerpoolprice),
+                pool.category,
+                pool.trust
+            ),
+        ),
+    ])
+}
+
+/// What `app run` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunOutput {
+    #[serde(flatten)]
+    matched: Matched,
+    orders: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_states: Option<Vec<TaskInfo>>,
+}
+
+fn order_hashes(client: &Client, input: &MatchInput) -> Value {
+    json!({
+        "apporder": client.order_hash(&input.app.order),
+        "datasetorder": input.dataset.as_ref().map(|d| client.order_hash(&d.order)),
+        "workerpoolorder": client.order_hash(&input.workerpool.order),
+        "requestorder": client.order_hash(&input.request.order),
+    })
+}
+
+/// Run `dexec app run`.
+pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let market = match global.market(&client) {
+        Ok(market) => Some(market),
+        Err(_) if global.market.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    let prepared = prepare(&client, market.as_ref(), &args.exec, Path::new(".")).await?;
+    let plan = &prepared.plan;
+    let input = &prepared.input;
+    if !global.json {
+        eprint!("{}", describe_orders(input));
+    }
+    confirm(
+        &format!(
+            "Run {} task(s) at {} each: spend {} from {}'s hub account?",
+            plan.volume, plan.price_per_task, plan.total_cost, plan.payer
+        ),
+        args.force,
+    )?;
+    let matched = client.match_orders(input).await?;
+    let mut lines = vec![
+        ("deal", matched.deal_id.to_string()),
+        ("volume", matched.deal.bot_size.to_string()),
+        ("cost", matched.total_cost.to_string()),
+        ("", tx_line(&matched.tx)),
+    ];
+    for (i, task) in matched.tasks.iter().enumerate().take(10) {
+        lines.push(if i == 0 {
+            ("tasks", task.to_string())
+        } else {
+            ("", task.to_string())
+        });
+    }
+    if matched.tasks.len() > 10 {
+        lines.push((
+            "",
+            format!("… {} more (dexec deal show)", matched.tasks.len() - 10),
+        ));
+    }
+    let mut text = rows(&lines);
+    let task_states = if args.watch {
+        let deal = client.deal(matched.deal_id).await?;
+        let tasks = watch_tasks(
+            &client,
+            &deal,
+            WatchOptions {
+                timeout: Duration::from_secs(args.timeout),
+                progress: true,
+            },
+        )
+        .await?;
+        let done = tasks
+            .iter()
+            .filter(|t| t.status == dexec_sdk::TaskStatus::Completed)
+            .count();
+        text.push_str(&format!("completed {done} of {} task(s)\n", tasks.len()));
+        if done < tasks.len() {
+            return Err(eyre::eyre!(
+                "{} of {} task(s) did not complete (see `dexec deal show {}`)",
+                tasks.len() - done,
+                tasks.len(),
+                matched.deal_id
+            ));
+        }
+        Some(tasks)
+    } else {
+        None
+    };
+    let orders = order_hashes(&client, input);
+    Output::new(
+        RunOutput {
+            matched,
+            orders,
+            task_states,
+        },
+        text,
+    )
+}
+
+/// Best current market price of `T` for `query`, or 0.
+async fn market_price<T: HubOrder>(
+    client: &Client,
+    market: &MarketClient,
+    query: OrderQuery,
+    price: fn(&T) -> U256,
+) -> eyre::Result<U256> {
+    Ok(best::<T>(client, market, query)
+        .await?
+        .map_or(U256::ZERO, |o| price(&o.order)))
+}
+
+fn nrlc(amount: U256) -> Nrlc {
+    Nrlc(u128::try_from(amount).unwrap_or(u128::MAX))
+}
+
+/// Run `dexec app request-execution`.
+pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let market = global.market(&client)?;
+    let exec = &args.exec;
+    let want = want(exec, &client, Path::new("."))?;
+    let app_max = match args.app_max_price {
+        Some(p) => U256::from(p.0),
+        None => {
+            let query = OrderQuery {
+                app: text(Some(want.app)),
+                dataset: text(want.dataset),
+                workerpool: text(want.workerpool),
+                requester: text(Some(want.me)),
+                ..OrderQuery::default()
+            };
+            market_price::<AppOrder>(&client, &market, query, |o| o.appprice).await?
+        }
+    };
+    let dataset_max = match (args.dataset_max_price, want.dataset) {
+        (Some(p), _) => U256::from(p.0),
+        (None, None) => U256::ZERO,
+        (None, Some(dataset)) => {
+            let query = OrderQuery {
+                dataset: text(Some(dataset)),
+                app: text(Some(want.app)),
+                workerpool: text(want.workerpool),
+                requester: text(Some(want.me)),
+                ..OrderQuery::default()
+            };
+            market_price::<DatasetOrder>(&client, &market, query, |o| o.datasetprice).await?
+        }
+    };
+    let workerpool_max = match (args.workerpool_max_price, exec.category) {
+        (Some(p), _) => U256::from(p.0),
+        (None, None) => U256::ZERO,
+        (None, Some(category)) => {
+            let query = OrderQuery {
+                workerpool: text(want.workerpool),
+                category: Some(category),
+                app: text(Some(want.app)),
+                dataset: text(want.dataset),
+                requester: text(Some(want.me)),
+                min_tag: Some(want.tag.to_string()),
+                min_trust: Some(exec.trust),
+                ..OrderQuery::default()
+            };
+            market_price::<WorkerpoolOrder>(&client, &market, query, |o| o.workerpoolprice).await?
+        }
+    };
+    let request = client
+        .sign_order(RequestOrder {
+            app: want.app,
+            appmaxprice: app_max,
+            dataset: want.dataset.unwrap_or_default(),
+            datasetmaxprice: dataset_max,
+            workerpool: want.workerpool.unwrap_or_default(),
+            workerpoolmaxprice: workerpool_max,
+            requester: want.me,
+            volume: U256::from(exec.volume),
+            tag: want.tag,
+            category: U256::from(exec.category.unwrap_or(0)),
+            trust: U256::from(exec.trust),
+            beneficiary: exec.beneficiary.unwrap_or(want.me),
+            callback: exec.callback.unwrap_or_default(),
+            params: want.params,
+            salt: salt(),
+        })
+        .await?;
+    let view = market.publish(&request).await?;
+    let text = rows(&[
+        ("requestorder", view.order_hash.to_string()),
+        (
+            "max prices",
+            format!(
+                "app {}, dataset {}, workerpool {}",
+                nrlc(app_max),
+                nrlc(dataset_max),
+                nrlc(workerpool_max)
+            ),
+        ),
+        ("volume", view.remaining.to_string()),
+        ("market", market.base_url().to_string()),
+    ]);
+    Output::new(json!({ "published": view, "order": request }), text)
+}

@@ -1,0 +1,216 @@
+//! The market through the CLI, on a running devnet (which serves a market): publish and
+//! unpublish orders, read the order books, `app run` (market orders, own free orders, the
+//! category walk, refusals) and `app request-execution`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{run_json, Devnet};
+
+/// Dev accounts by role (0 owns the hub).
+const APP_OWNER: u32 = 1;
+const POOL_OWNER: u32 = 2;
+const REQUESTER: u32 = 3;
+
+/// One participant: a dev account working in its own project directory.
+struct Actor<'a> {
+    net: &'a Devnet,
+    account: u32,
+    dir: PathBuf,
+}
+
+impl<'a> Actor<'a> {
+    fn new(net: &'a Devnet, account: u32) -> Self {
+        let dir = net.path().join(format!("actor{account}"));
+        std::fs::create_dir_all(&dir).expect("actor dir");
+        let actor = Self { net, account, dir };
+        actor.json(&["init"]);
+        actor
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.net.cmd(Some(self.account), args);
+        cmd.current_dir(&self.dir).env(
+            "DEXEC_CHAIN_FILE",
+            self.net.path().join(".dexec/chain.json"),
+        );
+        cmd
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        run_json(&mut self.cmd(&args))
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.cmd(&args).output().expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+        let value: Value = serde_json::from_str(&text).expect("JSON error");
+        value["error"].as_str().expect("error sentence").to_owned()
+    }
+
+    /// Set a field of an order template in dexec.json.
+    fn edit_order(&self, key: &str, field: &str, value: &str) {
+        let path = self.dir.join("dexec.json");
+        let mut json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        json["order"][key][field] = Value::String(value.into());
+        std::fs::write(&path, serde_json::to_string_pretty(&json).expect("ser")).expect("write");
+    }
+
+    fn hub_locked(&self) -> u128 {
+        let shown = self.json(&["account", "show"]);
+        shown["hubLocked"]
+            .as_str()
+            .expect("amount")
+            .parse()
+            .expect("number")
+    }
+}
+
+fn str_of(v: &Value) -> String {
+    v.as_str().expect("a string").to_lowercase()
+}
+
+fn deploy_app(actor: &Actor<'_>, name: &str) -> String {
+    std::fs::write(actor.dir.join(format!("{name}.wasm")), b"\0asm\x01\0\0\0").expect("module");
+    actor.json(&[
+        "app",
+        "init",
+        "--wasm",
+        &format!("{name}.wasm"),
+        "--multiaddr",
+        &format!("https://store.example/{name}.wasm"),
+    ]);
+    str_of(&actor.json(&["app", "deploy"])["address"])
+}
+
+#[test]
+fn publish_query_run_and_unpublish_through_the_cli() {
+    let net = Devnet::start();
+    let provider = Actor::new(&net, APP_OWNER);
+    let pool = Actor::new(&net, POOL_OWNER);
+    let requester = Actor::new(&net, REQUESTER);
+
+    // the app provider lists an app order at 0.5 RLC
+    let app = deploy_app(&provider, "echo");
+    provider.json(&["order", "init", "--app"]);
+    provider.edit_order("apporder", "appprice", "0.5 RLC");
+    provider.json(&["order", "sign", "--app"]);
+    let published = provider.json(&["order", "publish", "--app"]);
+    let app_order = str_of(&published["published"][0]["orderHash"]);
+    assert_eq!(published["published"][0]["status"], "open");
+
+    // the workerpool lists an order in category 1 (so `app run` must walk the categories)
+    pool.json(&["workerpool", "init", "--description", "market pool"]);
+    pool.json(&["workerpool", "deploy"]);
+    pool.json(&["order", "init", "--workerpool"]);
+    pool.edit_order("workerpoolorder", "workerpoolprice", "0.1 RLC");
+    pool.edit_order("workerpoolorder", "category", "1");
+    pool.edit_order("workerpoolorder", "volume", "5");
+    pool.json(&["order", "sign", "--workerpool"]);
+    let pool_order =
+        str_of(&pool.json(&["order", "publish", "--workerpool"])["published"][0]["orderHash"]);
+
+    // the books, with filters
+    let book = requester.json(&["orderbook", "app", &app]);
+    assert_eq!(book["count"], 1);
+    assert_eq!(str_of(&book["orders"][0]["orderHash"]), app_order);
+    let book = requester.json(&["orderbook", "workerpool", "--category", "0"]);
+    assert_eq!(book["count"], 0, "nothing in category 0");
+    let book = requester.json(&["orderbook", "workerpool", "--category", "1"]);
+    assert_eq!(str_of(&book["orders"][0]["orderHash"]), pool_order);
+    let book = requester.json(&["orderbook", "workerpool", "--min-trust", "3"]);
+    assert_eq!(book["count"], 0, "the pool offers trust 1 only");
+    let text = String::from_utf8(
+        requester
+            .cmd(&["orderbook", "app", &app])
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .expect("utf-8");
+    assert!(text.contains("0.5 RLC"), "prices are shown in RLC: {text}");
+
+    // app run without --force and without a terminal: nothing is paid
+    let locked_before = requester.hub_locked();
+    requester.fails(&["app", "run", &app, "--args", "hi"], 5);
+    assert_eq!(requester.hub_locked(), locked_before);
+
+    // app run: the market's orders, category 1 found by walking up from 0
+    let run = requester.json(&["app", "run", &app, "--args", "hi", "--force"]);
+    assert_eq!(str_of(&run["orders"]["apporder"]), app_order);
+    assert_eq!(str_of(&run["orders"]["workerpoolorder"]), pool_order);
+    assert_eq!(run["deal"]["category"], 1);
+    assert_eq!(run["deal"]["botSize"], 1);
+    assert_eq!(run["totalCost"], "600000000", "0.5 + 0.1 RLC");
+    assert_eq!(requester.hub_locked() - locked_before, 600_000_000);
+    let deal_id = run["dealId"].as_str().expect("deal id");
+    let shown = requester.json(&["deal", "show", deal_id]);
+    assert_eq!(shown["deal"]["params"], r#"{"iexec_args":"hi"}"#);
+    assert_eq!(shown["tasks"].as_array().expect("tasks").len(), 1);
+
+    // the market follows the chain: the workerpool order has 4 of 5 left
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let book = requester.json(&["orderbook", "workerpool", "--category", "1"]);
+        if book["orders"][0]["remaining"] == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the market never saw the deal: {book}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // an app the requester owns runs on a free order it signs itself
+    let own_app = deploy_app(&requester, "mine");
+    let run = requester.json(&["app", "run", &own_app, "--category", "1", "--force"]);
+    assert_eq!(run["deal"]["appPrice"], 0);
+    assert_eq!(run["totalCost"], "100000000", "only the workerpool is paid");
+
+    // nothing offered where asked: a sentence and exit 4
+    let error = requester.fails(&["app", "run", &app, "--category", "0", "--force"], 4);
+    assert!(error.contains("no workerpool order"), "{error}");
+    let error = requester.fails(&["app", "run", &app, "--trust", "3", "--force"], 4);
+    assert!(error.contains("trust ≥ 3"), "{error}");
+
+    // only the signer may unpublish
+    let error = requester.fails(&["order", "unpublish", &pool_order], 3);
+    assert!(!error.is_empty());
+    let unpublished = pool.json(&["order", "unpublish", "--workerpool"]);
+    assert_eq!(unpublished["unpublished"][0]["status"], "unpublished");
+    let book = requester.json(&["orderbook", "workerpool", "--category", "1"]);
+    assert_eq!(book["count"], 0);
+    requester.fails(&["app", "run", &app, "--force"], 4);
+
+    // a limit request at the market's app price
+    let request = requester.json(&["app", "request-execution", &app, "--volume", "2"]);
+    assert_eq!(request["order"]["appmaxprice"], "0x1dcd6500", "0.5 RLC");
+    let book = provider.json(&["orderbook", "requester", "--app", &app]);
+    assert_eq!(
+        str_of(&book["orders"][0]["orderHash"]),
+        str_of(&request["published"]["orderHash"])
+    );
+    assert_eq!(book["orders"][0]["remaining"], 2);
+
+    // a market that is not there: said, exit 1
+    let mut cmd = requester.cmd(&[
+        "orderbook",
+        "workerpool",
+        "--market",
+        "http://127.0.0.1:9",
+        "--json",
+    ]);
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be reached"));
+}
