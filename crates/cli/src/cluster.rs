@@ -1,6 +1,7 @@
 //! The whole system in this process on loopback, for `dexec demo` and `dexec bench e2e`: a
 //! devnet chain with the hub, the blob store, one workerpool's scheduler and its workers, and
-//! the app and workerpool orders of dev accounts 1 (app provider) and 2 (workerpool owner).
+//! the app and workerpool orders of dev accounts 1 (app provider) and 2 (workerpool owner),
+//! and optionally a market where those orders are published.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,6 +18,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use dexec_market::MarketClient;
+
+use crate::cmd::run::{prepare, ExecArgs, Prepared};
 use crate::devnet::deploy_and_fund;
 use crate::local::LocalChain;
 
@@ -45,6 +49,8 @@ pub struct Options {
     pub trust1_mode: dexec_scheduler::Trust1Mode,
     /// Trust the workerpool order offers.
     pub pool_trust: u64,
+    /// Serve a market and publish the standing orders there.
+    pub market: bool,
 }
 
 /// A running system.
@@ -61,6 +67,8 @@ pub struct Cluster {
     pub app: alloy::primitives::Address,
     /// The workerpool.
     pub pool: alloy::primitives::Address,
+    /// The market, if one was asked for.
+    pub market: Option<MarketClient>,
     app_order: Signed<AppOrder>,
     pool_order: Signed<WorkerpoolOrder>,
     stop: watch::Sender<bool>,
@@ -200,6 +208,36 @@ impl Cluster {
                 ..Default::default()
             })
             .await?;
+        let market = if options.market {
+            let config = dexec_market::Config::test(
+                entry.clone(),
+                format!("sqlite://{}", state_dir.join("market.db").display()),
+            );
+            let (addr, market_task) = dexec_market::serve(config, stopped()).await?;
+            tasks.push(tokio::spawn(async move {
+                let _ = market_task.await;
+            }));
+            let market = MarketClient::new(
+                &format!("http://{addr}"),
+                entry.chain_id().unwrap_or_default(),
+            )?;
+            log(format!("market at {}", market.base_url()));
+            let published = market.publish(&app_order).await?;
+            log(format!(
+                "app order {} published: {} per run",
+                published.order_hash,
+                Nrlc::from_rlc(1)
+            ));
+            let published = market.publish(&pool_order).await?;
+            log(format!(
+                "workerpool order {} published: {} per task",
+                published.order_hash,
+                Nrlc::from_rlc(2)
+            ));
+            Some(market)
+        } else {
+            None
+        };
         let requester = Client::connect(&entry, Some(signer(REQUESTER))).await?;
         Ok(Self {
             requester,
@@ -208,6 +246,7 @@ impl Cluster {
             scheduler_url,
             app: app.address,
             pool: pool.address,
+            market,
             app_order,
             pool_order,
             stop,
@@ -245,6 +284,26 @@ impl Cluster {
                 request,
             })
             .await?)
+    }
+
+    /// The requester runs the app as `dexec app run` does: the best orders on the market,
+    /// checked, then matched. Needs the market.
+    pub async fn run_app(&self, args: &str) -> eyre::Result<(Prepared, Matched)> {
+        let market = self
+            .market
+            .as_ref()
+            .ok_or_else(|| eyre!("this cluster serves no market"))?;
+        let mut exec = ExecArgs::new(self.app);
+        exec.args = Some(args.to_owned());
+        let prepared = prepare(
+            &self.requester,
+            Some(market),
+            &exec,
+            std::path::Path::new("."),
+        )
+        .await?;
+        let matched = self.requester.match_orders(&prepared.input).await?;
+        Ok((prepared, matched))
     }
 
     /// Wait until every task of `deal` is final (polling every 50 ms); their states.

@@ -1,8 +1,9 @@
 //! `dexec demo`: the whole system on one machine, one task end to end.
 //!
-//! A devnet chain with the hub, the blob store, a workerpool's scheduler and two workers run
-//! in this process on loopback; an app provider, a workerpool owner and a requester (dev
-//! accounts 1, 2 and 3) deploy, sign and match; the task runs in the deterministic WASM
+//! A devnet chain with the hub, the blob store, the market, a workerpool's scheduler and two
+//! workers run in this process on loopback; an app provider and a workerpool owner (dev
+//! accounts 1 and 2) deploy and publish orders on the market, a requester (3) runs the app as
+//! `dexec app run` does (best market orders, checks, match); the task runs in the deterministic WASM
 //! runtime, the result is settled on chain, downloaded and verified against the chain's
 //! digest. Everything stops at the end unless `--keep`.
 
@@ -19,10 +20,11 @@ pub const LONG_ABOUT: &str = "\
 Run the whole system on this machine and one task end to end (what `make demo` does).
 
 Starts, on 127.0.0.1: a devnet chain (anvil, hub deployed, dev accounts funded), the blob store,
-a workerpool's scheduler and two workers. Then, as dev accounts: the app provider (1) uploads
-the app module to the store and registers it, the workerpool owner (2) registers a workerpool,
-both sign orders, the requester (3) signs a request and matches the orders into a deal. The task
-runs on a worker in the deterministic WASM runtime, is settled on chain, and its result is
+the market, a workerpool's scheduler and two workers. Then, as dev accounts: the app provider
+(1) uploads the app module to the store and registers it, the workerpool owner (2) registers a
+workerpool, both sign orders and publish them on the market; the requester (3) runs the app as
+`dexec app run` does: it finds the best orders on the market, checks the match and makes the
+deal. The task runs on a worker in the deterministic WASM runtime, is settled on chain, and its result is
 downloaded from the store and verified against the digest the chain agreed on, then printed.
 
 Everything stops at the end unless --keep (then Ctrl-C stops it). State lives in --state-dir,
@@ -40,7 +42,7 @@ pub struct Args {
     /// Seconds between blocks of the devnet.
     #[arg(long, default_value_t = 1)]
     block_time: u64,
-    /// Directory for the store, the scheduler's database and the workers' state.
+    /// Directory for the store, the market's and scheduler's databases and the workers' state.
     #[arg(long, default_value = ".dexec/demo", value_name = "DIR")]
     state_dir: PathBuf,
     /// Keep everything running after the result (Ctrl-C stops).
@@ -83,14 +85,26 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             workers: 2,
             trust1_mode: dexec_scheduler::Trust1Mode::Fast,
             pool_trust: 1,
+            market: true,
         },
         |line| step(started, line),
     )
     .await?;
 
-    // the requester signs a request and matches it with the standing offers
+    // the requester runs the app as `dexec app run` does: best market orders, checks, match
     let ordered = Instant::now();
-    let matched = cluster.request(&args.args, 1, 1).await?;
+    let (prepared, matched) = cluster.run_app(&args.args).await?;
+    let input = &prepared.input;
+    step(
+        started,
+        format!(
+            "app run chose app order {} and workerpool order {} from the market; {} task(s) at {}",
+            cluster.requester.order_hash(&input.app.order),
+            cluster.requester.order_hash(&input.workerpool.order),
+            prepared.plan.volume,
+            prepared.plan.price_per_task
+        ),
+    );
     let me = cluster.requester.address()?;
     let task_id = matched.tasks[0];
     step(

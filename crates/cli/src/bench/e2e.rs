@@ -76,6 +76,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         workers: 2,
         trust1_mode: mode,
         pool_trust: 3,
+        market: false,
     };
     let quiet = |_line: String| {};
 

@@ -55,7 +55,7 @@ market has none, and for the workerpool when no --category is given); the market
 the requester's hub balance covers volume × their sum.";
 
 /// What to run, common to `run` and `request-execution`.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ExecArgs {
     /// The app: an address, or `deployed` (the last one deployed from here) [default:
     /// deployed].
@@ -93,6 +93,26 @@ pub struct ExecArgs {
     /// Number of tasks.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub volume: u64,
+}
+
+impl ExecArgs {
+    /// One task of `app` at trust 1, no tag, no params: the command line's defaults.
+    pub fn new(app: Address) -> Self {
+        Self {
+            app: Some(app.to_string()),
+            dataset: None,
+            workerpool: None,
+            args: None,
+            input_files: Vec::new(),
+            category: None,
+            trust: 1,
+            tag: "0x0".into(),
+            callback: None,
+            beneficiary: None,
+            params: None,
+            volume: 1,
+        }
+    }
 }
 
 /// Flags of `dexec app run`.

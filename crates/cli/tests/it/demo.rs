@@ -28,6 +28,9 @@ fn demo_prints_a_verified_result() {
         "demo failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // the orders went through the market, and `app run` found them there
+    assert!(stdout.contains("workerpool order 0x"), "{stdout}");
+    assert!(stdout.contains("app run chose app order"), "{stdout}");
     assert!(stdout.contains("task COMPLETED on chain"), "{stdout}");
     assert!(stdout.contains("verified against the chain"), "{stdout}");
     assert!(stdout.contains("Hello, from the test!"), "{stdout}");
