@@ -29,6 +29,8 @@ const APP_OWNER: usize = 1;
 const POOL_OWNER: usize = 2;
 /// The requester.
 pub const REQUESTER: usize = 3;
+/// What the workerpool charges per task.
+const POOL_PRICE: Nrlc = Nrlc::from_rlc(2);
 /// First worker account; workers use the following ones.
 const FIRST_WORKER: usize = 4;
 
@@ -153,6 +155,26 @@ impl Cluster {
             .await?;
         log(format!("workerpool {}", pool.address));
 
+        // the market, where the scheduler keeps its workerpool order open
+        let market = if options.market {
+            let config = dexec_market::Config::test(
+                entry.clone(),
+                format!("sqlite://{}", state_dir.join("market.db").display()),
+            );
+            let (addr, market_task) = dexec_market::serve(config, stopped()).await?;
+            tasks.push(tokio::spawn(async move {
+                let _ = market_task.await;
+            }));
+            let market = MarketClient::new(
+                &format!("http://{addr}"),
+                entry.chain_id().unwrap_or_default(),
+            )?;
+            log(format!("market at {}", market.base_url()));
+            Some(market)
+        } else {
+            None
+        };
+
         // the scheduler and its workers
         let mut config = dexec_scheduler::Config::test(
             entry.clone(),
@@ -166,6 +188,17 @@ impl Cluster {
         config.store_url = Some(store_url.clone());
         config.poll_interval = Duration::from_millis(200);
         config.trust1_mode = options.trust1_mode;
+        config.offer = market
+            .as_ref()
+            .map(|m| dexec_scheduler::offer::OfferPolicy {
+                market_url: m.base_url().to_string(),
+                price: POOL_PRICE,
+                volume: 1_000_000,
+                category: 0,
+                trust: options.pool_trust,
+                tag: B256::ZERO,
+                interval: Duration::from_millis(500),
+            });
         let scheduler = dexec_scheduler::serve(config, stopped()).await?;
         let scheduler_url = scheduler.url();
         tasks.push(tokio::spawn(async move {
@@ -201,43 +234,27 @@ impl Cluster {
         let pool_order = pool_owner
             .sign_order(WorkerpoolOrder {
                 workerpool: pool.address,
-                workerpoolprice: Nrlc::from_rlc(2).to_u256(),
+                workerpoolprice: POOL_PRICE.to_u256(),
                 volume: U256::from(1_000_000),
                 trust: U256::from(options.pool_trust),
                 salt: random_salt(),
                 ..Default::default()
             })
             .await?;
-        let market = if options.market {
-            let config = dexec_market::Config::test(
-                entry.clone(),
-                format!("sqlite://{}", state_dir.join("market.db").display()),
-            );
-            let (addr, market_task) = dexec_market::serve(config, stopped()).await?;
-            tasks.push(tokio::spawn(async move {
-                let _ = market_task.await;
-            }));
-            let market = MarketClient::new(
-                &format!("http://{addr}"),
-                entry.chain_id().unwrap_or_default(),
-            )?;
-            log(format!("market at {}", market.base_url()));
+        if let Some(market) = &market {
             let published = market.publish(&app_order).await?;
             log(format!(
                 "app order {} published: {} per run",
                 published.order_hash,
                 Nrlc::from_rlc(1)
             ));
-            let published = market.publish(&pool_order).await?;
+            let offered = wait_for_offer(market, pool.address).await?;
             log(format!(
-                "workerpool order {} published: {} per task",
-                published.order_hash,
+                "workerpool order {} published by the scheduler: {} per task",
+                offered.order_hash,
                 Nrlc::from_rlc(2)
             ));
-            Some(market)
-        } else {
-            None
-        };
+        }
         let requester = Client::connect(&entry, Some(signer(REQUESTER))).await?;
         Ok(Self {
             requester,
@@ -345,6 +362,34 @@ impl Cluster {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         drop(self.chain);
+    }
+}
+
+/// The open workerpool order of `pool` on `market`, once its scheduler published one.
+async fn wait_for_offer(
+    market: &MarketClient,
+    pool: alloy::primitives::Address,
+) -> eyre::Result<dexec_market::OrderView> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = market
+            .orders(
+                dexec_sdk::OrderKind::Workerpool,
+                &dexec_market::OrderQuery {
+                    workerpool: Some(pool.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if let Some(order) = page.orders.into_iter().next() {
+            return Ok(order);
+        }
+        if Instant::now() > deadline {
+            return Err(eyre!(
+                "the scheduler published no workerpool order within 30 s (see its log)"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

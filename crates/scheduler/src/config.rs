@@ -9,6 +9,8 @@ use alloy::signers::local::PrivateKeySigner;
 use dexec_sdk::{ChainEntry, ChainFile};
 
 use crate::error::{Error, Result};
+use crate::offer::OfferPolicy;
+use dexec_primitives::Nrlc;
 
 /// How trust-1 tasks settle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,6 +85,26 @@ pub struct Args {
     /// Largest `pushResults` batch (batch mode).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Market where the scheduler keeps a workerpool order open (with --offer-price) [default:
+    /// the chain's `market` in chain.json].
+    #[arg(long, env = "DEXEC_MARKET_URL", value_name = "URL")]
+    pub market: Option<String>,
+    /// Keep a workerpool order at this price per task open on the market: publish one
+    /// whenever none is (e.g. `0.1 RLC`). Without it the scheduler publishes nothing.
+    #[arg(long, value_name = "AMOUNT")]
+    pub offer_price: Option<Nrlc>,
+    /// Volume of each offered order.
+    #[arg(long, default_value_t = 1_000, requires = "offer_price")]
+    pub offer_volume: u64,
+    /// Category of the offered orders.
+    #[arg(long, default_value_t = 0, requires = "offer_price")]
+    pub offer_category: u64,
+    /// Trust of the offered orders (the most the pool replicates for).
+    #[arg(long, default_value_t = 1, requires = "offer_price")]
+    pub offer_trust: u64,
+    /// Tag of the offered orders: what the pool's workers have (hex or names).
+    #[arg(long, default_value = "0x0", requires = "offer_price")]
+    pub offer_tag: String,
 }
 
 /// The scheduler's validated configuration.
@@ -118,6 +140,8 @@ pub struct Config {
     pub batch_size: usize,
     /// Longest a `next` long poll is held.
     pub max_wait: Duration,
+    /// The workerpool order to keep open on a market, if any.
+    pub offer: Option<OfferPolicy>,
 }
 
 impl std::fmt::Debug for Config {
@@ -173,6 +197,7 @@ impl Config {
             trust1_mode: Trust1Mode::Fast,
             batch_size: 64,
             max_wait: Duration::from_secs(2),
+            offer: None,
         }
     }
 
@@ -207,7 +232,37 @@ impl Config {
         if args.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
+        let offer = match args.offer_price {
+            None => None,
+            Some(price) => {
+                let market_url = args
+                    .market
+                    .or_else(|| chain.market.clone())
+                    .ok_or_else(|| {
+                        Error::Config(
+                            "--offer-price needs a market: pass --market <URL>, or name it in the \
+                         chain's `market` field of chain.json"
+                                .into(),
+                        )
+                    })?;
+                if args.offer_volume == 0 {
+                    return Err(Error::Config("--offer-volume must be at least 1".into()));
+                }
+                let tag = dexec_primitives::tag::parse(&args.offer_tag)
+                    .map_err(|e| Error::Config(format!("--offer-tag: {e}")))?;
+                Some(OfferPolicy {
+                    market_url,
+                    price,
+                    volume: args.offer_volume,
+                    category: args.offer_category,
+                    trust: args.offer_trust.max(1),
+                    tag,
+                    interval: Duration::from_secs(5),
+                })
+            }
+        };
         Ok(Self {
+            offer,
             chain,
             signer,
             workerpool: args.workerpool,

@@ -10,6 +10,8 @@
 //! re-assigned; tasks past their final deadline are claimed. After a restart everything
 //! resumes from the database and the chain. Protocol and state machines: `docs/workerpool.md`.
 //!
+//! With an [`offer::OfferPolicy`] it keeps a workerpool order open on a market.
+//!
 //! [`api`] is the HTTP protocol's types; with `default-features = false` the crate is only
 //! that module (what the worker depends on).
 
@@ -24,6 +26,8 @@ mod error;
 mod follow;
 #[cfg(feature = "server")]
 mod http;
+#[cfg(feature = "server")]
+pub mod offer;
 pub mod policy;
 #[cfg(feature = "server")]
 mod service;
@@ -73,6 +77,14 @@ mod server {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
+        if let Some(policy) = scheduler.config.offer.clone() {
+            tokio::spawn(crate::offer::run(
+                scheduler.client.clone(),
+                scheduler.config.workerpool,
+                policy,
+                stop_rx.clone(),
+            ));
+        }
         let app = crate::http::router(scheduler.clone());
         let mut http_stop = stop_rx.clone();
         let server = tokio::spawn(async move {

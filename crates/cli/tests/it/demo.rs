@@ -29,7 +29,7 @@ fn demo_prints_a_verified_result() {
         String::from_utf8_lossy(&out.stderr)
     );
     // the orders went through the market, and `app run` found them there
-    assert!(stdout.contains("workerpool order 0x"), "{stdout}");
+    assert!(stdout.contains("published by the scheduler"), "{stdout}");
     assert!(stdout.contains("app run chose app order"), "{stdout}");
     assert!(stdout.contains("task COMPLETED on chain"), "{stdout}");
     assert!(stdout.contains("verified against the chain"), "{stdout}");

@@ -204,8 +204,13 @@ impl Pool {
     }
 
     pub async fn start_scheduler(&mut self, listen: Option<SocketAddr>) {
+        self.start_scheduler_with(self.scheduler_config(listen))
+            .await;
+    }
+
+    pub async fn start_scheduler_with(&mut self, config: Config) {
         let (stop, stopped) = oneshot::channel::<()>();
-        let running = dexec_scheduler::serve(self.scheduler_config(listen), async move {
+        let running = dexec_scheduler::serve(config, async move {
             let _ = stopped.await;
         })
         .await

@@ -2,6 +2,7 @@
 //! the scheduler and workers with the real wasmtime runtime.
 
 mod fixture;
+mod offer;
 mod recovery;
 mod replicated;
 mod trust1;
