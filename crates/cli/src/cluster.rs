@@ -53,6 +53,8 @@ pub struct Options {
     pub pool_trust: u64,
     /// Serve a market and publish the standing orders there.
     pub market: bool,
+    /// Largest `pushResults` batch of the scheduler (batch mode).
+    pub batch_size: usize,
 }
 
 /// A running system.
@@ -188,6 +190,7 @@ impl Cluster {
         config.store_url = Some(store_url.clone());
         config.poll_interval = Duration::from_millis(200);
         config.trust1_mode = options.trust1_mode;
+        config.batch_size = options.batch_size;
         config.offer = market
             .as_ref()
             .map(|m| dexec_scheduler::offer::OfferPolicy {

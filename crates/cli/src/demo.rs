@@ -86,6 +86,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             trust1_mode: dexec_scheduler::Trust1Mode::Fast,
             pool_trust: 1,
             market: true,
+            batch_size: 64,
         },
         |line| step(started, line),
     )

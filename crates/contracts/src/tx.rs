@@ -1,9 +1,9 @@
 //! Sending transactions and reading their receipts.
 
 use alloy::contract::{CallBuilder, CallDecoder};
-use alloy::network::EthereumWallet;
+use alloy::network::{Ethereum, EthereumWallet, TransactionBuilder};
 use alloy::primitives::Address;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
@@ -43,11 +43,30 @@ pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
 pub async fn send<P: Provider, D: CallDecoder>(
     call: &CallBuilder<P, D>,
 ) -> Result<TransactionReceipt> {
-    let receipt = call.send().await?.get_receipt().await?;
+    let receipt = submit(call).await?.get_receipt().await?;
     if !receipt.status() {
         return Err(Error::Failed(receipt.transaction_hash));
     }
     Ok(receipt)
+}
+
+/// Send `call` as a transaction without waiting for it to be mined (several can then land in
+/// one block: nonces come from the node's pending count).
+///
+/// The gas limit is the estimate plus a margin ([`with_margin`]): the estimate is made
+/// against the latest block, and a transaction mined after another one that changed the same
+/// state (a contribution that reaches consensus, say) can need more.
+pub async fn submit<P: Provider, D: CallDecoder>(
+    call: &CallBuilder<P, D>,
+) -> Result<PendingTransactionBuilder<Ethereum>> {
+    let estimate = call.estimate_gas().await?;
+    let request = call.as_ref().clone().with_gas_limit(with_margin(estimate));
+    Ok(call.provider.send_transaction(request).await?)
+}
+
+/// A gas limit for an `estimate`: a quarter more, and 20,000 gas (unused gas is not paid).
+pub fn with_margin(estimate: u64) -> u64 {
+    estimate.saturating_add(estimate / 4).saturating_add(20_000)
 }
 
 /// The first `E` event emitted by `emitter` in `receipt`.

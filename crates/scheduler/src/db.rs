@@ -20,6 +20,8 @@ pub(crate) mod task_status {
     pub const RUNNING: &str = "running";
     /// Consensus reached; winners reveal, then the scheduler finalizes.
     pub const REVEALING: &str = "revealing";
+    /// Trust 1 in batch mode: a result is held for the next `pushResults`.
+    pub const PUSHING: &str = "pushing";
     /// Settled with a result.
     pub const COMPLETED: &str = "completed";
     /// Claimed after its final deadline.
@@ -32,6 +34,8 @@ pub(crate) mod rep_status {
     pub const ASSIGNED: &str = "assigned";
     /// Result computed and reported.
     pub const COMPUTED: &str = "computed";
+    /// Trust 1 in batch mode: the result is the scheduler's to push; the worker is free.
+    pub const HELD: &str = "held";
     /// Contribution on chain.
     pub const CONTRIBUTED: &str = "contributed";
     /// Reveal on chain.

@@ -313,9 +313,10 @@ impl Scheduler {
                 .filter(|r| matches!(r.status.as_str(), rs::CONTRIBUTED | rs::REVEALED | rs::DONE))
                 .filter_map(|r| r.result_hash.map(|h| (h, r.weight)))
                 .collect();
+            // a held result (batch mode) settles the task: it needs no other replicate
             let running: Vec<u64> = replicates
                 .iter()
-                .filter(|r| rs::LIVE.contains(&r.status.as_str()))
+                .filter(|r| rs::LIVE.contains(&r.status.as_str()) || r.status == rs::HELD)
                 .map(|r| r.weight)
                 .collect();
             if !needs_more_replicates(deal.trust, &contributions, &running) {
@@ -418,12 +419,15 @@ impl Scheduler {
                 } else if matches!(task.status.as_str(), ts::COMPLETED | ts::FAILED) {
                     Action::Abort
                 } else {
+                    // trust 1 in batch mode: the scheduler holds the result and pushes it in
+                    // a batch, so the worker is free for its next replicate at once
+                    let held = !replicated && self.config.trust1_mode == Trust1Mode::Batch;
                     self.db
                         .update_replicate(
                             &task_id,
                             &worker,
                             &rs::LIVE,
-                            rs::COMPUTED,
+                            if held { rs::HELD } else { rs::COMPUTED },
                             ReplicateUpdate {
                                 digest: Some(digest),
                                 result_location: report.result_location.clone(),
@@ -432,9 +436,14 @@ impl Scheduler {
                             },
                         )
                         .await?;
+                    if held {
+                        self.db
+                            .transition_task(&task_id, &[ts::PENDING, ts::RUNNING], ts::PUSHING)
+                            .await?;
+                    }
                     match (replicated, self.config.trust1_mode) {
                         (false, Trust1Mode::Fast) => Action::ContributeAndFinalize,
-                        (false, Trust1Mode::Batch) => Action::Wait,
+                        (false, Trust1Mode::Batch) => Action::Done,
                         (true, _) if task.status == ts::REVEALING => Action::Abort,
                         (true, _) => Action::Contribute,
                     }
@@ -494,7 +503,7 @@ impl Scheduler {
     /// What a replicate that is past computing must do.
     fn settled_action(&self, task: &TaskRow, status: &str, replicated: bool) -> Action {
         match status {
-            rs::DONE => Action::Done,
+            rs::DONE | rs::HELD => Action::Done,
             rs::CONTRIBUTED | rs::REVEALED if replicated => Action::Wait,
             _ if task.status == ts::COMPLETED && status == rs::DONE => Action::Done,
             _ => Action::Abort,
@@ -679,7 +688,7 @@ impl Scheduler {
                         rs::ABORTED
                     } else if matches!(
                         r.status.as_str(),
-                        rs::ASSIGNED | rs::COMPUTED | rs::CONTRIBUTED | rs::REVEALED
+                        rs::ASSIGNED | rs::COMPUTED | rs::HELD | rs::CONTRIBUTED | rs::REVEALED
                     ) {
                         rs::DONE
                     } else {
@@ -929,16 +938,20 @@ impl Scheduler {
     }
 
     async fn push_batches(&self) -> Result<()> {
-        let computed = self
-            .db
-            .replicates_with_status(&[rs::COMPUTED], None)
-            .await?;
+        let computed = self.db.replicates_with_status(&[rs::HELD], None).await?;
         let mut by_deal: BTreeMap<B256, Vec<(TaskRow, crate::db::ReplicateRow)>> = BTreeMap::new();
         for r in computed {
             let Some(task) = self.db.task(&r.task_id).await? else {
                 continue;
             };
-            if !matches!(task.status.as_str(), ts::PENDING | ts::RUNNING) {
+            if task.status != ts::PUSHING {
+                continue;
+            }
+            // one result per task in a batch (a duplicate index would revert the whole batch)
+            if by_deal
+                .get(&task.deal_id)
+                .is_some_and(|items| items.iter().any(|(t, _)| t.task_id == task.task_id))
+            {
                 continue;
             }
             let ctx = self.deal_ctx(&task.deal_id).await?;
@@ -951,6 +964,9 @@ impl Scheduler {
         for (deal_id, mut items) in by_deal {
             let ctx = self.deal_ctx(&deal_id).await?;
             items.sort_by_key(|(t, r)| (r.worker, t.index));
+            // every batch is sent before any receipt is awaited, so several batches can land
+            // in one block (nonces come from the node's pending count)
+            let mut sent = Vec::new();
             for chunk in items.chunks(self.config.batch_size) {
                 let batch: Vec<HubPoco::BatchResult> = chunk
                     .iter()
@@ -966,27 +982,40 @@ impl Scheduler {
                     })
                     .collect();
                 let call = poco.pushResults(Bytes::from(ctx.row.encoded.clone()), deal_id, batch);
-                match send(&call).await {
+                match dexec_contracts::tx::submit(&call).await {
+                    Ok(pending) => sent.push((chunk, pending)),
+                    Err(e) => {
+                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults refused; retrying next tick");
+                        break;
+                    }
+                }
+            }
+            for (chunk, pending) in sent {
+                let receipt = match pending.get_receipt().await {
+                    Ok(receipt) if receipt.status() => receipt,
                     Ok(receipt) => {
-                        tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = chunk.len(), gas = receipt.gas_used, "results pushed");
-                        for (t, r) in chunk {
-                            let digest = r.digest.unwrap_or_default();
-                            let results = results_link(r.result_location.as_deref().unwrap_or(""));
-                            self.db.complete_task(&t.task_id, &digest, &results).await?;
-                            self.db
-                                .update_replicate(
-                                    &t.task_id,
-                                    &r.worker,
-                                    &[],
-                                    rs::DONE,
-                                    ReplicateUpdate::default(),
-                                )
-                                .await?;
-                        }
+                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, tx = %receipt.transaction_hash, "pushResults reverted; retrying next tick");
+                        continue;
                     }
                     Err(e) => {
-                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults failed; retrying next tick")
+                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults not confirmed; retrying next tick");
+                        continue;
                     }
+                };
+                tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = chunk.len(), gas = receipt.gas_used, "results pushed");
+                for (t, r) in chunk {
+                    let digest = r.digest.unwrap_or_default();
+                    let results = results_link(r.result_location.as_deref().unwrap_or(""));
+                    self.db.complete_task(&t.task_id, &digest, &results).await?;
+                    self.db
+                        .update_replicate(
+                            &t.task_id,
+                            &r.worker,
+                            &[],
+                            rs::DONE,
+                            ReplicateUpdate::default(),
+                        )
+                        .await?;
                 }
             }
         }
@@ -997,7 +1026,10 @@ impl Scheduler {
         let poco = self.client.deployment().poco(self.client.provider());
         let open = self
             .db
-            .tasks_with_status(&[ts::PENDING, ts::RUNNING, ts::REVEALING], 5000)
+            .tasks_with_status(
+                &[ts::PENDING, ts::RUNNING, ts::PUSHING, ts::REVEALING],
+                5000,
+            )
             .await?;
         let mut untouched: BTreeMap<B256, Vec<u64>> = BTreeMap::new();
         for task in open {

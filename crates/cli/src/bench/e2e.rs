@@ -22,7 +22,9 @@ store, a scheduler and two workers, all on loopback, running the hello app.
   latency_trust3_p50_s           the same at trust 3 (two workers contribute, reveal, the
                                  scheduler finalizes)
   throughput_tasks_per_s         one bag of tasks (trust 1), settled by the scheduler in
-                                 batches: tasks / (match -> last task finalized on chain)
+                                 batches: tasks / (match -> last task finalized on chain);
+                                 a worker is free for its next task as soon as it reported a
+                                 result, and several batches may land in one block
 
 Anchors: iExec needs at least 5 transactions and polls every 5-10 s (minutes per task);
 Bacalhau runs a no-op job in 0.63 s with no chain and about 16 no-op jobs/s.
@@ -41,8 +43,12 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     tasks: usize,
     /// Size of the bag of tasks for throughput.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     bag: u64,
+    /// Largest `pushResults` batch of the scheduler (several are sent per block when more
+    /// results wait).
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
     /// Seconds between devnet blocks.
     #[arg(long, default_value_t = 1)]
     block_time: u64,
@@ -77,6 +83,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         trust1_mode: mode,
         pool_trust: 3,
         market: false,
+        batch_size: args.batch_size,
     };
     let quiet = |_line: String| {};
 
@@ -160,6 +167,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         config: [
             ("tasks", args.tasks as u64),
             ("bag", args.bag),
+            ("batch_size", args.batch_size as u64),
             ("block_time_s", args.block_time),
             ("workers", 2),
         ]
