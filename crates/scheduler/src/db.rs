@@ -189,6 +189,20 @@ impl Db {
         let max = if sqlite { 1 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // a write-ahead log synced at checkpoints: a process crash loses
+                        // nothing; a power cut may lose the last transactions, which the
+                        // chain and the workers' reports rebuild (a result held for a batch
+                        // is then recomputed)
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -305,9 +319,20 @@ impl Db {
 
     /// Tasks in one of `statuses`, oldest deal first, then by index.
     pub async fn tasks_with_status(&self, statuses: &[&str], limit: i64) -> Result<Vec<TaskRow>> {
+        self.tasks_page(statuses, limit, 0).await
+    }
+
+    /// Tasks in `statuses`, oldest deal and lowest index first: `limit` from `offset`.
+    pub async fn tasks_page(
+        &self,
+        statuses: &[&str],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<TaskRow>> {
         let placeholders: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {} FROM tasks WHERE status IN ({}) ORDER BY block, idx LIMIT {limit}",
+            "SELECT {} FROM tasks WHERE status IN ({}) ORDER BY block, idx LIMIT {limit} \
+             OFFSET {offset}",
             Self::TASK_COLUMNS,
             placeholders.join(", ")
         );
@@ -371,6 +396,38 @@ impl Db {
         .bind(hex32(task_id))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Mark pushed tasks completed and their replicates done, in one transaction:
+    /// `(task, worker, digest, results link)`.
+    pub async fn complete_pushed(&self, pushed: &[(B256, Address, B256, String)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for (task_id, worker, digest, results) in pushed {
+            sqlx::query(
+                "UPDATE tasks SET status = $1, result_digest = $2, results = $3, updated_at = $4 \
+                 WHERE task_id = $5",
+            )
+            .bind(task_status::COMPLETED)
+            .bind(hex32(digest))
+            .bind(results.clone())
+            .bind(now)
+            .bind(hex32(task_id))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
+                 worker = $4",
+            )
+            .bind(rep_status::DONE)
+            .bind(now)
+            .bind(hex32(task_id))
+            .bind(hex_addr(worker))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

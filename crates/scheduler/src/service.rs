@@ -282,11 +282,29 @@ impl Scheduler {
             .map(|(a, w)| (*a, w.caps.tags))
             .collect();
         let now = self.chain_time.load(Ordering::Relaxed);
-        let tasks = self
-            .db
-            .tasks_with_status(&[ts::PENDING, ts::RUNNING], 1000)
-            .await?;
-        for task in tasks {
+        // candidates a page at a time, oldest first: the first assignable one usually comes
+        // early (pending tasks follow the few running ones)
+        const PAGE: i64 = 64;
+        const MAX_YIELDED: usize = 8;
+        let mut yielded = 0;
+        let mut offset = 0;
+        let mut tasks = Vec::new().into_iter();
+        loop {
+            let Some(task) = tasks.next() else {
+                if offset >= 1000 {
+                    break;
+                }
+                let page = self
+                    .db
+                    .tasks_page(&[ts::PENDING, ts::RUNNING], PAGE, offset)
+                    .await?;
+                if page.is_empty() {
+                    break;
+                }
+                offset += PAGE;
+                tasks = page.into_iter();
+                continue;
+            };
             let ctx = self.deal_ctx(&task.deal_id).await?;
             let deal = &ctx.deal;
             if !tag::is_subset(deal.tag, me.caps.tags) {
@@ -326,7 +344,14 @@ impl Scheduler {
                 tag::is_subset(deal.tag, *tags) && !replicates.iter().any(|r| r.worker == *other)
             });
             if someone_lighter {
+                // leave it to the lighter worker; after a few such tasks stop looking (the
+                // rest of the queue is most likely the same, and scanning it all on every
+                // call made assignment cost grow with the queue)
                 self.work.notify_waiters();
+                yielded += 1;
+                if yielded >= MAX_YIELDED {
+                    break;
+                }
                 continue;
             }
             self.db
@@ -678,8 +703,11 @@ impl Scheduler {
                 results,
                 ..
             } => {
-                if self.db.task(&task_id).await?.is_none() {
+                let Some(task) = self.db.task(&task_id).await? else {
                     return Ok(());
+                };
+                if task.status == ts::COMPLETED && task.result_digest == Some(digest) {
+                    return Ok(()); // recorded when its batch was mined
                 }
                 let results = String::from_utf8_lossy(&results).into_owned();
                 self.db.complete_task(&task_id, &digest, &results).await?;
@@ -1003,20 +1031,14 @@ impl Scheduler {
                     }
                 };
                 tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = chunk.len(), gas = receipt.gas_used, "results pushed");
-                for (t, r) in chunk {
-                    let digest = r.digest.unwrap_or_default();
-                    let results = results_link(r.result_location.as_deref().unwrap_or(""));
-                    self.db.complete_task(&t.task_id, &digest, &results).await?;
-                    self.db
-                        .update_replicate(
-                            &t.task_id,
-                            &r.worker,
-                            &[],
-                            rs::DONE,
-                            ReplicateUpdate::default(),
-                        )
-                        .await?;
-                }
+                let pushed: Vec<_> = chunk
+                    .iter()
+                    .map(|(t, r)| {
+                        let results = results_link(r.result_location.as_deref().unwrap_or(""));
+                        (t.task_id, r.worker, r.digest.unwrap_or_default(), results)
+                    })
+                    .collect();
+                self.db.complete_pushed(&pushed).await?;
             }
         }
         Ok(())
