@@ -197,8 +197,7 @@ impl Db {
                         // chain and the workers' reports rebuild (a result held for a batch
                         // is then recomputed)
                         sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL")
-                            .await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
                 })
