@@ -354,8 +354,16 @@ impl Scheduler {
                 }
                 continue;
             }
+            // the weight the hub will give this contribution: from the score now (scores
+            // grow with every finalized task, so the one read at registration goes stale and
+            // the scheduler would over-replicate for veterans)
+            let weight = if deal.trust > 1 {
+                self.refresh_weight(worker).await?
+            } else {
+                me.weight
+            };
             self.db
-                .insert_replicate(&task.task_id, &worker, me.weight)
+                .insert_replicate(&task.task_id, &worker, weight)
                 .await?;
             self.db
                 .transition_task(&task.task_id, &[ts::PENDING], ts::RUNNING)
@@ -365,6 +373,15 @@ impl Scheduler {
             return Ok(Some(assignment));
         }
         Ok(None)
+    }
+
+    /// Read `worker`'s score on chain and update its cached Sarmenta weight.
+    async fn refresh_weight(&self, worker: Address) -> Result<u64> {
+        let fresh = weight(self.client.account(worker).await?.score);
+        if let Some(entry) = lock(&self.workers).get_mut(&worker) {
+            entry.weight = fresh;
+        }
+        Ok(fresh)
     }
 
     fn assignment(&self, ctx: &DealCtx, task: &TaskRow, worker: Address) -> Result<Assignment> {

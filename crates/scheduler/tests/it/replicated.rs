@@ -94,3 +94,36 @@ async fn out_of_fuel_is_a_result_that_reaches_consensus() {
     }
     assert_eq!(pool.total_on_hub().await, before, "money is conserved");
 }
+
+/// Scores grow with every task won; the scheduler reads them when it assigns, so once two
+/// workers are veterans (score 12, weight 3) one vote reaches trust 3 and no second replicate
+/// is sent to contribute in vain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn veterans_reach_consensus_alone() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let a = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let b = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
+    // fresh workers (weight 2): every task needs both, and both win it
+    let deal = pool.request(app, 3, 12).await;
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(120)).await;
+    assert!(tasks.iter().all(|t| t.contributors == 2));
+    for worker in [&a, &b] {
+        let score = pool.chain.score(worker.address()).await.expect("score");
+        assert_eq!(score, 12, "one point per task won");
+        assert_eq!(dexec_scheduler::policy::weight(score), 3);
+    }
+
+    let deal = pool.request(app, 3, 1).await;
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    assert_eq!(
+        tasks[0].contributors, 1,
+        "a veteran's vote reaches trust 3 alone"
+    );
+    let view = pool.wait_view(deal.tasks[0], "completed").await;
+    assert_eq!(view.replicates.len(), 1, "no replicate sent in vain");
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
