@@ -43,6 +43,54 @@ pub struct Executor {
     pub limits: Limits,
     /// Fuel for every task instead of the category's (all workers of a pool must agree).
     pub fuel_override: Option<u64>,
+    /// Apps already fetched, by checksum.
+    pub apps: AppCache,
+}
+
+/// An app's checksum and bytes.
+type CachedApp = (B256, Arc<Vec<u8>>);
+
+/// Apps already fetched and verified, by their on-chain checksum: a bag of tasks downloads its
+/// app once. Bounded in bytes (256 MiB by default); the oldest entries go first.
+#[derive(Clone)]
+pub struct AppCache {
+    inner: Arc<std::sync::Mutex<Vec<CachedApp>>>,
+    max_bytes: usize,
+}
+
+impl Default for AppCache {
+    fn default() -> Self {
+        Self::with_max_bytes(256 * 1024 * 1024)
+    }
+}
+
+impl AppCache {
+    /// A cache keeping at most `max_bytes`.
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Self {
+            inner: Arc::default(),
+            max_bytes,
+        }
+    }
+
+    fn get(&self, checksum: &B256) -> Option<Arc<Vec<u8>>> {
+        let entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|(c, _)| c == checksum)
+            .map(|(_, bytes)| bytes.clone())
+    }
+
+    fn put(&self, checksum: B256, bytes: Arc<Vec<u8>>) {
+        let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.iter().any(|(c, _)| *c == checksum) || bytes.len() > self.max_bytes {
+            return;
+        }
+        entries.push((checksum, bytes));
+        while entries.iter().map(|(_, b)| b.len()).sum::<usize>() > self.max_bytes {
+            entries.remove(0);
+        }
+    }
 }
 
 /// The request params the worker reads.
@@ -128,17 +176,29 @@ impl Executor {
             allow_private: true,
             ..self.limits.clone()
         };
-        let wasm = match fetch(
-            &self.http,
-            &a.app_multiaddr,
-            store,
-            a.app_checksum,
-            &trusted,
-        )
-        .await
-        {
-            Ok(wasm) => wasm,
-            Err(e) => return Ok(Err(format!("app: {e}"))),
+        // a cached app was verified against the same checksum when it was fetched
+        let cached = (a.app_checksum != B256::ZERO)
+            .then(|| self.apps.get(&a.app_checksum))
+            .flatten();
+        let wasm = match cached {
+            Some(wasm) => wasm.as_ref().clone(),
+            None => match fetch(
+                &self.http,
+                &a.app_multiaddr,
+                store,
+                a.app_checksum,
+                &trusted,
+            )
+            .await
+            {
+                Ok(wasm) => {
+                    if a.app_checksum != B256::ZERO {
+                        self.apps.put(a.app_checksum, Arc::new(wasm.clone()));
+                    }
+                    wasm
+                }
+                Err(e) => return Ok(Err(format!("app: {e}"))),
+            },
         };
         let mut env = TaskEnv::new(a.task_id.0);
         env.deal_id = a.deal_id.0;
@@ -214,6 +274,26 @@ pub fn error_result(out_dir: &Path, message: &str) -> Result<B256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_cache_keeps_the_newest_within_its_bound() {
+        let cache = AppCache::with_max_bytes(10);
+        let (a, b, c) = (
+            B256::repeat_byte(1),
+            B256::repeat_byte(2),
+            B256::repeat_byte(3),
+        );
+        cache.put(a, Arc::new(vec![1; 4]));
+        cache.put(b, Arc::new(vec![2; 4]));
+        assert_eq!(cache.get(&a).as_deref(), Some(&vec![1; 4]));
+        cache.put(c, Arc::new(vec![3; 4])); // 12 bytes: the oldest goes
+        assert!(cache.get(&a).is_none());
+        assert_eq!(cache.get(&b).as_deref(), Some(&vec![2; 4]));
+        assert_eq!(cache.get(&c).as_deref(), Some(&vec![3; 4]));
+        cache.put(B256::repeat_byte(4), Arc::new(vec![4; 11])); // larger than the bound
+        assert!(cache.get(&B256::repeat_byte(4)).is_none());
+        assert!(cache.get(&c).is_some());
+    }
 
     #[test]
     fn error_results_are_deterministic() {

@@ -97,6 +97,7 @@ where
             allow_private: config.allow_private_inputs,
         },
         fuel_override: config.fuel,
+        apps: Default::default(),
     };
     std::fs::create_dir_all(config.work_dir.join("tasks"))?;
     let address = config.signer.address();
