@@ -570,6 +570,26 @@ async fn cancel(
     Output::new(json!({ "cancelled": done }), rows(&lines))
 }
 
+/// A deal just made: id, volume, cost, transaction and (the first ten) task ids.
+pub fn describe_matched(matched: &dexec_sdk::Matched) -> String {
+    let mut text = rows(&[
+        ("deal", matched.deal_id.to_string()),
+        ("volume", matched.deal.bot_size.to_string()),
+        ("cost", matched.total_cost.to_string()),
+        ("", tx_line(&matched.tx)),
+    ]);
+    for (i, task) in matched.tasks.iter().enumerate().take(10) {
+        text.push_str(&format!("task {i}  {task}\n"));
+    }
+    if matched.tasks.len() > 10 {
+        text.push_str(&format!(
+            "… {} more (dexec deal show)\n",
+            matched.tasks.len() - 10
+        ));
+    }
+    text
+}
+
 async fn fill(
     params: Option<String>,
     force: bool,
@@ -660,20 +680,6 @@ async fn fill(
         force,
     )?;
     let matched = client.match_orders(&input).await?;
-    let mut text = rows(&[
-        ("deal", matched.deal_id.to_string()),
-        ("volume", matched.deal.bot_size.to_string()),
-        ("cost", matched.total_cost.to_string()),
-        ("", tx_line(&matched.tx)),
-    ]);
-    for (i, task) in matched.tasks.iter().enumerate().take(10) {
-        text.push_str(&format!("task {i}  {task}\n"));
-    }
-    if matched.tasks.len() > 10 {
-        text.push_str(&format!(
-            "… {} more (dexec deal show)\n",
-            matched.tasks.len() - 10
-        ));
-    }
+    let text = describe_matched(&matched);
     Output::new(matched, text)
 }

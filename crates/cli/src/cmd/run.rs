@@ -19,7 +19,6 @@ use crate::output::{rows, Output};
 use crate::project::DeployedFile;
 
 use super::deal::{watch_tasks, WatchOptions};
-use super::tx_line;
 
 /// Long help of `dexec app run`.
 pub const RUN_ABOUT: &str = "\
@@ -241,6 +240,45 @@ fn salt() -> B256 {
     B256::from(rand::random::<[u8; 32]>())
 }
 
+/// The app orders that admit this request (at most its tag).
+fn app_query(want: &Want) -> OrderQuery {
+    OrderQuery {
+        app: text(Some(want.app)),
+        dataset: text(want.dataset),
+        workerpool: text(want.workerpool),
+        requester: text(Some(want.me)),
+        max_tag: Some(want.tag.to_string()),
+        ..OrderQuery::default()
+    }
+}
+
+/// The orders of `dataset` that admit this request.
+fn dataset_query(want: &Want, dataset: Address) -> OrderQuery {
+    OrderQuery {
+        dataset: text(Some(dataset)),
+        app: text(Some(want.app)),
+        workerpool: text(want.workerpool),
+        requester: text(Some(want.me)),
+        max_tag: Some(want.tag.to_string()),
+        ..OrderQuery::default()
+    }
+}
+
+/// The workerpool orders of `category` that admit this request, with the `tag` bits and at
+/// least `trust`.
+fn workerpool_query(want: &Want, category: u64, tag: B256, trust: u64) -> OrderQuery {
+    OrderQuery {
+        workerpool: text(want.workerpool),
+        category: Some(category),
+        app: text(Some(want.app)),
+        dataset: text(want.dataset),
+        requester: text(Some(want.me)),
+        min_tag: Some(tag.to_string()),
+        min_trust: Some(trust),
+        ..OrderQuery::default()
+    }
+}
+
 /// The best order of `T` on the market for `query` that still has volume on chain.
 async fn best<T: HubOrder>(
     client: &Client,
@@ -293,15 +331,7 @@ async fn app_order(
             .await?);
     }
     let market = need_market(market, "app")?;
-    let query = OrderQuery {
-        app: text(Some(want.app)),
-        dataset: text(want.dataset),
-        workerpool: text(want.workerpool),
-        requester: text(Some(want.me)),
-        max_tag: Some(want.tag.to_string()),
-        ..OrderQuery::default()
-    };
-    best(client, market, query)
+    best(client, market, app_query(want))
         .await?
         .ok_or_else(|| none_found("app", format!("app {}", want.app)))
 }
@@ -346,15 +376,7 @@ async fn dataset_order(
             .await?);
     }
     let market = need_market(market, "dataset")?;
-    let query = OrderQuery {
-        dataset: text(Some(dataset)),
-        app: text(Some(want.app)),
-        workerpool: text(want.workerpool),
-        requester: text(Some(want.me)),
-        max_tag: Some(want.tag.to_string()),
-        ..OrderQuery::default()
-    };
-    best(client, market, query)
+    best(client, market, dataset_query(want, dataset))
         .await?
         .ok_or_else(|| none_found("dataset", format!("dataset {dataset}")))
 }
@@ -396,16 +418,7 @@ async fn workerpool_order(
         None => 0..client.category_count().await?,
     };
     for category in categories.clone() {
-        let query = OrderQuery {
-            workerpool: text(want.workerpool),
-            category: Some(category),
-            app: text(Some(want.app)),
-            dataset: text(want.dataset),
-            requester: text(Some(want.me)),
-            min_tag: Some(required_tag.to_string()),
-            min_trust: Some(exec.trust),
-            ..OrderQuery::default()
-        };
+        let query = workerpool_query(want, category, required_tag, exec.trust);
         if let Some(order) = best(client, market, query).await? {
             return Ok(order);
         }
@@ -559,26 +572,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         args.force,
     )?;
     let matched = client.match_orders(input).await?;
-    let mut lines = vec![
-        ("deal", matched.deal_id.to_string()),
-        ("volume", matched.deal.bot_size.to_string()),
-        ("cost", matched.total_cost.to_string()),
-        ("", tx_line(&matched.tx)),
-    ];
-    for (i, task) in matched.tasks.iter().enumerate().take(10) {
-        lines.push(if i == 0 {
-            ("tasks", task.to_string())
-        } else {
-            ("", task.to_string())
-        });
-    }
-    if matched.tasks.len() > 10 {
-        lines.push((
-            "",
-            format!("… {} more (dexec deal show)", matched.tasks.len() - 10),
-        ));
-    }
-    let mut text = rows(&lines);
+    let mut text = super::order::describe_matched(&matched);
     let task_states = if args.watch {
         let deal = client.deal(matched.deal_id).await?;
         let tasks = watch_tasks(
@@ -643,27 +637,14 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
     let app_max = match args.app_max_price {
         Some(p) => U256::from(p.0),
         None => {
-            let query = OrderQuery {
-                app: text(Some(want.app)),
-                dataset: text(want.dataset),
-                workerpool: text(want.workerpool),
-                requester: text(Some(want.me)),
-                ..OrderQuery::default()
-            };
-            market_price::<AppOrder>(&client, &market, query, |o| o.appprice).await?
+            market_price::<AppOrder>(&client, &market, app_query(&want), |o| o.appprice).await?
         }
     };
     let dataset_max = match (args.dataset_max_price, want.dataset) {
         (Some(p), _) => U256::from(p.0),
         (None, None) => U256::ZERO,
         (None, Some(dataset)) => {
-            let query = OrderQuery {
-                dataset: text(Some(dataset)),
-                app: text(Some(want.app)),
-                workerpool: text(want.workerpool),
-                requester: text(Some(want.me)),
-                ..OrderQuery::default()
-            };
+            let query = dataset_query(&want, dataset);
             market_price::<DatasetOrder>(&client, &market, query, |o| o.datasetprice).await?
         }
     };
@@ -671,16 +652,7 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
         (Some(p), _) => U256::from(p.0),
         (None, None) => U256::ZERO,
         (None, Some(category)) => {
-            let query = OrderQuery {
-                workerpool: text(want.workerpool),
-                category: Some(category),
-                app: text(Some(want.app)),
-                dataset: text(want.dataset),
-                requester: text(Some(want.me)),
-                min_tag: Some(want.tag.to_string()),
-                min_trust: Some(exec.trust),
-                ..OrderQuery::default()
-            };
+            let query = workerpool_query(&want, category, want.tag, exec.trust);
             market_price::<WorkerpoolOrder>(&client, &market, query, |o| o.workerpoolprice).await?
         }
     };
