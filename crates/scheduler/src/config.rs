@@ -208,27 +208,14 @@ impl Config {
         if let Some(url) = args.rpc_url {
             chain.host = url;
         }
-        let signer = match (&args.wallet_file, args.dev_account) {
-            (Some(path), _) => {
-                let password = std::env::var("DEXEC_WALLET_PASSWORD").map_err(|_| {
-                    Error::Config("set DEXEC_WALLET_PASSWORD to open --wallet-file".into())
-                })?;
-                dexec_sdk::wallet::open(path, password.as_bytes())
-                    .map_err(|e| Error::Config(e.to_string()))?
-            }
-            (None, Some(index)) => {
-                let chain_id = chain.chain_id().unwrap_or(31337);
-                dexec_sdk::wallet::dev_account(index, chain_id)
-                    .map_err(|e| Error::Config(e.to_string()))?
-            }
-            (None, None) => {
-                return Err(Error::Config(
-                    "the scheduler signs as the workerpool owner: pass --wallet-file or \
-                     --dev-account"
-                        .into(),
-                ))
-            }
-        };
+        // the scheduler signs as the workerpool owner
+        let signer = dexec_sdk::wallet::service_signer(
+            args.wallet_file.as_deref(),
+            args.dev_account,
+            chain.chain_id().unwrap_or(31337),
+            "the scheduler (as the workerpool owner)",
+        )
+        .map_err(Error::Config)?;
         if args.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }

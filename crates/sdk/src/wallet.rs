@@ -228,6 +228,28 @@ pub fn dev_account(index: u32, chain_id: u64) -> Result<PrivateKeySigner, Wallet
         .map_err(|e| WalletError::DevAccount(index, e.to_string()))
 }
 
+/// The key a service runs with: the keystore `wallet_file` (password from
+/// `$DEXEC_WALLET_PASSWORD`), else dev account `dev_index` (devnets only). `role` names who
+/// needs it in the error when neither is given ("the worker").
+pub fn service_signer(
+    wallet_file: Option<&Path>,
+    dev_index: Option<u32>,
+    chain_id: u64,
+    role: &str,
+) -> Result<PrivateKeySigner, String> {
+    match (wallet_file, dev_index) {
+        (Some(path), _) => {
+            let password = std::env::var("DEXEC_WALLET_PASSWORD")
+                .map_err(|_| "set DEXEC_WALLET_PASSWORD to open --wallet-file".to_owned())?;
+            open(path, password.as_bytes()).map_err(|e| e.to_string())
+        }
+        (None, Some(index)) => dev_account(index, chain_id).map_err(|e| e.to_string()),
+        (None, None) => Err(format!(
+            "{role} needs a wallet: pass --wallet-file or --dev-account"
+        )),
+    }
+}
+
 /// Parse a hex private key (0x optional).
 pub fn parse_private_key(text: &str) -> Result<PrivateKeySigner, WalletError> {
     let hex = text.trim().trim_start_matches("0x");
@@ -334,6 +356,16 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_signers_come_from_a_keystore_or_a_devnet_account() {
+        let none = service_signer(None, None, 31337, "the worker").expect_err("no wallet");
+        assert!(none.starts_with("the worker needs a wallet"), "{none}");
+        let dev = service_signer(None, Some(2), 31337, "the worker").expect("dev account");
+        assert_eq!(dev.address(), dev_account(2, 31337).expect("dev").address());
+        let refused = service_signer(None, Some(2), 1, "the worker").expect_err("mainnet");
+        assert!(refused.contains('1'), "{refused}");
+    }
 
     #[test]
     fn create_open_find_and_refuse_duplicates() {

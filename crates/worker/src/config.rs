@@ -165,24 +165,13 @@ impl Config {
         if let Some(url) = args.rpc_url {
             chain.host = url;
         }
-        let signer = match (&args.wallet_file, args.dev_account) {
-            (Some(path), _) => {
-                let password = std::env::var("DEXEC_WALLET_PASSWORD").map_err(|_| {
-                    Error::Config("set DEXEC_WALLET_PASSWORD to open --wallet-file".into())
-                })?;
-                dexec_sdk::wallet::open(path, password.as_bytes())
-                    .map_err(|e| Error::Config(e.to_string()))?
-            }
-            (None, Some(index)) => {
-                dexec_sdk::wallet::dev_account(index, chain.chain_id().unwrap_or(31337))
-                    .map_err(|e| Error::Config(e.to_string()))?
-            }
-            (None, None) => {
-                return Err(Error::Config(
-                    "the worker needs a wallet: pass --wallet-file or --dev-account".into(),
-                ))
-            }
-        };
+        let signer = dexec_sdk::wallet::service_signer(
+            args.wallet_file.as_deref(),
+            args.dev_account,
+            chain.chain_id().unwrap_or(31337),
+            "the worker",
+        )
+        .map_err(Error::Config)?;
         let tags = dexec_primitives::tag::parse(&args.tags)
             .map_err(|e| Error::Config(format!("--tags: {e}")))?;
         let cores = cores();
