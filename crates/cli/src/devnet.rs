@@ -29,9 +29,11 @@ What it does:
      the hub, owned by account 0, and creates the categories XS, S, M, L, XL (ids 0-4);
   3. mints 1,000,000 RLC to every dev account and deposits 100,000 RLC of it on the hub;
   4. serves a market (the order book API, `dexec market`) on 127.0.0.1:<market-port>, its
-     book in <state-dir>/market.db (unless --no-market or --once);
-  5. writes <state-dir>/chain.json (chain id, RPC URL, contract addresses and the market URL;
-     iExec's format) and prints them;
+     book in <state-dir>/market.db, and a blob store (`dexec store`: apps, datasets, results)
+     on 127.0.0.1:<store-port>, its blobs in <state-dir>/store (unless --no-services or
+     --once);
+  5. writes <state-dir>/chain.json (chain id, RPC URL, contract addresses, the market and
+     store URLs; iExec's format) and prints them;
   6. mines a block every <block-time> seconds until Ctrl-C.
 
 The chain survives restarts: on exit anvil saves its state in <state-dir>/anvil-state.json and
@@ -42,7 +44,7 @@ ones this binary carries (after `make abi`). anvil's own log is in <state-dir>/a
 Examples:
   dexec devnet                      # chain on :8545, 1 s blocks, state in ./.dexec
   dexec devnet --block-time 0       # mine each transaction at once (fastest for scripts)
-  dexec devnet --once --json        # deploy (or resume), print JSON, stop (no market)
+  dexec devnet --once --json        # deploy (or resume), print JSON, stop (no services)
   dexec devnet --market-port 9000   # the market on :9000
   dexec devnet --reset --port 8546  # fresh chain on another port";
 
@@ -69,9 +71,12 @@ pub struct Args {
     /// Port of the market (order book API) on 127.0.0.1.
     #[arg(long, default_value_t = 8547)]
     market_port: u16,
-    /// Do not serve a market.
-    #[arg(long)]
-    no_market: bool,
+    /// Port of the blob store on 127.0.0.1.
+    #[arg(long, default_value_t = 8548)]
+    store_port: u16,
+    /// Serve neither the market nor the store.
+    #[arg(long, alias = "no-market")]
+    no_services: bool,
     /// Forget the saved chain and deploy a fresh one.
     #[arg(long)]
     reset: bool,
@@ -95,6 +100,8 @@ struct Paths {
     meta: PathBuf,
     /// The market's SQLite book.
     market_db: PathBuf,
+    /// The store's blobs.
+    store_dir: PathBuf,
 }
 
 impl Paths {
@@ -105,6 +112,7 @@ impl Paths {
             log: dir.join("anvil.log"),
             meta: dir.join("devnet.json"),
             market_db: dir.join("market.db"),
+            store_dir: dir.join("store"),
         }
     }
 
@@ -150,15 +158,19 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             args.port
         )
     })?;
-    let with_market = !args.no_market && !args.once;
-    if with_market {
-        std::net::TcpListener::bind(("127.0.0.1", args.market_port)).map_err(|e| {
-            eyre!(
-                "market port {} is not available ({e}); is another devnet running? try \
-                 --market-port, or --no-market",
-                args.market_port
-            )
-        })?;
+    let with_services = !args.no_services && !args.once;
+    if with_services {
+        for (what, port, flag) in [
+            ("market", args.market_port, "--market-port"),
+            ("store", args.store_port, "--store-port"),
+        ] {
+            std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+                eyre!(
+                    "{what} port {port} is not available ({e}); is another devnet running? \
+                     try {flag}, or --no-services"
+                )
+            })?;
+        }
     }
 
     let builder = anvil::anvil(args.anvil_bin.as_deref())
@@ -193,22 +205,34 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     let rpc_url = chain.rpc_url();
     let mut file = ChainFile::single(DEVNET, chain.chain_id, &rpc_url, deployment);
     file.save(&paths.chain_file)?;
-    let (stop_market, market) = if with_market {
+    let (stop_services, services) = if with_services {
         if !restored {
             paths.forget_market()?;
         }
-        let (stop, url, task) = start_market(&paths, args.market_port).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (market_url, market) = start_market(&paths, args.market_port, stopped.clone()).await?;
+        let (store_url, store) = start_store(&paths, args.store_port, stopped).await?;
         if let Some(entry) = file.chains.get_mut(DEVNET) {
-            entry.market = Some(url);
+            entry.store = Some(store_url);
+            entry.market = Some(market_url);
         }
         file.save(&paths.chain_file)?;
-        (Some(stop), Some(task))
+        (Some(stop), vec![market, store])
     } else {
-        (None, None)
+        (None, Vec::new())
     };
 
-    let market_url = file.default_chain().and_then(|e| e.market.clone());
-    let summary = Summary::read(&chain, &args, &paths, deployment, restored, market_url).await?;
+    let entry = file.default_chain();
+    let summary = Summary::read(
+        &chain,
+        &args,
+        &paths,
+        deployment,
+        restored,
+        entry.and_then(|e| e.market.clone()),
+        entry.and_then(|e| e.store.clone()),
+    )
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -221,12 +245,14 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     } else {
         wait_for_stop(&mut chain, &paths.log).await
     };
-    if let (Some(stop), Some(task)) = (stop_market, market) {
-        let _ = stop.send(());
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => outcome = outcome.and(Err(eyre!("the market failed: {e}"))),
-            Err(e) => outcome = outcome.and(Err(eyre!("the market task failed: {e}"))),
+    if let Some(stop) = stop_services {
+        let _ = stop.send(true);
+        for task in services {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => outcome = outcome.and(Err(e)),
+                Err(e) => outcome = outcome.and(Err(eyre!("a service task failed: {e}"))),
+            }
         }
     }
     // SIGTERM: anvil writes its state file before exiting.
@@ -347,16 +373,21 @@ fn log_anvil_output(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
 }
 
 /// Block until Ctrl-C or SIGTERM; an anvil that dies on its own is an error.
+/// A service task: ends with the service, reporting its error.
+type ServiceTask = tokio::task::JoinHandle<eyre::Result<()>>;
+
+/// Resolves when `stop` turns true.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Serve a market on `port` over the chain of `paths.chain_file`, its book in
-/// `paths.market_db`; returns its stop switch, URL and task.
+/// `paths.market_db`, until `stop`; its URL and task.
 async fn start_market(
     paths: &Paths,
     port: u16,
-) -> eyre::Result<(
-    tokio::sync::oneshot::Sender<()>,
-    String,
-    tokio::task::JoinHandle<dexec_market::Result<()>>,
-)> {
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> eyre::Result<(String, ServiceTask)> {
     #[derive(clap::Parser)]
     struct MarketFlags {
         #[command(flatten)]
@@ -375,13 +406,26 @@ async fn start_market(
     ] as [&std::ffi::OsStr; 9])
     .map_err(|e| eyre!("market flags: {e}"))?;
     let config = dexec_market::Config::from_args(flags.args)?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, task) = dexec_market::serve(config, async move {
-        let _ = stopped.await;
-    })
-    .await?;
+    let (addr, task) = dexec_market::serve(config, stopped(stop)).await?;
     tracing::info!(target: "devnet", %addr, "market serving");
-    Ok((stop, format!("http://{addr}"), task))
+    let task =
+        tokio::spawn(async move { task.await?.map_err(|e| eyre!("the market failed: {e}")) });
+    Ok((format!("http://{addr}"), task))
+}
+
+/// Serve a blob store on `port`, its blobs in `paths.store_dir`, until `stop`; its URL and
+/// task.
+async fn start_store(
+    paths: &Paths,
+    port: u16,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> eyre::Result<(String, ServiceTask)> {
+    let mut config = dexec_store::Config::test(&paths.store_dir);
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (addr, task) = dexec_store::serve(config, stopped(stop)).await?;
+    tracing::info!(target: "devnet", %addr, "store serving");
+    let task = tokio::spawn(async move { task.await?.map_err(|e| eyre!("the store failed: {e}")) });
+    Ok((format!("http://{addr}"), task))
 }
 
 async fn wait_for_stop(chain: &mut LocalChain, log: &Path) -> eyre::Result<()> {
@@ -415,6 +459,8 @@ struct Summary {
     chain_file: PathBuf,
     /// The market's URL, when one is served.
     market_url: Option<String>,
+    /// The store's URL, when one is served.
+    store_url: Option<String>,
     state_file: PathBuf,
     anvil_log: PathBuf,
     /// Hub owner and token minter (dev account 0).
@@ -443,6 +489,7 @@ impl Summary {
         deployment: Deployment,
         restored: bool,
         market_url: Option<String>,
+        store_url: Option<String>,
     ) -> eyre::Result<Self> {
         let token = deployment.token(&chain.provider);
         let hub = deployment.hub(&chain.provider);
@@ -465,6 +512,7 @@ impl Summary {
             restored,
             chain_file: paths.chain_file.clone(),
             market_url,
+            store_url,
             state_file: paths.state.clone(),
             anvil_log: paths.log.clone(),
             owner: chain.address(0),
@@ -512,6 +560,9 @@ impl Summary {
         );
         if let Some(url) = &self.market_url {
             let _ = writeln!(out, "  {:<22} {url}", "market");
+        }
+        if let Some(url) = &self.store_url {
+            let _ = writeln!(out, "  {:<22} {url}", "store");
         }
         let _ = writeln!(out, "  {:<22} {}", "saved state", self.state_file.display());
         let _ = writeln!(out, "  {:<22} {}", "anvil log", self.anvil_log.display());

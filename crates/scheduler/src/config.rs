@@ -63,7 +63,8 @@ pub struct Args {
     /// Block to start following events from when the database has no cursor yet.
     #[arg(long, default_value_t = 0)]
     pub from_block: u64,
-    /// Blob store workers upload results to (advertised to workers).
+    /// Blob store workers upload results to (advertised to workers) [default: the chain's
+    /// `store` in chain.json].
     #[arg(long, env = "DEXEC_STORE_URL")]
     pub store_url: Option<String>,
     /// How often to poll the chain, milliseconds.
@@ -248,6 +249,7 @@ impl Config {
                 })
             }
         };
+        let store_url = args.store_url.or_else(|| chain.store.clone());
         Ok(Self {
             offer,
             chain,
@@ -257,7 +259,7 @@ impl Config {
             db_url: args.db,
             confirmations: args.confirmations,
             from_block: args.from_block,
-            store_url: args.store_url,
+            store_url,
             poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
             heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms.max(50)),
             lost_after: Duration::from_millis(args.lost_after_ms),

@@ -152,7 +152,8 @@ struct Spec {
     #[arg(long)]
     description: Option<String>,
     /// App or dataset with --wasm/--file: upload the file to this dexec store and use its
-    /// blob URL as multiaddr (where workers fetch it).
+    /// blob URL as multiaddr (where workers fetch it) [default: the chain's `store` in
+    /// chain.json, which `dexec devnet` sets].
     #[arg(long, env = "DEXEC_STORE_URL", value_name = "URL")]
     store: Option<String>,
     /// init: replace an existing section of dexec.json.
@@ -165,11 +166,11 @@ pub async fn run(kind: AssetKind, args: Args, global: &Global) -> eyre::Result<O
     let dir = Path::new(".");
     match args.command {
         Command::Init(mut spec) => {
-            upload(kind, &mut spec).await?;
+            upload(kind, &mut spec, global).await?;
             init(kind, spec, global, dir)
         }
         Command::Deploy(mut spec) => {
-            upload(kind, &mut spec).await?;
+            upload(kind, &mut spec, global).await?;
             deploy(kind, spec, global, dir).await
         }
         Command::Show {
@@ -315,13 +316,19 @@ fn checksum_of(path: &Path) -> eyre::Result<(B256, PathBuf)> {
 
 /// With --store and a content file: upload it and point --multiaddr at the blob (unless
 /// --multiaddr is given).
-async fn upload(kind: AssetKind, spec: &mut Spec) -> eyre::Result<Option<String>> {
+/// Upload the app's module or the dataset's file to the store (--store, else the chain's
+/// `store` in chain.json) and use its blob URL as multiaddr, unless --multiaddr is given.
+async fn upload(kind: AssetKind, spec: &mut Spec, global: &Global) -> eyre::Result<Option<String>> {
     let content = match kind {
         AssetKind::App => spec.wasm.clone(),
         AssetKind::Dataset => spec.file.clone(),
         AssetKind::Workerpool => None,
     };
-    let (Some(store), Some(path)) = (spec.store.clone(), content) else {
+    let store = spec
+        .store
+        .clone()
+        .or_else(|| global.chain_entry().ok().and_then(|(_, entry)| entry.store));
+    let (Some(store), Some(path)) = (store, content) else {
         return Ok(None);
     };
     if spec.multiaddr.is_some() {

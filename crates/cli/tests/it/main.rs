@@ -78,6 +78,7 @@ impl Devnet {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().to_string();
         let market_port = free_port().to_string();
+        let store_port = free_port().to_string();
         let child = dexec()
             .current_dir(dir.path())
             .args([
@@ -90,6 +91,8 @@ impl Devnet {
                 &port,
                 "--market-port",
                 &market_port,
+                "--store-port",
+                &store_port,
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -214,3 +214,126 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be reached"));
 }
+
+/// A child process killed when dropped.
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The whole marketplace as separate processes on the devnet (which serves the market and
+/// the store): a scheduler that keeps its workerpool order open on the market, a worker, an
+/// app uploaded to the devnet's store at deployment and offered on the market, and a
+/// requester whose `app run --watch` finds both offers, pays, and follows the task to its
+/// verified result.
+#[test]
+fn app_run_watch_through_scheduler_and_worker_processes() {
+    let net = Devnet::start();
+    let hello =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apps/build/hello.wasm");
+    assert!(hello.is_file(), "build the example apps first: `make apps`");
+    let provider = Actor::new(&net, APP_OWNER);
+    let pool = Actor::new(&net, POOL_OWNER);
+    let requester = Actor::new(&net, REQUESTER);
+
+    pool.json(&["workerpool", "init", "--description", "process pool"]);
+    let pool_address = str_of(&pool.json(&["workerpool", "deploy"])["address"]);
+    let scheduler_port = crate::free_port();
+    let scheduler_url = format!("http://127.0.0.1:{scheduler_port}");
+    let _scheduler = Service(
+        pool.cmd(&[
+            "scheduler",
+            "--dev-account",
+            "2",
+            "--workerpool",
+            &pool_address,
+            "--offer-price",
+            "0.1 RLC",
+            "--listen",
+            &format!("127.0.0.1:{scheduler_port}"),
+            "--db",
+            &format!("sqlite://{}", net.path().join("scheduler.db").display()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("scheduler starts"),
+    );
+    // the worker registers once the scheduler answers
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", scheduler_port)).is_err() {
+        assert!(Instant::now() < deadline, "the scheduler never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _worker = Service(
+        pool.cmd(&[
+            "worker",
+            "--dev-account",
+            "4",
+            "--scheduler-url",
+            &scheduler_url,
+            "--work-dir",
+            &net.path().join("worker").display().to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("worker starts"),
+    );
+
+    // the app goes to the devnet's store at deployment; its order to the market
+    let deployed = provider.json(&["app", "deploy", "--wasm", &hello.display().to_string()]);
+    let app = str_of(&deployed["address"]);
+    let shown = provider.json(&["app", "show", &app]);
+    assert!(
+        shown["multiaddr"]
+            .as_str()
+            .expect("multiaddr")
+            .contains("/blobs/"),
+        "the module was uploaded to the store: {shown}"
+    );
+    provider.json(&["order", "init", "--app"]);
+    provider.json(&["order", "sign", "--app"]);
+    provider.json(&["order", "publish", "--app"]);
+
+    // the scheduler offers its pool by itself
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while requester.json(&["orderbook", "workerpool"])["count"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler published no order"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let run = requester.json(&[
+        "app",
+        "run",
+        &app,
+        "--args",
+        "from the test",
+        "--watch",
+        "--timeout",
+        "120",
+        "--force",
+    ]);
+    let states = run["taskStates"].as_array().expect("task states");
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0]["status"], "COMPLETED");
+    let task = run["tasks"][0].as_str().expect("task id");
+    let out = requester.dir.join("out");
+    let downloaded = requester.json(&[
+        "result",
+        "download",
+        task,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(downloaded["digest"].is_string());
+    let text = std::fs::read_to_string(out.join("result.txt")).expect("result.txt");
+    assert_eq!(text.trim(), "Hello, from the test!");
+}
