@@ -177,6 +177,28 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     assert_eq!(run["deal"]["appPrice"], 0);
     assert_eq!(run["totalCost"], "100000000", "only the workerpool is paid");
 
+    // with a dataset sold on the market too (dev account 5 owns it)
+    let data = Actor::new(&net, 5);
+    std::fs::write(data.dir.join("words.txt"), b"one two three").expect("dataset file");
+    data.json(&[
+        "dataset",
+        "init",
+        "--file",
+        "words.txt",
+        "--multiaddr",
+        "https://store.example/words.txt",
+    ]);
+    let dataset = str_of(&data.json(&["dataset", "deploy"])["address"]);
+    data.json(&["order", "init", "--dataset"]);
+    data.edit_order("datasetorder", "datasetprice", "0.2 RLC");
+    data.json(&["order", "sign", "--dataset"]);
+    let dataset_order =
+        str_of(&data.json(&["order", "publish", "--dataset"])["published"][0]["orderHash"]);
+    let run = requester.json(&["app", "run", &app, "--dataset", &dataset, "--force"]);
+    assert_eq!(str_of(&run["orders"]["datasetorder"]), dataset_order);
+    assert_eq!(str_of(&run["deal"]["dataset"]), dataset);
+    assert_eq!(run["totalCost"], "800000000", "0.5 + 0.2 + 0.1 RLC");
+
     // nothing offered where asked: a sentence and exit 4
     let error = requester.fails(&["app", "run", &app, "--category", "0", "--force"], 4);
     assert!(error.contains("no workerpool order"), "{error}");
