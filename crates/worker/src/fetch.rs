@@ -100,23 +100,27 @@ pub async fn fetch(
     limits: &Limits,
 ) -> Result<Vec<u8>, FetchError> {
     let (url, trusted) = resolve(location, store)?;
+    let mut pinned = None;
     if !trusted && !limits.allow_private {
         let host = url.host_str().ok_or(FetchError::Unsupported)?;
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|_| FetchError::Failed)?;
-        let mut any = false;
-        for addr in addrs {
-            any = true;
-            if is_private(addr.ip()) {
-                return Err(FetchError::Private);
-            }
-        }
-        if !any {
+        let addrs: Vec<std::net::SocketAddr> =
+            tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+                .await
+                .map_err(|_| FetchError::Failed)?
+                .collect();
+        if addrs.is_empty() {
             return Err(FetchError::Failed);
         }
+        if addrs.iter().any(|a| is_private(a.ip())) {
+            return Err(FetchError::Private);
+        }
+        // connect to the addresses just checked, not to a second DNS answer (rebinding)
+        if url.domain().is_some() {
+            pinned = Some(pinned_client(host, &addrs)?);
+        }
     }
+    let http = pinned.as_ref().unwrap_or(http);
     let bytes = tokio::time::timeout(limits.timeout, download(http, url, limits.max_bytes))
         .await
         .map_err(|_| FetchError::Failed)??;
@@ -124,6 +128,18 @@ pub async fn fetch(
         return Err(FetchError::Checksum);
     }
     Ok(bytes)
+}
+
+/// A client that reaches `host` only at `addrs` and follows no redirects.
+fn pinned_client(
+    host: &str,
+    addrs: &[std::net::SocketAddr],
+) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(host, addrs)
+        .build()
+        .map_err(|_| FetchError::Failed)
 }
 
 async fn download(http: &reqwest::Client, url: url::Url, max: u64) -> Result<Vec<u8>, FetchError> {
@@ -201,6 +217,34 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, bool)>) -> std::io::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pinned client connects where it was told, whatever DNS would say: a name that
+    /// cannot resolve reaches a local server it was pinned to.
+    #[tokio::test]
+    async fn pinned_clients_connect_to_the_checked_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\npinned",
+                )
+                .await;
+        });
+        let client = pinned_client("rebind.invalid", &[addr]).expect("client");
+        let url =
+            url::Url::parse(&format!("http://rebind.invalid:{}/x", addr.port())).expect("url");
+        let body = download(&client, url, 1024)
+            .await
+            .expect("reached the pinned address");
+        assert_eq!(body, b"pinned");
+    }
 
     #[test]
     fn locations_resolve() {
