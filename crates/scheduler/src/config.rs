@@ -86,6 +86,13 @@ pub struct Args {
     /// Largest `pushResults` batch (batch mode).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Admit only these workers (repeat, or comma-separate) [default: any worker that signs
+    /// the challenge].
+    #[arg(long = "allow-worker", value_name = "ADDRESS", value_delimiter = ',')]
+    pub allow_workers: Vec<Address>,
+    /// Admit only workers with at least this on-chain score.
+    #[arg(long, default_value_t = 0)]
+    pub min_worker_score: u64,
     /// Market where the scheduler keeps a workerpool order open (with --offer-price) [default:
     /// the chain's `market` in chain.json].
     #[arg(long, env = "DEXEC_MARKET_URL", value_name = "URL")]
@@ -143,6 +150,10 @@ pub struct Config {
     pub max_wait: Duration,
     /// The workerpool order to keep open on a market, if any.
     pub offer: Option<OfferPolicy>,
+    /// Workers admitted (empty: any).
+    pub allow_workers: Vec<Address>,
+    /// Least on-chain score a worker needs to register.
+    pub min_worker_score: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -199,6 +210,8 @@ impl Config {
             batch_size: 64,
             max_wait: Duration::from_secs(2),
             offer: None,
+            allow_workers: Vec::new(),
+            min_worker_score: 0,
         }
     }
 
@@ -252,6 +265,8 @@ impl Config {
         let store_url = args.store_url.or_else(|| chain.store.clone());
         Ok(Self {
             offer,
+            allow_workers: args.allow_workers,
+            min_worker_score: args.min_worker_score,
             chain,
             signer,
             workerpool: args.workerpool,

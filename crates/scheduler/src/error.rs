@@ -30,6 +30,9 @@ pub enum Error {
     /// The caller is not authenticated (missing, unknown or expired session, bad signature).
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// The caller is known but not admitted (allow list, minimum score).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The request is malformed or not allowed in the current state.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -48,6 +51,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Chain(_) | Self::Contract(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -176,7 +176,21 @@ impl Scheduler {
         if req.capabilities.max_concurrent == 0 {
             return Err(Error::BadRequest("maxConcurrent must be at least 1".into()));
         }
+        if !self.config.allow_workers.is_empty()
+            && !self.config.allow_workers.contains(&req.address)
+        {
+            return Err(Error::Forbidden(format!(
+                "worker {} is not on this workerpool's allow list",
+                req.address
+            )));
+        }
         let score = self.client.account(req.address).await?.score;
+        if score < self.config.min_worker_score {
+            return Err(Error::Forbidden(format!(
+                "worker {} has score {score}; this workerpool admits workers from score {}",
+                req.address, self.config.min_worker_score
+            )));
+        }
         let mut token = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut token);
         let session = hex::encode(token);

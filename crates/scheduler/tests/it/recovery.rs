@@ -150,3 +150,33 @@ async fn worker_restart_resumes_its_replicate() {
     assert_eq!(view.replicates.len(), 1, "resumed, not re-assigned");
     assert_eq!(view.replicates[0].status, "done");
 }
+
+/// A pool may admit only listed workers, or only workers with some on-chain score; others are
+/// refused at registration with a sentence, and the admitted ones still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_outside_the_admission_policy_are_refused() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.allow_workers = vec![pool.chain.address(FIRST_WORKER)];
+    pool.start_scheduler_with(config).await;
+
+    let refused = dexec_worker::start(pool.worker_config(FIRST_WORKER + 1), std::future::pending())
+        .await
+        .expect_err("not on the allow list");
+    assert!(refused.to_string().contains("allow list"), "{refused}");
+    let _admitted = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let deal = pool.request(app, 1, 1).await;
+    pool.wait_completed(&deal, Duration::from_secs(60)).await;
+
+    // a minimum score: fresh workers (score 0) are refused
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.min_worker_score = 1;
+    pool.start_scheduler_with(config).await;
+    let refused = dexec_worker::start(pool.worker_config(FIRST_WORKER + 2), std::future::pending())
+        .await
+        .expect_err("score 0");
+    assert!(refused.to_string().contains("score 0"), "{refused}");
+}
