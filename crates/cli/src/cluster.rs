@@ -55,6 +55,8 @@ pub struct Options {
     pub market: bool,
     /// Largest `pushResults` batch of the scheduler (batch mode).
     pub batch_size: usize,
+    /// Replicates each worker runs at once.
+    pub worker_slots: u32,
 }
 
 /// A running system.
@@ -217,6 +219,7 @@ impl Cluster {
             );
             config.name = format!("worker-{n}");
             config.allow_private_inputs = false;
+            config.max_concurrent = options.worker_slots;
             let worker = dexec_worker::start(config, stopped()).await?;
             log(format!("worker {n} ({})", worker.address));
             tasks.push(tokio::spawn(async move {

@@ -87,6 +87,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             pool_trust: 1,
             market: true,
             batch_size: 64,
+            worker_slots: 2,
         },
         |line| step(started, line),
     )

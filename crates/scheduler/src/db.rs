@@ -198,6 +198,9 @@ impl Db {
                         // is then recomputed)
                         sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
                         sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                        // the working set in memory: 64 MiB of page cache, reads mapped
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA cache_size = -65536").await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA mmap_size = 268435456").await?;
                     }
                     Ok(())
                 })
