@@ -94,9 +94,9 @@ apps:
 bench-runtime: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json
 
-## bench-e2e: order -> verified result latency (trust 1 and 3) and bag throughput -> target/bench/e2e.json
+## bench-e2e: order -> verified result latency (trust 1 and 3) and bag throughput (release build) -> target/bench/e2e.json
 bench-e2e: bootstrap apps
-	$(CARGO) run -q -p dexec-cli -- bench e2e --out target/bench/e2e.json
+	$(CARGO) run -q --release -p dexec-cli -- bench e2e --out target/bench/e2e.json
 
 ## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
 bench-market: bootstrap
