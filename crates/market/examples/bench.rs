@@ -1,32 +1,27 @@
 //! `cargo run --release -p dexec-market --example bench`: runs the market benchmark, prints the
-//! figures beside their targets and writes them to `target/bench/market.json`. Set
-//! `DEXEC_BENCH_POSTGRES_URL` for the PostgreSQL variants.
+//! figures beside their anchors and targets and writes them to `target/bench/market.json`. Set
+//! `DEXEC_BENCH_POSTGRES_URL` for the PostgreSQL variants; `DEXEC_BENCH_ONLY=publish` or
+//! `query` runs one half.
 
 use dexec_market::bench::{bench, BenchOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let only = std::env::var("DEXEC_BENCH_ONLY").unwrap_or_default();
     let options = BenchOptions {
         postgres_url: std::env::var("DEXEC_BENCH_POSTGRES_URL")
             .ok()
             .filter(|u| !u.is_empty()),
+        publish: only != "query",
+        query: only != "publish",
         ..BenchOptions::default()
     };
     let report = bench(options).await?;
-    println!(
-        "publish_per_s_sqlite      {:>10.0}   (target >= 5000)",
-        report.publish_per_s_sqlite
-    );
-    println!(
-        "query_p99_ms_100k_sqlite  {:>10.2}   (target <= 5)",
-        report.query_p99_ms_100k_sqlite
-    );
-    if let (Some(p), Some(q)) = (
-        report.publish_per_s_postgres,
-        report.query_p99_ms_100k_postgres,
-    ) {
-        println!("publish_per_s_postgres    {p:>10.0}");
-        println!("query_p99_ms_100k_postgres {q:>9.2}");
+    for line in report.lines() {
+        println!("{line}");
+    }
+    for (shape, p99) in &report.query_p99_ms_by_shape {
+        println!("  query p99 {shape:<40} {p99:>8.2} ms");
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&dir)?;

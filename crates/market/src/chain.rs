@@ -1,6 +1,13 @@
 //! What publish checks read from the chain, cached: asset owners (kept current by the
-//! watcher's `AssetTransfer` events) and free hub balances (trusted for a short while, never
-//! used to refuse without a fresh read).
+//! watcher's `AssetTransfer` events) and free hub balances (re-read by the watcher for every
+//! account in a `Withdraw` or `DealCreated`; otherwise trusted for `balance_ttl` to accept,
+//! never used to refuse without a fresh read).
+//!
+//! The watcher updates both caches before it releases the book lock (balances as it reads
+//! them, just before taking the lock; owners under it), and the publish writer re-checks each
+//! order against them under the same lock (`http::recheck`): an order checked against a value
+//! the watcher is replacing is either refused there or stored before the watcher's
+//! transaction, which then marks it dead.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +23,7 @@ use crate::{Error, Result};
 pub(crate) struct Chain {
     pub client: Client,
     owners: Mutex<HashMap<(AssetKind, Address), Address>>,
+    /// Free balance and when the read that found it started.
     balances: Mutex<HashMap<Address, (i64, Instant)>>,
     ttl: Duration,
 }
@@ -41,9 +49,22 @@ impl Chain {
         }
         let owner = self.client.asset_owner(kind, asset).await?;
         if let Some(owner) = owner {
-            self.lock_owners().insert((kind, asset), owner);
+            // a value the watcher set meanwhile wins over this read
+            return Ok(Some(
+                *self.lock_owners().entry((kind, asset)).or_insert(owner),
+            ));
         }
         Ok(owner)
+    }
+
+    /// The cached owner of `asset`, if known.
+    pub fn cached_owner(&self, kind: AssetKind, asset: Address) -> Option<Address> {
+        self.lock_owners().get(&(kind, asset)).copied()
+    }
+
+    /// The last free balance read for `who`, however old.
+    pub fn cached_free(&self, who: Address) -> Option<i64> {
+        self.lock_balances().get(&who).map(|(free, _)| *free)
     }
 
     /// Record an ownership change seen by the watcher.
@@ -68,8 +89,10 @@ impl Chain {
         Ok((free >= needed, free))
     }
 
-    /// Free hub balance of `who`, read from the chain (and cached).
+    /// Free hub balance of `who`, read from the chain (and cached unless a read that started
+    /// later already was).
     pub async fn free(&self, who: Address) -> Result<i64> {
+        let started = Instant::now();
         let account = self
             .client
             .deployment()
@@ -79,7 +102,13 @@ impl Chain {
             .await
             .map_err(rpc)?;
         let free: i64 = account.balance.saturating_to();
-        self.lock_balances().insert(who, (free, Instant::now()));
+        let mut balances = self.lock_balances();
+        match balances.get(&who) {
+            Some((_, at)) if *at > started => {}
+            _ => {
+                balances.insert(who, (free, started));
+            }
+        }
         Ok(free)
     }
 

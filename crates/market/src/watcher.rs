@@ -119,6 +119,9 @@ async fn apply(shared: &Shared, logs: &[HubLog], next: u64) -> Result<()> {
         balances.push((who, shared.chain.free(who).await?));
     }
 
+    // the book lock: the publish writer re-checks owners and balances under it, so no order
+    // checked against a cache this batch changes is stored after this transaction
+    let book = shared.book_lock.lock().await;
     let mut tx = shared.db.begin().await?;
     let mut events = Vec::new();
     let mut owners = Vec::new();
@@ -205,6 +208,7 @@ async fn apply(shared: &Shared, logs: &[HubLog], next: u64) -> Result<()> {
     for (kind, asset, owner) in owners {
         shared.chain.set_owner(kind, asset, owner);
     }
+    drop(book);
     if !logs.is_empty() {
         tracing::debug!(target: "market::watcher", events = logs.len(), next, "applied");
     }

@@ -152,6 +152,52 @@ async fn sorting_and_filters() {
         .await;
     assert_eq!(first["count"], 4);
     assert_eq!(first["nextPage"], Value::Null);
+    let more: Vec<String> = {
+        let mut hashes = Vec::new();
+        for salt in 20..28 {
+            let (status, body) = market
+                .publish("app", &w.sign(w.app_order(40, salt), APP_OWNER))
+                .await;
+            assert_eq!(status, 201, "{body}");
+            hashes.push(body["orderHash"].as_str().unwrap().to_owned());
+        }
+        hashes
+    };
+    let path = |index: u64| format!("/apporders?app={}&pageSize=10&pageIndex={index}", w.app);
+    let (_, page0) = market.get(&path(0)).await;
+    assert_eq!(
+        (page0["count"].as_i64(), page0["nextPage"].as_u64()),
+        (Some(12), Some(1))
+    );
+    let (_, page1) = market.get(&path(1)).await;
+    assert_eq!(page1["count"], 12, "{page1}");
+    assert_eq!(page1["nextPage"], Value::Null);
+    assert_eq!(
+        hashes(&page1),
+        more[6..].to_vec(),
+        "the two dearest, by publication"
+    );
+    let (_, past) = market.get(&path(5)).await;
+    assert!(hashes(&past).is_empty());
+    assert_eq!(
+        past["count"], 12,
+        "a page past the end still counts: {past}"
+    );
+    for hash in &more {
+        let (status, published) = market.get(&format!("/apporders/{hash}")).await;
+        assert_eq!(status, 200);
+        let body = sign_unpublish(
+            &w.signer(APP_OWNER),
+            &w.domain(),
+            hash.parse().unwrap(),
+            published["publication"].as_i64().unwrap(),
+        )
+        .unwrap();
+        let (status, _) = market
+            .post(&format!("/orders/{hash}/unpublish"), &body)
+            .await;
+        assert_eq!(status, 200);
+    }
 
     // restrictions: omitted → unrestricted only; given → restricted to it or unrestricted;
     // strict → restricted to it only; any → all

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod book;
+mod durability;
 mod feed;
 mod hostile;
 mod watcher;

@@ -111,3 +111,85 @@ async fn catch_up_after_downtime() {
     assert_eq!(market.get(&path("app")).await.1["remaining"], 8);
     market.stop().await;
 }
+
+#[tokio::test]
+async fn a_transfer_kills_the_old_owners_orders_and_refuses_new_ones() {
+    let world = World::new().await;
+    let w = &world;
+    let market = w.market().await;
+    // the owner is read once and cached
+    let (status, listed) = market
+        .publish("app", &w.sign(w.app_order(1, 1), APP_OWNER))
+        .await;
+    assert_eq!(status, 201, "{listed}");
+    let hash = listed["orderHash"].as_str().unwrap();
+    w.client(APP_OWNER)
+        .transfer_asset(AssetKind::App, w.app, w.chain.address(STRANGER))
+        .await
+        .expect("transfer");
+    market
+        .wait(&format!("/apporders/{hash}"), |o| o["status"] == "dead")
+        .await;
+    // the watcher updated the cached owner: the old owner is refused, the new one accepted
+    let (status, body) = market
+        .publish("app", &w.sign(w.app_order(1, 2), APP_OWNER))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        sentence(&body).contains(&format!("{}", w.chain.address(STRANGER))),
+        "{body}"
+    );
+    let (status, body) = market
+        .publish("app", &w.sign(w.app_order(1, 2), STRANGER))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    market.stop().await;
+}
+
+#[tokio::test]
+async fn a_drained_account_s_orders_die_and_new_ones_are_refused() {
+    let world = World::new().await;
+    let w = &world;
+    let market = w.market().await;
+    // both balances are read once and trusted for 10 s
+    let (status, request) = market
+        .publish("request", &w.sign(w.request_order(100, 1), REQUESTER))
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let (status, pool) = market
+        .publish("workerpool", &w.sign(w.pool_order(1_000, 1), POOL_OWNER))
+        .await;
+    assert_eq!(status, 201, "{pool}");
+    for who in [REQUESTER, POOL_OWNER] {
+        let client = w.client(who);
+        let free = client
+            .account(w.chain.address(who))
+            .await
+            .unwrap()
+            .hub_balance;
+        client.withdraw(free).await.expect("withdraw all");
+    }
+    for (kind, view) in [("request", &request), ("workerpool", &pool)] {
+        let hash = view["orderHash"].as_str().unwrap();
+        market
+            .wait(&format!("/{kind}orders/{hash}"), |o| o["status"] == "dead")
+            .await;
+    }
+    // within the 10 s a balance is trusted: refused all the same, the watcher re-read it
+    let (status, body) = market
+        .publish("request", &w.sign(w.request_order(100, 2), REQUESTER))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(sentence(&body).contains("deposit more"), "{body}");
+    let (status, body) = market
+        .publish("workerpool", &w.sign(w.pool_order(1_000, 2), POOL_OWNER))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(sentence(&body).contains("stake"), "{body}");
+    // republishing the dead order is refused too
+    let (status, body) = market
+        .publish("request", &w.sign(w.request_order(100, 1), REQUESTER))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    market.stop().await;
+}
