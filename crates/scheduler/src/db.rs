@@ -386,7 +386,13 @@ impl Db {
         Ok(())
     }
 
-    pub async fn complete_task(&self, task_id: &B256, digest: &B256, results: &str) -> Result<()> {
+    /// `UPDATE` of a task to completed with its digest and results link.
+    fn complete_query<'q>(
+        task_id: &B256,
+        digest: &B256,
+        results: &str,
+        now: i64,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         sqlx::query(
             "UPDATE tasks SET status = $1, result_digest = $2, results = $3, updated_at = $4 \
              WHERE task_id = $5",
@@ -394,10 +400,14 @@ impl Db {
         .bind(task_status::COMPLETED)
         .bind(hex32(digest))
         .bind(results.to_owned())
-        .bind(now_ms())
+        .bind(now)
         .bind(hex32(task_id))
-        .execute(&self.pool)
-        .await?;
+    }
+
+    pub async fn complete_task(&self, task_id: &B256, digest: &B256, results: &str) -> Result<()> {
+        Self::complete_query(task_id, digest, results, now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -407,17 +417,9 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         for (task_id, worker, digest, results) in pushed {
-            sqlx::query(
-                "UPDATE tasks SET status = $1, result_digest = $2, results = $3, updated_at = $4 \
-                 WHERE task_id = $5",
-            )
-            .bind(task_status::COMPLETED)
-            .bind(hex32(digest))
-            .bind(results.clone())
-            .bind(now)
-            .bind(hex32(task_id))
-            .execute(&mut *tx)
-            .await?;
+            Self::complete_query(task_id, digest, results, now)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
                  worker = $4",
