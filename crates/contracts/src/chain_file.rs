@@ -129,6 +129,20 @@ impl ChainFile {
         }
     }
 
+    /// [`load_entry`](Self::load_entry) for a service: the chain `name` of `path`, its
+    /// JSON-RPC URL replaced by `rpc_url` when one is given (`--rpc-url`).
+    pub fn load_service_entry(
+        path: &Path,
+        name: Option<&str>,
+        rpc_url: Option<String>,
+    ) -> Result<ChainEntry, ChainFileError> {
+        let (_, mut entry) = Self::load_entry(path, name)?;
+        if let Some(url) = rpc_url {
+            entry.host = url;
+        }
+        Ok(entry)
+    }
+
     /// Write a `chain.json` (pretty-printed), replacing any previous file.
     pub fn save(&self, path: &Path) -> Result<(), ChainFileError> {
         let json = serde_json::to_string_pretty(self).map_err(|source| ChainFileError::Json {

@@ -134,11 +134,9 @@ impl Config {
 
     /// Validate `args`: read the chain file.
     pub fn from_args(args: Args) -> Result<Self> {
-        let (_, mut chain) = ChainFile::load_entry(&args.chain_file, args.chain.as_deref())
-            .map_err(|e| Error::Config(e.to_string()))?;
-        if let Some(url) = args.rpc_url {
-            chain.host = url;
-        }
+        let chain =
+            ChainFile::load_service_entry(&args.chain_file, args.chain.as_deref(), args.rpc_url)
+                .map_err(|e| Error::Config(e.to_string()))?;
         if !(args.db.starts_with("sqlite:") || args.db.starts_with("postgres")) {
             return Err(Error::Config(format!(
                 "--db `{}` must be a sqlite:// or postgres:// URL",

@@ -820,89 +820,62 @@ pub(crate) fn book_filter(kind: OrderKind, q: &OrderQuery) -> Result<(Where, &'s
     // and PostgreSQL then use the kind's partial book indexes (migrations/0002)
     w.clauses.push(format!("kind = '{}'", kind.name()));
     w.clauses.push(format!("status = '{}'", status::OPEN));
-    match kind {
-        OrderKind::App => {
-            equal(&mut w, "asset", "app", &q.app)?;
-            equal(&mut w, "signer", "appOwner", &q.app_owner)?;
-            restrict(
-                &mut w,
-                "dataset_r",
-                "dataset",
-                &q.dataset,
-                q.is_dataset_strict,
-            )?;
-            restrict(
-                &mut w,
-                "workerpool_r",
-                "workerpool",
-                &q.workerpool,
-                q.is_workerpool_strict,
-            )?;
-            restrict(
-                &mut w,
-                "requester_r",
-                "requester",
-                &q.requester,
-                q.is_requester_strict,
-            )?;
-        }
-        OrderKind::Dataset => {
-            equal(&mut w, "asset", "dataset", &q.dataset)?;
-            equal(&mut w, "signer", "datasetOwner", &q.dataset_owner)?;
-            restrict(&mut w, "app_r", "app", &q.app, q.is_app_strict)?;
-            restrict(
-                &mut w,
-                "workerpool_r",
-                "workerpool",
-                &q.workerpool,
-                q.is_workerpool_strict,
-            )?;
-            restrict(
-                &mut w,
-                "requester_r",
-                "requester",
-                &q.requester,
-                q.is_requester_strict,
-            )?;
-        }
-        OrderKind::Workerpool => {
-            equal(&mut w, "asset", "workerpool", &q.workerpool)?;
-            equal(&mut w, "signer", "workerpoolOwner", &q.workerpool_owner)?;
-            restrict(&mut w, "app_r", "app", &q.app, q.is_app_strict)?;
-            restrict(
-                &mut w,
-                "dataset_r",
-                "dataset",
-                &q.dataset,
-                q.is_dataset_strict,
-            )?;
-            restrict(
-                &mut w,
-                "requester_r",
-                "requester",
-                &q.requester,
-                q.is_requester_strict,
-            )?;
-            if let Some(t) = q.min_trust.filter(|t| *t > 1) {
+    // the restriction columns of orders, each with the parameter that filters it
+    let restrictions = [
+        ("app_r", "app", &q.app, q.is_app_strict),
+        ("dataset_r", "dataset", &q.dataset, q.is_dataset_strict),
+        (
+            "workerpool_r",
+            "workerpool",
+            &q.workerpool,
+            q.is_workerpool_strict,
+        ),
+        (
+            "requester_r",
+            "requester",
+            &q.requester,
+            q.is_requester_strict,
+        ),
+    ];
+    let asset = match kind {
+        OrderKind::App => Some(("app", &q.app, "appOwner", &q.app_owner)),
+        OrderKind::Dataset => Some(("dataset", &q.dataset, "datasetOwner", &q.dataset_owner)),
+        OrderKind::Workerpool => Some((
+            "workerpool",
+            &q.workerpool,
+            "workerpoolOwner",
+            &q.workerpool_owner,
+        )),
+        OrderKind::Request => None,
+    };
+    match asset {
+        // an asset order: its asset and signer, and its restrictions on the other parties
+        Some((name, value, owner, owner_value)) => {
+            equal(&mut w, "asset", name, value)?;
+            equal(&mut w, "signer", owner, owner_value)?;
+            for (column, param, value, strict) in restrictions {
+                if param != name {
+                    restrict(&mut w, column, param, value, strict)?;
+                }
+            }
+            if let Some(t) = q
+                .min_trust
+                .filter(|t| *t > 1 && kind == OrderKind::Workerpool)
+            {
                 w.push(Bind::Int(int_param("minTrust", t)?), |p| {
                     format!("trust >= {p}")
                 });
             }
         }
-        OrderKind::Request => {
+        None => {
             equal(&mut w, "app_r", "app", &q.app)?;
             equal(&mut w, "dataset_r", "dataset", &q.dataset)?;
             equal(&mut w, "requester_r", "requester", &q.requester)?;
             // a request's signer is its requester: the same filter, served by the signer index
             equal(&mut w, "signer", "requester", &q.requester)?;
             equal(&mut w, "beneficiary", "beneficiary", &q.beneficiary)?;
-            restrict(
-                &mut w,
-                "workerpool_r",
-                "workerpool",
-                &q.workerpool,
-                q.is_workerpool_strict,
-            )?;
+            let (column, param, value, strict) = restrictions[2];
+            restrict(&mut w, column, param, value, strict)?;
             if let Some(t) = q.max_trust {
                 w.push(Bind::Int(int_param("maxTrust", t)?), |p| {
                     format!("trust <= {p}")

@@ -217,11 +217,9 @@ impl Config {
 
     /// Validate `args`: read chain.json, open the owner's key.
     pub fn from_args(args: Args) -> Result<Self> {
-        let (_, mut chain) = ChainFile::load_entry(&args.chain_file, args.chain.as_deref())
-            .map_err(|e| Error::Config(e.to_string()))?;
-        if let Some(url) = args.rpc_url {
-            chain.host = url;
-        }
+        let chain =
+            ChainFile::load_service_entry(&args.chain_file, args.chain.as_deref(), args.rpc_url)
+                .map_err(|e| Error::Config(e.to_string()))?;
         // the scheduler signs as the workerpool owner
         let signer = dexec_sdk::wallet::service_signer(
             args.wallet_file.as_deref(),

@@ -43,6 +43,10 @@ use crate::fetch::Limits;
 use crate::scheduler::SchedulerClient;
 use crate::state::{Phase, TaskState};
 
+/// Contribution statuses of the hub's `viewContribution`.
+const CONTRIBUTION_UNSET: U256 = U256::ZERO;
+const CONTRIBUTION_REVEALED: U256 = U256::from_limbs([2, 0, 0, 0]);
+
 /// A worker running in the background.
 #[derive(Debug)]
 pub struct Running {
@@ -359,16 +363,23 @@ impl Worker {
         Ok(())
     }
 
+    /// The status of this worker's contribution to `task_id` on chain (a restarted worker
+    /// must not send a contribution or a reveal twice).
+    async fn my_contribution(&self, task_id: B256) -> Result<U256> {
+        let poco = self.client.deployment().poco(self.client.provider());
+        let contribution = poco
+            .viewContribution(task_id, self.config.signer.address())
+            .call()
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        Ok(contribution.status)
+    }
+
     async fn contribute(&self, a: &Assignment, digest: B256) -> Result<()> {
         let _tx = self.tx_lock.lock().await;
         let me = self.config.signer.address();
         let poco = self.client.deployment().poco(self.client.provider());
-        let existing = poco
-            .viewContribution(a.task_id, me)
-            .call()
-            .await
-            .map_err(dexec_contracts::Error::from)?;
-        if existing.status != U256::ZERO {
+        if self.my_contribution(a.task_id).await? != CONTRIBUTION_UNSET {
             return Ok(()); // contributed before a restart
         }
         let call = poco.contribute(
@@ -388,14 +399,8 @@ impl Worker {
 
     async fn reveal(&self, a: &Assignment, digest: B256) -> Result<()> {
         let _tx = self.tx_lock.lock().await;
-        let me = self.config.signer.address();
         let poco = self.client.deployment().poco(self.client.provider());
-        let existing = poco
-            .viewContribution(a.task_id, me)
-            .call()
-            .await
-            .map_err(dexec_contracts::Error::from)?;
-        if existing.status == U256::from(2) {
+        if self.my_contribution(a.task_id).await? == CONTRIBUTION_REVEALED {
             return Ok(()); // revealed before a restart
         }
         let receipt = send(&poco.reveal(a.task_id, digest)).await?;
