@@ -1,16 +1,21 @@
 //! `dexec scheduler` flags ([`Args`]) and the validated [`Config`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
-use dexec_sdk::{ChainEntry, ChainFile};
+use dexec_primitives::Nrlc;
+use dexec_sdk::ChainEntry;
+use dexec_service::{ChainArgs, DbArgs, DbUrl, ListenArgs, WalletArgs};
 
 use crate::error::{Error, Result};
 use crate::offer::OfferPolicy;
-use dexec_primitives::Nrlc;
+
+/// The scheduler's database unless `--db` or `DEXEC_SCHEDULER_DB` names another.
+pub const DEFAULT_DB: &str = "sqlite://.dexec/scheduler.db";
+/// The scheduler's address unless `--listen` or `DEXEC_SCHEDULER_LISTEN` names another.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:13000";
 
 /// How trust-1 tasks settle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,39 +29,24 @@ pub enum Trust1Mode {
 
 /// Arguments of `dexec scheduler`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("db", |a| a.env("DEXEC_SCHEDULER_DB").default_value(DEFAULT_DB)))]
+#[command(mut_arg("listen", |a| a.env("DEXEC_SCHEDULER_LISTEN").default_value(DEFAULT_LISTEN)))]
 pub struct Args {
-    /// chain.json to read the chain from (as written by `dexec devnet`).
-    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
-    pub chain_file: PathBuf,
-    /// Chain of chain.json to use (default: its `default`).
-    #[arg(long, env = "DEXEC_CHAIN")]
-    pub chain: Option<String>,
-    /// JSON-RPC URL, overriding the chain's `host`.
-    #[arg(long, env = "DEXEC_RPC_URL")]
-    pub rpc_url: Option<String>,
+    /// The chain and its node.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// The workerpool owner's wallet: its key signs authorizations and the pool's orders.
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+    /// The scheduler's database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where the scheduler serves workers.
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// The workerpool this scheduler runs (its owner's key signs authorizations).
     #[arg(long, env = "DEXEC_WORKERPOOL")]
     pub workerpool: Address,
-    /// Keystore of the workerpool owner (password from DEXEC_WALLET_PASSWORD).
-    #[arg(long, env = "DEXEC_WALLET_FILE", conflicts_with = "dev_account")]
-    pub wallet_file: Option<PathBuf>,
-    /// Use devnet account N as the workerpool owner (anvil's well-known keys; devnet only).
-    #[arg(long, value_name = "N")]
-    pub dev_account: Option<u32>,
-    /// Address to listen on (port 0 picks one).
-    #[arg(
-        long,
-        env = "DEXEC_SCHEDULER_LISTEN",
-        default_value = "127.0.0.1:13000"
-    )]
-    pub listen: SocketAddr,
-    /// Database: `sqlite://<file>` or `postgres://user:pass@host/db`.
-    #[arg(
-        long,
-        env = "DEXEC_SCHEDULER_DB",
-        default_value = "sqlite://.dexec/scheduler.db"
-    )]
-    pub db: String,
     /// Only act on events this many blocks deep.
     #[arg(long, default_value_t = 0)]
     pub confirmations: u64,
@@ -126,8 +116,8 @@ pub struct Config {
     pub workerpool: Address,
     /// Where to listen.
     pub listen: SocketAddr,
-    /// Database URL.
-    pub db_url: String,
+    /// Database URL (its password never shows in `Debug`).
+    pub db_url: DbUrl,
     /// Confirmation depth.
     pub confirmations: u64,
     /// First block to follow without a stored cursor.
@@ -164,24 +154,12 @@ impl std::fmt::Debug for Config {
             .field("owner", &self.signer.address())
             .field("workerpool", &self.workerpool)
             .field("listen", &self.listen)
-            .field("db_url", &redact(&self.db_url))
+            .field("db_url", &self.db_url)
             .field("confirmations", &self.confirmations)
             .field("store_url", &self.store_url)
             .field("poll_interval", &self.poll_interval)
             .field("trust1_mode", &self.trust1_mode)
             .finish_non_exhaustive()
-    }
-}
-
-/// A database URL without its password.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            let user = creds.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -191,14 +169,14 @@ impl Config {
         chain: ChainEntry,
         signer: PrivateKeySigner,
         workerpool: Address,
-        db_url: impl Into<String>,
+        db_url: DbUrl,
     ) -> Self {
         Self {
             chain,
             signer,
             workerpool,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            db_url: db_url.into(),
+            db_url,
             confirmations: 0,
             from_block: 0,
             store_url: None,
@@ -217,17 +195,13 @@ impl Config {
 
     /// Validate `args`: read chain.json, open the owner's key.
     pub fn from_args(args: Args) -> Result<Self> {
-        let chain =
-            ChainFile::load_service_entry(&args.chain_file, args.chain.as_deref(), args.rpc_url)
-                .map_err(|e| Error::Config(e.to_string()))?;
+        let (_, chain) = args.chain.entry()?;
         // the scheduler signs as the workerpool owner
-        let signer = dexec_sdk::wallet::service_signer(
-            args.wallet_file.as_deref(),
-            args.dev_account,
+        let signer = args.wallet.service_signer(
             chain.chain_id().unwrap_or(31337),
             "the scheduler (as the workerpool owner)",
-        )
-        .map_err(Error::Config)?;
+        )?;
+        let db_url = args.db.url()?;
         if args.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
@@ -268,8 +242,8 @@ impl Config {
             chain,
             signer,
             workerpool: args.workerpool,
-            listen: args.listen,
-            db_url: args.db,
+            listen: args.listen.listen,
+            db_url,
             confirmations: args.confirmations,
             from_block: args.from_block,
             store_url,
@@ -286,14 +260,68 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
     use super::*;
 
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        Cli::try_parse_from([&["dexec-scheduler"], argv].concat())
+            .unwrap()
+            .args
+    }
+
     #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://sched:secret@db:5432/dexec"),
-            "postgres://sched:***@db:5432/dexec"
-        );
-        assert_eq!(redact("sqlite://.dexec/s.db"), "sqlite://.dexec/s.db");
+    fn shared_flags_have_the_scheduler_defaults() {
+        let pool = "0x00000000000000000000000000000000000000aa";
+        let args = parse(&["--workerpool", pool]);
+        // (the environment of the test run may set these; only without it the defaults hold)
+        if std::env::var_os("DEXEC_SCHEDULER_DB").is_none() {
+            assert_eq!(args.db.db, DEFAULT_DB);
+        }
+        if std::env::var_os("DEXEC_SCHEDULER_LISTEN").is_none() {
+            assert_eq!(args.listen.listen, DEFAULT_LISTEN.parse().unwrap());
+        }
+        let args = parse(&[
+            "--workerpool",
+            pool,
+            "--db",
+            "postgres://sched:secret@db:5432/dexec",
+            "--listen",
+            "0.0.0.0:13001",
+            "--dev-account",
+            "2",
+            "--password-file",
+            "/run/secrets/pool",
+        ]);
+        assert_eq!(args.listen.listen.port(), 13001);
+        assert_eq!(args.wallet.dev_account, Some(2));
+        assert!(args.wallet.password_file.is_some());
+        let url = args.db.url().unwrap();
+        assert_eq!(url.expose(), "postgres://sched:secret@db:5432/dexec");
+        let chain = ChainEntry {
+            id: "31337".into(),
+            host: "http://127.0.0.1:8545".into(),
+            deployment: dexec_sdk::Deployment {
+                token: Address::ZERO,
+                app_registry: Address::ZERO,
+                dataset_registry: Address::ZERO,
+                workerpool_registry: Address::ZERO,
+                hub: Address::ZERO,
+                poco_module: Address::ZERO,
+            },
+            market: None,
+            store: None,
+        };
+        let config = Config::test(chain, PrivateKeySigner::random(), Address::ZERO, url);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("sched:***@db"), "{shown}");
     }
 }

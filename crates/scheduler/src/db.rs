@@ -4,57 +4,16 @@
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use dexec_service::db::PoolSpec;
+use dexec_service::DbUrl;
+use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::api::ReplicateView;
 use crate::error::{Error, Result};
+use crate::state::{ReplicateStatus, TaskStatus};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Task states.
-pub(crate) mod task_status {
-    /// Nobody assigned yet.
-    pub const PENDING: &str = "pending";
-    /// Replicates assigned or contributed, no consensus yet.
-    pub const RUNNING: &str = "running";
-    /// Consensus reached; winners reveal, then the scheduler finalizes.
-    pub const REVEALING: &str = "revealing";
-    /// Trust 1 in batch mode: a result is held for the next `pushResults`.
-    pub const PUSHING: &str = "pushing";
-    /// Settled with a result.
-    pub const COMPLETED: &str = "completed";
-    /// Claimed after its final deadline.
-    pub const FAILED: &str = "failed";
-}
-
-/// Replicate states.
-pub(crate) mod rep_status {
-    /// Given to a worker, which is computing.
-    pub const ASSIGNED: &str = "assigned";
-    /// Result computed and reported.
-    pub const COMPUTED: &str = "computed";
-    /// Trust 1 in batch mode: the result is the scheduler's to push; the worker is free.
-    pub const HELD: &str = "held";
-    /// Contribution on chain.
-    pub const CONTRIBUTED: &str = "contributed";
-    /// Reveal on chain.
-    pub const REVEALED: &str = "revealed";
-    /// Finished: the task settled.
-    pub const DONE: &str = "done";
-    /// The worker reported a failure of its own.
-    pub const FAILED: &str = "failed";
-    /// The worker stopped sending heartbeats.
-    pub const LOST: &str = "lost";
-    /// No progress within the replicate timeout.
-    pub const TIMEOUT: &str = "timeout";
-    /// Not needed any more (consensus without it, task settled).
-    pub const ABORTED: &str = "aborted";
-    /// Its contribution was in a consensus nobody revealed (reopened).
-    pub const REJECTED: &str = "rejected";
-    /// Replicates still expected to contribute.
-    pub const LIVE: [&str; 2] = [ASSIGNED, COMPUTED];
-}
 
 /// A deal as stored.
 #[derive(Debug, Clone)]
@@ -75,7 +34,7 @@ pub(crate) struct TaskRow {
     pub task_id: B256,
     pub deal_id: B256,
     pub index: u64,
-    pub status: String,
+    pub status: TaskStatus,
     pub consensus: Option<B256>,
     pub result_digest: Option<B256>,
     pub results: Option<String>,
@@ -86,7 +45,7 @@ pub(crate) struct TaskRow {
 pub(crate) struct ReplicateRow {
     pub task_id: B256,
     pub worker: Address,
-    pub status: String,
+    pub status: ReplicateStatus,
     pub weight: u64,
     pub digest: Option<B256>,
     pub result_hash: Option<B256>,
@@ -101,7 +60,7 @@ impl ReplicateRow {
     pub fn view(&self) -> ReplicateView {
         ReplicateView {
             worker: self.worker,
-            status: self.status.clone(),
+            status: self.status.as_str().to_owned(),
             digest: self.digest,
             result_hash: self.result_hash,
             result_location: self.result_location.clone(),
@@ -135,6 +94,19 @@ fn parse<T: FromStr>(what: &str, s: &str) -> Result<T> {
         .map_err(|_| Error::Corrupt(format!("{what} {s:?} is not valid")))
 }
 
+fn state<T: FromStr<Err = crate::state::UnknownState>>(s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|e: crate::state::UnknownState| Error::Corrupt(e.to_string()))
+}
+
+/// `$first, $first+1, …`: `n` numbered placeholders.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn opt<T: FromStr>(what: &str, s: Option<String>) -> Result<Option<T>> {
     s.map(|s| parse(what, &s)).transpose()
 }
@@ -159,54 +131,28 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    /// Connect to `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`) and migrate.
-    /// A SQLite file (and its directory) is created if missing.
-    pub async fn connect(url: &str) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let url = if sqlite && !url.contains(":memory:") {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)?;
-                }
-            }
-            if url.contains("mode=") {
-                url.to_owned()
-            } else if url.contains('?') {
-                format!("{url}&mode=rwc")
-            } else {
-                format!("{url}?mode=rwc")
-            }
-        } else {
-            url.to_owned()
-        };
-        // SQLite allows one writer: one connection avoids "database is locked" entirely, and
-        // the scheduler's queries are short.
-        let max = if sqlite { 1 } else { 8 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        // a write-ahead log synced at checkpoints: a process crash loses
-                        // nothing; a power cut may lose the last transactions, which the
-                        // chain and the workers' reports rebuild (a result held for a batch
-                        // is then recomputed)
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
-                        // the working set in memory: 64 MiB of page cache, reads mapped
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA cache_size = -65536").await?;
-                        sqlx::Executor::execute(&mut *conn, "PRAGMA mmap_size = 268435456").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
+    /// Open `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`) and migrate. A SQLite
+    /// file (and its directory) is created if missing.
+    pub async fn connect(url: &DbUrl) -> Result<Self> {
+        let pool = dexec_service::db::open(
+            url,
+            PoolSpec {
+                // SQLite allows one writer: one connection avoids "database is locked"
+                // entirely, and the scheduler's queries are short
+                max_connections: if url.is_sqlite() { 1 } else { 8 },
+                sqlite_pragmas: &[
+                    // a write-ahead log synced at checkpoints: a process crash loses nothing;
+                    // a power cut may lose the last transactions, which the chain and the
+                    // workers' reports rebuild (a result held for a batch is then recomputed)
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    // the working set in memory: 64 MiB of page cache, reads mapped
+                    "PRAGMA cache_size = -65536",
+                    "PRAGMA mmap_size = 268435456",
+                ],
+            },
+        )
+        .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -260,7 +206,7 @@ impl Db {
                 .bind(hex32(&deal.deal_id))
                 .bind(*index as i64)
                 .bind(deal.block as i64)
-                .bind(task_status::PENDING)
+                .bind(TaskStatus::Pending.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -298,7 +244,7 @@ impl Db {
             task_id: parse("task id", &r.get::<String, _>(0))?,
             deal_id: parse("deal id", &r.get::<String, _>(1))?,
             index: r.get::<i64, _>(2) as u64,
-            status: r.get(3),
+            status: state(&r.get::<String, _>(3))?,
             consensus: opt("consensus", r.get(4))?,
             result_digest: opt("digest", r.get(5))?,
             results: r.get(6),
@@ -320,59 +266,65 @@ impl Db {
     }
 
     /// Tasks in one of `statuses`, oldest deal first, then by index.
-    pub async fn tasks_with_status(&self, statuses: &[&str], limit: i64) -> Result<Vec<TaskRow>> {
+    pub async fn tasks_with_status(
+        &self,
+        statuses: &[TaskStatus],
+        limit: i64,
+    ) -> Result<Vec<TaskRow>> {
         self.tasks_page(statuses, limit, 0).await
     }
 
     /// Tasks in `statuses`, oldest deal and lowest index first: `limit` from `offset`.
     pub async fn tasks_page(
         &self,
-        statuses: &[&str],
+        statuses: &[TaskStatus],
         limit: i64,
         offset: i64,
     ) -> Result<Vec<TaskRow>> {
-        let placeholders: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {} FROM tasks WHERE status IN ({}) ORDER BY block, idx LIMIT {limit} \
              OFFSET {offset}",
             Self::TASK_COLUMNS,
-            placeholders.join(", ")
+            placeholders(1, statuses.len())
         );
         let mut query = sqlx::query(&sql);
         for s in statuses {
-            query = query.bind(*s);
+            query = query.bind(s.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(Self::task_row).collect()
     }
 
-    pub async fn set_task_status(&self, task_id: &B256, status: &str) -> Result<()> {
-        sqlx::query("UPDATE tasks SET status = $1, updated_at = $2 WHERE task_id = $3")
-            .bind(status)
-            .bind(now_ms())
-            .bind(hex32(task_id))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Move a task to `to` from whatever state it may come from (see
+    /// [`TaskStatus::can_become`]); false if it was in none of them.
+    pub async fn set_task_status(&self, task_id: &B256, to: TaskStatus) -> Result<bool> {
+        self.transition_task(task_id, &TaskStatus::sources(to), to)
+            .await
     }
 
     /// Move a task from `from` (any of) to `to`; false if it was in none of them.
-    pub async fn transition_task(&self, task_id: &B256, from: &[&str], to: &str) -> Result<bool> {
-        let placeholders: Vec<String> = (3..3 + from.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "UPDATE tasks SET status = $1, updated_at = $2 WHERE task_id = ${} AND status IN ({})",
-            3 + from.len(),
-            placeholders.join(", ")
+    pub async fn transition_task(
+        &self,
+        task_id: &B256,
+        from: &[TaskStatus],
+        to: TaskStatus,
+    ) -> Result<bool> {
+        debug_assert!(
+            !from.is_empty() && from.iter().all(|f| f.can_become(to)),
+            "{from:?} -> {to}"
         );
-        let mut query = sqlx::query(&sql).bind(to).bind(now_ms());
+        let sql = format!(
+            "UPDATE tasks SET status = $1, updated_at = $2 WHERE task_id = $3 AND status IN ({})",
+            placeholders(4, from.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(now_ms())
+            .bind(hex32(task_id));
         for s in from {
-            query = query.bind(*s);
+            query = query.bind(s.as_str());
         }
-        let done = query
-            .bind(hex32(task_id))
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let done = query.execute(&self.pool).await?.rows_affected();
         Ok(done > 0)
     }
 
@@ -386,26 +338,38 @@ impl Db {
         Ok(())
     }
 
-    /// `UPDATE` of a task to completed with its digest and results link.
+    /// `UPDATE` of a task to completed with its digest and results link (from a state that
+    /// may complete).
     fn complete_query<'q>(
+        sql: &'q str,
         task_id: &B256,
         digest: &B256,
         results: &str,
         now: i64,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        sqlx::query(
+        let mut query = sqlx::query(sql)
+            .bind(TaskStatus::Completed.as_str())
+            .bind(hex32(digest))
+            .bind(results.to_owned())
+            .bind(now)
+            .bind(hex32(task_id));
+        for s in TaskStatus::sources(TaskStatus::Completed) {
+            query = query.bind(s.as_str());
+        }
+        query
+    }
+
+    fn complete_sql() -> String {
+        format!(
             "UPDATE tasks SET status = $1, result_digest = $2, results = $3, updated_at = $4 \
-             WHERE task_id = $5",
+             WHERE task_id = $5 AND status IN ({})",
+            placeholders(6, TaskStatus::sources(TaskStatus::Completed).len())
         )
-        .bind(task_status::COMPLETED)
-        .bind(hex32(digest))
-        .bind(results.to_owned())
-        .bind(now)
-        .bind(hex32(task_id))
     }
 
     pub async fn complete_task(&self, task_id: &B256, digest: &B256, results: &str) -> Result<()> {
-        Self::complete_query(task_id, digest, results, now_ms())
+        let sql = Self::complete_sql();
+        Self::complete_query(&sql, task_id, digest, results, now_ms())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -416,20 +380,26 @@ impl Db {
     pub async fn complete_pushed(&self, pushed: &[(B256, Address, B256, String)]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
+        let complete = Self::complete_sql();
+        let done_from = ReplicateStatus::sources(ReplicateStatus::Done);
+        let done = format!(
+            "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
+             worker = $4 AND status IN ({})",
+            placeholders(5, done_from.len())
+        );
         for (task_id, worker, digest, results) in pushed {
-            Self::complete_query(task_id, digest, results, now)
+            Self::complete_query(&complete, task_id, digest, results, now)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
-                 worker = $4",
-            )
-            .bind(rep_status::DONE)
-            .bind(now)
-            .bind(hex32(task_id))
-            .bind(hex_addr(worker))
-            .execute(&mut *tx)
-            .await?;
+            let mut query = sqlx::query(&done)
+                .bind(ReplicateStatus::Done.as_str())
+                .bind(now)
+                .bind(hex32(task_id))
+                .bind(hex_addr(worker));
+            for s in &done_from {
+                query = query.bind(s.as_str());
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -443,7 +413,7 @@ impl Db {
         Ok(ReplicateRow {
             task_id: parse("task id", &r.get::<String, _>(0))?,
             worker: parse("worker", &r.get::<String, _>(1))?,
-            status: r.get(2),
+            status: state(&r.get::<String, _>(2))?,
             weight: r.get::<i64, _>(3) as u64,
             digest: opt("digest", r.get(4))?,
             result_hash: opt("result hash", r.get(5))?,
@@ -488,14 +458,13 @@ impl Db {
     /// Replicates in one of `statuses` (all workers, or one).
     pub async fn replicates_with_status(
         &self,
-        statuses: &[&str],
+        statuses: &[ReplicateStatus],
         worker: Option<&Address>,
     ) -> Result<Vec<ReplicateRow>> {
-        let placeholders: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();
         let mut sql = format!(
             "SELECT {} FROM replicates WHERE status IN ({})",
             Self::REPLICATE_COLUMNS,
-            placeholders.join(", ")
+            placeholders(1, statuses.len())
         );
         if worker.is_some() {
             sql.push_str(&format!(" AND worker = ${}", statuses.len() + 1));
@@ -503,7 +472,7 @@ impl Db {
         sql.push_str(" ORDER BY assigned_at");
         let mut query = sqlx::query(&sql);
         for s in statuses {
-            query = query.bind(*s);
+            query = query.bind(s.as_str());
         }
         if let Some(worker) = worker {
             query = query.bind(hex_addr(worker));
@@ -525,7 +494,7 @@ impl Db {
         )
         .bind(hex32(task_id))
         .bind(hex_addr(worker))
-        .bind(rep_status::ASSIGNED)
+        .bind(ReplicateStatus::Assigned.as_str())
         .bind(weight as i64)
         .bind(now)
         .bind(now)
@@ -534,29 +503,44 @@ impl Db {
         Ok(())
     }
 
-    /// Set a replicate's status (only from one of `from`, any if empty) and fields; false if
-    /// it was not in an allowed state.
+    /// Move a replicate to `to` from whatever state it may come from (see
+    /// [`ReplicateStatus::can_become`]) and set the fields of `update`; false if it was in
+    /// none of them.
+    pub async fn set_replicate(
+        &self,
+        task_id: &B256,
+        worker: &Address,
+        to: ReplicateStatus,
+        update: ReplicateUpdate,
+    ) -> Result<bool> {
+        self.update_replicate(task_id, worker, &ReplicateStatus::sources(to), to, update)
+            .await
+    }
+
+    /// Move a replicate from one of `from` to `status` and set the fields of `update`; false
+    /// if it was in none of them.
     pub async fn update_replicate(
         &self,
         task_id: &B256,
         worker: &Address,
-        from: &[&str],
-        status: &str,
+        from: &[ReplicateStatus],
+        status: ReplicateStatus,
         update: ReplicateUpdate,
     ) -> Result<bool> {
-        let mut sql = "UPDATE replicates SET status = $1, updated_at = $2, \
+        debug_assert!(
+            !from.is_empty() && from.iter().all(|f| f.can_become(status)),
+            "{from:?} -> {status}"
+        );
+        let sql = format!(
+            "UPDATE replicates SET status = $1, updated_at = $2, \
              digest = COALESCE($3, digest), result_hash = COALESCE($4, result_hash), \
              result_location = COALESCE($5, result_location), \
              callback_data = COALESCE($6, callback_data), error = COALESCE($7, error) \
-             WHERE task_id = $8 AND worker = $9"
-            .to_owned();
-        if !from.is_empty() {
-            let placeholders: Vec<String> =
-                (10..10 + from.len()).map(|i| format!("${i}")).collect();
-            sql.push_str(&format!(" AND status IN ({})", placeholders.join(", ")));
-        }
+             WHERE task_id = $8 AND worker = $9 AND status IN ({})",
+            placeholders(10, from.len())
+        );
         let mut query = sqlx::query(&sql)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now_ms())
             .bind(update.digest.as_ref().map(hex32))
             .bind(update.result_hash.as_ref().map(hex32))
@@ -570,7 +554,7 @@ impl Db {
             .bind(hex32(task_id))
             .bind(hex_addr(worker));
         for s in from {
-            query = query.bind(*s);
+            query = query.bind(s.as_str());
         }
         Ok(query.execute(&self.pool).await?.rows_affected() > 0)
     }

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use dexec_service::http::{error_response, ApiError};
 
 /// What can go wrong in the scheduler.
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +10,12 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A shared flag (chain, wallet, database) cannot be used.
+    #[error(transparent)]
+    Args(#[from] dexec_service::args::ArgsError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Open(#[from] dexec_service::db::DbError),
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -47,24 +54,35 @@ pub enum Error {
 /// `Result` with the scheduler's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError for Error {
+    const SERVICE: &'static str = "scheduler";
+
+    fn status(&self) -> StatusCode {
+        match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            // the chain is down or refused: the worker retries later
             Self::Chain(_) | Self::Contract(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::error!(target: "scheduler::http", error = %self, "request failed");
         }
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            "internal error (see the scheduler's log)".to_owned()
-        } else {
-            self.to_string()
-        };
-        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    }
+
+    fn server_message(&self) -> String {
+        match self {
+            // a worker learns why the chain call failed (it sees the same chain)
+            Self::Chain(_) | Self::Contract(_) => self.to_string(),
+            _ => format!(
+                "the {} failed to handle the request; the error is in its log",
+                Self::SERVICE
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        error_response(&self)
     }
 }

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use dexec_service::http::no_route;
 use serde::Deserialize;
 
 use crate::api::{
@@ -19,6 +20,11 @@ use crate::service::Scheduler;
 
 type AppState = Arc<Scheduler>;
 
+/// The routes, for the answer to a path none of them knows.
+const ROUTES: &str = "GET /health, GET /workers/challenge, POST /workers/register, \
+    POST /workers/{address}/heartbeat, POST /workers/{address}/next, \
+    POST /workers/{address}/replicates/{taskId} and GET /tasks/{taskId}";
+
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -28,6 +34,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/workers/{address}/next", post(next))
         .route("/workers/{address}/replicates/{task_id}", post(report))
         .route("/tasks/{task_id}", get(task))
+        .fallback(|| async { no_route("scheduler", ROUTES) })
         .with_state(state)
 }
 
@@ -58,6 +65,8 @@ async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
         "nextBlock": s.next_block(),
         "workers": { "alive": alive, "registered": registered },
         "tasks": tasks,
+        "cachedDeals": s.cached_deals(),
+        "offer": s.config.offer.is_some().then(|| s.offer.counts()),
     })))
 }
 

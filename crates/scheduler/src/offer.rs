@@ -2,12 +2,14 @@
 //! market, publishing a fresh one whenever none is (the last one filled, cancelled,
 //! unpublished or dead), so requesters find the pool with `dexec app run`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use dexec_market::{ClientError, MarketClient, OrderQuery};
 use dexec_primitives::{Nrlc, WorkerpoolOrder};
+use dexec_sdk::market::{AddressFilter, ClientError, MarketClient, OrderQuery};
 use dexec_sdk::{Client, OrderKind};
+use serde::Serialize;
 use tokio::sync::watch;
 
 /// What the scheduler offers, and where.
@@ -38,12 +40,53 @@ pub enum Checked {
     Published(B256),
 }
 
+/// What the offer loop has done so far: counters it advances after each check, shown by the
+/// scheduler's `GET /health` (so an observer can tell that a check ran since some moment).
+#[derive(Debug, Default)]
+pub struct OfferStats {
+    checks: AtomicU64,
+    published: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A reading of [`OfferStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OfferCounts {
+    /// Checks finished (whatever their outcome).
+    pub checks: u64,
+    /// Orders published.
+    pub published: u64,
+    /// Orders the market refused (e.g. more than the owner's stake can back).
+    pub refused: u64,
+    /// Checks that failed otherwise (market unreachable, signing failed).
+    pub failed: u64,
+}
+
+impl OfferStats {
+    /// The counters now.
+    pub fn counts(&self) -> OfferCounts {
+        OfferCounts {
+            checks: self.checks.load(Ordering::Acquire),
+            published: self.published.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    fn record(&self, outcome: &AtomicU64) {
+        outcome.fetch_add(1, Ordering::Relaxed);
+        self.checks.fetch_add(1, Ordering::Release);
+    }
+}
+
 /// Keeps the offer open until `stop` turns true. Errors (market down, refused for lack of
-/// stake) are logged and retried at the next interval.
+/// stake) are logged and retried at the next interval; each check is counted in `stats`.
 pub async fn run(
     client: Client,
     workerpool: Address,
     policy: OfferPolicy,
+    stats: std::sync::Arc<OfferStats>,
     mut stop: watch::Receiver<bool>,
 ) {
     let market = match MarketClient::new(&policy.market_url, client.chain_id()) {
@@ -63,13 +106,18 @@ pub async fn run(
         match check(&client, &market, workerpool, &policy).await {
             Ok(Checked::Published(hash)) => {
                 tracing::info!(target: "scheduler::offer", order = %hash, price = %policy.price, volume = policy.volume, category = policy.category, trust = policy.trust, "workerpool order published");
+                stats.record(&stats.published);
             }
-            Ok(Checked::Open(_)) => {}
+            Ok(Checked::Open(_)) => {
+                stats.checks.fetch_add(1, Ordering::Release);
+            }
             Err(OfferError::Market(ClientError::Refused { message, .. })) => {
                 tracing::warn!(target: "scheduler::offer", "the market refused the workerpool order: {message}");
+                stats.record(&stats.refused);
             }
             Err(e) => {
                 tracing::warn!(target: "scheduler::offer", error = %e, "cannot keep the offer open; retrying");
+                stats.record(&stats.failed);
             }
         }
     }
@@ -93,15 +141,15 @@ pub async fn check(
     workerpool: Address,
     policy: &OfferPolicy,
 ) -> Result<Checked, OfferError> {
-    let any = Some("any".to_owned());
+    let any = Some(AddressFilter::Any);
     let open = market
         .orders(
             OrderKind::Workerpool,
             &OrderQuery {
-                workerpool: Some(workerpool.to_string()),
+                workerpool: Some(AddressFilter::Only(workerpool)),
                 category: Some(policy.category),
-                app: any.clone(),
-                dataset: any.clone(),
+                app: any,
+                dataset: any,
                 requester: any,
                 min_volume: Some(1),
                 page_size: Some(10),

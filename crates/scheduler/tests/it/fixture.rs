@@ -7,8 +7,9 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use dexec_primitives::orders::{AppOrder, RequestOrder, WorkerpoolOrder};
 use dexec_scheduler::api::TaskView;
-use dexec_scheduler::{Config, Running, Trust1Mode};
+use dexec_scheduler::{Config, Trust1Mode};
 use dexec_sdk::{AppSpec, DealInfo, MatchInput, TaskInfo, TaskStatus, WorkerpoolSpec};
+use dexec_service::ServiceHandle;
 use dexec_test_utils::{wait_for, TestChain, TestStore};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -101,7 +102,7 @@ impl Default for PoolOptions {
 
 /// A stoppable scheduler.
 pub struct SchedulerHandle {
-    pub running: Running,
+    pub running: ServiceHandle<dexec_scheduler::Error>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -193,7 +194,7 @@ impl Pool {
             self.chain.chain_entry(),
             self.chain.signer(SCHEDULER),
             self.workerpool,
-            self.db_url(),
+            self.db_url().parse().expect("a database URL"),
         );
         config.store_url = Some(self.store.url.clone());
         config.trust1_mode = self.options.trust1_mode;
@@ -383,6 +384,18 @@ impl Pool {
             .json()
             .await
             .expect("task view JSON")
+    }
+
+    /// The scheduler's `GET /health` answer.
+    pub async fn health(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/health", self.scheduler_url()))
+            .await
+            .expect("scheduler answers")
+            .error_for_status()
+            .expect("healthy")
+            .json()
+            .await
+            .expect("health JSON")
     }
 
     /// Wait until the scheduler shows `task_id` in `status` (it follows the chain).

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use alloy::primitives::{B256, U256};
-use dexec_market::{MarketClient, OrderQuery, OrderView};
 use dexec_primitives::orders::{AppOrder, RequestOrder, WorkerpoolOrder};
 use dexec_primitives::{Nrlc, Signed};
 use dexec_scheduler::offer::OfferPolicy;
+use dexec_sdk::market::{BookStatus, MarketClient, OrderQuery, OrderView};
 use dexec_sdk::{MatchInput, OrderKind};
 use dexec_test_utils::wait_for;
 
@@ -19,7 +19,7 @@ async fn open_orders(market: &MarketClient, pool: &Pool) -> Vec<OrderView> {
         .orders(
             OrderKind::Workerpool,
             &OrderQuery {
-                workerpool: Some(pool.workerpool.to_string()),
+                workerpool: Some(pool.workerpool.into()),
                 ..OrderQuery::default()
             },
         )
@@ -28,14 +28,21 @@ async fn open_orders(market: &MarketClient, pool: &Pool) -> Vec<OrderView> {
         .orders
 }
 
+/// The offer loop's counters, from the scheduler's `GET /health`.
+async fn offer_counts(pool: &Pool) -> serde_json::Value {
+    pool.health().await["offer"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keeps_a_workerpool_order_open_on_the_market() {
     let mut pool = Pool::start(PoolOptions::default()).await;
     let (stop_market, market_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, _market_task) = dexec_market::serve(
+    let market = dexec_market::serve(
         dexec_market::Config::test(
             pool.chain.chain_entry(),
-            format!("sqlite://{}", pool.dir.path().join("market.db").display()),
+            format!("sqlite://{}", pool.dir.path().join("market.db").display())
+                .parse()
+                .expect("a SQLite URL"),
         ),
         async move {
             let _ = market_stopped.await;
@@ -43,7 +50,7 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
     )
     .await
     .expect("market starts");
-    let url = format!("http://{addr}");
+    let url = market.url();
     let market = MarketClient::new(&url, pool.chain.chain_id).expect("client");
 
     // the scheduler, now with a policy: 2 tasks per order at the pool's price
@@ -65,13 +72,24 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
     })
     .await
     .expect("the scheduler published an order");
-    let offered: Signed<WorkerpoolOrder> =
-        serde_json::from_value(first.order.clone()).expect("a workerpool order");
+    let offered: Signed<WorkerpoolOrder> = first
+        .order
+        .clone()
+        .into_signed()
+        .expect("a workerpool order");
     assert_eq!(offered.order.workerpoolprice, U256::from(WORKERPOOL_PRICE));
     assert_eq!(offered.order.volume, U256::from(2));
     assert_eq!(first.signer, pool.chain.address(SCHEDULER));
-    // never more than one open at a time
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // never more than one open at a time: two more checks of the offer loop finish (the
+    // second began after the order was seen open) and publish nothing
+    let seen = offer_counts(&pool).await;
+    let later = wait_for(Duration::from_secs(20), || async {
+        let now = offer_counts(&pool).await;
+        (now["checks"].as_u64()? >= seen["checks"].as_u64()? + 2).then_some(now)
+    })
+    .await
+    .expect("the offer loop keeps checking");
+    assert_eq!(later["published"], 1, "{later}");
     assert_eq!(open_orders(&market, &pool).await.len(), 1);
 
     // a requester takes both tasks of the offered order: a fresh order replaces it
@@ -127,7 +145,7 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         .await
         .expect("market answers")
         .expect("known");
-    assert_eq!(seen.status, "filled");
+    assert_eq!(seen.status, BookStatus::Filled);
     assert_eq!(open_orders(&market, &pool).await.len(), 1);
 
     // a price the scheduler's stake cannot back: refused by the market, the scheduler lives on
@@ -143,12 +161,18 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         interval: Duration::from_millis(100),
     });
     pool.start_scheduler_with(config).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = wait_for(Duration::from_secs(20), || async {
+        let now = offer_counts(&pool).await;
+        (now["refused"].as_u64()? >= 1).then_some(now)
+    })
+    .await
+    .expect("the scheduler tried to publish, and the market refused");
+    assert_eq!(refused["published"], 0, "{refused}");
     let in_category_1 = market
         .orders(
             OrderKind::Workerpool,
             &OrderQuery {
-                workerpool: Some(pool.workerpool.to_string()),
+                workerpool: Some(pool.workerpool.into()),
                 category: Some(1),
                 ..OrderQuery::default()
             },
@@ -161,10 +185,15 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         !scheduler.running.task.is_finished(),
         "the scheduler still runs"
     );
-    reqwest::get(format!("{}/health", scheduler.url()))
-        .await
-        .expect("scheduler answers")
-        .error_for_status()
-        .expect("healthy");
+    // it lives on and keeps trying
+    let checks = refused["checks"].as_u64().expect("checks");
+    let again = wait_for(Duration::from_secs(20), || async {
+        (offer_counts(&pool).await["checks"].as_u64()? > checks).then_some(())
+    })
+    .await;
+    assert!(
+        again.is_some(),
+        "the offer loop checks again after a refusal"
+    );
     let _ = stop_market.send(());
 }

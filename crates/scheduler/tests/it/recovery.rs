@@ -68,7 +68,18 @@ async fn scheduler_restart_mid_deal() {
     let addr = scheduler.addr();
     scheduler.stop().await;
     let second = pool.request(app, 1, 1).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // the worker finds nobody at the scheduler's address: a stand-in there takes its next
+    // call and hangs up, so the outage is one the worker went through
+    let stand_in = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("the scheduler's address is free");
+    let knocked = tokio::time::timeout(Duration::from_secs(30), stand_in.accept()).await;
+    assert!(
+        matches!(knocked, Ok(Ok(_))),
+        "the worker called the stopped scheduler"
+    );
+    drop(knocked);
+    drop(stand_in);
     pool.start_scheduler(Some(addr)).await;
 
     pool.wait_completed(&deal, Duration::from_secs(120)).await;

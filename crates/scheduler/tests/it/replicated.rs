@@ -114,7 +114,7 @@ async fn veterans_reach_consensus_alone() {
     for worker in [&a, &b] {
         let score = pool.chain.score(worker.address()).await.expect("score");
         assert_eq!(score, 12, "one point per task won");
-        assert_eq!(dexec_scheduler::policy::weight(score), 3);
+        assert_eq!(dexec_primitives::poco::weight(score), 3);
     }
 
     let deal = pool.request(app, 3, 1).await;

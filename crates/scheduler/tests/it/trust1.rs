@@ -11,12 +11,12 @@ async fn trust_one_end_to_end() {
     trust_one(PoolOptions::default()).await;
 }
 
-/// The same on PostgreSQL, when `DEXEC_TEST_POSTGRES_URL` names an empty database
-/// (skipped otherwise; e.g. `postgres://postgres@127.0.0.1:5432/dexec_test`).
+/// The same on PostgreSQL, when `DEXEC_TEST_POSTGRES_URL` names an empty database (e.g.
+/// `postgres://postgres@127.0.0.1:5432/dexec_test`); without it the test says SKIPPED, and
+/// fails under `make test` and CI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn trust_one_on_postgres() {
-    let Ok(url) = std::env::var("DEXEC_TEST_POSTGRES_URL") else {
-        eprintln!("DEXEC_TEST_POSTGRES_URL not set: PostgreSQL test skipped");
+    let Some(url) = dexec_test_utils::postgres_url("trust_one_on_postgres") else {
         return;
     };
     trust_one(PoolOptions {
