@@ -21,7 +21,7 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps cli-reference clean
+.PHONY: help bootstrap contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps cli-reference clean
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -78,7 +78,11 @@ fmt-check: bootstrap
 clippy: bootstrap
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-ci: fmt-check clippy check-abi test
+## check-storage-layout: fail unless Hub and HubPoco (run by DELEGATECALL on the hub's storage) share one layout
+check-storage-layout: contracts
+	python3 scripts/check-storage-layout.py $(FORGE)
+
+ci: fmt-check clippy check-abi check-storage-layout test
 
 demo: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- demo

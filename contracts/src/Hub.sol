@@ -6,16 +6,18 @@ import {Settlement} from "./hub/Settlement.sol";
 import {AppRegistry} from "./registries/AppRegistry.sol";
 import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
-import {IERC734} from "./interfaces/IExternal.sol";
+import {IERC734} from "./interfaces/IERC734.sol";
 import {Deal, Deals} from "./libs/Deals.sol";
 import {
     AppOrder,
     DatasetOrder,
     WorkerpoolOrder,
     RequestOrder,
+    OrderKind,
     OrderOperation,
     Orders
 } from "./libs/Orders.sol";
+import {AssetWord} from "./libs/Words.sol";
 
 /// @notice An order operation (presign or close), sent by the owner or carrying its signature.
 struct AppOrderOperation {
@@ -52,16 +54,29 @@ struct RequestOrderOperation {
 /// this contract's fallback by DELEGATECALL on this contract's storage: call them on the hub's
 /// address with the `HubPoco` ABI. See docs/protocol.md and docs/admin.md.
 contract Hub is Settlement {
-    /// @notice The execution module (fixed at deployment; no one can change it).
-    address public immutable poco;
+    /// @dev What the checks of one match establish, from which `_buildDeal` builds the deal.
+    struct Match {
+        // the orders' EIP-712 digests: keys of their consumed volume, emitted in `DealCreated`
+        bytes32 appHash;
+        bytes32 datasetHash;
+        bytes32 workerpoolHash;
+        bytes32 requestHash;
+        // the owners the deal pays, from the hub's asset mirror
+        address appOwner;
+        address datasetOwner;
+        address workerpoolOwner;
+        uint256 workerpoolWord; // its `AssetWord`, for the workerpool's policy
+        bytes32 tag;
+        uint256 timeref;
+    }
+
     /// @notice ERC-734 purpose of a group member key.
     uint256 internal constant GROUP_MEMBER_PURPOSE = 4;
-    /// @notice Tag bit 0: trusted execution. A deal whose request or dataset asks for TEE needs
-    /// a TEE app (the deal tag includes the app's, so a TEE app always makes a TEE deal).
-    bytes32 internal constant TAG_TEE = bytes32(uint256(1));
     /// @notice Tag bits 1..3: TEE framework (Scone, Gramine, TDX). A dataset's are ignored so
     /// that one encrypted dataset serves apps of any framework (iExec v6.2 behaviour).
     bytes32 internal constant TAG_TEE_FRAMEWORKS = bytes32(uint256(0x0e));
+    /// @notice The execution module (fixed at deployment; no one can change it).
+    address public immutable poco;
 
     constructor(
         address owner_,
@@ -114,7 +129,7 @@ contract Hub is Settlement {
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
         bytes32 taskId = Deals.taskId(dealId, index);
         _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
-        if (enclaveChallenge != address(0) || uint256(deal.tag) & TAG_TEE_BIT != 0) {
+        if (enclaveChallenge != address(0) || deal.tag & TAG_TEE != 0) {
             _checkEnclave(
                 deal,
                 enclaveChallenge,
@@ -174,14 +189,6 @@ contract Hub is Settlement {
         return _match(appOrder, datasetOrder, workerpoolOrder, requestOrder, msg.sender);
     }
 
-    /// @dev Order digests of one match.
-    struct MatchHashes {
-        bytes32 app;
-        bytes32 dataset;
-        bytes32 workerpool;
-        bytes32 request;
-    }
-
     function _match(
         AppOrder calldata a,
         DatasetOrder calldata d,
@@ -190,15 +197,16 @@ contract Hub is Settlement {
         address payer
     ) internal returns (bytes32 dealId) {
         bool hasDataset = r.dataset != address(0);
-        bytes32 tag = _checkCompatibility(a, d, w, r, hasDataset);
+        Match memory m;
+        m.tag = _checkCompatibility(a, d, w, r, hasDataset);
         _checkRestrictions(a, d, w, r, hasDataset);
-        Deal memory deal = _fillDeal(a, d, w, r, tag, payer, hasDataset);
-        MatchHashes memory h = _checkOwnersAndSignatures(deal, a, d, w, r, payer, hasDataset);
-        uint256 botFirst = _consume(deal, h, a.volume, d.volume, w.volume, r.volume, hasDataset);
-        dealId = Deals.id(h.request, botFirst);
+        m.timeref = _checkRanges(a, d, w, r, hasDataset);
+        _checkOwnersAndSignatures(m, a, d, w, r, payer, hasDataset);
+        (uint256 botFirst, uint256 volume) = _consume(m, a.volume, d.volume, w.volume, r.volume, hasDataset);
+        Deal memory deal = _buildDeal(m, a, d, w, r, payer, hasDataset, botFirst, volume);
+        dealId = Deals.id(m.requestHash, botFirst);
 
         // escrow: task prices from the payer, the scheduler's stake from the workerpool owner
-        uint256 volume = deal.botSize;
         _lock(payer, (uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice) * volume);
         uint256 stake = _schedulerStake(deal.workerpoolPrice) * volume;
         if (stake != 0) _lock(deal.workerpoolOwner, stake);
@@ -210,10 +218,10 @@ contract Hub is Settlement {
             deal.workerpool,
             deal.requester,
             encoded,
-            h.app,
-            h.dataset,
-            h.workerpool,
-            h.request,
+            m.appHash,
+            m.datasetHash,
+            m.workerpoolHash,
+            m.requestHash,
             r.beneficiary,
             r.params
         );
@@ -226,7 +234,7 @@ contract Hub is Settlement {
         WorkerpoolOrder calldata w,
         RequestOrder calldata r,
         bool hasDataset
-    ) internal view returns (bytes32 tag) {
+    ) internal pure returns (bytes32 tag) {
         // [0x00 0x01] category
         if (r.category != w.category) revert CategoryMismatch(r.category, w.category);
         // [0x02] trust
@@ -250,109 +258,130 @@ contract Hub is Settlement {
         if (r.dataset != d.dataset) revert DatasetMismatch(r.dataset, d.dataset);
     }
 
+    /// @dev What the deal packs fits its fields (prices 96 bits), and the category exists;
+    /// returns the category's time reference.
+    function _checkRanges(
+        AppOrder calldata a,
+        DatasetOrder calldata d,
+        WorkerpoolOrder calldata w,
+        RequestOrder calldata r,
+        bool hasDataset
+    ) internal view returns (uint256 timeref) {
+        _checkPrice(a.appprice);
+        if (hasDataset) _checkPrice(d.datasetprice);
+        _checkPrice(w.workerpoolprice);
+        timeref = _categories[r.category].timeref;
+        if (timeref == 0) revert UnknownCategory(r.category);
+    }
+
     /// @dev iExec's checks 0x20..0x50: registered assets, orders signed by their owners.
+    /// Records in `m` each order's digest and each asset's owner.
     function _checkOwnersAndSignatures(
-        Deal memory deal,
+        Match memory m,
         AppOrder calldata a,
         DatasetOrder calldata d,
         WorkerpoolOrder calldata w,
         RequestOrder calldata r,
         address payer,
         bool hasDataset
-    ) internal view returns (MatchHashes memory h) {
-        (deal.appOwner,) = _ownerOf(a.app, KIND_APP);
-        if (deal.appOwner == address(0)) revert AppNotRegistered(a.app);
-        h.app = _hashTypedDataV4(Orders.hash(a));
-        if (!_isValidSignature(deal.appOwner, h.app, a.sign)) revert InvalidAppOrderSignature(h.app);
+    ) internal view {
+        (m.appOwner,) = _ownerOf(a.app, OrderKind.APP);
+        if (m.appOwner == address(0)) revert AppNotRegistered(a.app);
+        m.appHash = _hashTypedDataV4(Orders.hash(a));
+        if (!_isValidSignature(m.appOwner, m.appHash, a.sign)) revert InvalidAppOrderSignature(m.appHash);
 
         if (hasDataset) {
-            (deal.datasetOwner,) = _ownerOf(d.dataset, KIND_DATASET);
-            if (deal.datasetOwner == address(0)) revert DatasetNotRegistered(d.dataset);
-            h.dataset = _hashTypedDataV4(Orders.hash(d));
-            if (!_isValidSignature(deal.datasetOwner, h.dataset, d.sign)) {
-                revert InvalidDatasetOrderSignature(h.dataset);
+            (m.datasetOwner,) = _ownerOf(d.dataset, OrderKind.DATASET);
+            if (m.datasetOwner == address(0)) revert DatasetNotRegistered(d.dataset);
+            m.datasetHash = _hashTypedDataV4(Orders.hash(d));
+            if (!_isValidSignature(m.datasetOwner, m.datasetHash, d.sign)) {
+                revert InvalidDatasetOrderSignature(m.datasetHash);
             }
         }
 
-        uint256 info;
-        (deal.workerpoolOwner, info) = _ownerOf(w.workerpool, KIND_WORKERPOOL);
-        if (deal.workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
-        deal.schedulerRewardRatio = uint8(info >> 176);
-        // stake ratio <= 100 (registry bound), so this fits 96 bits like the price
-        deal.workerStake = uint96(uint256(deal.workerpoolPrice) * uint8(info >> 168) / 100);
-        h.workerpool = _hashTypedDataV4(Orders.hash(w));
-        if (!_isValidSignature(deal.workerpoolOwner, h.workerpool, w.sign)) {
-            revert InvalidWorkerpoolOrderSignature(h.workerpool);
+        (m.workerpoolOwner, m.workerpoolWord) = _ownerOf(w.workerpool, OrderKind.WORKERPOOL);
+        if (m.workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
+        m.workerpoolHash = _hashTypedDataV4(Orders.hash(w));
+        if (!_isValidSignature(m.workerpoolOwner, m.workerpoolHash, w.sign)) {
+            revert InvalidWorkerpoolOrderSignature(m.workerpoolHash);
         }
 
-        h.request = _checkRequestSignature(r, payer);
+        m.requestHash = _checkRequestSignature(r, payer);
     }
 
-    /// @dev [0x60] deal volume = smallest remaining volume; records consumption; returns botFirst.
+    /// @dev [0x60] deal volume = smallest remaining volume; records consumption. Returns the
+    /// request's consumed volume before this match (the deal's first task index) and the volume.
     function _consume(
-        Deal memory deal,
-        MatchHashes memory h,
+        Match memory m,
         uint256 appVolume,
         uint256 datasetVolume,
         uint256 workerpoolVolume,
         uint256 requestVolume,
         bool hasDataset
-    ) internal returns (uint256 reqConsumed) {
-        uint256 volume = _remaining(h.app, appVolume);
-        if (volume == 0) revert AppOrderConsumed(h.app);
+    ) internal returns (uint256 reqConsumed, uint256 volume) {
+        volume = _remaining(m.appHash, appVolume);
+        if (volume == 0) revert AppOrderConsumed(m.appHash);
         if (hasDataset) {
-            uint256 dsRemaining = _remaining(h.dataset, datasetVolume);
-            if (dsRemaining == 0) revert DatasetOrderConsumed(h.dataset);
+            uint256 dsRemaining = _remaining(m.datasetHash, datasetVolume);
+            if (dsRemaining == 0) revert DatasetOrderConsumed(m.datasetHash);
             if (dsRemaining < volume) volume = dsRemaining;
         }
-        uint256 wpRemaining = _remaining(h.workerpool, workerpoolVolume);
-        if (wpRemaining == 0) revert WorkerpoolOrderConsumed(h.workerpool);
+        uint256 wpRemaining = _remaining(m.workerpoolHash, workerpoolVolume);
+        if (wpRemaining == 0) revert WorkerpoolOrderConsumed(m.workerpoolHash);
         if (wpRemaining < volume) volume = wpRemaining;
-        reqConsumed = _requestConsumed(h.request, requestVolume);
-        if (reqConsumed >= requestVolume) revert RequestOrderConsumed(h.request);
+        reqConsumed = _requestConsumed(m.requestHash, requestVolume);
+        if (reqConsumed >= requestVolume) revert RequestOrderConsumed(m.requestHash);
         if (requestVolume - reqConsumed < volume) volume = requestVolume - reqConsumed;
         if (reqConsumed + volume > type(uint32).max) revert VolumeOutOfRange(reqConsumed + volume);
 
         // consumed <= volume always holds, so these cannot overflow
         unchecked {
-            _consumed[h.app] += volume;
-            if (hasDataset) _consumed[h.dataset] += volume;
-            _consumed[h.workerpool] += volume;
+            _consumed[m.appHash] += volume;
+            if (hasDataset) _consumed[m.datasetHash] += volume;
+            _consumed[m.workerpoolHash] += volume;
             // the first deal of a request taking its whole volume writes nothing for the request:
             // its deal word records it (see `_requestConsumed`)
-            if (reqConsumed != 0 || volume != requestVolume) _consumed[h.request] = reqConsumed + volume;
+            if (reqConsumed != 0 || volume != requestVolume) _consumed[m.requestHash] = reqConsumed + volume;
         }
-        deal.botFirst = uint32(reqConsumed);
-        deal.botSize = uint32(volume);
     }
 
-    function _fillDeal(
+    /// @dev The deal, every field in one place, from checked orders (casts are range-checked by
+    /// `_checkCompatibility` and `_checkRanges`) and the bag [botFirst, botFirst + volume).
+    function _buildDeal(
+        Match memory m,
         AppOrder calldata a,
         DatasetOrder calldata d,
         WorkerpoolOrder calldata w,
         RequestOrder calldata r,
-        bytes32 tag,
         address payer,
-        bool hasDataset
+        bool hasDataset,
+        uint256 botFirst,
+        uint256 volume
     ) internal view returns (Deal memory deal) {
         deal.app = a.app;
-        deal.appPrice = _toPrice(a.appprice);
+        deal.appOwner = m.appOwner;
+        deal.appPrice = uint96(a.appprice);
         if (hasDataset) {
             deal.dataset = d.dataset;
-            deal.datasetPrice = _toPrice(d.datasetprice);
+            deal.datasetOwner = m.datasetOwner;
+            deal.datasetPrice = uint96(d.datasetprice);
         }
         deal.workerpool = w.workerpool;
-        deal.workerpoolPrice = _toPrice(w.workerpoolprice);
+        deal.workerpoolOwner = m.workerpoolOwner;
+        deal.workerpoolPrice = uint96(w.workerpoolprice);
+        // stake ratio <= 100 (registry bound), so this fits 96 bits like the price
+        deal.workerStake = uint96(w.workerpoolprice * AssetWord.workerStakeRatio(m.workerpoolWord) / 100);
+        deal.schedulerRewardRatio = AssetWord.schedulerRewardRatio(m.workerpoolWord);
         deal.requester = r.requester;
         deal.payer = payer;
         deal.callback = r.callback;
-        deal.tag = tag;
+        deal.tag = m.tag;
         deal.trust = r.trust == 0 ? 1 : uint32(r.trust);
         deal.category = uint32(r.category);
-        uint256 timeref = _categories[r.category].timeref;
-        if (timeref == 0) revert UnknownCategory(r.category);
-        deal.timeref = uint32(timeref);
+        deal.timeref = uint32(m.timeref);
         deal.startTime = uint40(block.timestamp);
+        deal.botFirst = uint32(botFirst);
+        deal.botSize = uint32(volume);
     }
 
     function _checkRequestSignature(RequestOrder calldata r, address payer)
@@ -436,9 +465,8 @@ contract Hub is Settlement {
         if (consumed == 0) consumed = volume;
     }
 
-    function _toPrice(uint256 price) internal pure returns (uint96) {
+    function _checkPrice(uint256 price) internal pure {
         if (price > type(uint96).max) revert PriceOutOfRange(price);
-        return uint96(price);
     }
 
     // ------------------------------------------------------------------ order management
@@ -446,79 +474,81 @@ contract Hub is Settlement {
     /// @notice Presign (SIGN) or cancel (CLOSE) an app order: by its owner, or by anyone carrying
     /// the owner's EIP-712 signature of the operation.
     function manageAppOrder(AppOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.app, KIND_APP);
-        bytes32 structHash = Orders.hash(op.order);
-        bytes32 orderHash = _hashTypedDataV4(structHash);
-        _authorizeOperation(owner, Orders.APP_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
-        if (op.operation == OrderOperation.SIGN) {
-            _presigned[orderHash] = owner;
-            emit AppOrderSigned(orderHash, owner);
-        } else {
-            _consumed[orderHash] = op.order.volume;
-            emit AppOrderClosed(orderHash, owner);
-        }
+        (address owner,) = _ownerOf(op.order.app, OrderKind.APP);
+        _manageOrder(OrderKind.APP, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
     function manageDatasetOrder(DatasetOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.dataset, KIND_DATASET);
-        bytes32 structHash = Orders.hash(op.order);
-        bytes32 orderHash = _hashTypedDataV4(structHash);
-        _authorizeOperation(owner, Orders.DATASET_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
-        if (op.operation == OrderOperation.SIGN) {
-            _presigned[orderHash] = owner;
-            emit DatasetOrderSigned(orderHash, owner);
-        } else {
-            _consumed[orderHash] = op.order.volume;
-            emit DatasetOrderClosed(orderHash, owner);
-        }
+        (address owner,) = _ownerOf(op.order.dataset, OrderKind.DATASET);
+        _manageOrder(OrderKind.DATASET, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
     function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.workerpool, KIND_WORKERPOOL);
-        bytes32 structHash = Orders.hash(op.order);
-        bytes32 orderHash = _hashTypedDataV4(structHash);
-        _authorizeOperation(
-            owner, Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign
+        (address owner,) = _ownerOf(op.order.workerpool, OrderKind.WORKERPOOL);
+        _manageOrder(
+            OrderKind.WORKERPOOL, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign
         );
-        if (op.operation == OrderOperation.SIGN) {
-            _presigned[orderHash] = owner;
-            emit WorkerpoolOrderSigned(orderHash, owner);
-        } else {
-            _consumed[orderHash] = op.order.volume;
-            emit WorkerpoolOrderClosed(orderHash, owner);
-        }
     }
 
     /// @notice Presign or cancel a request order; its owner is `requester`.
     function manageRequestOrder(RequestOrderOperation calldata op) external {
-        address owner = op.order.requester;
-        bytes32 structHash = Orders.hash(op.order);
+        _manageOrder(
+            OrderKind.REQUEST,
+            op.order.requester,
+            Orders.hash(op.order),
+            op.order.volume,
+            op.operation,
+            op.sign
+        );
+    }
+
+    /// @dev One order operation, authorized by `owner`: a presign is tied to the owner; a close
+    /// consumes the whole `volume` (a never-matched request instead gets a bare marker at its
+    /// first deal id, see `_requestConsumed`).
+    function _manageOrder(
+        OrderKind kind,
+        address owner,
+        bytes32 structHash,
+        uint256 volume,
+        OrderOperation operation,
+        bytes calldata sign
+    ) internal {
         bytes32 orderHash = _hashTypedDataV4(structHash);
-        _authorizeOperation(owner, Orders.REQUEST_ORDER_OPERATION_TYPEHASH, structHash, op.operation, op.sign);
-        if (op.operation == OrderOperation.SIGN) {
+        _authorizeOperation(owner, kind, structHash, operation, sign);
+        if (operation == OrderOperation.SIGN) {
             _presigned[orderHash] = owner;
-            emit RequestOrderSigned(orderHash, owner);
-        } else {
-            bytes32 firstDeal = Deals.id(orderHash, 0);
-            if (_deals[firstDeal] == 0) _deals[firstDeal] = Deals.EXISTS; // never matched: marker
-            else _consumed[orderHash] = op.order.volume;
-            emit RequestOrderClosed(orderHash, owner);
+            if (kind == OrderKind.APP) emit AppOrderSigned(orderHash, owner);
+            else if (kind == OrderKind.DATASET) emit DatasetOrderSigned(orderHash, owner);
+            else if (kind == OrderKind.WORKERPOOL) emit WorkerpoolOrderSigned(orderHash, owner);
+            else emit RequestOrderSigned(orderHash, owner);
+            return;
         }
+        if (kind != OrderKind.REQUEST) {
+            _consumed[orderHash] = volume;
+            if (kind == OrderKind.APP) emit AppOrderClosed(orderHash, owner);
+            else if (kind == OrderKind.DATASET) emit DatasetOrderClosed(orderHash, owner);
+            else emit WorkerpoolOrderClosed(orderHash, owner);
+            return;
+        }
+        bytes32 firstDeal = Deals.id(orderHash, 0);
+        if (_deals[firstDeal] == 0) _deals[firstDeal] = Deals.EXISTS; // never matched: marker
+        else _consumed[orderHash] = volume;
+        emit RequestOrderClosed(orderHash, owner);
     }
 
     /// @dev The owner itself, or anyone with the owner's signature over the operation.
     function _authorizeOperation(
         address owner,
-        bytes32 typehash,
+        OrderKind kind,
         bytes32 orderStructHash,
         OrderOperation operation,
         bytes calldata sign
     ) internal view {
         if (owner == address(0)) revert NotOrderOwner(address(0), msg.sender);
         if (msg.sender == owner) return;
-        bytes32 opHash = _hashTypedDataV4(Orders.hashOperation(typehash, orderStructHash, operation));
+        bytes32 opHash = _hashTypedDataV4(Orders.hashOperation(kind, orderStructHash, operation));
         if (sign.length == 0) revert NotOrderOwner(owner, msg.sender);
         if (!_isValidSignature(owner, opHash, sign)) revert InvalidOperationSignature();
     }
@@ -535,9 +565,9 @@ contract Hub is Settlement {
     }
 
     /// @notice Owner of a registered asset as the hub sees it (zero if unknown).
-    /// @param kind 1 app, 2 dataset, 3 workerpool.
+    /// @param kind an `OrderKind`: 0 app, 1 dataset, 2 workerpool.
     function viewAssetOwner(address asset, uint256 kind) external view returns (address owner) {
-        (owner,) = _ownerOf(asset, kind);
+        owner = AssetWord.ownerAs(_assets[asset], kind);
     }
 
     /// @notice Owner who presigned an order digest, or zero.
@@ -609,20 +639,13 @@ contract Hub is Settlement {
 
     /// @notice EIP-712 digest of an order operation (what the owner signs to let someone else
     /// presign or close the order).
-    /// @param kind 0 app, 1 dataset, 2 workerpool, 3 request.
+    /// @param kind the order's `OrderKind`: 0 app, 1 dataset, 2 workerpool, 3 request.
     /// @param orderStructHash the order's EIP-712 struct hash (not its digest).
-    function hashOperation(uint8 kind, bytes32 orderStructHash, OrderOperation operation)
+    function hashOperation(OrderKind kind, bytes32 orderStructHash, OrderOperation operation)
         external
         view
         returns (bytes32)
     {
-        bytes32 typehash = kind == 0
-            ? Orders.APP_ORDER_OPERATION_TYPEHASH
-            : kind == 1
-                ? Orders.DATASET_ORDER_OPERATION_TYPEHASH
-                : kind == 2
-                    ? Orders.WORKERPOOL_ORDER_OPERATION_TYPEHASH
-                    : Orders.REQUEST_ORDER_OPERATION_TYPEHASH;
-        return _hashTypedDataV4(Orders.hashOperation(typehash, orderStructHash, operation));
+        return _hashTypedDataV4(Orders.hashOperation(kind, orderStructHash, operation));
     }
 }

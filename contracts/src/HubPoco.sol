@@ -3,7 +3,9 @@ pragma solidity ^0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Settlement} from "./hub/Settlement.sol";
+import {IPocoModuleErrors, Task, TaskStatus} from "./interfaces/IPocoTypes.sol";
 import {Deal, Deals} from "./libs/Deals.sol";
+import {ContributionWord, GroupWord} from "./libs/Words.sol";
 import {AppRegistry} from "./registries/AppRegistry.sol";
 import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
@@ -29,17 +31,12 @@ struct BatchResult {
 /// scores move accordingly. Trust-1 tasks can also be settled many at a time by the scheduler
 /// (`pushResults`). Any task past its final deadline can be `claim`ed: payer refunded and
 /// compensated with the scheduler's stake, workers' stakes returned.
-contract HubPoco is Settlement {
-    /// @dev This module's own address: its functions refuse to run outside the hub.
-    address private immutable _self;
+contract HubPoco is Settlement, IPocoModuleErrors {
     /// @dev Sarmenta weights are capped at 2^8 (reached at score 771) so that a group's product
     /// over MAX_CONTRIBUTORS fits 128 bits and the task total packs with the task's counters.
     uint256 internal constant MAX_WEIGHT = 1 << 8;
-    uint256 internal constant GROUP_WEIGHT_MASK = (1 << 240) - 1;
-
-    error NotDelegated();
-    /// @notice No callback result recorded for this task (yet).
-    error ResultPending(bytes32 taskId);
+    /// @dev This module's own address: its functions refuse to run outside the hub.
+    address private immutable _self;
 
     constructor(
         address owner_,
@@ -81,10 +78,10 @@ contract HubPoco is Settlement {
         if (_isSettled(dealId, word, rel)) revert TaskAlreadySettled(taskId);
 
         Task storage task = _tasks[taskId];
-        if (task.status == uint8(TaskStatus.UNSET)) {
-            task.status = uint8(TaskStatus.ACTIVE);
+        if (task.status == TaskStatus.UNSET) {
+            task.status = TaskStatus.ACTIVE;
             task.total = 1;
-        } else if (task.status != uint8(TaskStatus.ACTIVE)) {
+        } else if (task.status != TaskStatus.ACTIVE) {
             revert WrongTaskStatus(taskId, task.status);
         }
         if (_contributions[taskId][msg.sender] != 0) revert AlreadyContributed(msg.sender);
@@ -94,23 +91,21 @@ contract HubPoco is Settlement {
 
         _lock(msg.sender, deal.workerStake);
         uint256 weight = _weight(_accounts[msg.sender].score);
-        _contributions[taskId][msg.sender] =
-            (uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & Deals.COMMITMENT_MASK)
-                | (uint256(task.epoch) << 24) | (weight << 8) | CONTRIBUTED;
+        _contributions[taskId][msg.sender] = ContributionWord.pack(resultHash, resultSeal, task.epoch, weight);
         task.contributors += 1;
         task.contributorsHash = keccak256(abi.encodePacked(task.contributorsHash, msg.sender));
         emit TaskContribute(taskId, msg.sender, resultHash);
 
         // Sarmenta: group weight is the product of its voters' weights; total = 1 + sum of groups
         uint256 group = _groups[taskId][resultHash];
-        uint256 oldWeight = group & GROUP_WEIGHT_MASK;
+        uint256 oldWeight = GroupWord.weight(group);
         uint256 newWeight = (oldWeight == 0 ? 1 : oldWeight) * weight;
-        uint256 count = (group >> 240) + 1;
-        _groups[taskId][resultHash] = newWeight | (count << 240);
+        uint256 count = GroupWord.count(group) + 1;
+        _groups[taskId][resultHash] = GroupWord.pack(newWeight, count);
         uint256 total = task.total + newWeight - oldWeight;
         task.total = uint136(total); // <= 1 + 16 * 2^128
         if (newWeight * deal.trust > total * (deal.trust - 1)) {
-            task.status = uint8(TaskStatus.REVEALING);
+            task.status = TaskStatus.REVEALING;
             task.consensus = resultHash;
             task.winners = uint8(count);
             task.revealDeadline = uint40(block.timestamp + REVEAL_DEADLINE_RATIO * deal.timeref);
@@ -121,20 +116,20 @@ contract HubPoco is Settlement {
     /// @notice Reveal the digest behind a winning contribution.
     function reveal(bytes32 taskId, bytes32 resultDigest) external delegated nonReentrant {
         Task storage task = _tasks[taskId];
-        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         if (block.timestamp >= task.revealDeadline) revert DeadlinePassed(task.revealDeadline);
         uint256 c = _contributions[taskId][msg.sender];
-        if (c & 0xff != CONTRIBUTED || (c >> 24) & 0xff != task.epoch) revert NotRevealable();
+        if (
+            ContributionWord.status(c) != ContributionWord.CONTRIBUTED
+                || ContributionWord.epoch(c) != task.epoch
+        ) {
+            revert NotRevealable();
+        }
         bytes32 resultHash = keccak256(abi.encodePacked(taskId, resultDigest));
         bytes32 resultSeal = keccak256(abi.encodePacked(msg.sender, taskId, resultDigest));
         if (resultHash != task.consensus) revert RevealRejected();
-        if (
-            uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & Deals.COMMITMENT_MASK
-                != c & Deals.COMMITMENT_MASK
-        ) {
-            revert RevealRejected();
-        }
-        _contributions[taskId][msg.sender] = (c & ~uint256(0xff)) | PROVED;
+        if (!ContributionWord.commitsTo(c, resultHash, resultSeal)) revert RevealRejected();
+        _contributions[taskId][msg.sender] = ContributionWord.withStatus(c, ContributionWord.PROVED);
         task.reveals += 1;
         emit TaskReveal(taskId, msg.sender, resultDigest);
     }
@@ -152,15 +147,14 @@ contract HubPoco is Settlement {
         if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
         bytes32 taskId = Deals.taskId(dealId, index);
         Task storage task = _tasks[taskId];
-        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         if (block.timestamp < task.revealDeadline) revert DeadlineNotReached(task.revealDeadline);
         if (task.reveals != 0) revert WrongTaskStatus(taskId, task.status);
         uint256 deadline = _contributionDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
-        uint256 group = _groups[taskId][task.consensus];
-        task.total -= uint136(group & GROUP_WEIGHT_MASK);
+        task.total -= uint136(GroupWord.weight(_groups[taskId][task.consensus]));
         delete _groups[taskId][task.consensus];
-        task.status = uint8(TaskStatus.ACTIVE);
+        task.status = TaskStatus.ACTIVE;
         task.consensus = bytes32(0);
         task.winners = 0;
         task.revealDeadline = 0;
@@ -187,7 +181,7 @@ contract HubPoco is Settlement {
         if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
         bytes32 taskId = Deals.taskId(dealId, index);
         Task storage task = _tasks[taskId];
-        if (task.status != uint8(TaskStatus.REVEALING)) revert WrongTaskStatus(taskId, task.status);
+        if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         uint256 deadline = _finalDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
         if (task.reveals == 0 || (task.reveals < task.winners && block.timestamp < task.revealDeadline)) {
@@ -197,7 +191,7 @@ contract HubPoco is Settlement {
         _checkCallbackData(deal, resultDigest, resultsCallback);
         _checkContributors(task, contributors);
         _deals[dealId] = _settle(dealId, taskId, word, rel);
-        task.status = uint8(TaskStatus.COMPLETED);
+        task.status = TaskStatus.COMPLETED;
 
         (uint256 pool, uint256 workersPaid) = _distribute(deal, taskId, task.epoch, contributors);
         _paySuccess(deal, 1, pool - workersPaid);
@@ -206,7 +200,7 @@ contract HubPoco is Settlement {
     }
 
     function _isWinner(uint256 c, uint256 epoch) internal pure returns (bool) {
-        return c & 0xff == PROVED && (c >> 24) & 0xff == epoch;
+        return ContributionWord.status(c) == ContributionWord.PROVED && ContributionWord.epoch(c) == epoch;
     }
 
     /// @dev Pay winners, seize losers, update scores; returns the reward pool and what of it
@@ -220,7 +214,7 @@ contract HubPoco is Settlement {
         uint256 totalWeight;
         for (uint256 i = 0; i < contributors.length; i++) {
             uint256 c = _contributions[taskId][contributors[i]];
-            if (_isWinner(c, epoch)) totalWeight += _log2((c >> 8) & 0xffff);
+            if (_isWinner(c, epoch)) totalWeight += _log2(ContributionWord.weight(c));
             else pool += deal.workerStake;
         }
         uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
@@ -231,7 +225,7 @@ contract HubPoco is Settlement {
             Account memory acc = _accounts[worker];
             acc.locked -= deal.workerStake;
             if (_isWinner(c, epoch)) {
-                uint256 share = workersReward * _log2((c >> 8) & 0xffff) / totalWeight;
+                uint256 share = workersReward * _log2(ContributionWord.weight(c)) / totalWeight;
                 paid += share;
                 uint256 balance = uint256(acc.balance) + deal.workerStake + share;
                 if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(share);
@@ -290,7 +284,7 @@ contract HubPoco is Settlement {
         if (deal.trust > 1) revert ReplicationRequired(deal.trust);
         uint256 deadline = _finalDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
-        bool tee = uint256(deal.tag) & TAG_TEE_BIT != 0;
+        bool tee = deal.tag & TAG_TEE != 0;
         uint256 reward = _workerReward(deal);
         address runWorker;
         uint256 runAmount;
@@ -350,9 +344,9 @@ contract HubPoco is Settlement {
         bytes32 taskId = Deals.taskId(dealId, index);
         _deals[dealId] = _settle(dealId, taskId, word, rel);
         Task storage task = _tasks[taskId];
-        if (task.status != uint8(TaskStatus.UNSET)) {
+        if (task.status != TaskStatus.UNSET) {
             _checkContributors(task, contributors);
-            task.status = uint8(TaskStatus.FAILED);
+            task.status = TaskStatus.FAILED;
             for (uint256 i = 0; i < contributors.length; i++) {
                 _unlockAndCredit(contributors[i], deal.workerStake, deal.workerStake);
             }
@@ -379,7 +373,7 @@ contract HubPoco is Settlement {
         for (uint256 i = 0; i < indices.length; i++) {
             uint256 rel = _checkIndex(deal, indices[i]);
             bytes32 taskId = Deals.taskId(dealId, indices[i]);
-            if (_tasks[taskId].status != uint8(TaskStatus.UNSET)) revert TaskHasContributors(taskId);
+            if (_tasks[taskId].status != TaskStatus.UNSET) revert TaskHasContributors(taskId);
             word = _settle(dealId, taskId, word, rel);
             emit TaskClaimed(taskId, dealId, indices[i]);
         }
@@ -411,7 +405,7 @@ contract HubPoco is Settlement {
         returns (uint256 status, uint256 weight, uint256 epoch)
     {
         uint256 c = _contributions[taskId][worker];
-        return (c & 0xff, (c >> 8) & 0xffff, (c >> 24) & 0xff);
+        return (ContributionWord.status(c), ContributionWord.weight(c), ContributionWord.epoch(c));
     }
 
     /// @notice Weight and number of voters of a result hash in a task's consensus.
@@ -422,7 +416,7 @@ contract HubPoco is Settlement {
         returns (uint256 weight, uint256 count)
     {
         uint256 g = _groups[taskId][resultHash];
-        return (g & GROUP_WEIGHT_MASK, g >> 240);
+        return (GroupWord.weight(g), GroupWord.count(g));
     }
 
     /// @notice True once task `index` of `dealId` is settled (completed or claimed).

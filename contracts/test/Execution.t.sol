@@ -4,7 +4,7 @@ pragma solidity ^0.8.30;
 import {ExecutionFixture} from "./utils/ExecutionFixture.sol";
 import {vm} from "./utils/Vm.sol";
 import {IHubErrors} from "../src/interfaces/IHubTypes.sol";
-import {Settlement} from "../src/hub/Settlement.sol";
+import {IPocoErrors, IPocoModuleErrors, TaskStatus} from "../src/interfaces/IPocoTypes.sol";
 import {HubPoco, BatchResult} from "../src/HubPoco.sol";
 import {Deal} from "../src/libs/Deals.sol";
 import {GoodConsumer, RevertingConsumer, GasBurner, ReentrantConsumer} from "./mocks/Consumers.sol";
@@ -39,7 +39,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 taskId = _taskId(ref, 0);
         bytes memory auth = _auth(SCHEDULER_KEY, workers[0], taskId, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, taskId));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, taskId));
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", address(0), "", auth);
         _fast(ref, 1, 1, GOOD, ""); // the other task of the bag still settles
         _assertConserved();
@@ -51,20 +51,20 @@ contract ExecutionTest is ExecutionFixture {
         bytes memory auth = _auth(SCHEDULER_KEY, workers[0], task0, address(0));
         // another worker cannot use it
         vm.prank(workers[1]);
-        vm.expectRevert(Settlement.InvalidAuthorization.selector);
+        vm.expectRevert(IPocoErrors.InvalidAuthorization.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", address(0), "", auth);
         // nor for another task
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.InvalidAuthorization.selector);
+        vm.expectRevert(IPocoErrors.InvalidAuthorization.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 1, GOOD, "", "", address(0), "", auth);
         // nor with an enclave it was not given for
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.InvalidAuthorization.selector);
+        vm.expectRevert(IPocoErrors.InvalidAuthorization.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", enclave, "", auth);
         // a stranger's authorization is worthless
         bytes memory forged = _auth(STRANGER_KEY, workers[0], task0, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.InvalidAuthorization.selector);
+        vm.expectRevert(IPocoErrors.InvalidAuthorization.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", address(0), "", forged);
     }
 
@@ -78,17 +78,17 @@ contract ExecutionTest is ExecutionFixture {
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.UnknownDeal.selector, ref.id));
         hub.contributeAndFinalize(tampered, ref.id, 0, GOOD, "", "", address(0), "", auth);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskIndexOutOfRange.selector, 1, 0, 1));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskIndexOutOfRange.selector, 1, 0, 1));
         hub.contributeAndFinalize(ref.encoded, ref.id, 1, GOOD, "", "", address(0), "", auth);
         vm.warp(block.timestamp + 10 * 300);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 10 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlinePassed.selector, 1 + 10 * 300));
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", address(0), "", auth);
 
         DealRef memory replicated = _deal(3, 1, 0, address(0));
         bytes memory auth3 = _auth(SCHEDULER_KEY, workers[0], _taskId(replicated, 0), address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.ReplicationRequired.selector, 3));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.ReplicationRequired.selector, 3));
         hub.contributeAndFinalize(replicated.encoded, replicated.id, 0, GOOD, "", "", address(0), "", auth3);
     }
 
@@ -101,13 +101,13 @@ contract ExecutionTest is ExecutionFixture {
         // no enclave: refused
         bytes memory authNoEnclave = _auth(SCHEDULER_KEY, w, taskId, address(0));
         vm.prank(w);
-        vm.expectRevert(Settlement.EnclaveRequired.selector);
+        vm.expectRevert(IPocoErrors.EnclaveRequired.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", address(0), "", authNoEnclave);
         // enclave signed another result: refused
         bytes memory auth = _auth(SCHEDULER_KEY, w, taskId, enclave);
         bytes memory wrong = _enclaveSign(w, taskId, BAD);
         vm.prank(w);
-        vm.expectRevert(Settlement.InvalidEnclaveSignature.selector);
+        vm.expectRevert(IPocoErrors.InvalidEnclaveSignature.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", enclave, wrong, auth);
         // the right enclave signature: settled in one transaction
         bytes memory good = _enclaveSign(w, taskId, GOOD);
@@ -125,7 +125,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes memory good = _enclaveSign(w, taskId, GOOD);
         bytes memory bySched = _auth(SCHEDULER_KEY, w, taskId, enclave);
         vm.prank(w);
-        vm.expectRevert(Settlement.InvalidAuthorization.selector);
+        vm.expectRevert(IPocoErrors.InvalidAuthorization.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", "", enclave, good, bySched);
         bytes memory byBroker = _auth(brokerKey, w, taskId, enclave);
         vm.prank(w);
@@ -139,7 +139,7 @@ contract ExecutionTest is ExecutionFixture {
         vm.prank(stranger);
         vm.expectRevert();
         poco().setCallbackGas(100_000);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.InvalidCallbackGas.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.InvalidCallbackGas.selector, 1));
         poco().setCallbackGas(1);
         poco().setCallbackGas(300_000);
         assertEq(poco().callbackGasLimit(), 300_000, "callback gas");
@@ -147,7 +147,7 @@ contract ExecutionTest is ExecutionFixture {
 
     function test_module_refusesDirectCalls() public {
         HubPoco module = HubPoco(hub.poco());
-        vm.expectRevert(HubPoco.NotDelegated.selector);
+        vm.expectRevert(IPocoModuleErrors.NotDelegated.selector);
         module.callbackGasLimit();
     }
 
@@ -157,9 +157,17 @@ contract ExecutionTest is ExecutionFixture {
         DealRef memory ref = _deal(3, 1, 0, address(0));
         bytes32 taskId = _taskId(ref, 0);
         _contribute(ref, 0, 0, GOOD);
-        assertEq(poco().viewTask(taskId).status, 1, "active after one (weight 2: 2*3 > 3*2 fails)");
+        assertEq(
+            uint8(poco().viewTask(taskId).status),
+            uint8(TaskStatus.ACTIVE),
+            "active after one (weight 2: 2*3 > 3*2 fails)"
+        );
         _contribute(ref, 0, 1, GOOD);
-        assertEq(poco().viewTask(taskId).status, 2, "consensus after two (4*3 > 5*2)");
+        assertEq(
+            uint8(poco().viewTask(taskId).status),
+            uint8(TaskStatus.REVEALING),
+            "consensus after two (4*3 > 5*2)"
+        );
         assertEq(_locked(workers[0]), STAKE, "worker stake locked while pending");
         _reveal(ref, 0, 0, GOOD);
         _reveal(ref, 0, 1, GOOD);
@@ -170,7 +178,7 @@ contract ExecutionTest is ExecutionFixture {
         assertEq(_locked(workers[0]), 0, "nothing locked");
         assertEq(hub.viewScore(workers[0]), 1, "+1 for replicated good contribution");
         assertEq(hub.viewScore(workers[1]), 1, "+1");
-        assertEq(poco().viewTask(taskId).status, 3, "completed");
+        assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.COMPLETED), "completed");
         _assertConserved();
     }
 
@@ -178,9 +186,9 @@ contract ExecutionTest is ExecutionFixture {
         DealRef memory ref = _deal(5, 1, 0, address(0));
         _contribute(ref, 0, 0, GOOD);
         _contribute(ref, 0, 1, GOOD);
-        assertEq(poco().viewTask(_taskId(ref, 0)).status, 1, "4*5 > 5*4 fails");
+        assertEq(uint8(poco().viewTask(_taskId(ref, 0)).status), uint8(TaskStatus.ACTIVE), "4*5 > 5*4 fails");
         _contribute(ref, 0, 2, GOOD);
-        assertEq(poco().viewTask(_taskId(ref, 0)).status, 2, "8*5 > 9*4");
+        assertEq(uint8(poco().viewTask(_taskId(ref, 0)).status), uint8(TaskStatus.REVEALING), "8*5 > 9*4");
         for (uint256 i = 0; i < 3; i++) {
             _reveal(ref, 0, i, GOOD);
         }
@@ -209,12 +217,12 @@ contract ExecutionTest is ExecutionFixture {
         _contribute(ref, 0, 0, BAD); // weight 2
         _contribute(ref, 0, 2, GOOD);
         _contribute(ref, 0, 3, GOOD);
-        assertEq(poco().viewTask(_taskId(ref, 0)).status, 1, "4*3 > 7*2 fails");
+        assertEq(uint8(poco().viewTask(_taskId(ref, 0)).status), uint8(TaskStatus.ACTIVE), "4*3 > 7*2 fails");
         _contribute(ref, 0, 4, GOOD);
         assertEq(poco().viewTask(_taskId(ref, 0)).consensus, _resultHash(_taskId(ref, 0), GOOD), "good wins");
         // the liar cannot reveal: its commitment is not the consensus
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.RevealRejected.selector);
+        vm.expectRevert(IPocoErrors.RevealRejected.selector);
         poco().reveal(_taskId(ref, 0), BAD);
         for (uint256 i = 2; i <= 4; i++) {
             _reveal(ref, 0, i, GOOD);
@@ -244,7 +252,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 rh = _resultHash(taskId, GOOD);
         bytes32 seal = _resultSeal(workers[2], taskId, GOOD);
         vm.prank(workers[2]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongTaskStatus.selector, taskId, 2));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.WrongTaskStatus.selector, taskId, 2));
         poco().contribute(ref.encoded, ref.id, 0, rh, seal, address(0), "", auth);
     }
 
@@ -261,7 +269,7 @@ contract ExecutionTest is ExecutionFixture {
         _contribute(ref, 0, 2, GOOD);
         _reveal(ref, 0, 0, GOOD);
         vm.prank(workers[1]);
-        vm.expectRevert(Settlement.RevealRejected.selector);
+        vm.expectRevert(IPocoErrors.RevealRejected.selector);
         poco().reveal(taskId, GOOD);
     }
 
@@ -273,12 +281,12 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 rh = _resultHash(taskId, GOOD);
         bytes32 seal = _resultSeal(workers[0], taskId, GOOD);
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.AlreadyContributed.selector, workers[0]));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.AlreadyContributed.selector, workers[0]));
         poco().contribute(ref.encoded, ref.id, 0, rh, seal, address(0), "", auth);
         DealRef memory fast = _deal(1, 1, 0, address(0));
         bytes memory auth1 = _auth(SCHEDULER_KEY, workers[0], _taskId(fast, 0), address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.FastPathOnly.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.FastPathOnly.selector, 1));
         poco().contribute(fast.encoded, fast.id, 0, rh, seal, address(0), "", auth1);
     }
 
@@ -319,7 +327,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 rh = _resultHash(taskId, GOOD);
         bytes32 seal = _resultSeal(workers[0], taskId, GOOD);
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.TooManyContributors.selector);
+        vm.expectRevert(IPocoErrors.TooManyContributors.selector);
         poco().contribute(ref.encoded, ref.id, 0, rh, seal, address(0), "", auth17);
     }
 
@@ -333,7 +341,7 @@ contract ExecutionTest is ExecutionFixture {
         _reveal(ref, 0, 0, GOOD);
         _reveal(ref, 0, 1, GOOD);
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.NothingToFinalize.selector);
+        vm.expectRevert(IPocoErrors.NothingToFinalize.selector);
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1, 2), "", "");
         vm.warp(block.timestamp + 2 * 300);
         uint256 lazy0 = _balance(workers[2]) + _locked(workers[2]);
@@ -348,21 +356,21 @@ contract ExecutionTest is ExecutionFixture {
         _contribute(ref, 0, 0, GOOD);
         _contribute(ref, 0, 1, GOOD);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlineNotReached.selector, 1 + 2 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlineNotReached.selector, 1 + 2 * 300));
         poco().reopen(ref.encoded, ref.id, 0);
         vm.warp(block.timestamp + 2 * 300);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.NotTheScheduler.selector, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.NotTheScheduler.selector, stranger));
         poco().reopen(ref.encoded, ref.id, 0);
         vm.prank(scheduler);
         poco().reopen(ref.encoded, ref.id, 0);
-        assertEq(poco().viewTask(taskId).status, 1, "active again");
+        assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.ACTIVE), "active again");
         // the silent winners cannot come back: a new consensus on the same value excludes them
         _contribute(ref, 0, 2, GOOD);
         _contribute(ref, 0, 3, GOOD);
-        assertEq(poco().viewTask(taskId).status, 2, "new consensus");
+        assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.REVEALING), "new consensus");
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.NotRevealable.selector);
+        vm.expectRevert(IPocoErrors.NotRevealable.selector);
         poco().reveal(taskId, GOOD);
         _reveal(ref, 0, 2, GOOD);
         _reveal(ref, 0, 3, GOOD);
@@ -379,23 +387,23 @@ contract ExecutionTest is ExecutionFixture {
         _reveal(ref, 0, 0, GOOD);
         _reveal(ref, 0, 1, GOOD);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.NotTheScheduler.selector, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.NotTheScheduler.selector, stranger));
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1), "", "");
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.ContributorsMismatch.selector);
+        vm.expectRevert(IPocoErrors.ContributorsMismatch.selector);
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0), "", "");
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.ContributorsMismatch.selector);
+        vm.expectRevert(IPocoErrors.ContributorsMismatch.selector);
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(1, 0), "", "");
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.RevealRejected.selector);
+        vm.expectRevert(IPocoErrors.RevealRejected.selector);
         poco().finalize(ref.encoded, ref.id, 0, BAD, _list(0, 1), "", "");
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.CallbackDataMismatch.selector);
+        vm.expectRevert(IPocoErrors.CallbackDataMismatch.selector);
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1), "", hex"01");
         vm.warp(block.timestamp + 10 * 300);
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 10 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlinePassed.selector, 1 + 10 * 300));
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1), "", "");
     }
 
@@ -408,7 +416,7 @@ contract ExecutionTest is ExecutionFixture {
         vm.warp(block.timestamp + 2 * 300);
         bytes32 taskId = _taskId(ref, 0);
         vm.prank(workers[1]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 2 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlinePassed.selector, 1 + 2 * 300));
         poco().reveal(taskId, GOOD);
         // contribution window: 7T after the match
         vm.warp(1 + 7 * 300);
@@ -417,7 +425,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 rh = _resultHash(task1, GOOD);
         bytes32 seal = _resultSeal(workers[2], task1, GOOD);
         vm.prank(workers[2]);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlinePassed.selector, 1 + 7 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlinePassed.selector, 1 + 7 * 300));
         poco().contribute(ref.encoded, ref.id, 1, rh, seal, address(0), "", auth);
         // the first task, partially revealed, can still be finalized until 10T
         _finalize(ref, 0, GOOD, _list(0, 1));
@@ -429,12 +437,12 @@ contract ExecutionTest is ExecutionFixture {
     function test_claim_refundsPayerCompensatesAndReturnsStakes() public {
         DealRef memory ref = _deal(5, 1, 0, address(0));
         _contribute(ref, 0, 0, GOOD);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlineNotReached.selector, 1 + 10 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlineNotReached.selector, 1 + 10 * 300));
         poco().claim(ref.encoded, ref.id, 0, _list(0));
         vm.warp(block.timestamp + 10 * 300);
         uint256 req0 = _balance(requester);
         uint256 w0 = _balance(workers[0]);
-        vm.expectRevert(Settlement.ContributorsMismatch.selector);
+        vm.expectRevert(IPocoErrors.ContributorsMismatch.selector);
         poco().claim(ref.encoded, ref.id, 0, new address[](0));
         vm.prank(stranger);
         poco().claim(ref.encoded, ref.id, 0, _list(0));
@@ -442,7 +450,7 @@ contract ExecutionTest is ExecutionFixture {
         assertEq(_locked(requester), 0, "nothing locked");
         assertEq(_locked(scheduler), 0, "stake seized");
         assertEq(_balance(workers[0]), w0 + STAKE, "worker stake returned");
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 0)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 0)));
         poco().claim(ref.encoded, ref.id, 0, _list(0));
         _assertConserved();
     }
@@ -451,7 +459,7 @@ contract ExecutionTest is ExecutionFixture {
         DealRef memory ref = _deal(1, 2, 0, address(0));
         _fast(ref, 0, 0, GOOD, "");
         vm.warp(block.timestamp + 10 * 300);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 0)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 0)));
         poco().claim(ref.encoded, ref.id, 0, new address[](0));
         poco().claim(ref.encoded, ref.id, 1, new address[](0));
         assertTrue(poco().isTaskSettled(ref.id, 1, 0), "claimed task settled");
@@ -472,7 +480,7 @@ contract ExecutionTest is ExecutionFixture {
         for (uint256 i = 0; i < 7; i++) {
             rest[i] = 3 + i;
         }
-        vm.expectRevert(abi.encodeWithSelector(Settlement.DeadlineNotReached.selector, 1 + 10 * 300));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlineNotReached.selector, 1 + 10 * 300));
         poco().claimBatch(ref.encoded, ref.id, rest);
         vm.warp(block.timestamp + 10 * 300);
         uint256 req0 = _balance(requester);
@@ -485,9 +493,9 @@ contract ExecutionTest is ExecutionFixture {
         // a settled task cannot be claimed again, in a batch or alone
         uint256[] memory again = new uint256[](1);
         again[0] = 1;
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 1)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 1)));
         poco().claimBatch(ref.encoded, ref.id, again);
-        vm.expectRevert(Settlement.BatchEmpty.selector);
+        vm.expectRevert(IPocoErrors.BatchEmpty.selector);
         poco().claimBatch(ref.encoded, ref.id, new uint256[](0));
     }
 
@@ -498,7 +506,7 @@ contract ExecutionTest is ExecutionFixture {
         uint256[] memory both = new uint256[](2);
         both[0] = 1;
         both[1] = 0;
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskHasContributors.selector, _taskId(ref, 0)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskHasContributors.selector, _taskId(ref, 0)));
         poco().claimBatch(ref.encoded, ref.id, both);
         // the contributed task goes through claim (its worker gets the stake back)
         poco().claim(ref.encoded, ref.id, 0, _list(0));
@@ -515,11 +523,11 @@ contract ExecutionTest is ExecutionFixture {
         DealRef memory ref = _deal(1, 1, 0, address(consumer));
         bytes memory data = abi.encode(uint256(42));
         bytes32 taskId = _taskId(ref, 0);
-        vm.expectRevert(abi.encodeWithSelector(HubPoco.ResultPending.selector, taskId));
+        vm.expectRevert(abi.encodeWithSelector(IPocoModuleErrors.ResultPending.selector, taskId));
         poco().resultFor(taskId);
         bytes memory auth = _auth(SCHEDULER_KEY, workers[0], taskId, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.CallbackDataMismatch.selector);
+        vm.expectRevert(IPocoErrors.CallbackDataMismatch.selector);
         hub.contributeAndFinalize(ref.encoded, ref.id, 0, GOOD, "", data, address(0), "", auth);
         _fast(ref, 0, 0, keccak256(data), data);
         assertEq(consumer.lastTask(), taskId, "pushed");
@@ -545,7 +553,7 @@ contract ExecutionTest is ExecutionFixture {
         bytes32 taskId = _taskId(ref, 0);
         bytes memory auth = _auth(SCHEDULER_KEY, workers[0], taskId, address(0));
         vm.prank(workers[0]);
-        vm.expectRevert(Settlement.NotEnoughGasForCallback.selector);
+        vm.expectRevert(IPocoErrors.NotEnoughGasForCallback.selector);
         hub.contributeAndFinalize{gas: 250_000}(
             ref.encoded, ref.id, 0, keccak256(data), "", data, address(0), "", auth
         );
@@ -587,7 +595,7 @@ contract ExecutionTest is ExecutionFixture {
         BatchResult[] memory again = new BatchResult[](1);
         again[0] = batch[70];
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 70)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 70)));
         poco().pushResults(ref.encoded, ref.id, again);
     }
 
@@ -599,18 +607,18 @@ contract ExecutionTest is ExecutionFixture {
         batch[1].index = 1; // twice in one batch
         batch[1].worker = workers[0];
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.TaskAlreadySettled.selector, _taskId(ref, 1)));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 1)));
         poco().pushResults(ref.encoded, ref.id, batch);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.NotTheScheduler.selector, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.NotTheScheduler.selector, stranger));
         poco().pushResults(ref.encoded, ref.id, batch);
         BatchResult[] memory nobody = new BatchResult[](1);
         nobody[0].index = 2;
         vm.prank(scheduler);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.ZeroWorker.selector, 2));
+        vm.expectRevert(abi.encodeWithSelector(IPocoErrors.ZeroWorker.selector, 2));
         poco().pushResults(ref.encoded, ref.id, nobody);
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.BatchEmpty.selector);
+        vm.expectRevert(IPocoErrors.BatchEmpty.selector);
         poco().pushResults(ref.encoded, ref.id, new BatchResult[](0));
     }
 
@@ -626,7 +634,7 @@ contract ExecutionTest is ExecutionFixture {
         }
         batch[1].enclaveSign = _enclaveSign(workers[0], _taskId(ref, 1), BAD);
         vm.prank(scheduler);
-        vm.expectRevert(Settlement.InvalidEnclaveSignature.selector);
+        vm.expectRevert(IPocoErrors.InvalidEnclaveSignature.selector);
         poco().pushResults(ref.encoded, ref.id, batch);
         batch[1].enclaveSign = _enclaveSign(workers[0], _taskId(ref, 1), GOOD);
         vm.prank(scheduler);
@@ -660,7 +668,7 @@ contract ExecutionTest is ExecutionFixture {
         address[] memory contributed = new address[](5);
         bytes32[] memory votes = new bytes32[](5);
         uint256 n;
-        for (uint256 i = 0; i < 5 && poco().viewTask(taskId).status != 2; i++) {
+        for (uint256 i = 0; i < 5 && poco().viewTask(taskId).status != TaskStatus.REVEALING; i++) {
             votes[i] = (seed >> i) & 3 == 0 ? BAD : GOOD;
             _contribute(ref, 0, i, votes[i]);
             contributed[n++] = workers[i];
@@ -668,7 +676,7 @@ contract ExecutionTest is ExecutionFixture {
         assembly {
             mstore(contributed, n)
         }
-        if (poco().viewTask(taskId).status == 2) {
+        if (poco().viewTask(taskId).status == TaskStatus.REVEALING) {
             bytes32 winner = poco().viewTask(taskId).consensus == _resultHash(taskId, GOOD) ? GOOD : BAD;
             for (uint256 i = 0; i < n; i++) {
                 if (votes[i] == winner) _reveal(ref, 0, i, winner);

@@ -11,7 +11,14 @@ import {
     WorkerpoolOrderOperation,
     RequestOrderOperation
 } from "../src/Hub.sol";
-import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder, OrderOperation} from "../src/libs/Orders.sol";
+import {
+    AppOrder,
+    DatasetOrder,
+    WorkerpoolOrder,
+    RequestOrder,
+    OrderKind,
+    OrderOperation
+} from "../src/libs/Orders.sol";
 
 contract OrderManagementTest is HubFixture {
     bytes32 internal constant APP_OP_TYPEHASH = keccak256(
@@ -86,7 +93,7 @@ contract OrderManagementTest is HubFixture {
         (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
             _orders();
         bytes32 structHash = _appStructHash(a);
-        bytes32 opDigest = hub.hashOperation(0, structHash, OrderOperation.CLOSE);
+        bytes32 opDigest = hub.hashOperation(OrderKind.APP, structHash, OrderOperation.CLOSE);
         // the digest is the standard EIP-712 nested-struct hash
         assertEq(
             opDigest,
@@ -109,7 +116,7 @@ contract OrderManagementTest is HubFixture {
     function test_signedOperation_wrongSignerOrKindRefused() public {
         AppOrder memory a = _signApp(_appOrder(1));
         bytes32 structHash = _appStructHash(a);
-        bytes32 closeDigest = hub.hashOperation(0, structHash, OrderOperation.CLOSE);
+        bytes32 closeDigest = hub.hashOperation(OrderKind.APP, structHash, OrderOperation.CLOSE);
         vm.prank(stranger);
         vm.expectRevert(IHubErrors.InvalidOperationSignature.selector);
         hub.manageAppOrder(AppOrderOperation(a, OrderOperation.CLOSE, _sig(STRANGER_KEY, closeDigest)));
@@ -123,7 +130,7 @@ contract OrderManagementTest is HubFixture {
         (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
             _orders();
         a.sign = "";
-        bytes32 signDigest = hub.hashOperation(0, _appStructHash(a), OrderOperation.SIGN);
+        bytes32 signDigest = hub.hashOperation(OrderKind.APP, _appStructHash(a), OrderOperation.SIGN);
         vm.prank(stranger);
         hub.manageAppOrder(AppOrderOperation(a, OrderOperation.SIGN, _sig(APP_KEY, signDigest)));
         assertEq(hub.viewPresigned(hub.hashAppOrder(a)), appOwner, "presigned for owner");

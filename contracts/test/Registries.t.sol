@@ -9,6 +9,7 @@ import {AppRegistry} from "../src/registries/AppRegistry.sol";
 import {DatasetRegistry} from "../src/registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {OrderKind} from "../src/libs/Orders.sol";
 
 contract RegistriesTest is HubFixture {
     function test_app_metadataAndPrediction() public {
@@ -129,17 +130,25 @@ contract RegistriesTest is HubFixture {
     }
 
     function test_mirror_followsTransfersAndKinds() public {
-        assertEq(hub.viewAssetOwner(app, 1), appOwner, "app mirrored");
-        assertEq(hub.viewAssetOwner(app, 3), address(0), "an app is no workerpool");
-        assertEq(hub.viewAssetOwner(workerpool, 3), scheduler, "workerpool mirrored");
+        assertEq(hub.viewAssetOwner(app, uint256(OrderKind.APP)), appOwner, "app mirrored");
+        assertEq(
+            hub.viewAssetOwner(app, uint256(OrderKind.WORKERPOOL)), address(0), "an app is no workerpool"
+        );
+        assertEq(
+            hub.viewAssetOwner(workerpool, uint256(OrderKind.WORKERPOOL)), scheduler, "workerpool mirrored"
+        );
         vm.prank(appOwner);
         apps.transferFrom(appOwner, stranger, uint256(uint160(app)));
-        assertEq(hub.viewAssetOwner(app, 1), stranger, "transfer mirrored");
+        assertEq(hub.viewAssetOwner(app, uint256(OrderKind.APP)), stranger, "transfer mirrored");
         vm.prank(scheduler);
         workerpools.approve(requester, uint256(uint160(workerpool)));
         vm.prank(requester);
         workerpools.transferFrom(scheduler, sponsor, uint256(uint160(workerpool)));
-        assertEq(hub.viewAssetOwner(workerpool, 3), sponsor, "approved transfer mirrored");
+        assertEq(
+            hub.viewAssetOwner(workerpool, uint256(OrderKind.WORKERPOOL)),
+            sponsor,
+            "approved transfer mirrored"
+        );
     }
 
     function test_mirror_appUsedAsWorkerpoolRefused() public {

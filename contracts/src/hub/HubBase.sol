@@ -7,9 +7,12 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {IHubErrors, IHubEvents} from "../interfaces/IHubTypes.sol";
-import {IERC1271} from "../interfaces/IExternal.sol";
 import {IAssetHub} from "../interfaces/IAssetHub.sol";
+import {OrderKind} from "../libs/Orders.sol";
+import {AssetWord} from "../libs/Words.sol";
 import {AppRegistry} from "../registries/AppRegistry.sol";
 import {DatasetRegistry} from "../registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../registries/WorkerpoolRegistry.sol";
@@ -41,9 +44,6 @@ abstract contract HubBase is
         uint256 timeref;
     }
 
-    /// @dev secp256k1n / 2: signatures with a larger s are malleable copies and are refused.
-    uint256 internal constant SECP256K1N_HALF =
-        0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     /// @notice Upper bound on a category time reference (one week), so deadlines stay far from overflow.
     uint256 public constant MAX_TIMEREF = 7 days;
 
@@ -60,8 +60,7 @@ abstract contract HubBase is
     /// zero timeref means "no such category" and matching needs a single storage read.
     mapping(uint256 id => Category) internal _categories;
     uint256 internal _categoryCount;
-    /// @dev Asset => owner (bits 0..159) | kind (160..167: 1 app, 2 dataset, 3 workerpool) |
-    /// worker stake ratio (168..175) | scheduler reward ratio (176..183), pushed by the registries.
+    /// @dev Asset => its `AssetWord` (owner, kind, workerpool policy), pushed by the registries.
     mapping(address asset => uint256) internal _assets;
     /// @dev Order digest => volume consumed (matched or cancelled). For request orders, a zero
     /// here with an existing first deal means the first deal consumed the whole order (see
@@ -87,30 +86,25 @@ abstract contract HubBase is
         workerpoolRegistry = workerpools;
     }
 
-    uint256 internal constant KIND_APP = 1;
-    uint256 internal constant KIND_DATASET = 2;
-    uint256 internal constant KIND_WORKERPOOL = 3;
-
     // ------------------------------------------------------------------ asset mirror
 
     /// @notice Registries only: record an asset's new owner (and workerpool policy).
     function onAssetUpdate(address asset, address owner, uint8 workerStakeRatio, uint8 schedulerRewardRatio)
         external
     {
-        uint256 kind;
-        if (msg.sender == address(appRegistry)) kind = KIND_APP;
-        else if (msg.sender == address(datasetRegistry)) kind = KIND_DATASET;
-        else if (msg.sender == address(workerpoolRegistry)) kind = KIND_WORKERPOOL;
+        OrderKind kind;
+        if (msg.sender == address(appRegistry)) kind = OrderKind.APP;
+        else if (msg.sender == address(datasetRegistry)) kind = OrderKind.DATASET;
+        else if (msg.sender == address(workerpoolRegistry)) kind = OrderKind.WORKERPOOL;
         else revert NotARegistry(msg.sender);
-        _assets[asset] = uint256(uint160(owner)) | (kind << 160) | (uint256(workerStakeRatio) << 168)
-            | (uint256(schedulerRewardRatio) << 176);
+        _assets[asset] = AssetWord.pack(owner, kind, workerStakeRatio, schedulerRewardRatio);
     }
 
-    /// @dev Owner of `asset` if it is registered as `kind`, else zero; one storage read.
-    function _ownerOf(address asset, uint256 kind) internal view returns (address owner, uint256 info) {
-        info = _assets[asset];
-        if ((info >> 160) & 0xff != kind) return (address(0), info);
-        owner = address(uint160(info));
+    /// @dev Owner of `asset` if it is registered as `kind`, else zero, and its `AssetWord`; one
+    /// storage read.
+    function _ownerOf(address asset, OrderKind kind) internal view returns (address owner, uint256 word) {
+        word = _assets[asset];
+        owner = AssetWord.ownerAs(word, uint256(kind));
     }
 
     // ------------------------------------------------------------------ escrow
@@ -261,20 +255,12 @@ abstract contract HubBase is
         return ok && ret.length >= 32 && abi.decode(ret, (bytes4)) == IERC1271.isValidSignature.selector;
     }
 
-    /// @dev ecrecover with malleability checks; zero on any malformed input.
-    function _recover(bytes32 digest, bytes calldata sig) internal pure returns (address) {
+    /// @dev OpenZeppelin's `ECDSA.tryRecover` (low s only; zero for a malformed signature) on a
+    /// 65-byte (r, s, v) or EIP-2098 64-byte (r, vs) signature read in place from calldata: OZ's
+    /// `bytes` overload would copy it to memory and takes 65 bytes only.
+    function _recover(bytes32 digest, bytes calldata sig) internal pure returns (address signer) {
         bytes32 r = bytes32(sig[0:32]);
-        bytes32 s;
-        uint8 v;
-        if (sig.length == 65) {
-            s = bytes32(sig[32:64]);
-            v = uint8(sig[64]);
-        } else {
-            bytes32 vs = bytes32(sig[32:64]);
-            s = vs & bytes32(0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff);
-            v = uint8(uint256(vs >> 255)) + 27;
-        }
-        if (uint256(s) > SECP256K1N_HALF || (v != 27 && v != 28)) return address(0);
-        return ecrecover(digest, v, r, s);
+        if (sig.length == 65) (signer,,) = ECDSA.tryRecover(digest, uint8(sig[64]), r, bytes32(sig[32:64]));
+        else (signer,,) = ECDSA.tryRecover(digest, r, bytes32(sig[32:64]));
     }
 }

@@ -4,21 +4,18 @@ pragma solidity ^0.8.30;
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {HubBase} from "./HubBase.sol";
+import {IOracleConsumer} from "../interfaces/IOracleConsumer.sol";
+import {IPocoErrors, IPocoEvents, Task} from "../interfaces/IPocoTypes.sol";
 import {Deal, Deals} from "../libs/Deals.sol";
 import {AppRegistry} from "../registries/AppRegistry.sol";
 import {DatasetRegistry} from "../registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "../registries/WorkerpoolRegistry.sol";
 
-/// @notice EIP-1154 oracle consumer: receives a task's callback data when it completes.
-interface IOracleConsumer {
-    function receiveResult(bytes32 taskId, bytes calldata data) external;
-}
-
 /// @title Settlement: execution-side storage and the rules shared by every settlement path.
 /// @notice The hub (`Hub`, fast path) and its execution module (`HubPoco`, replicated path,
 /// batches, claims) both inherit this contract and declare no state of their own, so their
 /// storage layouts are identical and the module runs by DELEGATECALL on the hub's storage.
-abstract contract Settlement is HubBase {
+abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
     /// @notice Deadline ratios of iExec: contributions until start + 7 T, reveal 2 T after
     /// consensus, settlement until start + 10 T (T = the deal's category time reference).
     uint256 public constant CONTRIBUTION_DEADLINE_RATIO = 7;
@@ -31,91 +28,24 @@ abstract contract Settlement is HubBase {
     uint256 public constant MAX_CONTRIBUTORS = 16;
     /// @notice Default gas given to a callback (owner-settable, see `setCallbackGas`).
     uint256 public constant DEFAULT_CALLBACK_GAS = 200_000;
-    uint256 internal constant TAG_TEE_BIT = 1;
+    /// @notice Tag bit 0: trusted execution. A deal whose request or dataset asks for TEE needs
+    /// a TEE app (the deal tag includes the app's, so a TEE app always makes a TEE deal).
+    bytes32 internal constant TAG_TEE = bytes32(uint256(1));
     /// @dev Tasks with a relative index below this keep their "settled" bit in the deal word.
     uint256 internal constant INLINE_TASKS = 63;
-
-    /// @dev Replicated-task state: slot 0 packs counters, reveal deadline and the Sarmenta
-    /// total; slots 1 and 2 hold the consensus and the contributors' rolling hash.
-    struct Task {
-        uint8 status; // TaskStatus
-        uint8 contributors;
-        uint8 reveals;
-        uint8 winners;
-        uint8 epoch; // bumped by reopen: contributions of an older epoch can no longer reveal
-        uint40 revealDeadline;
-        uint136 total; // 1 + sum of group weights (Sarmenta); < 2^133 with the weight cap
-        bytes32 consensus; // winning resultHash once REVEALING
-        bytes32 contributorsHash; // rolling keccak of contributor addresses, in order
-    }
-
-    enum TaskStatus {
-        UNSET,
-        ACTIVE,
-        REVEALING,
-        COMPLETED,
-        FAILED
-    }
-
-    /// @dev Contribution word: commitment keccak(resultHash, resultSeal) high 192 bits |
-    /// epoch (bits 24..31) | weight (bits 8..23) | status (bits 0..7).
-    uint256 internal constant CONTRIBUTED = 1;
-    uint256 internal constant PROVED = 2;
 
     uint256 internal _callbackGasLimit = DEFAULT_CALLBACK_GAS;
     /// @notice Signs contribution authorizations of TEE tasks when set (the SMS / TEE broker).
     address public teeBroker;
     mapping(bytes32 taskId => Task) internal _tasks;
+    /// @dev taskId => worker => its `ContributionWord`.
     mapping(bytes32 taskId => mapping(address worker => uint256)) internal _contributions;
-    /// @dev taskId => resultHash => weight (bits 0..239) | count (bits 240..255).
+    /// @dev taskId => resultHash => its `GroupWord` (the voters' weight and count).
     mapping(bytes32 taskId => mapping(bytes32 resultHash => uint256)) internal _groups;
     /// @dev dealId => word => settled bits for relative indices >= INLINE_TASKS.
     mapping(bytes32 dealId => mapping(uint256 word => uint256)) internal _settledWords;
     /// @dev Callback data of completed callback tasks, for pull consumers (`resultFor`).
     mapping(bytes32 taskId => bytes) internal _callbackData;
-
-    // ---- events of the execution side
-    event TaskContribute(bytes32 indexed taskId, address indexed worker, bytes32 resultHash);
-    event TaskConsensus(bytes32 indexed taskId, bytes32 consensus);
-    event TaskReveal(bytes32 indexed taskId, address indexed worker, bytes32 resultDigest);
-    event TaskReopen(bytes32 indexed taskId);
-    /// @notice A task completed with `resultDigest`; `results` is the off-chain results link.
-    event TaskFinalize(
-        bytes32 indexed taskId, bytes32 indexed dealId, uint256 index, bytes32 resultDigest, bytes results
-    );
-    event TaskClaimed(bytes32 indexed taskId, bytes32 indexed dealId, uint256 index);
-    event AccurateContribution(address indexed worker, bytes32 indexed taskId);
-    event FaultyContribution(address indexed worker, bytes32 indexed taskId);
-    event CallbackResult(bytes32 indexed taskId, address indexed callback, bool success);
-    event CallbackGasUpdated(uint256 gasLimit);
-    event TeeBrokerUpdated(address teeBroker);
-
-    // ---- errors of the execution side
-    error TaskIndexOutOfRange(uint256 index, uint256 botFirst, uint256 botSize);
-    error TaskAlreadySettled(bytes32 taskId);
-    error WrongTaskStatus(bytes32 taskId, uint8 status);
-    error DeadlinePassed(uint256 deadline);
-    error DeadlineNotReached(uint256 deadline);
-    error FastPathOnly(uint256 trust);
-    error ReplicationRequired(uint256 trust);
-    error InvalidAuthorization();
-    error EnclaveRequired();
-    error InvalidEnclaveSignature();
-    error CallbackDataMismatch();
-    error AlreadyContributed(address worker);
-    error TooManyContributors();
-    error NotTheScheduler(address caller);
-    error ContributorsMismatch();
-    error RevealRejected();
-    error NotRevealable();
-    error NothingToFinalize();
-    error NotEnoughGasForCallback();
-    error InvalidCallbackGas(uint256 gasLimit);
-    error BatchEmpty();
-    /// @notice `claimBatch` is for tasks nobody contributed to; use `claim` with the contributors.
-    error TaskHasContributors(bytes32 taskId);
-    /// @notice A batch names no worker for a task (its reward would be lost).
-    error ZeroWorker(uint256 index);
 
     constructor(
         address owner_,
@@ -156,6 +86,9 @@ abstract contract Settlement is HubBase {
         return uint256(deal.startTime) + FINAL_DEADLINE_RATIO * deal.timeref;
     }
 
+    /// @dev Task `rel` (index relative to botFirst) is settled when bit `rel` of the deal word is
+    /// set (rel < INLINE_TASKS), else bit `j & 0xff` of `_settledWords[dealId][j >> 8]` for
+    /// j = rel - INLINE_TASKS (the layout of OpenZeppelin's `BitMaps`, one bucket per 256 tasks).
     function _isSettled(bytes32 dealId, uint256 word, uint256 rel) internal view returns (bool) {
         if (rel < INLINE_TASKS) return word & (1 << rel) != 0;
         rel -= INLINE_TASKS;
@@ -204,7 +137,7 @@ abstract contract Settlement is HubBase {
         bytes32 resultSeal,
         bytes calldata sign
     ) internal view {
-        if (uint256(deal.tag) & TAG_TEE_BIT != 0 && enclave == address(0)) {
+        if (deal.tag & TAG_TEE != 0 && enclave == address(0)) {
             revert EnclaveRequired();
         }
         if (enclave == address(0)) return;

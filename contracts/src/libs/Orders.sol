@@ -74,6 +74,15 @@ enum OrderOperation {
     CLOSE
 }
 
+/// @notice The kind of an order, and of the asset it offers: the one numbering of the hub
+/// (`hashOperation`, `viewAssetOwner`, the kind byte of the asset mirror, see `AssetWord`).
+enum OrderKind {
+    APP,
+    DATASET,
+    WORKERPOOL,
+    REQUEST // no asset: a request's owner is its requester
+}
+
 /// @notice Struct hashing for the order types (EIP-712 `hashStruct`).
 library Orders {
     bytes32 internal constant APP_ORDER_TYPEHASH = keccak256(
@@ -165,11 +174,19 @@ library Orders {
         return keccak256(abi.encode(SPONSORED_REQUEST_TYPEHASH, requestStructHash, sponsor));
     }
 
-    function hashOperation(bytes32 typehash, bytes32 orderStructHash, OrderOperation operation)
+    /// @dev EIP-712 struct hash of an order operation on an order of `kind`.
+    function hashOperation(OrderKind kind, bytes32 orderStructHash, OrderOperation operation)
         internal
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encode(typehash, orderStructHash, uint256(operation)));
+        return keccak256(abi.encode(operationTypehash(kind), orderStructHash, uint256(operation)));
+    }
+
+    function operationTypehash(OrderKind kind) internal pure returns (bytes32) {
+        if (kind == OrderKind.APP) return APP_ORDER_OPERATION_TYPEHASH;
+        if (kind == OrderKind.DATASET) return DATASET_ORDER_OPERATION_TYPEHASH;
+        if (kind == OrderKind.WORKERPOOL) return WORKERPOOL_ORDER_OPERATION_TYPEHASH;
+        return REQUEST_ORDER_OPERATION_TYPEHASH;
     }
 }

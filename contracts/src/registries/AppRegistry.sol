@@ -18,6 +18,7 @@ contract AppRegistry is AssetRegistry {
 
     mapping(address app => App) internal _apps;
 
+    /// @notice An app was registered (its NFT minted to `owner`).
     event AppCreated(
         address indexed app, address indexed owner, string name, string appType, bytes32 checksum
     );

@@ -19,6 +19,7 @@ abstract contract AssetRegistry is ERC721Enumerable {
     error NotAssetOwner(address asset, address caller);
     /// @notice Only the deployer binds the hub, once.
     error NotDeployer(address caller);
+    /// @notice The hub is already bound (to `hub`); it cannot change.
     error HubAlreadyBound(address hub);
     /// @notice Assets cannot exist before the hub that mirrors them is bound.
     error HubNotBound();

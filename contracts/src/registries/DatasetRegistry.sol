@@ -14,6 +14,7 @@ contract DatasetRegistry is AssetRegistry {
 
     mapping(address dataset => Dataset) internal _datasets;
 
+    /// @notice A dataset was registered (its NFT minted to `owner`).
     event DatasetCreated(address indexed dataset, address indexed owner, string name, bytes32 checksum);
 
     constructor() AssetRegistry("dexec datasets", "DXDATA") {}

@@ -25,7 +25,10 @@ contract WorkerpoolRegistry is AssetRegistry {
     /// @notice A policy ratio above 100 percent.
     error RatioOutOfRange(uint256 ratio);
 
+    /// @notice A workerpool was registered (its NFT minted to `owner`) with the default policy.
     event WorkerpoolCreated(address indexed workerpool, address indexed owner, string description);
+    /// @notice The owner changed the workerpool's policy (ratios in percent); running deals keep
+    /// the policy they were matched with.
     event PolicyUpdated(
         address indexed workerpool,
         uint8 oldWorkerStakeRatio,
@@ -33,6 +36,7 @@ contract WorkerpoolRegistry is AssetRegistry {
         uint8 oldSchedulerRewardRatio,
         uint8 newSchedulerRewardRatio
     );
+    /// @notice The owner changed the workerpool's description.
     event DescriptionUpdated(address indexed workerpool, string description);
 
     constructor() AssetRegistry("dexec workerpools", "DXPOOL") {}

@@ -2,7 +2,8 @@
 pragma solidity ^0.8.30;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
-import {IERC1271, IERC734} from "../../src/interfaces/IExternal.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {IERC734} from "../../src/interfaces/IERC734.sol";
 
 /// @notice An ERC-1271 wallet that accepts exactly the digests its owner approved.
 contract MockWallet is IERC1271 {
