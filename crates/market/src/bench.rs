@@ -19,6 +19,8 @@ use dexec_primitives::{tag, AppOrder, DatasetOrder, RequestOrder, Signed, Worker
 use dexec_sdk::{AppSpec, Client};
 use serde::{Deserialize, Serialize};
 
+use dexec_service::DbUrl;
+
 use crate::book::BookOrder;
 use crate::db::NewOrder;
 use crate::{Config, Db, Error, Rate, Result};
@@ -299,7 +301,11 @@ async fn drop_pg(url: &str, created: &[String]) {
     }
 }
 
-fn unlimited(chain: &ChainEntry, db_url: String) -> Config {
+fn db_url(url: &str) -> Result<DbUrl> {
+    url.parse().map_err(bench_err)
+}
+
+fn unlimited(chain: &ChainEntry, db_url: DbUrl) -> Config {
     let mut config = Config::test(chain.clone(), db_url);
     config.per_ip = Rate::UNLIMITED;
     config.per_address = Rate::UNLIMITED;
@@ -338,12 +344,13 @@ async fn publish_run(
             Ok(serde_json::json!({ "order": signed }).to_string())
         })
         .collect::<Result<_>>()?;
+    let db_url = self::db_url(&db_url)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr, task) = crate::serve(unlimited(chain, db_url.clone()), async {
+    let market = crate::serve(unlimited(chain, db_url.clone()), async {
         let _ = rx.await;
     })
     .await?;
-    let url = format!("http://{addr}/apporders");
+    let url = format!("{}/apporders", market.url());
     let http = reqwest::Client::new();
     // warm up: owner caches, connections
     for (i, body) in bodies.iter().take(apps.len()).enumerate() {
@@ -382,7 +389,7 @@ async fn publish_run(
     }
     let per_s = count as f64 / start.elapsed().as_secs_f64();
     let _ = tx.send(());
-    task.await.map_err(bench_err)??;
+    market.join().await?;
     // nothing answered 201 is missing after a restart
     let stored = Db::connect(&db_url).await?.open_orders().await?;
     if stored != options.publishes as i64 {
@@ -435,7 +442,8 @@ const SHAPES: [&str; 6] = [
 ];
 
 async fn query_run(chain: &ChainEntry, options: &BenchOptions, db_url: String) -> Result<QueryRun> {
-    let db = Db::connect(&db_url).await?;
+    let url = self::db_url(&db_url)?;
+    let db = Db::connect(&url).await?;
     let n = options.book_size;
     let addr = |kind: u8, i: usize| {
         let mut bytes = [0u8; 20];
@@ -533,11 +541,11 @@ async fn query_run(chain: &ChainEntry, options: &BenchOptions, db_url: String) -
     }
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (server, task) = crate::serve(unlimited(chain, db_url), async {
+    let market = crate::serve(unlimited(chain, url), async {
         let _ = rx.await;
     })
     .await?;
-    let base = format!("http://{server}");
+    let base = market.url();
     let http = reqwest::Client::new();
     let paths: Vec<String> = (0..options.queries)
         .map(|i| match i % 6 {
@@ -569,7 +577,7 @@ async fn query_run(chain: &ChainEntry, options: &BenchOptions, db_url: String) -
         by_shape[i % SHAPES.len()].push(start.elapsed());
     }
     let _ = tx.send(());
-    task.await.map_err(bench_err)??;
+    market.join().await?;
     times.sort();
     let by_shape = SHAPES
         .iter()

@@ -1,10 +1,10 @@
 //! Configuration: the `dexec market` flags ([`Args`]) and the validated [`Config`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use dexec_sdk::{ChainEntry, ChainFile};
+use dexec_sdk::ChainEntry;
+use dexec_service::{ChainArgs, DbArgs, DbUrl, ListenArgs};
 
 use crate::{Error, Result};
 
@@ -13,24 +13,21 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8702";
 /// Default database: a SQLite file.
 pub const DEFAULT_DB: &str = "sqlite://.dexec/market.db";
 
-/// Flags of `dexec market` (flatten into a clap command).
+/// Flags of `dexec market` (flatten into a clap command). The chain, database and listen
+/// flags are `dexec-service`'s groups, with the market's defaults and environment variables.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("db", |a| a.env("DEXEC_MARKET_DB").default_value(DEFAULT_DB)))]
+#[command(mut_arg("listen", |a| a.env("DEXEC_MARKET_LISTEN").default_value(DEFAULT_LISTEN)))]
 pub struct Args {
-    /// The chain file (`dexec devnet` writes it).
-    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
-    pub chain_file: PathBuf,
-    /// Chain name in the chain file (default: its default chain).
-    #[arg(long, env = "DEXEC_CHAIN")]
-    pub chain: Option<String>,
-    /// JSON-RPC URL overriding the chain file's `host`.
-    #[arg(long, env = "DEXEC_RPC_URL")]
-    pub rpc_url: Option<String>,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "DEXEC_MARKET_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// Database URL: `sqlite://path` (created if missing) or `postgres://user@host/db`.
-    #[arg(long, env = "DEXEC_MARKET_DB", default_value = DEFAULT_DB)]
-    pub db: String,
+    /// The chain: `--chain-file`, `--chain`, `--rpc-url`.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Where the book is kept: `--db`.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where to listen: `--listen`.
+    #[command(flatten)]
+    pub listen: ListenArgs,
     /// Blocks an event must be buried under before the watcher acts on it.
     #[arg(long, env = "DEXEC_MARKET_CONFIRMATIONS", default_value_t = 0)]
     pub confirmations: u64,
@@ -78,7 +75,8 @@ impl Rate {
     };
 }
 
-/// Validated configuration of a market server.
+/// Validated configuration of a market server. Its `Debug` shows the database URL without
+/// its password.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The chain and hub.
@@ -86,7 +84,7 @@ pub struct Config {
     /// Address to bind (port 0 picks a free port; `serve` returns the bound address).
     pub listen: SocketAddr,
     /// Database URL.
-    pub db_url: String,
+    pub db_url: DbUrl,
     /// Confirmation depth of the watcher.
     pub confirmations: u64,
     /// First block the watcher reads on a fresh database.
@@ -109,11 +107,11 @@ pub struct Config {
 
 impl Config {
     /// A configuration for tests: port 0, a fast watcher, default limits.
-    pub fn test(chain: ChainEntry, db_url: impl Into<String>) -> Self {
+    pub fn test(chain: ChainEntry, db_url: DbUrl) -> Self {
         Self {
             chain,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            db_url: db_url.into(),
+            db_url,
             confirmations: 0,
             from_block: 0,
             poll_interval: Duration::from_millis(100),
@@ -134,15 +132,11 @@ impl Config {
 
     /// Validate `args`: read the chain file.
     pub fn from_args(args: Args) -> Result<Self> {
-        let chain =
-            ChainFile::load_service_entry(&args.chain_file, args.chain.as_deref(), args.rpc_url)
-                .map_err(|e| Error::Config(e.to_string()))?;
-        if !(args.db.starts_with("sqlite:") || args.db.starts_with("postgres")) {
-            return Err(Error::Config(format!(
-                "--db `{}` must be a sqlite:// or postgres:// URL",
-                args.db
-            )));
-        }
+        let (_, chain) = args
+            .chain
+            .entry()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let db_url = args.db.url().map_err(|e| Error::Config(e.to_string()))?;
         if args.max_params_size == 0 || args.max_open_orders == 0 {
             return Err(Error::Config(
                 "--max-params-size and --max-open-orders must be positive".into(),
@@ -153,8 +147,8 @@ impl Config {
         }
         Ok(Self {
             chain,
-            listen: args.listen,
-            db_url: args.db,
+            listen: args.listen.listen,
+            db_url,
             confirmations: args.confirmations,
             from_block: args.from_block,
             poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),
@@ -171,5 +165,41 @@ impl Config {
             max_open_orders: args.max_open_orders,
             balance_ttl: Duration::from_secs(10),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let deployment = dexec_sdk::Deployment {
+            token: Default::default(),
+            app_registry: Default::default(),
+            dataset_registry: Default::default(),
+            workerpool_registry: Default::default(),
+            hub: Default::default(),
+            poco_module: Default::default(),
+        };
+        let chain = ChainEntry::new(31337, "http://127.0.0.1:8545".into(), deployment);
+        let url = "postgres://dexec:s3cret@db.example/market".parse().unwrap();
+        let shown = format!("{:?}", Config::test(chain, url));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("dexec:***@db.example"), "{shown}");
+    }
+
+    #[test]
+    fn flags_take_the_market_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cmd = Cmd::try_parse_from(["market"]).unwrap();
+        assert_eq!(cmd.args.db.db, DEFAULT_DB);
+        assert_eq!(cmd.args.listen.listen.to_string(), DEFAULT_LISTEN);
     }
 }

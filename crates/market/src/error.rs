@@ -1,5 +1,6 @@
-//! The crate's error type. The HTTP status of each variant is decided in one place,
-//! `http::status_of`.
+//! The crate's error type. The HTTP status of each variant is decided in one place, its
+//! `ApiError` impl in `api/error.rs`. The client's errors are
+//! `dexec_sdk::market::ClientError`.
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -39,6 +40,9 @@ pub enum Error {
     /// The database failed (HTTP 500).
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database could not be opened (HTTP 500).
+    #[error(transparent)]
+    Open(#[from] dexec_service::db::DbError),
     /// A migration failed (HTTP 500).
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

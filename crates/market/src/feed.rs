@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use dexec_sdk::OrderKind;
+use dexec_primitives::OrderKind;
+use dexec_sdk::market::{BookStatus, DealView, OrderView};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::http::AppState;
+use crate::api::AppState;
 
 /// Capacity of the broadcast channel; a client further behind gets a `lagged` message.
 pub(crate) const FEED_CAPACITY: usize = 4096;
@@ -30,7 +31,7 @@ pub(crate) struct FeedEvent {
 }
 
 impl FeedEvent {
-    pub fn published(view: &crate::http::OrderView) -> Self {
+    pub fn published(view: &OrderView) -> Self {
         let json = serde_json::json!({
             "event": format!("{}_published", view.kind.file_key()),
             "order": view,
@@ -43,7 +44,7 @@ impl FeedEvent {
 
     /// An order left the book: `reason` is its new status (unpublished, filled, cancelled,
     /// dead).
-    pub fn closed(kind: OrderKind, hash: &str, reason: &str) -> Self {
+    pub fn closed(kind: OrderKind, hash: &str, reason: BookStatus) -> Self {
         let json = serde_json::json!({
             "event": format!("{}_unpublished", kind.file_key()),
             "orderHash": hash,
@@ -55,7 +56,7 @@ impl FeedEvent {
         }
     }
 
-    pub fn deal(deal: &crate::db::DealRecord) -> Self {
+    pub fn deal(deal: &DealView) -> Self {
         let json = serde_json::json!({ "event": "deal_created", "deal": deal });
         Self {
             topic: Topic::Deals,

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
-use dexec_sdk::{EventFollower, HubEvent, HubLog, OrderKind};
+use dexec_primitives::{AssetKind, OrderKind};
+use dexec_sdk::market::{BookStatus, DealView};
+use dexec_sdk::{EventFollower, HubEvent, HubLog};
 
 use crate::book::asset_kind;
-use crate::db::{hex32, hex_addr, Db, DealRecord};
+use crate::db::{hex32, Db};
 use crate::feed::FeedEvent;
-use crate::http::Shared;
+use crate::state::Shared;
 use crate::Result;
 
 /// Longest pause after repeated RPC errors.
@@ -87,8 +89,9 @@ async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bo
     }
 }
 
-fn saturating(v: u128) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// A price as the book stores it (BIGINT): larger ones saturate.
+fn saturating(v: u128) -> u64 {
+    i64::try_from(v).unwrap_or(i64::MAX) as u64
 }
 
 /// Apply a batch of events and move the cursor to `next`, in one transaction.
@@ -135,31 +138,31 @@ async fn apply(shared: &Shared, logs: &[HubLog], next: u64) -> Result<()> {
                 beneficiary,
                 ..
             } => {
-                let record = DealRecord {
-                    deal_id: hex32(deal_id),
-                    block: log.block as i64,
-                    log_index: log.log_index as i64,
-                    tx_hash: hex32(&log.tx_hash),
-                    category: i64::from(deal.category),
-                    app: hex_addr(&deal.app),
-                    dataset: hex_addr(&deal.dataset),
-                    workerpool: hex_addr(&deal.workerpool),
-                    app_owner: hex_addr(&deal.app_owner),
-                    dataset_owner: hex_addr(&deal.dataset_owner),
-                    workerpool_owner: hex_addr(&deal.workerpool_owner),
-                    requester: hex_addr(&deal.requester),
-                    beneficiary: hex_addr(beneficiary),
+                let record = DealView {
+                    deal_id: *deal_id,
+                    block: log.block,
+                    log_index: log.log_index,
+                    tx_hash: log.tx_hash,
+                    category: u64::from(deal.category),
+                    app: deal.app,
+                    dataset: deal.dataset,
+                    workerpool: deal.workerpool,
+                    app_owner: deal.app_owner,
+                    dataset_owner: deal.dataset_owner,
+                    workerpool_owner: deal.workerpool_owner,
+                    requester: deal.requester,
+                    beneficiary: *beneficiary,
                     app_price: saturating(deal.app_price),
                     dataset_price: saturating(deal.dataset_price),
                     workerpool_price: saturating(deal.workerpool_price),
-                    volume: i64::from(deal.bot_size),
-                    trust: i64::from(deal.trust),
-                    tag: hex32(&deal.tag),
-                    start_time: deal.start_time as i64,
-                    apporder_hash: hex32(&order_hashes[0]),
-                    datasetorder_hash: hex32(&order_hashes[1]),
-                    workerpoolorder_hash: hex32(&order_hashes[2]),
-                    requestorder_hash: hex32(&order_hashes[3]),
+                    volume: u64::from(deal.bot_size),
+                    trust: u64::from(deal.trust),
+                    tag: deal.tag,
+                    start_time: deal.start_time,
+                    apporder_hash: order_hashes[0],
+                    datasetorder_hash: order_hashes[1],
+                    workerpoolorder_hash: order_hashes[2],
+                    requestorder_hash: order_hashes[3],
                 };
                 if Db::insert_deal(&mut tx, &record).await? {
                     events.push(FeedEvent::deal(&record));
@@ -169,27 +172,27 @@ async fn apply(shared: &Shared, logs: &[HubLog], next: u64) -> Result<()> {
                         if let Some((kind, st)) =
                             Db::set_consumed(&mut tx, &hash, used, false).await?
                         {
-                            events.push(FeedEvent::closed(kind, &hex32(&hash), &st));
+                            events.push(FeedEvent::closed(kind, &hex32(&hash), st));
                         }
                     }
                 }
             }
             HubEvent::OrderClosed { hash, .. } => {
                 if let Some((kind, st)) = Db::set_consumed(&mut tx, hash, 0, true).await? {
-                    events.push(FeedEvent::closed(kind, &hex32(hash), &st));
+                    events.push(FeedEvent::closed(kind, &hex32(hash), st));
                 }
             }
             HubEvent::AssetTransfer {
                 kind, asset, to, ..
             } => {
                 let order_kind = match kind {
-                    dexec_sdk::AssetKind::App => OrderKind::App,
-                    dexec_sdk::AssetKind::Dataset => OrderKind::Dataset,
-                    dexec_sdk::AssetKind::Workerpool => OrderKind::Workerpool,
+                    AssetKind::App => OrderKind::App,
+                    AssetKind::Dataset => OrderKind::Dataset,
+                    AssetKind::Workerpool => OrderKind::Workerpool,
                 };
                 debug_assert_eq!(asset_kind(order_kind), Some(*kind));
                 for (k, h) in Db::kill_asset_orders(&mut tx, order_kind, asset, to).await? {
-                    events.push(FeedEvent::closed(k, &h, crate::book::status::DEAD));
+                    events.push(FeedEvent::closed(k, &h, BookStatus::Dead));
                 }
                 owners.push((*kind, *asset, *to));
             }
@@ -199,7 +202,7 @@ async fn apply(shared: &Shared, logs: &[HubLog], next: u64) -> Result<()> {
     for (who, free) in &balances {
         for kind in [OrderKind::Request, OrderKind::Workerpool] {
             for (k, h) in Db::kill_unfunded(&mut tx, kind, who, *free).await? {
-                events.push(FeedEvent::closed(k, &h, crate::book::status::DEAD));
+                events.push(FeedEvent::closed(k, &h, BookStatus::Dead));
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod client;
 pub mod deals;
 pub mod error;
 pub mod events;
+#[cfg(feature = "market")]
+pub mod market;
 pub mod orders;
 pub mod wallet;
 

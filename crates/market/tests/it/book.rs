@@ -1,8 +1,8 @@
 //! Publish, get, query and unpublish round trips for the four kinds; sorting and filters.
 
 use alloy::primitives::{Address, U256};
-use dexec_market::unpublish::sign_unpublish;
 use dexec_primitives::tag;
+use dexec_sdk::market::sign_unpublish;
 use serde_json::Value;
 
 use crate::*;

@@ -27,10 +27,13 @@ async fn child_market() {
         return;
     };
     let (chain, db_url): (dexec_sdk::ChainEntry, String) = serde_json::from_str(&spec).unwrap();
-    let (addr, _task) = dexec_market::serve(Config::test(chain, db_url), std::future::pending())
-        .await
-        .expect("child market starts");
-    println!("{LISTENING}{addr}");
+    let market = dexec_market::serve(
+        Config::test(chain, db_url.parse().unwrap()),
+        std::future::pending(),
+    )
+    .await
+    .expect("child market starts");
+    println!("{LISTENING}{}", market.addr);
     std::future::pending::<()>().await;
 }
 
@@ -131,7 +134,7 @@ async fn the_open_order_cap_holds_under_concurrency() {
     // an unpublish frees a place (the writer recounts at the cap)
     let first = created[0];
     let hash = first["orderHash"].as_str().unwrap();
-    let body = dexec_market::unpublish::sign_unpublish(
+    let body = dexec_sdk::market::sign_unpublish(
         &w.signer(APP_OWNER),
         &w.domain(),
         hash.parse().unwrap(),
@@ -162,7 +165,7 @@ async fn the_open_order_cap_holds_under_concurrency() {
 async fn publishes_answered_201_survive_a_kill() {
     let world = World::new().await;
     let w = &world;
-    let spec = serde_json::to_string(&(w.chain.chain_entry(), &w.db_url)).unwrap();
+    let spec = serde_json::to_string(&(w.chain.chain_entry(), w.db_url.expose())).unwrap();
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "durability::child_market",

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use dexec_market::unpublish::sign_unpublish;
+use dexec_sdk::market::sign_unpublish;
 use dexec_sdk::MatchInput;
 use futures::StreamExt;
 use serde_json::Value;

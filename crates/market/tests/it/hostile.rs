@@ -1,9 +1,9 @@
 //! Hostile and mistaken inputs: each refused with a 4xx and a sentence.
 
 use alloy::primitives::{Address, Bytes, U256};
-use dexec_market::unpublish::sign_unpublish;
 use dexec_market::Rate;
 use dexec_primitives::{domain, AppOrder, RequestOrder, Signed};
+use dexec_sdk::market::sign_unpublish;
 use serde_json::json;
 
 use crate::*;
@@ -193,7 +193,7 @@ async fn unpublish_needs_the_signer_and_cannot_be_replayed() {
 
     // personal_sign works too
     let owner = w.signer(APP_OWNER);
-    let message = dexec_market::unpublish::unpublish_message(hash.parse().unwrap(), publication);
+    let message = dexec_sdk::market::unpublish_message(hash.parse().unwrap(), publication);
     let signature =
         alloy::signers::SignerSync::sign_message_sync(&owner, message.as_bytes()).unwrap();
     let personal = json!({"publication": publication, "sign": Bytes::copy_from_slice(&signature.as_bytes()), "scheme": "personal"});

@@ -1,6 +1,8 @@
 //! Integration tests of `dexec-market`: a real anvil with the hub deployed, the market served
-//! in-process on port 0 over a temporary SQLite file (or PostgreSQL when
-//! `DEXEC_TEST_POSTGRES_URL` is set), exercised through real HTTP.
+//! in-process on port 0 over a temporary SQLite file, or over a database of its own on
+//! PostgreSQL when `DEXEC_TEST_POSTGRES_URL` is set (`make test` runs the suite both ways, and
+//! with `DEXEC_TEST_REQUIRE_POSTGRES=1` a missing URL fails instead of falling back),
+//! exercised through real HTTP.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -19,11 +21,11 @@ use alloy::sol_types::{Eip712Domain, SolStruct};
 use dexec_market::Config;
 use dexec_primitives::{domain, AppOrder, DatasetOrder, RequestOrder, Signed, WorkerpoolOrder};
 use dexec_sdk::{AppSpec, Client, DatasetSpec, WorkerpoolSpec};
+use dexec_service::{DbUrl, ServiceHandle};
 use dexec_test_utils::TestChain;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Dev accounts: 1 owns the app, 2 the dataset, 3 the workerpool, 4 requests, 5 is a stranger.
 pub const APP_OWNER: usize = 1;
@@ -43,7 +45,9 @@ pub struct World {
     pub dataset: Address,
     pub pool: Address,
     pub dir: TempDir,
-    pub db_url: String,
+    pub db_url: DbUrl,
+    /// The PostgreSQL database made for this world: (server URL, name), dropped with it.
+    postgres: Option<(String, String)>,
 }
 
 impl World {
@@ -80,9 +84,12 @@ impl World {
             .expect("pool")
             .address;
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = match std::env::var("DEXEC_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => fresh_postgres(&url).await,
-            _ => format!("sqlite://{}/market.db", dir.path().display()),
+        let (db_url, postgres) = match postgres_server() {
+            Some(server) => {
+                let (url, name) = fresh_postgres(&server).await;
+                (url, Some((server, name)))
+            }
+            None => (format!("sqlite://{}/market.db", dir.path().display()), None),
         };
         Self {
             chain,
@@ -90,7 +97,8 @@ impl World {
             dataset,
             pool,
             dir,
-            db_url,
+            db_url: db_url.parse().expect("a database URL"),
+            postgres,
         }
     }
 
@@ -165,8 +173,20 @@ impl World {
     }
 }
 
-/// A database of its own on the PostgreSQL server at `url`.
-async fn fresh_postgres(url: &str) -> String {
+/// The PostgreSQL server to run on, if any. Without `DEXEC_TEST_POSTGRES_URL` the suite runs
+/// on SQLite, unless `DEXEC_TEST_REQUIRE_POSTGRES=1` (`make test`, CI): then it fails, so
+/// that the PostgreSQL run never passes without running (`dexec_test_utils::postgres_url`).
+fn postgres_server() -> Option<String> {
+    static SERVER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            dexec_test_utils::postgres_url("the market suite on PostgreSQL (it runs on SQLite)")
+        })
+        .clone()
+}
+
+/// A database of its own on the PostgreSQL server at `url`: its URL and name.
+async fn fresh_postgres(url: &str) -> (String, String) {
     use sqlx::Connection;
     let name = format!("market_{}", rand::random::<u64>());
     let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
@@ -174,11 +194,40 @@ async fn fresh_postgres(url: &str) -> String {
         .execute(&mut conn)
         .await
         .expect("create database");
-    match url.rfind('/') {
+    let db_url = match url.rfind('/') {
         Some(i) if url[..i].contains("://") && i > url.find("://").unwrap() + 2 => {
             format!("{}/{name}", &url[..i])
         }
         _ => format!("{url}/{name}"),
+    };
+    (db_url, name)
+}
+
+impl Drop for World {
+    /// Drop the PostgreSQL database of this world (its markets are stopped, or their
+    /// connections are closed by `FORCE`). On a thread of its own: the test's runtime may be
+    /// the current thread, busy dropping this.
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&server).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
     }
 }
 
@@ -188,23 +237,23 @@ pub struct Market {
     pub base: String,
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<dexec_market::Result<()>>>,
+    handle: Option<ServiceHandle<dexec_market::Error>>,
 }
 
 impl Market {
     pub async fn spawn(config: Config) -> Self {
         let (tx, rx) = oneshot::channel::<()>();
-        let (addr, task) = dexec_market::serve(config, async {
+        let handle = dexec_market::serve(config, async {
             let _ = rx.await;
         })
         .await
         .expect("market starts");
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            addr: handle.addr,
+            base: handle.url(),
             http: reqwest::Client::new(),
             shutdown: Some(tx),
-            task: Some(task),
+            handle: Some(handle),
         }
     }
 
@@ -213,7 +262,7 @@ impl Market {
     }
 
     /// POST `body` to `path`: (status, JSON body).
-    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub async fn post(&self, path: &str, body: &impl serde::Serialize) -> (u16, Value) {
         let r = self
             .http
             .post(self.url(path))
@@ -262,11 +311,11 @@ impl Market {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task
+        self.handle
             .take()
             .expect("running")
+            .join()
             .await
-            .expect("joins")
             .expect("serves cleanly");
     }
 }

@@ -103,9 +103,16 @@ async fn catch_up_after_downtime() {
     assert_eq!(status, 403, "{body}");
     market.stop().await;
 
-    // a restart replays nothing twice
+    // a restart replays nothing twice: a block is mined after the restart, and once the
+    // watcher's cursor is past it, whatever it replayed is applied
     let market = w.market().await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    w.chain.advance_time(1).await.expect("a new block");
+    let head = w.client(REQUESTER).block_number().await.unwrap();
+    market
+        .wait("/health", |h| {
+            h["nextBlock"].as_u64().is_some_and(|n| n > head)
+        })
+        .await;
     let (_, deals) = market.get("/deals").await;
     assert_eq!(deals["count"], 1);
     assert_eq!(market.get(&path("app")).await.1["remaining"], 8);

@@ -6,12 +6,14 @@ use std::time::Duration;
 use alloy::primitives::B256;
 use alloy::signers::SignerSync;
 use alloy::sol_types::Eip712Domain;
-use dexec_primitives::Signed;
-use dexec_sdk::{HubOrder, OrderKind};
+use dexec_primitives::{OrderKind, Signed};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use crate::{DealRecord, OrderPage, OrderQuery, OrderView};
+use super::types::{
+    sign_unpublish, DealView, Health, MarketOrder, OrderPage, OrderQuery, OrderView, PublishBody,
+};
+use crate::ErrorBody;
 
 /// What can go wrong talking to a market.
 #[derive(Debug, thiserror::Error)]
@@ -161,10 +163,9 @@ impl MarketClient {
                 source,
             })?;
         if !status.is_success() {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| {
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map(|body| body.error)
+                .unwrap_or_else(|_| {
                     let mut t = text.trim().to_owned();
                     t.truncate(300);
                     if t.is_empty() {
@@ -186,16 +187,16 @@ impl MarketClient {
         })
     }
 
-    /// Checks the market answers `GET /health`.
-    pub async fn health(&self) -> ClientResult<()> {
-        self.send::<serde_json::Value>(self.http.get(self.url("health")))
-            .await
-            .map(drop)
+    /// `GET /health`: the market answers, and how far its watcher has read the chain.
+    pub async fn health(&self) -> ClientResult<Health> {
+        self.send(self.http.get(self.url("health"))).await
     }
 
     /// Publishes a signed order; the market checks it against the chain first.
-    pub async fn publish<T: HubOrder>(&self, order: &Signed<T>) -> ClientResult<OrderView> {
-        let body = serde_json::json!({ "order": order });
+    pub async fn publish<T: MarketOrder>(&self, order: &Signed<T>) -> ClientResult<OrderView> {
+        let body = PublishBody {
+            order: order.clone(),
+        };
         self.send(self.http.post(self.url(collection(T::KIND))).json(&body))
             .await
     }
@@ -238,7 +239,7 @@ impl MarketClient {
                 status: StatusCode::NOT_FOUND.as_u16(),
                 message: format!("order {hash} was never published on this market"),
             })?;
-        let body = crate::unpublish::sign_unpublish(signer, domain, hash, view.publication)
+        let body = sign_unpublish(signer, domain, hash, view.publication)
             .map_err(|e| ClientError::Sign(e.to_string()))?;
         self.send(
             self.http
@@ -249,7 +250,7 @@ impl MarketClient {
     }
 
     /// The deal `id` as the market recorded it, or `None`.
-    pub async fn deal(&self, id: B256) -> ClientResult<Option<DealRecord>> {
+    pub async fn deal(&self, id: B256) -> ClientResult<Option<DealView>> {
         match self
             .send(self.http.get(self.url(&format!("deals/{id}"))))
             .await

@@ -1,25 +1,21 @@
-//! The four order kinds as the book sees them: the columns each one is indexed by, its price
-//! and what its signer must hold on chain.
+//! The book's rules: the four order kinds as the book sees them (the columns each one is
+//! indexed by, its price and what its signer must hold on chain), the checks a publish and an
+//! unpublish pass ([`publish`]), and the filters of a query ([`filter`]). An order's place in
+//! the book is a [`BookStatus`], stored as its name.
+
+pub(crate) mod filter;
+pub(crate) mod publish;
 
 use alloy::primitives::{Address, B256, U256};
-use dexec_primitives::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder};
-use dexec_sdk::{AssetKind, HubOrder, OrderKind};
+use dexec_primitives::poco::scheduler_stake;
+use dexec_primitives::{
+    AppOrder, AssetKind, DatasetOrder, OrderKind, RequestOrder, WorkerpoolOrder,
+};
+pub use dexec_sdk::market::BookStatus;
+use dexec_sdk::market::{MarketOrder, OrderView, SignedOrder};
 
+use crate::db::OrderRow;
 use crate::{Error, Result};
-
-/// Order statuses.
-pub mod status {
-    /// Listed: may still match.
-    pub const OPEN: &str = "open";
-    /// No volume left on chain (deals used it all).
-    pub const FILLED: &str = "filled";
-    /// Closed on chain by its owner.
-    pub const CANCELLED: &str = "cancelled";
-    /// Its signer no longer owns the asset or lacks the balance or stake it needs.
-    pub const DEAD: &str = "dead";
-    /// Withdrawn from the book by its signer (still valid on chain).
-    pub const UNPUBLISHED: &str = "unpublished";
-}
 
 /// The indexed columns of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +43,7 @@ pub(crate) struct Columns {
 }
 
 /// What the book needs of each order type.
-pub(crate) trait BookOrder: HubOrder {
+pub(crate) trait BookOrder: MarketOrder {
     /// The indexed columns, or a sentence saying which number is out of range.
     fn columns(&self) -> Result<Columns>;
 }
@@ -60,11 +56,6 @@ fn int(what: &str, value: U256) -> Result<i64> {
             i64::MAX
         ))
     })
-}
-
-/// `price × ratio / 100`, like the hub's stake computation.
-fn percent(price: i64, ratio: i64) -> i64 {
-    ((i128::from(price) * i128::from(ratio)) / 100) as i64
 }
 
 impl BookOrder for AppOrder {
@@ -119,7 +110,8 @@ impl BookOrder for WorkerpoolOrder {
             asset: self.workerpool,
             required_signer: None,
             price,
-            needs: percent(price, dexec_sdk::orders::SCHEDULER_STAKE_RATIO as i64),
+            // the scheduler's stake for one task, at most the price: fits
+            needs: scheduler_stake(price.unsigned_abs().into()) as i64,
             volume: int("volume", self.volume)?,
             tag: self.tag,
             category: int("category", self.category)?,
@@ -161,6 +153,23 @@ impl BookOrder for RequestOrder {
             params_len: self.params.len(),
         })
     }
+}
+
+/// The view of a stored order, as the API answers it.
+pub(crate) fn view(chain_id: u64, row: &OrderRow) -> Result<OrderView> {
+    let order = SignedOrder::from_json(row.kind, &row.body)
+        .map_err(|e| Error::Corrupt(format!("stored order {}: {e}", row.hash)))?;
+    Ok(OrderView {
+        order_hash: row.hash,
+        kind: row.kind,
+        chain_id,
+        order,
+        signer: row.signer,
+        remaining: row.remaining,
+        status: row.status,
+        publication: row.publication,
+        publication_timestamp: row.published_at,
+    })
 }
 
 /// The asset kind of an order kind (`None` for requests).

@@ -1,0 +1,169 @@
+//! The HTTP API (axum): the routes, the per-IP limit, and what every handler shares. The
+//! handlers parse the request, call the book or the database, and map the result; the rules
+//! are in [`crate::book`], the error → status mapping in [`error`], the OpenAPI document, made
+//! from the handlers' types, in [`openapi`].
+
+mod deals;
+mod error;
+pub(crate) mod openapi;
+mod orders;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dexec_primitives::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder};
+use dexec_sdk::market::Health;
+use dexec_service::http::json_error;
+use serde::Deserialize;
+
+use crate::state::Shared;
+use crate::{Error, Result};
+
+/// Smallest and largest page size.
+const PAGE_SIZES: (u64, u64) = (10, 1000);
+/// Page size when none is given.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub shared: Arc<Shared>,
+}
+
+/// The market's routes.
+pub(crate) fn router(state: AppState) -> Router {
+    let max_body = state.shared.config.max_body_size;
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
+        .route(
+            "/apporders",
+            post(orders::publish::<AppOrder>).get(orders::query_app),
+        )
+        .route(
+            "/datasetorders",
+            post(orders::publish::<DatasetOrder>).get(orders::query_dataset),
+        )
+        .route(
+            "/workerpoolorders",
+            post(orders::publish::<WorkerpoolOrder>).get(orders::query_workerpool),
+        )
+        .route(
+            "/requestorders",
+            post(orders::publish::<RequestOrder>).get(orders::query_request),
+        )
+        .route("/apporders/{hash}", get(orders::get_app))
+        .route("/datasetorders/{hash}", get(orders::get_dataset))
+        .route("/workerpoolorders/{hash}", get(orders::get_workerpool))
+        .route("/requestorders/{hash}", get(orders::get_request))
+        .route("/orders/{hash}", get(orders::get_any))
+        .route("/orders/{hash}/unpublish", post(orders::unpublish))
+        .route("/deals", get(deals::deals))
+        .route("/deals/{id}", get(deals::deal))
+        .route("/ohlc", get(deals::ohlc))
+        .route("/ws", get(crate::feed::ws))
+        .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_ip,
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Per-IP token bucket on every request; oversized bodies get a JSON 413.
+async fn limit_ip(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Err(wait) = state.shared.per_ip.take(peer.ip()) {
+        return Error::RateLimited(format!(
+            "too many requests from {}: slow down and retry in {:.1} s",
+            peer.ip(),
+            wait.max(0.1)
+        ))
+        .into_response();
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.headers().get(header::CONTENT_TYPE)
+            != Some(&HeaderValue::from_static("application/json"))
+    {
+        return Error::TooLarge(format!(
+            "the request body is larger than {} bytes; orders are small, and request params are \
+             limited to {} bytes",
+            state.shared.config.max_body_size, state.shared.config.max_params_size
+        ))
+        .into_response();
+    }
+    response
+}
+
+/// The market answers, and how far its watcher has read the chain.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "The market serves; `nextBlock` is the watcher's cursor", body = Health)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
+    let s = &state.shared;
+    let next_block = s.db.next_block().await?.unwrap_or(s.config.from_block);
+    Ok(Json(Health {
+        status: "ok".into(),
+        next_block,
+    }))
+}
+
+async fn no_route(uri: Uri) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "there is nothing at {}; see /openapi.json for the market's routes",
+            uri.path()
+        ),
+    )
+}
+
+/// `?chainId=` accepted by every route, checked when given.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChainQuery {
+    chain_id: Option<u64>,
+}
+
+fn check_chain(shared: &Shared, chain_id: Option<u64>) -> Result<()> {
+    match chain_id {
+        Some(id) if id != shared.chain_id => Err(Error::BadRequest(format!(
+            "this market serves chain {}, not chain {id}: use the market of chain {id}",
+            shared.chain_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn query_error(e: QueryRejection) -> Error {
+    Error::BadRequest(format!("bad query string: {}", e.body_text()))
+}
+
+/// `(limit, offset, index)` of a page.
+fn page(size: Option<u64>, index: Option<u64>) -> Result<(i64, i64, u64)> {
+    let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(PAGE_SIZES.0..=PAGE_SIZES.1).contains(&size) {
+        return Err(Error::BadRequest(format!(
+            "`pageSize` must be between {} and {}",
+            PAGE_SIZES.0, PAGE_SIZES.1
+        )));
+    }
+    let index = index.unwrap_or(0);
+    let offset = index
+        .checked_mul(size)
+        .filter(|o| *o <= 10_000_000)
+        .ok_or_else(|| Error::BadRequest("`pageIndex` is too large".into()))?;
+    Ok((size as i64, offset as i64, index))
+}
