@@ -10,8 +10,9 @@ use dexec_primitives::{OrderKind, Signed};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use super::query::OrderQuery;
 use super::types::{
-    sign_unpublish, DealView, Health, MarketOrder, OrderPage, OrderQuery, OrderView, PublishBody,
+    sign_unpublish, DealView, Health, MarketOrder, OrderPage, OrderView, PublishBody,
 };
 use crate::ErrorBody;
 

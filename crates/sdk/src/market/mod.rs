@@ -4,11 +4,13 @@
 //! builds matches read and publish through the client. API: `docs/market.md`.
 
 pub mod client;
+pub mod query;
 pub mod types;
 
 pub use client::{collection, ClientError, ClientResult, MarketClient};
+pub use query::{AddressFilter, DealQuery, OhlcQuery, OrderQuery};
 pub use types::{
-    sign_unpublish, unpublish_digest, unpublish_message, AddressFilter, BookStatus, Candle,
-    DealPage, DealQuery, DealView, Health, MarketOrder, Ohlc, OhlcQuery, OrderPage, OrderQuery,
-    OrderView, PublishBody, SignedOrder, UnpublishBody, UnpublishOrder, UnpublishScheme,
+    sign_unpublish, unpublish_digest, unpublish_message, BookStatus, Candle, DealPage, DealView,
+    Health, MarketOrder, Ohlc, OrderPage, OrderView, PublishBody, SignedOrder, UnpublishBody,
+    UnpublishOrder, UnpublishScheme,
 };

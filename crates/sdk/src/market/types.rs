@@ -1,5 +1,5 @@
-//! The market's wire types: the bodies and query strings of its routes, shared by the server
-//! and its clients. Field names and formats are those of `docs/market.md` (iExec's where they
+//! The market's wire types: the bodies of its routes and answers, shared by the server and
+//! its clients (the query strings are in [`super::query`]). Field names and formats are those of `docs/market.md` (iExec's where they
 //! exist): camelCase, hashes and addresses as lowercase 0x-hex, amounts as JSON integers.
 
 use std::fmt;
@@ -10,7 +10,7 @@ use alloy::signers::SignerSync;
 use alloy::sol;
 use alloy::sol_types::{Eip712Domain, SolStruct};
 use dexec_primitives::{AppOrder, DatasetOrder, OrderKind, RequestOrder, Signed, WorkerpoolOrder};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::orders::HubOrder;
 
@@ -260,311 +260,6 @@ pub struct OrderPage {
     pub next_page: Option<u64>,
 }
 
-/// An address filter of a query: an address, or `any` (no filter). Omitted (`None` in
-/// [`OrderQuery`]), a restriction filter means "unrestricted orders only".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddressFilter {
-    /// `any`: every order, whatever it names.
-    Any,
-    /// This address.
-    Only(Address),
-}
-
-impl AddressFilter {
-    /// The address, unless `any`.
-    pub fn address(self) -> Option<Address> {
-        match self {
-            Self::Any => None,
-            Self::Only(a) => Some(a),
-        }
-    }
-}
-
-impl From<Address> for AddressFilter {
-    fn from(address: Address) -> Self {
-        Self::Only(address)
-    }
-}
-
-impl fmt::Display for AddressFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Any => f.write_str("any"),
-            Self::Only(a) => write!(f, "{a:#x}"),
-        }
-    }
-}
-
-impl FromStr for AddressFilter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "any" {
-            return Ok(Self::Any);
-        }
-        s.parse()
-            .map(Self::Only)
-            .map_err(|_| "must be an address (0x and 40 hex digits) or `any`".to_owned())
-    }
-}
-
-impl Serialize for AddressFilter {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for AddressFilter {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Deserializers of the address filters of [`OrderQuery`] and the deals query, each naming its
-/// parameter in the sentence a bad value gets.
-mod named {
-    use super::AddressFilter;
-    use serde::{Deserialize, Deserializer};
-
-    fn filter<'de, D: Deserializer<'de>>(
-        deserializer: D,
-        name: &str,
-    ) -> Result<Option<AddressFilter>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse()
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("`{name}` {e}")))
-    }
-
-    macro_rules! named {
-        ($($f:ident = $name:literal),* $(,)?) => {
-            $(
-                pub(super) fn $f<'de, D: Deserializer<'de>>(
-                    d: D,
-                ) -> Result<Option<AddressFilter>, D::Error> {
-                    filter(d, $name)
-                }
-            )*
-        };
-    }
-    named!(
-        app = "app",
-        dataset = "dataset",
-        workerpool = "workerpool",
-        requester = "requester",
-        beneficiary = "beneficiary",
-        app_owner = "appOwner",
-        dataset_owner = "datasetOwner",
-        workerpool_owner = "workerpoolOwner",
-    );
-}
-
-/// Query string of the order book routes (`GET /{kind}orders`): every filter of every kind
-/// (each kind reads its own).
-///
-/// Restriction filters follow iExec: given an address X, orders restricted to X or not
-/// restricted (only X with the `is_*_strict` flag); omitted, only unrestricted orders; `any`,
-/// no filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
-#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-pub struct OrderQuery {
-    /// Must be this market's chain when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_id: Option<u64>,
-    /// The app (app orders: the asset; others: a restriction; requests: exact), or `any`.
-    #[serde(
-        default,
-        deserialize_with = "named::app",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub app: Option<AddressFilter>,
-    /// The dataset (same rules as `app`).
-    #[serde(
-        default,
-        deserialize_with = "named::dataset",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub dataset: Option<AddressFilter>,
-    /// The workerpool (same rules as `app`).
-    #[serde(
-        default,
-        deserialize_with = "named::workerpool",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub workerpool: Option<AddressFilter>,
-    /// The requester (a restriction; requests: exact).
-    #[serde(
-        default,
-        deserialize_with = "named::requester",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub requester: Option<AddressFilter>,
-    /// The beneficiary (request orders).
-    #[serde(
-        default,
-        deserialize_with = "named::beneficiary",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub beneficiary: Option<AddressFilter>,
-    /// The app's owner, signer of app orders.
-    #[serde(
-        default,
-        deserialize_with = "named::app_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub app_owner: Option<AddressFilter>,
-    /// The dataset's owner, signer of dataset orders.
-    #[serde(
-        default,
-        deserialize_with = "named::dataset_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub dataset_owner: Option<AddressFilter>,
-    /// The workerpool's owner, signer of workerpool orders.
-    #[serde(
-        default,
-        deserialize_with = "named::workerpool_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub workerpool_owner: Option<AddressFilter>,
-    /// Only orders restricted to exactly `app`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_app_strict: bool,
-    /// Only orders restricted to exactly `dataset`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_dataset_strict: bool,
-    /// Only orders restricted to exactly `workerpool`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_workerpool_strict: bool,
-    /// Only orders restricted to exactly `requester`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_requester_strict: bool,
-    /// Category (workerpool and request orders).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<u64>,
-    /// Orders whose tag has all these bits (0x-hex or names: tee,gpu…).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_tag: Option<String>,
-    /// Orders whose tag bits are all within these.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tag: Option<String>,
-    /// Trust at least this (workerpool orders; applied when > 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_trust: Option<u64>,
-    /// Trust at most this (request orders).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_trust: Option<u64>,
-    /// Remaining volume at least this.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_volume: Option<u64>,
-    /// Orders per page, 10 to 1000 (default 20).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(minimum = 10, maximum = 1000, default = 20))]
-    pub page_size: Option<u64>,
-    /// Page index, from 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub page_index: Option<u64>,
-}
-
-/// Query string of `GET /deals`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
-#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-pub struct DealQuery {
-    /// Must be this market's chain when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_id: Option<u64>,
-    /// Category.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<u64>,
-    /// Requester.
-    #[serde(
-        default,
-        deserialize_with = "named::requester",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub requester: Option<AddressFilter>,
-    /// Beneficiary.
-    #[serde(
-        default,
-        deserialize_with = "named::beneficiary",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub beneficiary: Option<AddressFilter>,
-    /// App.
-    #[serde(
-        default,
-        deserialize_with = "named::app",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub app: Option<AddressFilter>,
-    /// Dataset.
-    #[serde(
-        default,
-        deserialize_with = "named::dataset",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub dataset: Option<AddressFilter>,
-    /// Workerpool.
-    #[serde(
-        default,
-        deserialize_with = "named::workerpool",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub workerpool: Option<AddressFilter>,
-    /// App owner.
-    #[serde(
-        default,
-        deserialize_with = "named::app_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub app_owner: Option<AddressFilter>,
-    /// Dataset owner.
-    #[serde(
-        default,
-        deserialize_with = "named::dataset_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub dataset_owner: Option<AddressFilter>,
-    /// Workerpool owner.
-    #[serde(
-        default,
-        deserialize_with = "named::workerpool_owner",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^(0x[0-9a-fA-F]{40}|any)$"))]
-    pub workerpool_owner: Option<AddressFilter>,
-    /// Deals that used this order.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
-    pub order_hash: Option<B256>,
-    /// Deals per page, 10 to 1000 (default 20).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(minimum = 10, maximum = 1000, default = 20))]
-    pub page_size: Option<u64>,
-    /// Page index, from 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub page_index: Option<u64>,
-}
-
 /// A deal as the market recorded it from the hub's `DealCreated` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -651,25 +346,6 @@ pub struct DealPage {
     pub page_index: u64,
     /// The next page's index, if there is one.
     pub next_page: Option<u64>,
-}
-
-/// Query string of `GET /ohlc`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
-#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-pub struct OhlcQuery {
-    /// Must be this market's chain when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_id: Option<u64>,
-    /// The category.
-    pub category: u64,
-    /// Candle width in seconds (default 3600).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<u64>,
-    /// First second covered, Unix time (default 0: all history).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<u64>,
 }
 
 /// One candle of workerpool prices.
@@ -828,29 +504,11 @@ mod tests {
         let back: OrderView = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, view);
         assert_eq!(back.order.into_signed::<AppOrder>().unwrap().order, order);
-        let mut wrong = json;
-        wrong["kind"] = "request".into();
-        assert!(serde_json::from_value::<OrderView>(wrong).is_err());
-    }
-
-    #[test]
-    fn address_filters_name_their_parameter() {
-        let q: OrderQuery = serde_json::from_value(serde_json::json!({
-            "app": "any",
-            "requester": format!("{:#x}", Address::repeat_byte(1)),
-        }))
-        .unwrap();
-        assert_eq!(q.app, Some(AddressFilter::Any));
-        assert_eq!(
-            q.requester,
-            Some(AddressFilter::Only(Address::repeat_byte(1)))
-        );
-        let e = serde_json::from_value::<OrderQuery>(serde_json::json!({"appOwner": "nope"}))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`appOwner` must be an address"), "{e}");
         for status in BookStatus::ALL {
             assert_eq!(status.to_string().parse::<BookStatus>(), Ok(status));
         }
+        let mut wrong = json;
+        wrong["kind"] = "request".into();
+        assert!(serde_json::from_value::<OrderView>(wrong).is_err());
     }
 }
