@@ -60,10 +60,10 @@ test-rust: bootstrap apps
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
 		$(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 	else \
-		DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
 		$(CARGO) test -p dexec-market; \
 	fi
 
@@ -105,6 +105,10 @@ bench-e2e: bootstrap apps
 ## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
 bench-market: bootstrap
 	$(CARGO) run -q --release -p dexec-market --example bench
+
+## openapi: regenerate docs/openapi/market.json from the market's handlers (a test checks it is current)
+openapi:
+	DEXEC_BLESS=1 $(CARGO) test -q -p dexec-market --lib committed_spec
 
 ## cli-reference: regenerate docs/cli.md from the binary's help (a test checks it is current)
 cli-reference: bootstrap

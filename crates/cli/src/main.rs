@@ -15,12 +15,10 @@ mod output;
 mod project;
 mod reference;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dexec_sdk::AssetKind;
-use tracing_subscriber::EnvFilter;
 
 use crate::context::Global;
 use crate::output::Output;
@@ -143,15 +141,7 @@ Backed by a local directory (default .dexec/store) or any S3-compatible bucket
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new(
-                "warn,devnet=info,bench=info,store=info,scheduler=info,worker=info,market=info",
-            )
-        }))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    dexec_service::log::init(&cli.global.log, dexec_service::log::DEFAULT_FILTER);
     let json = cli.global.json;
     match run(cli).await {
         Ok(Some(output)) => {

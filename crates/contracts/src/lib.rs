@@ -25,6 +25,6 @@ pub mod tx;
 pub use bindings::{
     AppRegistry, DatasetRegistry, DevToken, Hub, HubBase, HubPoco, WorkerpoolRegistry,
 };
-pub use chain_file::{ChainEntry, ChainFile};
+pub use chain_file::{ChainEntry, ChainFile, ChainFileError};
 pub use deploy::{deploy_hub, Deployment};
 pub use error::{describe_revert, Error, Result};

@@ -260,12 +260,10 @@ impl<T: SolStruct> Signed<T> {
         self.order.eip712_signing_hash(domain)
     }
 
-    /// The address that signed the order, if `sign` is a 65- or 64-byte ECDSA signature.
+    /// The address that signed the order, if `sign` is a 65- or 64-byte ECDSA signature that
+    /// the hub accepts (low `s`); `None` otherwise. [`recover_signer`] says why not.
     pub fn recover(&self, domain: &Eip712Domain) -> Option<Address> {
-        let signature = parse_signature(&self.sign)?;
-        signature
-            .recover_address_from_prehash(&self.digest(domain))
-            .ok()
+        recover_signer(&self.sign, self.digest(domain)).ok()
     }
 }
 
@@ -295,6 +293,58 @@ fn parse_signature(sign: &[u8]) -> Option<Signature> {
         64 => Some(Signature::from_erc2098(sign)),
         _ => None,
     }
+}
+
+/// Half the secp256k1 group order: a signature with a larger `s` is a malleable copy of
+/// another one, and the hub refuses it.
+pub const HALF_N: U256 = U256::from_be_bytes([
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+]);
+
+/// Why a signature recovers no signer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Neither 65 bytes (r, s, v) nor 64 (ERC-2098 compact).
+    #[error("a signature is 65 bytes (r, s, v) or 64 (compact), not {0}")]
+    Length(usize),
+    /// `s` in the upper half of the curve order.
+    #[error(
+        "the signature has a high `s` value (a malleable copy of another signature); sign again \
+         with a standard signer"
+    )]
+    HighS,
+    /// The bytes are no valid signature of the digest.
+    #[error("the signature recovers no signer")]
+    Unrecoverable,
+}
+
+/// The ECDSA signer of `digest`, with the hub's rules: a 65-byte (r, s, v) or 64-byte compact
+/// (ERC-2098) signature, `s` in the lower half of the curve order.
+///
+/// libsecp256k1 does the recovery (about 40 µs, a fifth of the pure-Rust path): short enough to
+/// run on an async task.
+pub fn recover_signer(sign: &[u8], digest: B256) -> Result<Address, SignatureError> {
+    let signature = parse_signature(sign).ok_or(SignatureError::Length(sign.len()))?;
+    if signature.s() > HALF_N {
+        return Err(SignatureError::HighS);
+    }
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    let id = if signature.v() {
+        secp256k1::ecdsa::RecoveryId::One
+    } else {
+        secp256k1::ecdsa::RecoveryId::Zero
+    };
+    let recoverable = secp256k1::ecdsa::RecoverableSignature::from_compact(&compact, id)
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    let key = recoverable
+        .recover(secp256k1::Message::from_digest(digest.0))
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    Ok(Address::from_raw_public_key(
+        &key.serialize_uncompressed()[1..],
+    ))
 }
 
 /// Digest of an order operation (what an owner signs to let someone else presign or close
@@ -487,5 +537,34 @@ mod tests {
             sign: Bytes::copy_from_slice(&sig.as_erc2098()),
         };
         assert_eq!(compact.recover(&d), Some(signer.address()));
+    }
+
+    #[test]
+    fn high_s_copies_are_refused_as_the_hub_refuses_them() {
+        let signer = PrivateKeySigner::random();
+        let d = domain(5, Address::repeat_byte(1));
+        let full = Signed::sign(request(), &d, &signer).expect("signs");
+        let sig = parse_signature(&full.sign).expect("65 bytes");
+        // the malleable twin: s' = n - s, v flipped; k256 still recovers the same key from it
+        let n = HALF_N * U256::from(2) + U256::from(1);
+        let high = Signature::new(sig.r(), n - sig.s(), !sig.v());
+        assert_eq!(
+            high.recover_address_from_prehash(&full.digest(&d)).ok(),
+            Some(signer.address()),
+            "the twin is a valid ECDSA signature"
+        );
+        let twin = Signed {
+            order: request(),
+            sign: Bytes::copy_from_slice(&high.as_bytes()),
+        };
+        assert_eq!(twin.recover(&d), None);
+        assert_eq!(
+            recover_signer(&twin.sign, twin.digest(&d)),
+            Err(SignatureError::HighS)
+        );
+        assert_eq!(
+            recover_signer(&[1, 2, 3], B256::ZERO),
+            Err(SignatureError::Length(3))
+        );
     }
 }

@@ -6,40 +6,10 @@ use dexec_contracts::tx::{find_event, send};
 use dexec_contracts::{AppRegistry, DatasetRegistry, WorkerpoolRegistry};
 use serde::{Deserialize, Serialize};
 
+pub use dexec_primitives::kinds::AssetKind;
+
 use crate::client::{Client, TxOutcome};
 use crate::error::{contract, Error, Result};
-
-/// The three kinds of asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AssetKind {
-    /// A WebAssembly app.
-    App,
-    /// A dataset.
-    Dataset,
-    /// A workerpool (a scheduler and its workers).
-    Workerpool,
-}
-
-impl AssetKind {
-    /// All kinds.
-    pub const ALL: [Self; 3] = [Self::App, Self::Dataset, Self::Workerpool];
-
-    /// Lower-case name, as in commands and files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::App => "app",
-            Self::Dataset => "dataset",
-            Self::Workerpool => "workerpool",
-        }
-    }
-}
-
-impl std::fmt::Display for AssetKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What registers an app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
