@@ -1,4 +1,4 @@
-//! dexec-runtime: runs a task's WebAssembly app deterministically and digests its result.
+//! dexec-runtime: runs a task's WebAssembly app deterministically.
 //!
 //! Apps are WASI preview 1 modules run by wasmtime with a configuration chosen so that every
 //! honest worker computes the same bytes (DESIGN §5, checklist in `docs/runtime.md`):
@@ -17,16 +17,14 @@
 //! [`Runtime::run`] is blocking: call it from `spawn_blocking` or use [`Runtime::run_blocking`].
 //! Compiled modules are cached by the sha256 of their bytes and reused across tasks.
 //!
-//! [`result`] reads `computed.json` and computes the result digest of DESIGN §4: keccak256 of
-//! the callback data, else sha256 of the deterministic output file, else a recursive tree
-//! digest of the output directory (algorithm in [`result::tree_digest`]).
+//! The result digest of `/iexec_out` after a run (DESIGN §4) is protocol, not runtime: the
+//! algorithm is `dexec_primitives::results`, reading the directory `dexec_sdk::results`.
 //!
 //! [`bench`] measures cold/warm start and the WASM/native speed ratio for `dexec bench runtime`.
 
 pub mod bench;
 mod cache;
 mod fuel;
-pub mod result;
 mod runtime;
 mod shell;
 mod wasi;

@@ -21,6 +21,7 @@ pub mod events;
 #[cfg(feature = "market")]
 pub mod market;
 pub mod orders;
+pub mod results;
 pub mod wallet;
 
 pub use assets::{

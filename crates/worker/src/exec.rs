@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use alloy::primitives::{Bytes, B256};
 use dexec_primitives::deal::Deal;
-use dexec_runtime::result::{file_sha256, Computed, COMPUTED_JSON};
+use dexec_primitives::results::COMPUTED_JSON;
 use dexec_runtime::{fuel_for_category, Job, Outcome, Runtime, TaskEnv};
 use dexec_scheduler::api::Assignment;
+use dexec_sdk::results::{file_sha256, output_digest, read_computed};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -115,17 +116,19 @@ impl Executor {
         }
         let outcome = self.run(assignment, &in_dir, &out_dir).await?;
         let (digest, callback_data, error) = match outcome {
-            Ok(()) => match Computed::read(&out_dir).and_then(|c| Ok((c.digest(&out_dir)?, c))) {
-                Ok((digest, computed)) => (
-                    B256::from(digest),
-                    computed.callback_data.map(Bytes::from),
-                    None,
-                ),
-                Err(e) => {
-                    let message = format!("invalid result: {e}");
-                    (error_result(&out_dir, &message)?, None, Some(message))
+            Ok(()) => {
+                match read_computed(&out_dir).and_then(|c| Ok((output_digest(&c, &out_dir)?, c))) {
+                    Ok((digest, computed)) => (
+                        B256::from(digest),
+                        computed.callback_data.map(Bytes::from),
+                        None,
+                    ),
+                    Err(e) => {
+                        let message = format!("invalid result: {e}");
+                        (error_result(&out_dir, &message)?, None, Some(message))
+                    }
                 }
-            },
+            }
             Err(message) => (error_result(&out_dir, &message)?, None, Some(message)),
         };
         let result_location = match &self.store {
@@ -308,7 +311,7 @@ mod tests {
             da,
             B256::from_slice(&Sha256::digest(b"dexec error: app ran out of fuel\n"))
         );
-        let digest = dexec_runtime::result::result_digest(a.path()).expect("digest");
+        let digest = dexec_sdk::results::result_digest(a.path()).expect("digest");
         assert_eq!(B256::from(digest), da);
     }
 }

@@ -126,7 +126,7 @@ pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Re
     let staging = tempfile::tempdir_in(parent)?;
     let files = unzip(&zip, staging.path())?;
     let digest = B256::from(
-        dexec_runtime::result::result_digest(staging.path())
+        dexec_sdk::results::result_digest(staging.path())
             .map_err(|e| Fail::refused(format!("the downloaded result is not valid: {e}")))?,
     );
     if digest != result.digest {

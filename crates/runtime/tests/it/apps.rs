@@ -1,7 +1,8 @@
 //! The example apps of `apps/`, run as a worker would.
 
-use dexec_runtime::result::{keccak256, result_digest, Computed};
+use dexec_primitives::results::keccak256;
 use dexec_runtime::{Outcome, Runtime, RuntimeConfig};
+use dexec_sdk::results::{read_computed, result_digest, ResultError};
 use sha2::{Digest, Sha256};
 
 use crate::{app, apps_build, run, runtime, TaskDirs};
@@ -16,7 +17,7 @@ fn hello_greets_its_arguments() {
         String::from_utf8_lossy(&result.stdout),
         "hello: wrote /iexec_out/result.txt\n"
     );
-    let computed = Computed::read(&dirs.output()).expect("computed.json");
+    let computed = read_computed(&dirs.output()).expect("computed.json");
     assert_eq!(
         computed.deterministic_output_path.as_deref(),
         Some("/iexec_out/result.txt")
@@ -108,7 +109,7 @@ fn wordcount_without_input_is_a_deterministic_app_error() {
     );
     assert!(matches!(
         result_digest(&dirs.output()),
-        Err(dexec_runtime::result::ResultError::MissingComputedJson)
+        Err(ResultError::MissingComputedJson)
     ));
 }
 
@@ -118,7 +119,7 @@ fn callback_returns_the_abi_encoded_square() {
     let n: u128 = 12_345_678_901;
     let result = run(dirs.job(app("callback"), &n.to_string()));
     assert!(result.outcome.is_success(), "{result:?}");
-    let computed = Computed::read(&dirs.output()).expect("computed.json");
+    let computed = read_computed(&dirs.output()).expect("computed.json");
     let data = computed.callback_data.clone().expect("callback-data");
     let mut expected = [0u8; 32];
     expected[16..].copy_from_slice(&(n * n).to_be_bytes());
