@@ -27,7 +27,6 @@ pub mod ids;
 pub mod kinds;
 pub mod link;
 pub mod orders;
-pub mod results;
 pub mod params;
 pub mod poco;
 pub mod results;
