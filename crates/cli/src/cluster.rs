@@ -122,7 +122,10 @@ impl Cluster {
         let mut tasks = Vec::new();
 
         // the store
-        let (store_addr, store_task) = dexec_store::serve(
+        let dexec_service::ServiceHandle {
+            addr: store_addr,
+            task: store_task,
+        } = dexec_store::serve(
             dexec_store::Config::test(state_dir.join("store")),
             stopped(),
         )
@@ -135,7 +138,7 @@ impl Cluster {
 
         // the app provider uploads and registers the app; the workerpool owner its pool
         let app_owner = Client::connect(&entry, Some(signer(APP_OWNER))).await?;
-        let blob = dexec_store::StoreClient::new(&store_url)?
+        let blob = dexec_sdk::store::StoreClient::new(&store_url)?
             .put(options.wasm.clone())
             .await?;
         let app = app_owner

@@ -422,7 +422,8 @@ async fn start_store(
 ) -> eyre::Result<(String, ServiceTask)> {
     let mut config = dexec_store::Config::test(&paths.store_dir);
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let (addr, task) = dexec_store::serve(config, stopped(stop)).await?;
+    let dexec_service::ServiceHandle { addr, task } =
+        dexec_store::serve(config, stopped(stop)).await?;
     tracing::info!(target: "devnet", %addr, "store serving");
     let task = tokio::spawn(async move { task.await?.map_err(|e| eyre!("the store failed: {e}")) });
     Ok((format!("http://{addr}"), task))

@@ -9,6 +9,10 @@
 //! - [`events`]: hub and registry events decoded ([`HubEvent`]) and an [`EventFollower`] with a
 //!   confirmation depth that resumes from a block.
 //! - [`wallet`]: Web3 Secret Storage keystores (geth, foundry, MetaMask) and devnet accounts.
+//! - `store` (feature `store`): the blob store's client (`StoreClient`: uploads checked end to
+//!   end, downloads size-capped and verified) and wire types (`BlobId`, `BlobRef`).
+//! - `scheduler` (feature `scheduler`): the worker↔scheduler protocol's types and the worker's
+//!   client (`SchedulerClient`).
 //! - [`Error`]: every failure as a sentence; the hub's custom errors are decoded.
 //!
 //! Market, store and scheduler clients join as those services land.
@@ -22,6 +26,10 @@ pub mod events;
 pub mod market;
 pub mod orders;
 pub mod results;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod wallet;
 
 pub use assets::{

@@ -219,7 +219,8 @@ impl WalletArgs {
 pub struct DbArgs {
     /// Database URL: `sqlite://<file>` (created if missing), `sqlite::memory:` or
     /// `postgres://user:password@host/db`.
-    #[arg(long = "db", value_name = "URL")]
+    // not `required`: clap does not count a default as given, and each service sets one
+    #[arg(long = "db", value_name = "URL", required = false)]
     pub db: String,
 }
 
@@ -236,7 +237,8 @@ impl DbArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListenArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, value_name = "ADDRESS")]
+    // not `required`: clap does not count a default as given, and each service sets one
+    #[arg(long, value_name = "ADDRESS", required = false)]
     pub listen: SocketAddr,
 }
 

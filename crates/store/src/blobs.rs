@@ -18,8 +18,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use dexec_sdk::store::BlobId;
+
 use crate::config::{Backend, Config};
-use crate::{BlobId, Error, Result};
+use crate::{Error, Result};
 
 /// Uploads up to this size are buffered and written with a single put; larger ones are
 /// streamed to a temporary object in parts of this size, then moved under their id.

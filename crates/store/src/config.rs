@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use dexec_sdk::store::DEFAULT_MAX_BLOB_SIZE;
+use dexec_service::ListenArgs;
 use url::Url;
 
 use crate::{Error, Result};
@@ -12,8 +14,6 @@ use crate::{Error, Result};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8701";
 /// Default directory of the local-filesystem backend.
 pub const DEFAULT_DIR: &str = ".dexec/store";
-/// Default per-blob size limit: 256 MiB.
-pub const DEFAULT_MAX_BLOB_SIZE: u64 = 256 << 20;
 /// Default size up to which a blob is read and verified whole before its first byte is sent:
 /// 16 MiB.
 pub const DEFAULT_VERIFY_BUFFER_SIZE: u64 = 16 << 20;
@@ -21,10 +21,11 @@ pub const DEFAULT_VERIFY_BUFFER_SIZE: u64 = 16 << 20;
 /// Flags of `dexec store` (flatten into a clap command). Every flag also reads an environment
 /// variable; the `AWS_*` variables the AWS SDKs use are honoured for S3 as well.
 #[derive(Clone, clap::Args)]
+#[command(mut_arg("listen", |a| a.env("DEXEC_STORE_LISTEN").default_value(DEFAULT_LISTEN)))]
 pub struct Args {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "DEXEC_STORE_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub listen: ListenArgs,
 
     /// Directory of the local-filesystem backend (created if missing). Ignored when
     /// `--backend-url` is given.
@@ -76,7 +77,7 @@ pub struct Args {
 impl fmt::Debug for Args {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Args")
-            .field("listen", &self.listen)
+            .field("listen", &self.listen.listen)
             .field("dir", &self.dir)
             .field("backend_url", &self.backend_url)
             .field("s3_endpoint", &self.s3_endpoint)
@@ -218,7 +219,7 @@ impl Config {
             }
         }
         Ok(Self {
-            listen: args.listen,
+            listen: args.listen.listen,
             backend,
             max_blob_size: args.max_blob_size,
             verify_buffer_size: args.verify_buffer_size,

@@ -1,24 +1,22 @@
-//! The crate's error type, shared by the server and the client.
+//! The store server's error type.
 //!
-//! The HTTP status each variant maps to is decided in one place, `http::status_of`.
+//! The HTTP status each variant maps to is decided in one place, its `ApiError` impl in
+//! `http.rs`. The client's errors are `dexec_sdk::store::StoreError`.
 
-use crate::BlobId;
+use dexec_sdk::store::{BlobId, InvalidBlobId};
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in the store, its configuration and its client.
+/// Everything that can go wrong in the store and its configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A blob id that is not 64 hexadecimal characters (HTTP 400).
-    #[error(
-        "`{0}` is not a blob id: a blob id is the sha256 of the blob, 64 hexadecimal characters"
-    )]
-    InvalidId(String),
+    #[error(transparent)]
+    InvalidId(#[from] InvalidBlobId),
 
-    /// A blob larger than the allowed size: the server's `--max-blob-size` on upload, the
-    /// client's download cap on download (HTTP 413).
+    /// A blob larger than the server's `--max-blob-size` (HTTP 413).
     #[error("the blob is larger than the limit of {limit} bytes")]
     TooLarge {
         /// The limit, in bytes.
@@ -26,8 +24,7 @@ pub enum Error {
     },
 
     /// Bytes that do not hash to the id they were announced under: an upload to
-    /// `PUT /blobs/<id>` with other bytes (HTTP 400), or a download whose bytes do not match the
-    /// requested id (client side).
+    /// `PUT /blobs/<id>` with other bytes (HTTP 400).
     #[error("the bytes hash to {actual}, not to the expected blob id {expected}")]
     DigestMismatch {
         /// The id the bytes were supposed to have.
@@ -62,20 +59,7 @@ pub enum Error {
     #[error("invalid store configuration: {0}")]
     Config(String),
 
-    /// A local I/O error (binding the listener, reading a file to upload, writing a download).
+    /// A local I/O error (binding the listener, serving).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-
-    /// Client: the HTTP request could not be made or its response not read.
-    #[error("request to the store failed: {0}")]
-    Http(#[from] reqwest::Error),
-
-    /// Client: the store answered with an error status; `message` is its `error` sentence.
-    #[error("the store answered {status}: {message}")]
-    Status {
-        /// The HTTP status code.
-        status: u16,
-        /// The server's explanation.
-        message: String,
-    },
 }

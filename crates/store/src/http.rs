@@ -6,10 +6,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use dexec_sdk::store::{blob_url, BlobId, BlobRef};
+use dexec_service::http::{error_response, health, json_error, ApiError};
 use url::Url;
 
 use crate::blobs::{BlobBody, BlobStore, PutOutcome};
-use crate::{BlobId, BlobRef, Error};
+use crate::Error;
 
 /// Cache policy of blob responses: a blob's bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -35,52 +37,41 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The HTTP status of each error: the one place that decides it.
-pub(crate) fn status_of(error: &Error) -> StatusCode {
-    match error {
-        Error::InvalidId(_) | Error::DigestMismatch { .. } | Error::Body(_) => {
-            StatusCode::BAD_REQUEST
+impl ApiError for Error {
+    const SERVICE: &'static str = "store";
+
+    /// The HTTP status of each error: the one place that decides it.
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidId(_) | Error::DigestMismatch { .. } | Error::Body(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Corrupt { .. } | Error::Backend(_) | Error::Config(_) | Error::Io(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
-        Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Corrupt { .. }
-        | Error::Backend(_)
-        | Error::Config(_)
-        | Error::Io(_)
-        | Error::Http(_)
-        | Error::Status { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+
+    /// Internals stay in the log, except integrity failures: the caller should know the blob
+    /// was withdrawn and can be uploaded again.
+    fn server_message(&self) -> String {
+        match self {
+            Error::Corrupt { .. } => self.to_string(),
+            _ => "the store failed to handle the request; the error is in its log".to_owned(),
+        }
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = status_of(&self);
-        let message = if status.is_server_error() {
-            // Logged once here with detail; the caller gets a sentence without internals,
-            // except for integrity failures, which it should know about.
-            tracing::error!(target: "store::http", error = %self, "request failed");
-            match self {
-                Error::Corrupt { .. } => self.to_string(),
-                _ => "the store failed to handle the request; the error is in its log".to_owned(),
-            }
-        } else {
-            tracing::debug!(target: "store::http", %status, error = %self, "request rejected");
-            self.to_string()
-        };
-        error_response(status, message)
+        error_response(&self)
     }
 }
 
-fn error_response(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
-}
-
 async fn no_route(uri: Uri) -> Response {
-    error_response(
+    json_error(
         StatusCode::NOT_FOUND,
         format!(
             "there is nothing at {}; the store serves /blobs and /health",
@@ -178,19 +169,4 @@ fn blob_headers(headers: &mut HeaderMap, id: &BlobId, size: u64) {
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{id}\"")) {
         headers.insert(header::ETAG, etag);
     }
-}
-
-/// `<public base>/blobs/<id>`.
-pub(crate) fn blob_url(base: &Url, id: &BlobId) -> Url {
-    base.join(&format!("blobs/{id}"))
-        .expect("a hex id joined to an http(s) base URL is a valid URL")
-}
-
-/// Makes `url` usable as a base for `join`: its path must end with `/`.
-pub(crate) fn as_base(mut url: Url) -> Url {
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    url
 }

@@ -3,8 +3,8 @@
 //! Apps (`.wasm` modules), datasets, input files and results (zips) are kept under their
 //! sha256 digest, the same checksum the registries record on chain. The store is an HTTP
 //! service over the [`object_store`] crate — a local directory by default, any S3-compatible
-//! bucket by configuration — and this crate also holds its client, [`StoreClient`], which the
-//! SDK re-exports.
+//! bucket by configuration. Its client and wire types ([`StoreClient`], [`BlobId`],
+//! [`BlobRef`]) are in the SDK (`dexec_sdk::store`).
 //!
 //! - `PUT /blobs` stores the body and answers `{"id", "size", "url"}` (201, or 200 if the blob
 //!   was already there); `PUT /blobs/<id>` also checks that the body hashes to `id`.
@@ -15,40 +15,39 @@
 //! described in `docs/store.md`.
 //!
 //! ```no_run
-//! # async fn demo() -> dexec_store::Result<()> {
-//! let (addr, server) = dexec_store::serve(dexec_store::Config::test("/tmp/blobs"), std::future::pending()).await?;
-//! let client = dexec_store::StoreClient::new(&format!("http://{addr}"))?;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = dexec_store::serve(dexec_store::Config::test("/tmp/blobs"), std::future::pending()).await?;
+//! let client = dexec_sdk::store::StoreClient::new(&store.url())?;
 //! let blob = client.put(b"hello".to_vec()).await?;
 //! assert_eq!(client.get(&blob.id).await?, &b"hello"[..]);
-//! # drop(server); Ok(()) }
+//! # Ok(()) }
 //! ```
+//!
+//! [`StoreClient`]: dexec_sdk::store::StoreClient
+//! [`BlobId`]: dexec_sdk::store::BlobId
+//! [`BlobRef`]: dexec_sdk::store::BlobRef
 
 mod blobs;
-mod client;
 mod config;
 mod error;
 mod http;
-mod id;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
-use tokio::task::JoinHandle;
+use dexec_service::ServiceHandle;
 
 pub use blobs::{BlobBody, BlobStore, PutOutcome};
-pub use client::StoreClient;
 pub use config::{
     parse_size, Args, Backend, Config, S3Config, DEFAULT_DIR, DEFAULT_LISTEN,
     DEFAULT_MAX_BLOB_SIZE, DEFAULT_VERIFY_BUFFER_SIZE,
 };
 pub use error::{Error, Result};
-pub use id::{BlobId, BlobRef};
 
 /// Opens the backend, binds `config.listen` (port 0 allowed) and serves in a spawned task until
 /// `shutdown` resolves; in-flight requests then finish (graceful shutdown).
 ///
 /// Returns the bound address and the server task, whose result reports a serving error.
-pub async fn serve<F>(config: Config, shutdown: F) -> Result<(SocketAddr, JoinHandle<Result<()>>)>
+pub async fn serve<F>(config: Config, shutdown: F) -> Result<ServiceHandle<Error>>
 where
     F: Future<Output = ()> + Send + 'static,
 {
@@ -62,30 +61,20 @@ where
     };
     let state = http::AppState {
         store,
-        public_url: http::as_base(public_url),
+        public_url: dexec_sdk::store::as_base(public_url),
     };
     tracing::info!(target: "store::http", %addr, backend = ?config.backend, public_url = %state.public_url, max_blob_size = config.max_blob_size, "store listening");
     let app = http::router(state);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::Io)?;
+        dexec_service::http::serve(listener, app, shutdown).await?;
         tracing::info!(target: "store::http", %addr, "store stopped");
         Ok(())
     });
-    Ok((addr, task))
+    Ok(ServiceHandle { addr, task })
 }
 
 /// Runs `dexec store`: validates `args`, serves, and stops gracefully on Ctrl-C (SIGINT).
 pub async fn run(args: Args) -> Result<()> {
     let config = Config::from_args(args)?;
-    let shutdown = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(target: "store::http", error = %e, "cannot listen for Ctrl-C; stopping");
-        }
-    };
-    let (_addr, task) = serve(config, shutdown).await?;
-    task.await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))?
+    dexec_service::shutdown::run_until_ctrl_c(|shutdown| serve(config, shutdown)).await
 }

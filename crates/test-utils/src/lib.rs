@@ -4,9 +4,14 @@
 //!   deployed by dev account 0 and dev accounts funded like `dexec devnet` does (mint, then
 //!   deposit on the hub), and [`dexec_sdk::Client`]s for any dev account.
 //! - [`TestStore`]: the blob store served in-process on port 0 over a temporary directory.
+//! - [`cluster`] (feature `cluster`): a whole workerpool in-process — chain, store, scheduler,
+//!   workers — with test apps and deals.
 //!
 //! Tests never snapshot/revert the chain: alloy providers would keep nonces and receipts of
 //! transactions the revert erased. Each test spawns its own chain instead (about a second).
+
+#[cfg(feature = "cluster")]
+pub mod cluster;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,6 +41,9 @@ pub enum Error {
     /// The store failed to start.
     #[error(transparent)]
     Store(#[from] dexec_store::Error),
+    /// A store client could not be made.
+    #[error(transparent)]
+    StoreClient(#[from] dexec_sdk::store::StoreError),
     /// A node request failed.
     #[error("node request failed: {0}")]
     Rpc(String),
@@ -278,13 +286,14 @@ impl TestStore {
     pub async fn start() -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let (addr, _task) = dexec_store::serve(
+        let handle = dexec_store::serve(
             dexec_store::Config::test(dir.path().join("blobs")),
             async move {
                 let _ = stopped.await;
             },
         )
         .await?;
+        let addr = handle.addr;
         Ok(Self {
             addr,
             url: format!("http://{addr}"),
@@ -294,8 +303,8 @@ impl TestStore {
     }
 
     /// A client of this store.
-    pub fn client(&self) -> Result<dexec_store::StoreClient> {
-        Ok(dexec_store::StoreClient::new(&self.url)?)
+    pub fn client(&self) -> Result<dexec_sdk::store::StoreClient> {
+        Ok(dexec_sdk::store::StoreClient::new(&self.url)?)
     }
 
     /// The directory holding the blobs.
@@ -327,5 +336,33 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Environment variable naming an empty PostgreSQL database for tests (`make test` starts a
+/// throwaway loopback cluster and sets it).
+pub const POSTGRES_URL_ENV: &str = "DEXEC_TEST_POSTGRES_URL";
+/// When set to `1` (`make test` and CI set it), a PostgreSQL test without
+/// [`POSTGRES_URL_ENV`] fails instead of being skipped.
+pub const REQUIRE_POSTGRES_ENV: &str = "DEXEC_TEST_REQUIRE_POSTGRES";
+
+/// The PostgreSQL URL for `test`, or `None` when none is configured and none is required: the
+/// test then prints a visible `SKIPPED` line and returns. Under `make test` / CI
+/// ([`REQUIRE_POSTGRES_ENV`]=1) a missing URL panics, so a PostgreSQL test never passes
+/// without running there.
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_URL_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var(REQUIRE_POSTGRES_ENV).is_ok_and(|v| v == "1") => panic!(
+            "{test}: {REQUIRE_POSTGRES_ENV}=1 but {POSTGRES_URL_ENV} is not set: start \
+             PostgreSQL with scripts/postgres.sh (make test does)"
+        ),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: {POSTGRES_URL_ENV} is not set (make test starts PostgreSQL and \
+                 sets it)"
+            );
+            None
+        }
     }
 }

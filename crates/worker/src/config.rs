@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use alloy::primitives::B256;
 use alloy::signers::local::PrivateKeySigner;
-use dexec_sdk::{ChainEntry, ChainFile};
+use dexec_sdk::ChainEntry;
+use dexec_service::{ChainArgs, WalletArgs};
 
 use crate::error::{Error, Result};
 
@@ -19,21 +20,12 @@ pub struct Args {
         default_value = "http://127.0.0.1:13000"
     )]
     pub scheduler_url: String,
-    /// chain.json to read the chain from.
-    #[arg(long, env = "DEXEC_CHAIN_FILE", default_value = ".dexec/chain.json")]
-    pub chain_file: PathBuf,
-    /// Chain of chain.json to use (default: its `default`).
-    #[arg(long, env = "DEXEC_CHAIN")]
-    pub chain: Option<String>,
-    /// JSON-RPC URL, overriding the chain's `host`.
-    #[arg(long, env = "DEXEC_RPC_URL")]
-    pub rpc_url: Option<String>,
-    /// The worker's keystore (password from DEXEC_WALLET_PASSWORD).
-    #[arg(long, env = "DEXEC_WALLET_FILE", conflicts_with = "dev_account")]
-    pub wallet_file: Option<PathBuf>,
-    /// Use devnet account N as the worker's wallet (devnet only).
-    #[arg(long, value_name = "N")]
-    pub dev_account: Option<u32>,
+    /// The chain: chain.json, chain name, RPC override.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// The worker's wallet (it contributes, stakes and is paid with it).
+    #[command(flatten)]
+    pub wallet: WalletArgs,
     /// Name shown by the scheduler.
     #[arg(long, default_value = "worker")]
     pub name: String,
@@ -160,16 +152,10 @@ impl Config {
 
     /// Validate `args`.
     pub fn from_args(args: Args) -> Result<Self> {
-        let chain =
-            ChainFile::load_service_entry(&args.chain_file, args.chain.as_deref(), args.rpc_url)
-                .map_err(|e| Error::Config(e.to_string()))?;
-        let signer = dexec_sdk::wallet::service_signer(
-            args.wallet_file.as_deref(),
-            args.dev_account,
-            chain.chain_id().unwrap_or(31337),
-            "the worker",
-        )
-        .map_err(Error::Config)?;
+        let (_, chain) = args.chain.entry()?;
+        let signer = args
+            .wallet
+            .service_signer(chain.chain_id().unwrap_or(31337), "the worker")?;
         let tags = dexec_primitives::tag::parse(&args.tags)
             .map_err(|e| Error::Config(format!("--tags: {e}")))?;
         let cores = cores();

@@ -7,15 +7,12 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A flag group (chain, wallet) could not be used.
+    #[error(transparent)]
+    Args(#[from] dexec_service::args::ArgsError),
     /// The scheduler refused a call or could not be reached.
-    #[error("scheduler: {0}")]
-    Scheduler(String),
-    /// The scheduler cannot be reached (down or restarting).
-    #[error("scheduler unreachable: {0}")]
-    Unreachable(String),
-    /// The scheduler no longer knows this worker's session.
-    #[error("the scheduler does not know this session")]
-    Unauthorized,
+    #[error(transparent)]
+    Scheduler(#[from] dexec_sdk::scheduler::SchedulerError),
     /// A chain call failed.
     #[error(transparent)]
     Chain(#[from] dexec_sdk::Error),
@@ -30,7 +27,15 @@ pub enum Error {
     Fault(String),
     /// The result could not be uploaded.
     #[error("result upload failed: {0}")]
-    Store(#[from] dexec_store::Error),
+    Store(#[from] dexec_sdk::store::StoreError),
+    /// The assignment's deal is not a packed deal.
+    #[error("the assignment for task {task} carries an invalid deal: {error}")]
+    BadDeal {
+        /// The task.
+        task: alloy::primitives::B256,
+        /// Why the deal does not decode.
+        error: dexec_primitives::DealError,
+    },
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signer(#[from] alloy::signers::Error),

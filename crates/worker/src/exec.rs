@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{Bytes, B256};
-use dexec_primitives::deal::Deal;
 use dexec_primitives::results::COMPUTED_JSON;
+use dexec_primitives::{Deal, RequestParams};
 use dexec_runtime::{fuel_for_category, Job, Outcome, Runtime, TaskEnv};
-use dexec_scheduler::api::Assignment;
 use dexec_sdk::results::{file_sha256, output_digest, read_computed};
+use dexec_sdk::scheduler::Assignment;
+use dexec_sdk::store::StoreClient;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -94,18 +95,14 @@ impl AppCache {
     }
 }
 
-/// The request params the worker reads.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Params {
-    #[serde(default)]
-    iexec_args: String,
-    #[serde(default)]
-    iexec_input_files: Vec<String>,
-}
-
 impl Executor {
-    /// Compute `assignment` in `task_dir` (wiped first).
-    pub async fn compute(&self, assignment: &Assignment, task_dir: &Path) -> Result<Computation> {
+    /// Compute `assignment` of `deal` in `task_dir` (wiped first).
+    pub async fn compute(
+        &self,
+        assignment: &Assignment,
+        deal: &Deal,
+        task_dir: &Path,
+    ) -> Result<Computation> {
         let in_dir = task_dir.join("iexec_in");
         let out_dir = task_dir.join("iexec_out");
         for dir in [&in_dir, &out_dir] {
@@ -114,7 +111,7 @@ impl Executor {
             }
             tokio::fs::create_dir_all(dir).await?;
         }
-        let outcome = self.run(assignment, &in_dir, &out_dir).await?;
+        let outcome = self.run(assignment, deal, &in_dir, &out_dir).await?;
         let (digest, callback_data, error) = match outcome {
             Ok(()) => {
                 match read_computed(&out_dir).and_then(|c| Ok((output_digest(&c, &out_dir)?, c))) {
@@ -139,7 +136,7 @@ impl Executor {
                         .await
                         .map_err(|e| Error::Fault(e.to_string()))??
                 };
-                let client = dexec_store::StoreClient::new(store)?;
+                let client = StoreClient::new(store)?;
                 let blob = client.put(zip).await?;
                 Some(client.blob_url(&blob.id).to_string())
             }
@@ -158,20 +155,12 @@ impl Executor {
     async fn run(
         &self,
         a: &Assignment,
+        deal: &Deal,
         in_dir: &Path,
         out_dir: &Path,
     ) -> Result<std::result::Result<(), String>> {
-        let deal = match Deal::decode(&a.deal) {
-            Ok(deal) => deal,
-            Err(_) => return Ok(Err("invalid deal".into())),
-        };
-        let params: Params = if a.params.trim().is_empty() {
-            Params::default()
-        } else {
-            match serde_json::from_str(&a.params) {
-                Ok(p) => p,
-                Err(_) => return Ok(Err("invalid request params".into())),
-            }
+        let Ok(params) = RequestParams::parse(&a.params) else {
+            return Ok(Err("invalid request params".into()));
         };
         let store = self.store.as_deref();
         // the app and dataset come from their on-chain owners; input files from the requester

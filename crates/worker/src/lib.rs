@@ -15,7 +15,6 @@ mod config;
 mod error;
 pub mod exec;
 pub mod fetch;
-mod scheduler;
 mod state;
 
 use std::future::Future;
@@ -25,11 +24,11 @@ use std::time::Duration;
 
 use alloy::primitives::{keccak256, Address, Bytes, Signature, B256, U256};
 use dexec_contracts::tx::send;
-use dexec_primitives::deal::Deal;
+use dexec_primitives::poco::{authorization_hash, result_hash, result_seal};
+use dexec_primitives::{ContributionStatus, Deal, ResultsLink};
 use dexec_runtime::{Runtime, RuntimeConfig};
-use dexec_scheduler::api::{
-    authorization_hash, result_hash, result_seal, results_link, Action, Assignment, Capabilities,
-    Report, ReportStatus,
+use dexec_sdk::scheduler::{
+    Action, Assignment, Capabilities, Report, ReportStatus, SchedulerClient,
 };
 use dexec_sdk::Client;
 use tokio::sync::{Mutex, Semaphore};
@@ -40,14 +39,12 @@ pub use error::{Error, Result};
 
 use crate::exec::Executor;
 use crate::fetch::Limits;
-use crate::scheduler::SchedulerClient;
 use crate::state::{Phase, TaskState};
 
-/// Contribution statuses of the hub's `viewContribution`.
-const CONTRIBUTION_UNSET: U256 = U256::ZERO;
-const CONTRIBUTION_REVEALED: U256 = U256::from_limbs([2, 0, 0, 0]);
-
 /// A worker running in the background.
+///
+/// Not a `dexec_service::ServiceHandle`: a worker listens on no address (it calls its
+/// scheduler), so it is known by its wallet address instead.
 #[derive(Debug)]
 pub struct Running {
     /// The worker's address.
@@ -55,6 +52,13 @@ pub struct Running {
     /// Ends when the worker stops. Aborting it kills the worker at once (its replicates
     /// stay on disk and resume at the next start).
     pub task: JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Wait until the worker stops; a panicked task is reported as a fault.
+    pub async fn join(self) -> Result<()> {
+        self.task.await.map_err(|e| Error::Fault(e.to_string()))?
+    }
 }
 
 struct Worker {
@@ -125,14 +129,7 @@ where
 /// Run `dexec worker`: validate `args`, work until Ctrl-C.
 pub async fn run(args: Args) -> Result<()> {
     let config = Config::from_args(args)?;
-    let running = start(config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    running
-        .task
-        .await
-        .map_err(|e| Error::Fault(e.to_string()))?
+    start(config, dexec_service::ctrl_c()).await?.join().await
 }
 
 impl Worker {
@@ -229,12 +226,15 @@ impl Worker {
 
     async fn drive(&self, state: &mut TaskState, dir: &std::path::Path) -> Result<Action> {
         let a = state.assignment.clone();
-        let deal = Deal::decode(&a.deal).map_err(|e| Error::Fault(e.to_string()))?;
+        let deal = Deal::decode(&a.deal).map_err(|error| Error::BadDeal {
+            task: a.task_id,
+            error,
+        })?;
         self.check_authorization(&a, &deal)?;
         loop {
             match state.phase.clone() {
                 Phase::Received => {
-                    let computed = self.executor.compute(&a, dir).await?;
+                    let computed = self.executor.compute(&a, &deal, dir).await?;
                     if let Some(error) = &computed.error {
                         tracing::info!(target: "worker::exec", task = %a.task_id, %error, "error result");
                     }
@@ -260,7 +260,9 @@ impl Worker {
                     let action = self.scheduler.report(a.task_id, &report).await?;
                     match action {
                         Action::ContributeAndFinalize => {
-                            let link = results_link(result_location.as_deref().unwrap_or(""));
+                            let link =
+                                ResultsLink::store(result_location.clone().unwrap_or_default())
+                                    .to_json();
                             self.contribute_and_finalize(
                                 &a,
                                 digest,
@@ -308,7 +310,7 @@ impl Worker {
                 Phase::Finalized { digest } => {
                     let mut report = Report::status(ReportStatus::Finalized);
                     report.digest = Some(digest);
-                    return self.scheduler.report(a.task_id, &report).await;
+                    return Ok(self.scheduler.report(a.task_id, &report).await?);
                 }
             }
         }
@@ -365,21 +367,25 @@ impl Worker {
 
     /// The status of this worker's contribution to `task_id` on chain (a restarted worker
     /// must not send a contribution or a reveal twice).
-    async fn my_contribution(&self, task_id: B256) -> Result<U256> {
+    async fn my_contribution(&self, task_id: B256) -> Result<ContributionStatus> {
         let poco = self.client.deployment().poco(self.client.provider());
         let contribution = poco
             .viewContribution(task_id, self.config.signer.address())
             .call()
             .await
             .map_err(dexec_contracts::Error::from)?;
-        Ok(contribution.status)
+        let code = contribution.status;
+        u64::try_from(code)
+            .ok()
+            .and_then(ContributionStatus::from_code)
+            .ok_or_else(|| Error::Fault(format!("the hub reports contribution status {code}")))
     }
 
     async fn contribute(&self, a: &Assignment, digest: B256) -> Result<()> {
         let _tx = self.tx_lock.lock().await;
         let me = self.config.signer.address();
         let poco = self.client.deployment().poco(self.client.provider());
-        if self.my_contribution(a.task_id).await? != CONTRIBUTION_UNSET {
+        if self.my_contribution(a.task_id).await? != ContributionStatus::Unset {
             return Ok(()); // contributed before a restart
         }
         let call = poco.contribute(
@@ -400,7 +406,7 @@ impl Worker {
     async fn reveal(&self, a: &Assignment, digest: B256) -> Result<()> {
         let _tx = self.tx_lock.lock().await;
         let poco = self.client.deployment().poco(self.client.provider());
-        if self.my_contribution(a.task_id).await? == CONTRIBUTION_REVEALED {
+        if self.my_contribution(a.task_id).await? == ContributionStatus::Proved {
             return Ok(()); // revealed before a restart
         }
         let receipt = send(&poco.reveal(a.task_id, digest)).await?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use alloy::primitives::{Bytes, B256};
-use dexec_scheduler::api::Assignment;
+use dexec_sdk::scheduler::Assignment;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;

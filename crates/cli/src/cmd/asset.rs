@@ -334,7 +334,7 @@ async fn upload(kind: AssetKind, spec: &mut Spec, global: &Global) -> eyre::Resu
     if spec.multiaddr.is_some() {
         return Ok(None);
     }
-    let client = dexec_store::StoreClient::new(&store)?;
+    let client = dexec_sdk::store::StoreClient::new(&store)?;
     let blob = client
         .put_file(&path)
         .await

@@ -109,8 +109,8 @@ pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Re
             out.display()
         )));
     }
-    let store = dexec_store::StoreClient::new(base)?.with_max_download(MAX_RESULT_BYTES);
-    let id: dexec_store::BlobId = id
+    let store = dexec_sdk::store::StoreClient::new(base)?.with_max_download(MAX_RESULT_BYTES);
+    let id: dexec_sdk::store::BlobId = id
         .parse()
         .map_err(|_| Fail::refused(format!("`{id}` is not a blob id")))?;
     let zip = store

@@ -1,6 +1,6 @@
 //! The HTTP API through raw reqwest.
 
-use dexec_store::{BlobId, BlobRef};
+use dexec_sdk::store::{BlobId, BlobRef};
 use reqwest::header;
 use reqwest::StatusCode;
 

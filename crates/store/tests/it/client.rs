@@ -1,6 +1,6 @@
 //! `StoreClient` against a real server.
 
-use dexec_store::{BlobId, Error};
+use dexec_sdk::store::{BlobId, StoreClient, StoreError as Error};
 
 use crate::{data, TestStore};
 
@@ -91,7 +91,7 @@ async fn server_limits_reach_the_client_as_sentences() {
 fn client_refuses_non_http_base_urls() {
     for bad in ["ftp://x", "not a url", "mailto:a@b"] {
         assert!(
-            matches!(dexec_store::StoreClient::new(bad), Err(Error::Config(_))),
+            matches!(StoreClient::new(bad), Err(Error::InvalidUrl(_))),
             "{bad}"
         );
     }

@@ -1,6 +1,6 @@
 //! Corruption of stored bytes is detected on read and the blob withdrawn.
 
-use dexec_store::{BlobId, BlobRef, Error};
+use dexec_sdk::store::{BlobId, BlobRef, StoreClient, StoreError as Error};
 use reqwest::StatusCode;
 
 use crate::{data, error_sentence, TestStore};
@@ -131,7 +131,7 @@ async fn client_rejects_bytes_that_do_not_match_the_id() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let client = dexec_store::StoreClient::new(&format!("http://{addr}")).unwrap();
+    let client = StoreClient::new(&format!("http://{addr}")).unwrap();
     let err = client.get(&wanted).await.unwrap_err();
     assert!(
         matches!(err, Error::DigestMismatch { expected, actual } if expected == wanted && actual == BlobId::of(b"something else")),

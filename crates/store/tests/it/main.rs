@@ -10,7 +10,8 @@ mod integrity;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use dexec_store::{BlobId, Config};
+use dexec_sdk::store::{BlobId, StoreClient};
+use dexec_store::Config;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -39,17 +40,17 @@ impl TestStore {
         let mut config = Config::test(dir.path());
         tweak(&mut config);
         let (tx, rx) = oneshot::channel::<()>();
-        let (addr, task) = dexec_store::serve(config, async {
+        let handle = dexec_store::serve(config, async {
             let _ = rx.await;
         })
         .await
         .expect("store starts");
         Self {
             dir,
-            addr,
-            base: format!("http://{addr}"),
+            addr: handle.addr,
+            base: handle.url(),
             shutdown: Some(tx),
-            task: Some(task),
+            task: Some(handle.task),
         }
     }
 
@@ -59,8 +60,8 @@ impl TestStore {
     }
 
     /// A `StoreClient` of this store.
-    pub fn client(&self) -> dexec_store::StoreClient {
-        dexec_store::StoreClient::new(&self.base).expect("client")
+    pub fn client(&self) -> StoreClient {
+        StoreClient::new(&self.base).expect("client")
     }
 
     /// Where the local backend keeps blob `id`.

@@ -1,4 +1,4 @@
-//! [`StoreClient`]: HTTP client of the blob store (re-exported by the SDK).
+//! [`StoreClient`]: HTTP client of the blob store (`dexec store`, `docs/store.md`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +9,54 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
-use crate::{BlobId, BlobRef, Error, Result, DEFAULT_MAX_BLOB_SIZE};
+use super::types::{as_base, blob_url, BlobId, BlobRef, InvalidBlobId, DEFAULT_MAX_BLOB_SIZE};
+use crate::ErrorBody;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A blob id that is not 64 hexadecimal characters.
+    #[error(transparent)]
+    InvalidId(#[from] InvalidBlobId),
+    /// A blob larger than the client's download cap.
+    #[error("the blob is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Downloaded bytes that do not hash to the requested id, or an upload answered under
+    /// another id.
+    #[error("the bytes hash to {actual}, not to the expected blob id {expected}")]
+    DigestMismatch {
+        /// The id the bytes were supposed to have.
+        expected: BlobId,
+        /// The sha256 of the bytes actually received.
+        actual: BlobId,
+    },
+    /// No blob with this id in the store.
+    #[error("there is no blob {0} in the store")]
+    NotFound(BlobId),
+    /// A base URL that is not an http(s) URL.
+    #[error("`{0}` is not an http(s) URL of a store")]
+    InvalidUrl(String),
+    /// A local I/O error (reading a file to upload, writing a download).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The HTTP request could not be made or its response not read.
+    #[error("request to the store failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The store answered with an error status; `message` is its `error` sentence.
+    #[error("the store answered {status}: {message}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's explanation.
+        message: String,
+    },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Client of a store server. Uploads announce their digest (`PUT /blobs/<id>`) so the server
 /// checks it end to end; downloads are size-capped and verified against the requested id.
@@ -37,11 +84,9 @@ impl StoreClient {
         let base = Url::parse(base_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| {
-                Error::Config(format!("`{base_url}` is not an http(s) URL of a store"))
-            })?;
+            .ok_or_else(|| StoreError::InvalidUrl(base_url.to_owned()))?;
         Ok(Self {
-            base: crate::http::as_base(base),
+            base: as_base(base),
             http,
             max_download: DEFAULT_MAX_BLOB_SIZE,
         })
@@ -60,7 +105,7 @@ impl StoreClient {
 
     /// The URL of blob `id` on this store.
     pub fn blob_url(&self, id: &BlobId) -> Url {
-        crate::http::blob_url(&self.base, id)
+        blob_url(&self.base, id)
     }
 
     /// Uploads `bytes`; the server checks they hash to the id computed here.
@@ -83,7 +128,7 @@ impl StoreClient {
         let hashed = path.clone();
         let (id, size) = tokio::task::spawn_blocking(move || hash_file(&hashed))
             .await
-            .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         let file = tokio::fs::File::open(&path).await?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
             file,
@@ -104,7 +149,7 @@ impl StoreClient {
         let response = check_status(response, &id).await?;
         let blob: BlobRef = response.json().await?;
         if blob.id != id {
-            return Err(Error::DigestMismatch {
+            return Err(StoreError::DigestMismatch {
                 expected: id,
                 actual: blob.id,
             });
@@ -124,7 +169,7 @@ impl StoreClient {
         );
         while let Some(chunk) = response.chunk().await? {
             if (buffer.len() + chunk.len()) as u64 > self.max_download {
-                return Err(Error::TooLarge {
+                return Err(StoreError::TooLarge {
                     limit: self.max_download,
                 });
             }
@@ -150,7 +195,7 @@ impl StoreClient {
             while let Some(chunk) = response.chunk().await? {
                 size += chunk.len() as u64;
                 if size > self.max_download {
-                    return Err(Error::TooLarge {
+                    return Err(StoreError::TooLarge {
                         limit: self.max_download,
                     });
                 }
@@ -181,7 +226,7 @@ impl StoreClient {
             .content_length()
             .is_some_and(|n| n > self.max_download)
         {
-            return Err(Error::TooLarge {
+            return Err(StoreError::TooLarge {
                 limit: self.max_download,
             });
         }
@@ -200,7 +245,7 @@ impl StoreClient {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::Status {
+            .ok_or_else(|| StoreError::Status {
                 status: response.status().as_u16(),
                 message: "the answer to HEAD has no Content-Length".into(),
             })?;
@@ -220,21 +265,20 @@ impl StoreClient {
     }
 }
 
-/// Turns error statuses into errors: 404 into [`Error::NotFound`], others into
-/// [`Error::Status`] carrying the server's sentence.
+/// Turns error statuses into errors: 404 into [`StoreError::NotFound`], others into
+/// [`StoreError::Status`] carrying the server's sentence.
 async fn check_status(response: reqwest::Response, id: &BlobId) -> Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
     if status == StatusCode::NOT_FOUND && response.url().path().contains("/blobs/") {
-        return Err(Error::NotFound(*id));
+        return Err(StoreError::NotFound(*id));
     }
     let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| {
+    let message = serde_json::from_str::<ErrorBody>(&text)
+        .map(|body| body.error)
+        .unwrap_or_else(|_| {
             let mut t = text.trim().to_owned();
             t.truncate(500);
             if t.is_empty() {
@@ -243,7 +287,7 @@ async fn check_status(response: reqwest::Response, id: &BlobId) -> Result<reqwes
                 t
             }
         });
-    Err(Error::Status {
+    Err(StoreError::Status {
         status: status.as_u16(),
         message,
     })
@@ -253,7 +297,7 @@ fn verify(id: &BlobId, hasher: Sha256) -> Result<()> {
     let actual = BlobId::from_digest(hasher.finalize().into());
     if actual != *id {
         tracing::warn!(target: "store::client", blob = %id, %actual, "downloaded bytes do not match the blob id");
-        return Err(Error::DigestMismatch {
+        return Err(StoreError::DigestMismatch {
             expected: *id,
             actual,
         });

@@ -1,4 +1,4 @@
-//! Blob ids (sha256 digests) and blob references.
+//! The store's wire types: blob ids (sha256 digests), blob references, and blob URLs.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,7 +7,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::Error;
+/// Default per-blob size limit of a store, and the client's default download cap: 256 MiB.
+pub const DEFAULT_MAX_BLOB_SIZE: u64 = 256 << 20;
+
+/// A string that is not a blob id (the input is kept, shortened, for the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a blob id: a blob id is the sha256 of the blob, 64 hexadecimal characters")]
+pub struct InvalidBlobId(pub String);
 
 /// The id of a blob: the sha256 digest of its bytes.
 ///
@@ -40,7 +46,7 @@ impl BlobId {
 }
 
 impl FromStr for BlobId {
-    type Err = Error;
+    type Err = InvalidBlobId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let digits = s
@@ -49,7 +55,7 @@ impl FromStr for BlobId {
             .unwrap_or(s);
         let mut out = [0u8; 32];
         if digits.len() != 64 || hex::decode_to_slice(digits, &mut out).is_err() {
-            return Err(Error::InvalidId(truncate_for_message(s)));
+            return Err(InvalidBlobId(truncate_for_message(s)));
         }
         Ok(Self(out))
     }
@@ -100,6 +106,21 @@ pub struct BlobRef {
     pub url: Url,
 }
 
+/// `<base>/blobs/<id>`; `base` is a store's base URL as [`as_base`] makes it.
+pub fn blob_url(base: &Url, id: &BlobId) -> Url {
+    base.join(&format!("blobs/{id}"))
+        .expect("a hex id joined to an http(s) base URL is a valid URL")
+}
+
+/// Makes `url` usable as a base for `join`: its path must end with `/`.
+pub fn as_base(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -130,7 +151,7 @@ mod tests {
             &EMPTY.replace('e', "g"),
         ] {
             let err = bad.parse::<BlobId>().unwrap_err();
-            assert!(matches!(err, Error::InvalidId(_)), "{bad}: {err}");
+            assert!(err.to_string().contains("is not a blob id"), "{bad}: {err}");
         }
     }
 
@@ -148,5 +169,21 @@ mod tests {
         assert_eq!(json, format!("\"{id}\""));
         assert_eq!(serde_json::from_str::<BlobId>(&json).unwrap(), id);
         assert!(serde_json::from_str::<BlobId>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn blob_urls_keep_the_base_path() {
+        let id = BlobId::of(b"");
+        let base = as_base(Url::parse("http://h:1/store").unwrap());
+        assert_eq!(base.as_str(), "http://h:1/store/");
+        assert_eq!(
+            blob_url(&base, &id).as_str(),
+            format!("http://h:1/store/blobs/{id}")
+        );
+        let root = as_base(Url::parse("http://h:1").unwrap());
+        assert_eq!(
+            blob_url(&root, &id).as_str(),
+            format!("http://h:1/blobs/{id}")
+        );
     }
 }

@@ -1,0 +1,236 @@
+//! [`SchedulerClient`]: the worker's side of the scheduler protocol — registration with a
+//! signed challenge, session renewal, heartbeats, long polls for replicates, and reports.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, Bytes, B256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::signers::SignerSync;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use super::types::{
+    Action, Assignment, Capabilities, Challenge, Heartbeat, NextAction, NextRequest,
+    RegisterRequest, Registered, Report,
+};
+use crate::ErrorBody;
+
+/// How long [`SchedulerClient::report`] retries while the scheduler cannot be reached.
+pub const REPORT_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Heartbeat interval used before registration told the real one.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Why a call to the scheduler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The scheduler cannot be reached (down or restarting).
+    #[error("scheduler unreachable: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    /// The scheduler no longer knows this worker's session (it registers again once).
+    #[error("the scheduler does not know this session")]
+    Unauthorized,
+    /// The scheduler refused the call; `message` is its sentence.
+    #[error("scheduler: {status}: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What the scheduler said (its `{"error": …}` sentence, else the body's text).
+        message: String,
+    },
+    /// The scheduler's answer could not be read.
+    #[error("scheduler: unreadable answer: {0}")]
+    Answer(String),
+    /// The challenge could not be signed.
+    #[error("signing the challenge failed: {0}")]
+    Signer(#[from] alloy::signers::Error),
+}
+
+/// A worker's client of its scheduler (`docs/workerpool.md`, "HTTP API").
+///
+/// [`register`](Self::register) signs a fresh challenge and keeps the session; every later
+/// call carries it, and a call the scheduler answers 401 (it restarted and forgot sessions)
+/// registers again once and is repeated.
+#[derive(Debug)]
+pub struct SchedulerClient {
+    http: reqwest::Client,
+    base: String,
+    signer: PrivateKeySigner,
+    name: String,
+    caps: Capabilities,
+    session: RwLock<Option<Registered>>,
+}
+
+impl SchedulerClient {
+    /// A client of the scheduler at `base` (e.g. `http://127.0.0.1:13000`) for the worker whose
+    /// key is `signer`, shown as `name`, offering `caps`. Nothing is sent before
+    /// [`register`](Self::register).
+    pub fn new(base: &str, signer: PrivateKeySigner, name: String, caps: Capabilities) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            signer,
+            name,
+            caps,
+            session: RwLock::new(None),
+        }
+    }
+
+    /// The worker's address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// Sign a fresh challenge and register; the session is kept for later calls.
+    pub async fn register(&self) -> Result<Registered, SchedulerError> {
+        let url = format!(
+            "{}/workers/challenge?address={:#x}",
+            self.base,
+            self.address()
+        );
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(SchedulerError::Unreachable)?;
+        let challenge: Challenge = decode(response)
+            .await?
+            .ok_or_else(|| SchedulerError::Answer("the challenge has no body".into()))?;
+        let signature = self
+            .signer
+            .sign_message_sync(challenge.challenge.as_bytes())?;
+        let request = RegisterRequest {
+            address: self.address(),
+            challenge: challenge.challenge,
+            signature: Bytes::copy_from_slice(&signature.as_bytes()),
+            name: self.name.clone(),
+            capabilities: self.caps.clone(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/workers/register", self.base))
+            .json(&request)
+            .send()
+            .await
+            .map_err(SchedulerError::Unreachable)?;
+        let registered: Registered = decode(response)
+            .await?
+            .ok_or_else(|| SchedulerError::Answer("registration answered without a body".into()))?;
+        *self.session.write().await = Some(registered.clone());
+        Ok(registered)
+    }
+
+    /// How often to send heartbeats: what registration said, else 2 s.
+    pub async fn heartbeat_interval(&self) -> Duration {
+        self.session
+            .read()
+            .await
+            .as_ref()
+            .map_or(DEFAULT_HEARTBEAT, |s| {
+                Duration::from_millis(s.heartbeat_interval_ms)
+            })
+    }
+
+    /// `POST /workers/{address}/heartbeat`.
+    pub async fn heartbeat(&self) -> Result<(), SchedulerError> {
+        let path = format!("/workers/{:#x}/heartbeat", self.address());
+        let _: Option<serde_json::Value> = self
+            .call(&path, &Heartbeat::default(), Duration::from_secs(10))
+            .await?;
+        Ok(())
+    }
+
+    /// Long-poll for a replicate: `None` when the scheduler had none within `wait` (it may
+    /// cap the wait).
+    pub async fn next(&self, wait: Duration) -> Result<Option<Assignment>, SchedulerError> {
+        let path = format!("/workers/{:#x}/next", self.address());
+        let body = NextRequest {
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        self.call(&path, &body, wait + Duration::from_secs(10))
+            .await
+    }
+
+    /// Report on a replicate and learn what to do next. While the scheduler cannot be
+    /// reached (restarting), the report is retried for up to [`REPORT_PATIENCE`]. Reports are
+    /// idempotent: repeating the latest one is how a worker asks again.
+    pub async fn report(&self, task_id: B256, report: &Report) -> Result<Action, SchedulerError> {
+        let path = format!("/workers/{:#x}/replicates/{task_id:#x}", self.address());
+        let started = Instant::now();
+        loop {
+            match self
+                .call::<_, NextAction>(&path, report, Duration::from_secs(30))
+                .await
+            {
+                Ok(next) => return Ok(next.map_or(Action::Wait, |n| n.action)),
+                Err(SchedulerError::Unreachable(e)) if started.elapsed() < REPORT_PATIENCE => {
+                    tracing::debug!(target: "worker::scheduler", %task_id, error = %e, "scheduler unreachable; retrying the report");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// POST `body` to `path` with the session; one re-registration on 401.
+    async fn call<T: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+        timeout: Duration,
+    ) -> Result<Option<R>, SchedulerError> {
+        for attempt in 0..2 {
+            let token = match self.session.read().await.as_ref() {
+                Some(s) => s.session.clone(),
+                None => String::new(),
+            };
+            let response = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .timeout(timeout)
+                .json(body)
+                .send()
+                .await
+                .map_err(SchedulerError::Unreachable)?;
+            match decode(response).await {
+                Err(SchedulerError::Unauthorized) if attempt == 0 => {
+                    tracing::info!(target: "worker::scheduler", "session unknown to the scheduler: registering again");
+                    self.register().await?;
+                }
+                other => return other,
+            }
+        }
+        Err(SchedulerError::Unauthorized)
+    }
+}
+
+/// 2xx with a JSON body → `Some`, 204 → `None`, 401 → [`SchedulerError::Unauthorized`], other
+/// → [`SchedulerError::Refused`] with the scheduler's sentence.
+async fn decode<R: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<Option<R>, SchedulerError> {
+    let status = response.status();
+    if status == StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(SchedulerError::Unauthorized);
+    }
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        let message = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => body.error,
+            Err(_) => text,
+        };
+        return Err(SchedulerError::Refused { status, message });
+    }
+    response
+        .json()
+        .await
+        .map(Some)
+        .map_err(|e| SchedulerError::Answer(e.to_string()))
+}

@@ -1,0 +1,9 @@
+//! The blob store (feature `store`): its wire types ([`BlobId`], [`BlobRef`]) and its client
+//! ([`StoreClient`]). The store server (`dexec-store`) answers with these types; the CLI and
+//! the worker upload and download through the client. API: `docs/store.md`.
+
+pub mod client;
+pub mod types;
+
+pub use client::{StoreClient, StoreError};
+pub use types::{as_base, blob_url, BlobId, BlobRef, InvalidBlobId, DEFAULT_MAX_BLOB_SIZE};
