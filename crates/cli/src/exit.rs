@@ -124,6 +124,7 @@ fn sdk_code(err: &dexec_sdk::Error) -> u8 {
         | E::NotOwner { .. }
         | E::Incompatible(_)
         | E::Exhausted { .. }
+        | E::Refused(_)
         | E::WrongChain { .. } => REFUSED,
         E::UnknownAsset { .. }
         | E::NoSuchIndex { .. }

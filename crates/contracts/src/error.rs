@@ -2,6 +2,7 @@
 
 use alloy::primitives::{Bytes, TxHash};
 use alloy::sol_types::{Panic, Revert, SolInterface};
+use dexec_primitives::compat::Incompatibility;
 
 use crate::bindings::{DevToken, Hub, HubPoco, WorkerpoolRegistry};
 
@@ -107,6 +108,10 @@ pub fn describe_revert(data: &[u8]) -> String {
 /// One sentence per hub error: what was wrong, with the values involved.
 pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
     use Hub::HubErrors as E;
+    // the match checks say what the SDK's pre-check says, from one table
+    if let Some(why) = incompatibility(err) {
+        return why.to_string();
+    }
     match err {
         E::InsufficientBalance(e) => format!(
             "account {} has {} nRLC free but needs {} nRLC (deposit more first)",
@@ -118,63 +123,6 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
         E::UnknownCategory(e) => format!("category {} does not exist", e.category),
         E::InvalidTimeRef(e) => {
             format!("category time reference {} s is not in 1..=604800", e.timeref)
-        }
-        E::CategoryMismatch(e) => format!(
-            "the request is for category {} but the workerpool order is for category {}",
-            e.requestCategory, e.workerpoolCategory
-        ),
-        E::TrustTooHigh(e) => format!(
-            "the request asks for trust {} but the workerpool offers at most {}",
-            e.requested, e.offered
-        ),
-        E::TrustOutOfRange(e) => format!("trust {} does not fit 32 bits", e.trust),
-        E::AppPriceTooHigh(e) => {
-            format!("the app costs {} nRLC, more than the request's max {}", e.price, e.max)
-        }
-        E::DatasetPriceTooHigh(e) => {
-            format!("the dataset costs {} nRLC, more than the request's max {}", e.price, e.max)
-        }
-        E::WorkerpoolPriceTooHigh(e) => {
-            format!("the workerpool costs {} nRLC, more than the request's max {}", e.price, e.max)
-        }
-        E::TagNotOffered(e) => format!(
-            "the deal needs tag {} but the workerpool order offers only {}",
-            e.required, e.offered
-        ),
-        E::TeeMismatch(e) => format!(
-            "TEE mismatch: the deal tag {} asks for TEE but the app's tag {} is not TEE",
-            e.dealTag, e.appTag
-        ),
-        E::AppMismatch(e) => {
-            format!("the request names app {} but the app order is for {}", e.requested, e.offered)
-        }
-        E::DatasetMismatch(e) => format!(
-            "the request names dataset {} but the dataset order is for {}",
-            e.requested, e.offered
-        ),
-        E::WorkerpoolRestrictedByRequest(e) => {
-            format!("the request does not accept workerpool {}", e.workerpool)
-        }
-        E::DatasetRestrictedByApp(e) => format!("the app order excludes dataset {}", e.dataset),
-        E::WorkerpoolRestrictedByApp(e) => {
-            format!("the app order excludes workerpool {}", e.workerpool)
-        }
-        E::RequesterRestrictedByApp(e) => {
-            format!("the app order excludes requester {}", e.requester)
-        }
-        E::AppRestrictedByDataset(e) => format!("the dataset order excludes app {}", e.app),
-        E::WorkerpoolRestrictedByDataset(e) => {
-            format!("the dataset order excludes workerpool {}", e.workerpool)
-        }
-        E::RequesterRestrictedByDataset(e) => {
-            format!("the dataset order excludes requester {}", e.requester)
-        }
-        E::AppRestrictedByWorkerpool(e) => format!("the workerpool order excludes app {}", e.app),
-        E::DatasetRestrictedByWorkerpool(e) => {
-            format!("the workerpool order excludes dataset {}", e.dataset)
-        }
-        E::RequesterRestrictedByWorkerpool(e) => {
-            format!("the workerpool order excludes requester {}", e.requester)
         }
         E::AppNotRegistered(e) => format!("app {} is not registered", e.app),
         E::DatasetNotRegistered(e) => format!("dataset {} is not registered", e.dataset),
@@ -201,10 +149,6 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
             format!("workerpool order {} has no volume left", e.orderHash)
         }
         E::RequestOrderConsumed(e) => format!("request order {} has no volume left", e.orderHash),
-        E::PriceOutOfRange(e) => format!("price {} does not fit 96 bits", e.price),
-        E::VolumeOutOfRange(e) => {
-            format!("the request's bag of tasks would reach index {} (max 2^32 - 1)", e.volume)
-        }
         E::NotOrderOwner(e) => format!(
             "{} may not manage this order: only its owner {} or a holder of the owner's signature may",
             e.caller, e.owner
@@ -269,6 +213,80 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
     }
+}
+
+/// The match check a hub error reports, as the typed [`Incompatibility`] the off-chain rule
+/// ([`dexec_primitives::compat::incompatibilities`]) gives; `None` for errors of other checks
+/// (chain state, signatures, volumes consumed by earlier deals, execution).
+pub fn incompatibility(err: &Hub::HubErrors) -> Option<Incompatibility> {
+    use Hub::HubErrors as E;
+    use Incompatibility as I;
+    Some(match err {
+        E::CategoryMismatch(e) => I::CategoryMismatch {
+            requested: e.requestCategory,
+            offered: e.workerpoolCategory,
+        },
+        E::TrustTooHigh(e) => I::TrustTooHigh {
+            requested: e.requested,
+            offered: e.offered,
+        },
+        E::TrustOutOfRange(e) => I::TrustOutOfRange { trust: e.trust },
+        E::AppPriceTooHigh(e) => I::AppPriceTooHigh {
+            price: e.price,
+            max: e.max,
+        },
+        E::DatasetPriceTooHigh(e) => I::DatasetPriceTooHigh {
+            price: e.price,
+            max: e.max,
+        },
+        E::WorkerpoolPriceTooHigh(e) => I::WorkerpoolPriceTooHigh {
+            price: e.price,
+            max: e.max,
+        },
+        E::TagNotOffered(e) => I::TagNotOffered {
+            required: e.required,
+            offered: e.offered,
+        },
+        E::TeeMismatch(e) => I::TeeMismatch {
+            deal_tag: e.dealTag,
+            app_tag: e.appTag,
+        },
+        E::AppMismatch(e) => I::AppMismatch {
+            requested: e.requested,
+            offered: e.offered,
+        },
+        E::DatasetMismatch(e) => I::DatasetMismatch {
+            requested: e.requested,
+            offered: e.offered,
+        },
+        E::WorkerpoolRestrictedByRequest(e) => I::WorkerpoolRestrictedByRequest {
+            workerpool: e.workerpool,
+        },
+        E::DatasetRestrictedByApp(e) => I::DatasetRestrictedByApp { dataset: e.dataset },
+        E::WorkerpoolRestrictedByApp(e) => I::WorkerpoolRestrictedByApp {
+            workerpool: e.workerpool,
+        },
+        E::RequesterRestrictedByApp(e) => I::RequesterRestrictedByApp {
+            requester: e.requester,
+        },
+        E::AppRestrictedByDataset(e) => I::AppRestrictedByDataset { app: e.app },
+        E::WorkerpoolRestrictedByDataset(e) => I::WorkerpoolRestrictedByDataset {
+            workerpool: e.workerpool,
+        },
+        E::RequesterRestrictedByDataset(e) => I::RequesterRestrictedByDataset {
+            requester: e.requester,
+        },
+        E::AppRestrictedByWorkerpool(e) => I::AppRestrictedByWorkerpool { app: e.app },
+        E::DatasetRestrictedByWorkerpool(e) => {
+            I::DatasetRestrictedByWorkerpool { dataset: e.dataset }
+        }
+        E::RequesterRestrictedByWorkerpool(e) => I::RequesterRestrictedByWorkerpool {
+            requester: e.requester,
+        },
+        E::PriceOutOfRange(e) => I::PriceOutOfRange { price: e.price },
+        E::VolumeOutOfRange(e) => I::VolumeOutOfRange { volume: e.volume },
+        _ => return None,
+    })
 }
 
 fn describe_registry_error(err: &WorkerpoolRegistry::WorkerpoolRegistryErrors) -> String {
@@ -340,6 +358,26 @@ mod tests {
             describe_revert(&data),
             "call the hub's address, not its execution module's"
         );
+    }
+
+    #[test]
+    fn match_errors_say_what_the_pre_check_says() {
+        let data = Hub::TrustTooHigh {
+            requested: U256::from(3),
+            offered: U256::from(1),
+        }
+        .abi_encode();
+        let why = Incompatibility::TrustTooHigh {
+            requested: U256::from(3),
+            offered: U256::from(1),
+        };
+        assert_eq!(describe_revert(&data), why.to_string());
+        let err = Hub::HubErrors::abi_decode(&data).expect("a hub error");
+        assert_eq!(incompatibility(&err), Some(why));
+        let consumed = Hub::HubErrors::AppOrderConsumed(Hub::AppOrderConsumed {
+            orderHash: Default::default(),
+        });
+        assert_eq!(incompatibility(&consumed), None);
     }
 
     #[test]

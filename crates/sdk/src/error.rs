@@ -96,6 +96,10 @@ pub enum Error {
     /// The orders cannot match; each reason is a sentence.
     #[error("these orders cannot match: {}", .0.join("; "))]
     Incompatible(Vec<String>),
+    /// An execution call (contribute, reveal, finalize, claim, …) was not sent: the task's
+    /// state on chain says the hub would refuse it.
+    #[error(transparent)]
+    Refused(#[from] crate::execution::Refusal),
     /// An order has no volume left (consumed or cancelled).
     #[error("the {kind} order {hash} has no volume left (fully used or cancelled)")]
     Exhausted {

@@ -6,6 +6,11 @@
 //!   ([`Client::sign_order`], [`Client::cancel_order`], [`Client::presign_order`],
 //!   [`Client::order_status`]), matching ([`Client::plan_match`], [`Client::match_orders`]),
 //!   deals and tasks ([`Client::deal`], [`Client::task`]).
+//! - [`execution`]: what workers and schedulers send once a deal exists
+//!   ([`Client::contribute`], [`Client::reveal`], [`Client::contribute_and_finalize`],
+//!   [`Client::finalize`], [`Client::reopen`], [`Client::push_results`], [`Client::claim`],
+//!   [`Client::claim_batch`]), each refused with a sentence ([`Refusal`]) before sending when
+//!   the task's state on chain says the hub would revert.
 //! - [`events`]: hub and registry events decoded ([`HubEvent`]) and an [`EventFollower`] with a
 //!   confirmation depth that resumes from a block.
 //! - [`wallet`]: Web3 Secret Storage keystores (geth, foundry, MetaMask) and devnet accounts.
@@ -21,7 +26,9 @@ pub mod assets;
 pub mod client;
 pub mod deals;
 pub mod error;
+pub mod error_body;
 pub mod events;
+pub mod execution;
 #[cfg(feature = "market")]
 pub mod market;
 pub mod orders;
@@ -38,8 +45,10 @@ pub use assets::{
 pub use client::{AccountInfo, CategoryInfo, Client, TxOutcome};
 pub use deals::{DealInfo, TaskInfo, TaskResult, TaskStatus};
 pub use error::{Error, Result};
+pub use error_body::ErrorBody;
 pub use events::{EventFollower, HubEvent, HubLog};
+pub use execution::{DealRef, EnclaveProof, PushedResult, Refusal, TaskRef};
 pub use orders::{HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus};
 
-pub use dexec_contracts::{ChainEntry, ChainFile, Deployment};
+pub use dexec_contracts::{ChainEntry, ChainFile, ChainFileError, Deployment};
 pub use dexec_primitives as primitives;

@@ -2,67 +2,23 @@
 //! say in a sentence why orders cannot match before any transaction is sent.
 
 use alloy::primitives::{Address, B256, U256};
+use alloy::providers::Provider;
 use alloy::sol_types::SolStruct;
 use dexec_contracts::tx::{find_event, send};
 use dexec_contracts::Hub;
+use dexec_primitives::compat::{incompatibilities, Incompatibility, MatchOrders};
 use dexec_primitives::deal::Deal;
 use dexec_primitives::orders::Operable;
 use dexec_primitives::{
-    tag, task_id, AppOrder, DatasetOrder, Nrlc, OrderOperation, RequestOrder, Signed,
-    WorkerpoolOrder,
+    task_id, AppOrder, DatasetOrder, Nrlc, OrderOperation, RequestOrder, Signed, WorkerpoolOrder,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::assets::AssetKind;
 use crate::client::{nrlc, Client, TxOutcome};
 use crate::error::{contract, Error, Result};
-
-/// Percent of the workerpool price per task the scheduler locks as stake at match time
-/// (`WORKERPOOL_STAKE_RATIO` of the hub).
-pub const SCHEDULER_STAKE_RATIO: u128 = 30;
-
-/// The four kinds of order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderKind {
-    /// An app provider's offer.
-    App,
-    /// A dataset provider's offer.
-    Dataset,
-    /// A workerpool's offer of computing power.
-    Workerpool,
-    /// A requester's demand.
-    Request,
-}
-
-impl OrderKind {
-    /// Name as in iExec's files (`apporder`, …).
-    pub const fn file_key(self) -> &'static str {
-        match self {
-            Self::App => "apporder",
-            Self::Dataset => "datasetorder",
-            Self::Workerpool => "workerpoolorder",
-            Self::Request => "requestorder",
-        }
-    }
-
-    /// Short name ("app", "dataset", "workerpool", "request").
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::App => "app",
-            Self::Dataset => "dataset",
-            Self::Workerpool => "workerpool",
-            Self::Request => "request",
-        }
-    }
-}
-
-impl std::fmt::Display for OrderKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use dexec_primitives::kinds::{AssetKind, OrderKind};
+pub use dexec_primitives::poco::SCHEDULER_STAKE_RATIO;
 
 /// What the SDK needs to know of each order type.
 pub trait HubOrder:
@@ -188,6 +144,25 @@ pub struct MatchInput {
     pub request: Signed<RequestOrder>,
 }
 
+impl MatchInput {
+    /// The orders, by reference, for [`dexec_primitives::compat`].
+    pub fn orders(&self) -> MatchOrders<'_> {
+        MatchOrders {
+            app: &self.app.order,
+            dataset: self.dataset.as_ref().map(|d| &d.order),
+            workerpool: &self.workerpool.order,
+            request: &self.request.order,
+        }
+    }
+
+    /// Why these orders cannot match, by the hub's checks that need no chain state, in the
+    /// hub's order (empty when they are compatible): [`dexec_primitives::incompatibilities`].
+    /// [`Client::plan_match`] adds the checks that read the chain.
+    pub fn incompatibilities(&self) -> Vec<Incompatibility> {
+        incompatibilities(&self.orders())
+    }
+}
+
 /// What a match would do, computed before sending it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -304,9 +279,26 @@ impl Client {
     /// anything: compatibility (the same rules as the hub's, as sentences), remaining volumes,
     /// the requester's balance and the scheduler's stake.
     pub async fn plan_match(&self, input: &MatchInput) -> Result<MatchPlan> {
-        let reasons = incompatibilities(input);
+        let mut reasons = Vec::new();
+        for why in input.incompatibilities() {
+            // a restriction naming a contract may be an identity group: the hub decides
+            if let Some((_, restriction)) = why.restriction(&input.orders()) {
+                if !self.provider().get_code_at(restriction).await?.is_empty() {
+                    continue;
+                }
+            }
+            reasons.push(why.to_string());
+        }
         if !reasons.is_empty() {
             return Err(Error::Incompatible(reasons));
+        }
+        let category: u64 = input.request.order.category.saturating_to();
+        let count = self.category_count().await?;
+        if category >= count {
+            return Err(Error::UnknownCategory {
+                id: category,
+                count,
+            });
         }
         let mut volume = self.remaining_of(&input.app).await?;
         if let Some(dataset) = &input.dataset {
@@ -320,7 +312,7 @@ impl Client {
         let total_cost = Nrlc(price.checked_mul(u128::from(volume)).ok_or_else(overflow)?);
         let wp_price: u128 = input.workerpool.order.workerpoolprice.saturating_to();
         let stake = Nrlc(
-            (wp_price * SCHEDULER_STAKE_RATIO / 100)
+            dexec_primitives::poco::scheduler_stake(wp_price)
                 .checked_mul(u128::from(volume))
                 .ok_or_else(overflow)?,
         );
@@ -377,7 +369,8 @@ impl Client {
         Ok(remaining)
     }
 
-    async fn account_free(&self, who: Address) -> Result<Nrlc> {
+    /// The free hub balance of `who`.
+    pub(crate) async fn account_free(&self, who: Address) -> Result<Nrlc> {
         let account = self
             .deployment()
             .hub(self.provider())
@@ -444,90 +437,4 @@ fn price_per_task(input: &MatchInput) -> Result<u128> {
     app.checked_add(dataset)
         .and_then(|s| s.checked_add(pool))
         .ok_or_else(overflow)
-}
-
-/// Why these orders cannot match, by the hub's rules that need no chain state (empty when
-/// they are compatible). Restrictions (which may name identity groups) and signatures are
-/// left to the hub, whose refusal at gas estimation is decoded into a sentence before
-/// anything is sent.
-pub fn incompatibilities(input: &MatchInput) -> Vec<String> {
-    let app = &input.app.order;
-    let pool = &input.workerpool.order;
-    let request = &input.request.order;
-    let mut why = Vec::new();
-    if request.app != app.app {
-        why.push(format!(
-            "the request is for app {} but the app order sells {}",
-            request.app, app.app
-        ));
-    }
-    match &input.dataset {
-        Some(d) if request.dataset != d.order.dataset => why.push(format!(
-            "the request is for dataset {} but the dataset order sells {}",
-            request.dataset, d.order.dataset
-        )),
-        None if request.dataset != Address::ZERO => why.push(format!(
-            "the request needs dataset {} but no dataset order was given",
-            request.dataset
-        )),
-        _ => {}
-    }
-    if request.workerpool != Address::ZERO && request.workerpool != pool.workerpool {
-        why.push(format!(
-            "the request is restricted to workerpool {} but the workerpool order is from {}",
-            request.workerpool, pool.workerpool
-        ));
-    }
-    if request.category != pool.category {
-        why.push(format!(
-            "the request is in category {} but the workerpool order in category {}",
-            request.category, pool.category
-        ));
-    }
-    if request.trust > pool.trust {
-        why.push(format!(
-            "the request wants trust {} but the workerpool offers only {}",
-            request.trust, pool.trust
-        ));
-    }
-    if app.appprice > request.appmaxprice {
-        why.push(format!(
-            "the app costs {} but the request pays at most {}",
-            show(app.appprice),
-            show(request.appmaxprice)
-        ));
-    }
-    if let Some(d) = &input.dataset {
-        if d.order.datasetprice > request.datasetmaxprice {
-            why.push(format!(
-                "the dataset costs {} but the request pays at most {}",
-                show(d.order.datasetprice),
-                show(request.datasetmaxprice)
-            ));
-        }
-    }
-    if pool.workerpoolprice > request.workerpoolmaxprice {
-        why.push(format!(
-            "the workerpool costs {} but the request pays at most {}",
-            show(pool.workerpoolprice),
-            show(request.workerpoolmaxprice)
-        ));
-    }
-    let dataset_tag = input
-        .dataset
-        .as_ref()
-        .map_or(B256::ZERO, |d| d.order.tag & !tag::TEE_FRAMEWORKS);
-    let needed = app.tag | dataset_tag | request.tag;
-    if !tag::is_subset(needed, pool.tag) {
-        why.push(format!(
-            "the workerpool's tag {} lacks {} required by the app, dataset or request",
-            tag::names(pool.tag).join(","),
-            tag::names(needed & !pool.tag).join(",")
-        ));
-    }
-    why
-}
-
-fn show(amount: U256) -> String {
-    Nrlc::try_from(amount).map_or_else(|_| format!("{amount} nRLC"), |a| a.to_string())
 }

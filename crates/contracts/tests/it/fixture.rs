@@ -6,7 +6,9 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::Eip712Domain;
 use dexec_contracts::tx::{find_event, send, signing_provider};
-use dexec_contracts::{anvil, deploy_hub, AppRegistry, Deployment, WorkerpoolRegistry};
+use dexec_contracts::{
+    anvil, deploy_hub, AppRegistry, DatasetRegistry, Deployment, WorkerpoolRegistry,
+};
 use dexec_primitives::domain;
 
 /// Accounts by role: 0 deploys and owns the hub.
@@ -71,6 +73,23 @@ impl Chain {
             .app
     }
 
+    /// Register a dataset owned by `APP_OWNER`.
+    pub async fn create_dataset(&self) -> Address {
+        let registry = self.deployment.dataset_registry(&self.provider);
+        let call = registry
+            .createDataset(
+                self.addr(APP_OWNER),
+                "data".into(),
+                b"/ipfs/QmData".to_vec().into(),
+                [8u8; 32].into(),
+            )
+            .from(self.addr(APP_OWNER));
+        let receipt = send(&call).await.expect("createDataset");
+        find_event::<DatasetRegistry::DatasetCreated>(&receipt, self.deployment.dataset_registry)
+            .expect("DatasetCreated")
+            .dataset
+    }
+
     /// Register a workerpool owned by `WORKERPOOL_OWNER`.
     pub async fn create_workerpool(&self) -> Address {
         let registry = self.deployment.workerpool_registry(&self.provider);
@@ -109,5 +128,61 @@ impl Chain {
             .await
             .expect("viewAccount");
         (acc.balance, acc.locked)
+    }
+}
+
+/// A small seeded generator (SplitMix64) for tests on random inputs: the seed is printed so
+/// that a failure can be replayed with `DEXEC_TEST_SEED=<seed>`.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `DEXEC_TEST_SEED`, or from the clock; prints the seed with `test`'s name.
+    pub fn seeded(test: &str) -> Rng {
+        let seed = std::env::var("DEXEC_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_nanos() as u64
+            });
+        eprintln!("{test}: seed {seed} (replay with DEXEC_TEST_SEED={seed})");
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True with probability 1/n.
+    pub fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+
+    /// One of `items`.
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize].clone()
+    }
+
+    pub fn b256(&mut self) -> alloy::primitives::B256 {
+        let mut bytes = [0u8; 32];
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next().to_be_bytes());
+        }
+        bytes.into()
+    }
+
+    pub fn address(&mut self) -> Address {
+        Address::from_slice(&self.b256()[12..])
     }
 }

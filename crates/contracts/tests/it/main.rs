@@ -3,6 +3,8 @@
 //! Each test spawns its own anvil (the pinned npm binary, or `$DEXEC_ANVIL`) on a free port
 //! and deploys the hub with [`dexec_contracts::deploy_hub`].
 
+mod compat;
 mod fixture;
 mod hashes;
 mod matching;
+mod parity;

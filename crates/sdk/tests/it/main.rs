@@ -1,5 +1,7 @@
 //! The SDK against a real anvil with the hub deployed: assets, orders, matching pre-checks,
-//! deals, tasks and the event follower.
+//! deals, tasks and the event follower; the execution side (`execution`).
+
+mod execution;
 
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, B256, U256};
