@@ -1,16 +1,18 @@
-//! `dexec deal show` and `dexec task show [--watch]`.
+//! `dexec deal show`, `dexec task show [--watch]` and `dexec task claim`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use alloy::primitives::B256;
 use dexec_sdk::primitives::Nrlc;
-use dexec_sdk::{Client, DealInfo, TaskInfo, TaskStatus};
+use dexec_sdk::{Client, DealInfo, DealRef, TaskInfo, TaskStatus};
 use serde_json::json;
 
-use crate::context::Global;
+use crate::context::{confirm, Global};
 use crate::exit::Fail;
 use crate::output::{rows, table, Output};
+
+use super::tx_line;
 
 /// Tasks listed by `deal show` at most (the JSON has them all).
 const SHOWN_TASKS: usize = 20;
@@ -41,7 +43,11 @@ deadline: payer refunded), TIMEOUT (past the final deadline, not yet claimed).
 
 `--watch` follows the task until it completes or fails, printing each change (progress goes to
 stderr; with --json the final state is printed as JSON). It polls the chain every second, once
-per devnet block (iExec's SDK polls every 5 s).";
+per devnet block (iExec's SDK polls every 5 s).
+
+`claim` settles a task in TIMEOUT: the payer gets the task's price back plus the scheduler's
+stake as compensation, and workers who contributed get their stakes back. Anyone may send it
+(the wallet pays the gas only).";
 
 /// Arguments of `dexec task`.
 #[derive(Debug, clap::Args)]
@@ -65,6 +71,18 @@ enum TaskCommand {
         /// With --watch: give up after this many seconds (exit code 1).
         #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
         timeout: u64,
+    },
+    /// Claim a task past its final deadline that did not complete: refund its payer (with the
+    /// scheduler's stake as compensation) and return the contributors' stakes.
+    Claim {
+        /// The task id.
+        task_id: B256,
+        /// Its deal (found by scanning deals when omitted).
+        #[arg(long, value_name = "DEAL_ID")]
+        deal: Option<B256>,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -141,12 +159,73 @@ fn describe_deal(deal: &DealInfo, tasks: &[TaskInfo]) -> String {
 
 /// Run `dexec task`.
 pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
-    let TaskCommand::Show {
-        task_id,
-        deal,
-        watch,
-        timeout,
-    } = args.command;
+    match args.command {
+        TaskCommand::Show {
+            task_id,
+            deal,
+            watch,
+            timeout,
+        } => show_task(task_id, deal, watch, timeout, global).await,
+        TaskCommand::Claim {
+            task_id,
+            deal,
+            force,
+        } => claim_task(task_id, deal, force, global).await,
+    }
+}
+
+async fn claim_task(
+    task_id: B256,
+    deal: Option<B256>,
+    force: bool,
+    global: &Global,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let deal = find_deal(&client, task_id, deal).await?;
+    let index = index_in(&deal, task_id)?;
+    let task = DealRef::from(&deal).task(index)?;
+    let d = &deal.deal;
+    let refund = Nrlc(d.app_price + d.dataset_price + d.workerpool_price);
+    let compensation = Nrlc(d.scheduler_stake());
+    // ask only when the claim can go through; otherwise the SDK says why not, sending nothing
+    if client.task(&deal, index).await?.status == TaskStatus::Timeout {
+        confirm(
+            &format!(
+                "Claim task {task_id}: refund {refund} and {compensation} of compensation to                  its payer {}?",
+                d.payer
+            ),
+            force,
+        )?;
+    }
+    let tx = client.claim(&task).await?;
+    let text = rows(&[
+        ("claimed", task_id.to_string()),
+        ("payer", d.payer.to_string()),
+        ("refunded", refund.to_string()),
+        ("compensation", compensation.to_string()),
+        ("", tx_line(&tx)),
+    ]);
+    Output::new(
+        json!({
+            "claimed": task_id,
+            "dealId": deal.deal_id,
+            "index": index,
+            "payer": d.payer,
+            "refunded": refund,
+            "compensation": compensation,
+            "tx": tx,
+        }),
+        text,
+    )
+}
+
+async fn show_task(
+    task_id: B256,
+    deal: Option<B256>,
+    watch: bool,
+    timeout: u64,
+    global: &Global,
+) -> eyre::Result<Output> {
     let client = global.reader().await?;
     let deal = find_deal(&client, task_id, deal).await?;
     let index = index_in(&deal, task_id)?;

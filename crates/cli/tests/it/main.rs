@@ -1,5 +1,6 @@
 //! End-to-end tests of the `dexec` binary against real anvil processes.
 
+mod claim;
 mod demo;
 mod devnet;
 mod flow;

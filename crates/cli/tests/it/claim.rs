@@ -1,0 +1,192 @@
+//! `dexec task claim` on a running devnet: a task past its final deadline is claimed and its
+//! payer refunded with the scheduler's stake; a completed task is refused before anything is
+//! sent. The deal and the completed task are made through the SDK (the CLI has no worker).
+
+use alloy::primitives::{Bytes, B256, U256};
+use alloy::providers::Provider;
+use alloy::signers::SignerSync;
+use dexec_sdk::primitives::poco::authorization_hash;
+use dexec_sdk::primitives::{AppOrder, RequestOrder, WorkerpoolOrder};
+use dexec_sdk::{AppSpec, ChainFile, Client, DealInfo, DealRef, MatchInput, WorkerpoolSpec};
+use serde_json::Value;
+
+use crate::Devnet;
+
+const APP_OWNER: u32 = 1;
+const POOL_OWNER: u32 = 2;
+const REQUESTER: u32 = 3;
+const WORKER: u32 = 4;
+const CLAIMER: u32 = 5;
+const PRICE: u64 = 1_000_000_000;
+
+fn nrlc(v: &Value) -> u128 {
+    v.as_str().expect("amount string").parse().expect("amount")
+}
+
+async fn client(net: &Devnet, account: u32) -> Client {
+    let chains = ChainFile::load(&net.path().join(".dexec/chain.json")).expect("chain.json");
+    let entry = chains.default_chain().expect("a chain").clone();
+    let signer = dexec_sdk::wallet::dev_account(account, entry.chain_id().unwrap_or_default())
+        .expect("dev account");
+    Client::connect(&entry, Some(signer))
+        .await
+        .expect("connect")
+}
+
+/// A trust-1 deal of two tasks; task 0 completed by the worker.
+async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
+    let app_owner = client(net, APP_OWNER).await;
+    let scheduler = client(net, POOL_OWNER).await;
+    let requester = client(net, REQUESTER).await;
+    let worker = client(net, WORKER).await;
+    let app = app_owner
+        .deploy_app(&AppSpec {
+            name: "echo".into(),
+            app_type: "WASM".into(),
+            multiaddr: "https://store.example/echo.wasm".into(),
+            checksum: B256::repeat_byte(7),
+            mrenclave: Default::default(),
+        })
+        .await
+        .expect("app")
+        .address;
+    let pool = scheduler
+        .deploy_workerpool(&WorkerpoolSpec {
+            description: "pool".into(),
+        })
+        .await
+        .expect("pool")
+        .address;
+    let volume = U256::from(2);
+    let input = MatchInput {
+        app: app_owner
+            .sign_order(AppOrder {
+                app,
+                volume,
+                ..Default::default()
+            })
+            .await
+            .expect("app order"),
+        dataset: None,
+        workerpool: scheduler
+            .sign_order(WorkerpoolOrder {
+                workerpool: pool,
+                workerpoolprice: U256::from(PRICE),
+                volume,
+                trust: U256::from(1),
+                ..Default::default()
+            })
+            .await
+            .expect("workerpool order"),
+        request: requester
+            .sign_order(RequestOrder {
+                app,
+                workerpoolmaxprice: U256::from(PRICE),
+                requester: requester.address().expect("wallet"),
+                volume,
+                trust: U256::from(1),
+                ..Default::default()
+            })
+            .await
+            .expect("request order"),
+    };
+    let matched = requester.match_orders(&input).await.expect("match");
+    let deal = requester.deal(matched.deal_id).await.expect("deal");
+    let task = DealRef::from(&deal).task(0).expect("task 0");
+    let me = worker.address().expect("wallet");
+    let hash = authorization_hash(me, task.task_id(), Default::default());
+    let authorization = dexec_sdk::wallet::dev_account(POOL_OWNER, scheduler.chain_id())
+        .expect("key")
+        .sign_message_sync(hash.as_slice())
+        .expect("sign");
+    worker
+        .contribute_and_finalize(
+            &task,
+            B256::repeat_byte(0xd0),
+            &Bytes::new(),
+            &Bytes::new(),
+            None,
+            &Bytes::copy_from_slice(&authorization.as_bytes()),
+        )
+        .await
+        .expect("contributeAndFinalize");
+    deal
+}
+
+#[test]
+fn expired_tasks_are_claimed_and_completed_ones_refused() {
+    let net = Devnet::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let deal = runtime.block_on(deal_with_one_completed_task(&net));
+    let deal_id = deal.deal_id.to_string();
+    let completed = deal.tasks[0].to_string();
+    let expired = deal.tasks[1].to_string();
+
+    // a completed task: refused with a sentence, exit code 3, nothing asked or sent
+    let refused = net.fails(
+        Some(CLAIMER),
+        &["task", "claim", &completed, "--deal", &deal_id],
+        3,
+    );
+    assert_eq!(
+        refused["error"],
+        format!("task {completed} is COMPLETED: nothing to claim").as_str(),
+        "{refused}"
+    );
+    // before the final deadline: refused too, saying when
+    let refused = net.fails(Some(CLAIMER), &["task", "claim", &expired, "--force"], 3);
+    let message = refused["error"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("passes at unix {}", deal.final_deadline()))
+            && message.contains("it cannot be claimed before"),
+        "{refused}"
+    );
+
+    // past the final deadline: claimable by anyone, after a confirmation
+    runtime.block_on(async {
+        let provider = client(&net, CLAIMER).await.provider().clone();
+        let now = client(&net, CLAIMER).await.now().await.expect("now");
+        let _: Value = provider
+            .raw_request("evm_increaseTime".into(), (deal.final_deadline() - now,))
+            .await
+            .expect("evm_increaseTime");
+        let _: Value = provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
+    });
+    let shown = net.json(None, &["task", "show", &expired]);
+    assert_eq!(shown["status"], "TIMEOUT");
+    net.fails(Some(CLAIMER), &["task", "claim", &expired], 5);
+    let before = net.json(Some(REQUESTER), &["account", "show"]);
+    let claimed = net.json(
+        Some(CLAIMER),
+        &["task", "claim", &expired, "--deal", &deal_id, "--force"],
+    );
+    assert_eq!(claimed["claimed"], expired.as_str());
+    assert!(claimed["tx"]["txHash"].is_string(), "{claimed}");
+    let refund = u128::from(PRICE);
+    let compensation = u128::from(PRICE) * 30 / 100;
+    assert_eq!(nrlc(&claimed["refunded"]), refund);
+    assert_eq!(nrlc(&claimed["compensation"]), compensation);
+    let after = net.json(Some(REQUESTER), &["account", "show"]);
+    assert_eq!(
+        nrlc(&after["hubBalance"]) - nrlc(&before["hubBalance"]),
+        refund + compensation,
+        "the payer gets the task's price back and the scheduler's stake"
+    );
+    assert_eq!(
+        nrlc(&before["hubLocked"]) - nrlc(&after["hubLocked"]),
+        refund,
+        "the task's price is no longer locked"
+    );
+    assert_eq!(
+        net.json(None, &["task", "show", &expired])["status"],
+        "FAILED"
+    );
+    let refused = net.fails(Some(CLAIMER), &["task", "claim", &expired, "--force"], 3);
+    assert_eq!(
+        refused["error"],
+        format!("task {expired} is FAILED: nothing to claim").as_str()
+    );
+}
