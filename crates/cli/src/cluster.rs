@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use dexec_market::MarketClient;
+use dexec_sdk::market::MarketClient;
 
 use crate::cmd::run::{prepare, ExecArgs, Prepared};
 use crate::devnet::deploy_and_fund;
@@ -166,9 +166,12 @@ impl Cluster {
         let market = if options.market {
             let config = dexec_market::Config::test(
                 entry.clone(),
-                format!("sqlite://{}", state_dir.join("market.db").display()),
+                format!("sqlite://{}", state_dir.join("market.db").display()).parse()?,
             );
-            let (addr, market_task) = dexec_market::serve(config, stopped()).await?;
+            let dexec_service::ServiceHandle {
+                addr,
+                task: market_task,
+            } = dexec_market::serve(config, stopped()).await?;
             tasks.push(tokio::spawn(async move {
                 let _ = market_task.await;
             }));
@@ -190,7 +193,8 @@ impl Cluster {
             format!(
                 "sqlite://{}?mode=rwc",
                 state_dir.join("scheduler.db").display()
-            ),
+            )
+            .parse()?,
         );
         config.store_url = Some(store_url.clone());
         config.poll_interval = Duration::from_millis(200);
@@ -378,14 +382,14 @@ impl Cluster {
 async fn wait_for_offer(
     market: &MarketClient,
     pool: alloy::primitives::Address,
-) -> eyre::Result<dexec_market::OrderView> {
+) -> eyre::Result<dexec_sdk::market::OrderView> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let page = market
             .orders(
                 dexec_sdk::OrderKind::Workerpool,
-                &dexec_market::OrderQuery {
-                    workerpool: Some(pool.to_string()),
+                &dexec_sdk::market::OrderQuery {
+                    workerpool: Some(pool.into()),
                     ..Default::default()
                 },
             )

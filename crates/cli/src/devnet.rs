@@ -406,7 +406,8 @@ async fn start_market(
     ] as [&std::ffi::OsStr; 9])
     .map_err(|e| eyre!("market flags: {e}"))?;
     let config = dexec_market::Config::from_args(flags.args)?;
-    let (addr, task) = dexec_market::serve(config, stopped(stop)).await?;
+    let dexec_service::ServiceHandle { addr, task } =
+        dexec_market::serve(config, stopped(stop)).await?;
     tracing::info!(target: "devnet", %addr, "market serving");
     let task =
         tokio::spawn(async move { task.await?.map_err(|e| eyre!("the market failed: {e}")) });

@@ -96,7 +96,7 @@ pub fn code(report: &eyre::Report) -> u8 {
         {
             return USAGE;
         }
-        if let Some(err) = cause.downcast_ref::<dexec_market::ClientError>() {
+        if let Some(err) = cause.downcast_ref::<dexec_sdk::market::ClientError>() {
             return match err.status() {
                 Some(400 | 413) => USAGE,
                 Some(404) => NOT_FOUND,

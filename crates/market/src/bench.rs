@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use dexec_service::DbUrl;
 
 use crate::book::BookOrder;
-use crate::db::NewOrder;
-use crate::{Config, Db, Error, Rate, Result};
+use crate::db::{Db, NewOrder};
+use crate::{Config, Error, Rate, Result};
 
 /// Target of the publish figures (DESIGN §8).
 pub const PUBLISH_TARGET: f64 = 5_000.0;

@@ -16,8 +16,11 @@ pub const DEFAULT_DB: &str = "sqlite://.dexec/market.db";
 /// Flags of `dexec market` (flatten into a clap command). The chain, database and listen
 /// flags are `dexec-service`'s groups, with the market's defaults and environment variables.
 #[derive(Debug, Clone, clap::Args)]
-#[command(mut_arg("db", |a| a.env("DEXEC_MARKET_DB").default_value(DEFAULT_DB)))]
-#[command(mut_arg("listen", |a| a.env("DEXEC_MARKET_LISTEN").default_value(DEFAULT_LISTEN)))]
+// a default makes the shared flags optional (clap keeps a flattened arg required otherwise)
+#[command(mut_arg("db", |a| a.env("DEXEC_MARKET_DB").default_value(DEFAULT_DB).required(false)))]
+#[command(mut_arg("listen", |a| {
+    a.env("DEXEC_MARKET_LISTEN").default_value(DEFAULT_LISTEN).required(false)
+}))]
 pub struct Args {
     /// The chain: `--chain-file`, `--chain`, `--rpc-url`.
     #[command(flatten)]
@@ -183,7 +186,7 @@ mod tests {
             hub: Default::default(),
             poco_module: Default::default(),
         };
-        let chain = ChainEntry::new(31337, "http://127.0.0.1:8545".into(), deployment);
+        let chain = ChainEntry::new(31337, "http://127.0.0.1:8545", deployment);
         let url = "postgres://dexec:s3cret@db.example/market".parse().unwrap();
         let shown = format!("{:?}", Config::test(chain, url));
         assert!(!shown.contains("s3cret"), "{shown}");

@@ -39,9 +39,7 @@ use dexec_sdk::Client;
 use dexec_service::shutdown::{run_until_ctrl_c, stop_signal, stopped};
 use dexec_service::ServiceHandle;
 
-pub use book::BookStatus;
 pub use config::{Args, Config, Rate, DEFAULT_DB, DEFAULT_LISTEN};
-pub use db::Db;
 pub use error::{Error, Result};
 
 /// Connects to the chain and the database (migrating it), starts the watcher, binds
@@ -52,7 +50,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let client = Client::connect(&config.chain, None).await?;
-    let db = Db::connect(&config.db_url).await?;
+    let db = db::Db::connect(&config.db_url).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let stop = stop_signal(shutdown);

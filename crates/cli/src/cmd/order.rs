@@ -10,7 +10,7 @@ use dexec_sdk::{AssetKind, Client, HubOrder, MatchInput, OrderKind, OrderStatus}
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-use dexec_market::{MarketClient, OrderView};
+use dexec_sdk::market::{MarketClient, MarketOrder, OrderView};
 
 use crate::context::{confirm, Global};
 use crate::exit::Fail;
@@ -465,7 +465,7 @@ async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Resul
     Output::new(json!({ "chainId": client.chain_id(), "orders": all }), text)
 }
 
-async fn publish_one<T: HubOrder>(
+async fn publish_one<T: MarketOrder>(
     client: &Client,
     market: &MarketClient,
     orders: &OrdersFile,

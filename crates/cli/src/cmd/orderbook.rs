@@ -1,7 +1,7 @@
 //! `dexec orderbook`: the market's open orders, best first, with iExec's filters.
 
 use alloy::primitives::{Address, U256};
-use dexec_market::{OrderPage, OrderQuery, OrderView};
+use dexec_sdk::market::{AddressFilter, OrderPage, OrderQuery, OrderView};
 use dexec_sdk::primitives::{tag, Nrlc};
 use dexec_sdk::OrderKind;
 use serde_json::Value;
@@ -72,16 +72,16 @@ enum Command {
 struct Filters {
     /// Include orders restricted to this app (or `any`).
     #[arg(long, value_name = "ADDRESS")]
-    app: Option<String>,
+    app: Option<AddressFilter>,
     /// Include orders restricted to this dataset (or `any`).
     #[arg(long, value_name = "ADDRESS")]
-    dataset: Option<String>,
+    dataset: Option<AddressFilter>,
     /// Include orders restricted to this workerpool (or `any`).
     #[arg(long, value_name = "ADDRESS")]
-    workerpool: Option<String>,
+    workerpool: Option<AddressFilter>,
     /// Include orders restricted to this requester (or `any`).
     #[arg(long, value_name = "ADDRESS")]
-    requester: Option<String>,
+    requester: Option<AddressFilter>,
     /// Only orders restricted to --app.
     #[arg(long, requires = "app")]
     app_strict: bool,
@@ -147,7 +147,7 @@ impl Filters {
             is_dataset_strict: self.dataset_strict,
             is_workerpool_strict: self.workerpool_strict,
             is_requester_strict: self.requester_strict,
-            beneficiary: self.beneficiary.map(|a| a.to_string()),
+            beneficiary: self.beneficiary.map(AddressFilter::Only),
             category: self.category,
             min_tag: exact
                 .clone()
@@ -169,28 +169,28 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         Command::App { address, filters } => (
             OrderKind::App,
             OrderQuery {
-                app: Some(address.to_string()),
+                app: Some(AddressFilter::Only(address)),
                 ..filters.query()?
             },
         ),
         Command::Dataset { address, filters } => (
             OrderKind::Dataset,
             OrderQuery {
-                dataset: Some(address.to_string()),
+                dataset: Some(AddressFilter::Only(address)),
                 ..filters.query()?
             },
         ),
         Command::Workerpool { address, filters } => {
             let mut query = filters.query()?;
             if address.is_some() {
-                query.workerpool = address.map(|a| a.to_string());
+                query.workerpool = address.map(AddressFilter::Only);
             }
             (OrderKind::Workerpool, query)
         }
         Command::Requester { address, filters } => {
             let mut query = filters.query()?;
             if address.is_some() {
-                query.requester = address.map(|a| a.to_string());
+                query.requester = address.map(AddressFilter::Only);
             }
             (OrderKind::Request, query)
         }
@@ -204,7 +204,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
 
 /// A field of the signed order as text (numbers in decimal, addresses as given).
 fn field(view: &OrderView, name: &str) -> String {
-    match &view.order[name] {
+    match &view.order.to_json()[name] {
         Value::String(s) if s.starts_with("0x") && s.len() <= 66 && name != "tag" => {
             match (s.len(), s.parse::<U256>()) {
                 (42, _) | (_, Err(_)) => s.clone(),
@@ -223,7 +223,7 @@ fn price(view: &OrderView, name: &str) -> String {
 }
 
 fn tag_names(view: &OrderView) -> String {
-    match view.order["tag"].as_str().map(tag::parse) {
+    match view.order.to_json()["tag"].as_str().map(tag::parse) {
         Some(Ok(t)) if t.is_zero() => "-".into(),
         Some(Ok(t)) => tag::names(t).join(","),
         _ => field(view, "tag"),

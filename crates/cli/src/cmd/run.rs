@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use dexec_market::{MarketClient, OrderQuery};
+use dexec_sdk::market::{AddressFilter, MarketClient, MarketOrder, OrderQuery};
 use dexec_sdk::primitives::{
     tag, AppOrder, DatasetOrder, Nrlc, RequestOrder, Signed, WorkerpoolOrder,
 };
-use dexec_sdk::{AssetKind, Client, HubOrder, MatchInput, MatchPlan, Matched, TaskInfo};
+use dexec_sdk::{AssetKind, Client, MatchInput, MatchPlan, Matched, TaskInfo};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -232,8 +232,8 @@ fn want(exec: &ExecArgs, client: &Client, dir: &Path) -> eyre::Result<Want> {
     })
 }
 
-fn text(address: Option<Address>) -> Option<String> {
-    address.map(|a| a.to_string())
+fn text(address: Option<Address>) -> Option<AddressFilter> {
+    address.map(AddressFilter::Only)
 }
 
 fn salt() -> B256 {
@@ -280,7 +280,7 @@ fn workerpool_query(want: &Want, category: u64, tag: B256, trust: u64) -> OrderQ
 }
 
 /// The best order of `T` on the market for `query` that still has volume on chain.
-async fn best<T: HubOrder>(
+async fn best<T: MarketOrder>(
     client: &Client,
     market: &MarketClient,
     query: OrderQuery,
@@ -291,7 +291,7 @@ async fn best<T: HubOrder>(
     };
     let page = market.orders(T::KIND, &query).await?;
     for view in page.orders {
-        let Ok(order) = serde_json::from_value::<Signed<T>>(view.order) else {
+        let Some(order) = view.order.into_signed::<T>() else {
             tracing::warn!(hash = %view.order_hash, "the market served an order this client cannot read; skipped");
             continue;
         };
@@ -613,7 +613,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
 }
 
 /// Best current market price of `T` for `query`, or 0.
-async fn market_price<T: HubOrder>(
+async fn market_price<T: MarketOrder>(
     client: &Client,
     market: &MarketClient,
     query: OrderQuery,

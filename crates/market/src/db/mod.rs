@@ -60,7 +60,7 @@ const SQLITE_PRAGMAS: &[&str] = &[
 
 /// The database.
 #[derive(Debug, Clone)]
-pub struct Db {
+pub(crate) struct Db {
     /// Reads.
     pool: AnyPool,
     /// Writes. SQLite: two connections, the publish writer's and one for the watcher and
@@ -77,7 +77,7 @@ impl Db {
     /// directory) is created if missing and put in WAL mode with `synchronous = FULL`: a
     /// commit is on disk when it returns (the publish writer commits in groups, so this costs
     /// one sync per group, not per order).
-    pub async fn connect(url: &DbUrl) -> Result<Self> {
+    pub(crate) async fn connect(url: &DbUrl) -> Result<Self> {
         let sqlite = url.is_sqlite();
         let memory = url.is_memory();
         let spec = |max_connections| PoolSpec {
@@ -117,11 +117,6 @@ impl Db {
             sqlite,
             memory,
         })
-    }
-
-    /// True for SQLite.
-    pub fn is_sqlite(&self) -> bool {
-        self.sqlite
     }
 
     /// A write transaction (SQLite: `BEGIN IMMEDIATE`, so that reading before writing cannot
