@@ -9,7 +9,6 @@ use alloy::primitives::{Address, Bytes, B256};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use dexec_contracts::Hub;
-use dexec_primitives::category::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
 use dexec_primitives::deal::Deal;
 use dexec_primitives::task_id;
 use serde::Serialize;
@@ -69,14 +68,16 @@ impl DealInfo {
         })
     }
 
-    /// Unix time after which workers can no longer contribute.
+    /// Unix time after which workers can no longer contribute
+    /// ([`Deal::contribution_deadline`]).
     pub fn contribution_deadline(&self) -> u64 {
-        self.deal.start_time + u64::from(self.deal.timeref) * CONTRIBUTION_DEADLINE_RATIO
+        self.deal.contribution_deadline()
     }
 
-    /// Unix time after which unfinished tasks can be claimed (requester refunded).
+    /// Unix time after which unfinished tasks can be claimed, the payer refunded
+    /// ([`Deal::final_deadline`]).
     pub fn final_deadline(&self) -> u64 {
-        self.deal.start_time + u64::from(self.deal.timeref) * FINAL_DEADLINE_RATIO
+        self.deal.final_deadline()
     }
 }
 
@@ -94,7 +95,8 @@ pub enum TaskStatus {
     Completed,
     /// Claimed after its final deadline: the payer was refunded.
     Failed,
-    /// Past its final deadline and not settled: anyone can claim it (`dexec task claim`).
+    /// Past its final deadline and not settled: anyone can claim it ([`Client::claim`],
+    /// `dexec task claim`).
     Timeout,
 }
 

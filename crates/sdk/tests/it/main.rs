@@ -176,6 +176,37 @@ async fn assets_orders_deals_and_events() {
         panic!("a category mismatch is found before sending");
     };
     assert!(why[0].contains("category 1"), "{why:?}");
+    // restrictions: one naming a plain address is checked before sending; one naming a
+    // contract (perhaps an identity group) is left to the hub, whose refusal says the same
+    let sentence = format!(
+        "the request is restricted to another workerpool than {}",
+        pool.address
+    );
+    for (restriction, before_sending) in [
+        (Address::repeat_byte(0x42), true),
+        (requester.deployment().token, false),
+    ] {
+        input.request = requester
+            .sign_order(RequestOrder {
+                category: U256::ZERO,
+                workerpool: restriction,
+                ..request.clone()
+            })
+            .await
+            .expect("sign request");
+        let err = if before_sending {
+            requester.plan_match(&input).await.expect_err("restricted")
+        } else {
+            requester.plan_match(&input).await.expect("the hub decides");
+            let err = requester
+                .match_orders(&input)
+                .await
+                .expect_err("restricted");
+            assert!(err.is_revert(), "{err}");
+            err
+        };
+        assert!(err.to_string().contains(&sentence), "{err}");
+    }
     input.request = requester
         .sign_order(RequestOrder {
             category: U256::ZERO,
