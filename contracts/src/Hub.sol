@@ -64,10 +64,9 @@ contract Hub is Settlement {
         // the owners the deal pays, from the hub's asset mirror
         address appOwner;
         address datasetOwner;
-        address workerpoolOwner;
-        uint256 workerpoolWord; // its `AssetWord`, for the workerpool's policy
-        bytes32 tag;
-        uint256 timeref;
+        uint256 workerpoolWord; // the workerpool's `AssetWord`: its owner and policy
+        bytes32 tag; // the deal tag (`_checkCompatibility`)
+        uint256 timeref; // the category's time reference (`_checkRanges`)
     }
 
     /// @notice ERC-734 purpose of a group member key.
@@ -275,7 +274,7 @@ contract Hub is Settlement {
     }
 
     /// @dev iExec's checks 0x20..0x50: registered assets, orders signed by their owners.
-    /// Records in `m` each order's digest and each asset's owner.
+    /// Records in `m` each order's digest, the app and dataset owners and the workerpool's word.
     function _checkOwnersAndSignatures(
         Match memory m,
         AppOrder calldata a,
@@ -299,10 +298,11 @@ contract Hub is Settlement {
             }
         }
 
-        (m.workerpoolOwner, m.workerpoolWord) = _ownerOf(w.workerpool, OrderKind.WORKERPOOL);
-        if (m.workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
+        address workerpoolOwner;
+        (workerpoolOwner, m.workerpoolWord) = _ownerOf(w.workerpool, OrderKind.WORKERPOOL);
+        if (workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
         m.workerpoolHash = _hashTypedDataV4(Orders.hash(w));
-        if (!_isValidSignature(m.workerpoolOwner, m.workerpoolHash, w.sign)) {
+        if (!_isValidSignature(workerpoolOwner, m.workerpoolHash, w.sign)) {
             revert InvalidWorkerpoolOrderSignature(m.workerpoolHash);
         }
 
@@ -367,7 +367,7 @@ contract Hub is Settlement {
             deal.datasetPrice = uint96(d.datasetprice);
         }
         deal.workerpool = w.workerpool;
-        deal.workerpoolOwner = m.workerpoolOwner;
+        deal.workerpoolOwner = AssetWord.owner(m.workerpoolWord);
         deal.workerpoolPrice = uint96(w.workerpoolprice);
         // stake ratio <= 100 (registry bound), so this fits 96 bits like the price
         deal.workerStake = uint96(w.workerpoolprice * AssetWord.workerStakeRatio(m.workerpoolWord) / 100);
@@ -474,34 +474,29 @@ contract Hub is Settlement {
     /// @notice Presign (SIGN) or cancel (CLOSE) an app order: by its owner, or by anyone carrying
     /// the owner's EIP-712 signature of the operation.
     function manageAppOrder(AppOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.app, OrderKind.APP);
-        _manageOrder(OrderKind.APP, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign);
+        AppOrder calldata o = op.order;
+        (address owner,) = _ownerOf(o.app, OrderKind.APP);
+        _manageOrder(OrderKind.APP, owner, Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
     function manageDatasetOrder(DatasetOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.dataset, OrderKind.DATASET);
-        _manageOrder(OrderKind.DATASET, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign);
+        DatasetOrder calldata o = op.order;
+        (address owner,) = _ownerOf(o.dataset, OrderKind.DATASET);
+        _manageOrder(OrderKind.DATASET, owner, Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
     function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
-        (address owner,) = _ownerOf(op.order.workerpool, OrderKind.WORKERPOOL);
-        _manageOrder(
-            OrderKind.WORKERPOOL, owner, Orders.hash(op.order), op.order.volume, op.operation, op.sign
-        );
+        WorkerpoolOrder calldata o = op.order;
+        (address owner,) = _ownerOf(o.workerpool, OrderKind.WORKERPOOL);
+        _manageOrder(OrderKind.WORKERPOOL, owner, Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a request order; its owner is `requester`.
     function manageRequestOrder(RequestOrderOperation calldata op) external {
-        _manageOrder(
-            OrderKind.REQUEST,
-            op.order.requester,
-            Orders.hash(op.order),
-            op.order.volume,
-            op.operation,
-            op.sign
-        );
+        RequestOrder calldata o = op.order;
+        _manageOrder(OrderKind.REQUEST, o.requester, Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @dev One order operation, authorized by `owner`: a presign is tied to the owner; a close

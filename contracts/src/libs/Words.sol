@@ -27,10 +27,14 @@ library AssetWord {
             | (uint256(schedulerRewardRatio_) << SCHEDULER_REWARD_RATIO);
     }
 
+    function owner(uint256 word) internal pure returns (address) {
+        return address(uint160(word));
+    }
+
     /// @dev The owner if the word is of kind `kind` (an `OrderKind` value), else zero.
     function ownerAs(uint256 word, uint256 kind) internal pure returns (address) {
         if (uint8(word >> KIND) != kind) return address(0);
-        return address(uint160(word));
+        return owner(word);
     }
 
     function workerStakeRatio(uint256 word) internal pure returns (uint8) {
