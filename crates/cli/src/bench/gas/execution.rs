@@ -13,10 +13,12 @@ use dexec_primitives::category::FINAL_DEADLINE_RATIO;
 use dexec_primitives::task_id;
 use eyre::ensure;
 
-use super::{
-    measured, Matched, Measured, World, FAST_WORKERS, REPLICATED_WORKERS, REQUESTER, RESULTS,
-    SCHEDULER,
-};
+use super::market::Matched;
+use super::measure::{measured, Measured};
+use super::world::{World, FAST_WORKERS, REPLICATED_WORKERS, REQUESTER, SCHEDULER};
+
+/// Off-chain results link every settlement emits (iExec's conventions used a 6-byte string).
+const RESULTS: &[u8] = b"ipfs://result";
 
 impl World {
     /// A trust-1 task: match (volume 1, no dataset), then the worker's `contributeAndFinalize`.
