@@ -209,34 +209,10 @@ impl Incompatibility {
     /// value in `orders`. A restriction may name an ERC-734 identity group, whose members only
     /// the chain knows: a caller with chain access leaves those to the hub.
     pub fn restriction(&self, orders: &MatchOrders<'_>) -> Option<(OrderKind, Address)> {
-        let dataset = orders.dataset.cloned().unwrap_or_default();
-        Some(match self {
-            Self::WorkerpoolRestrictedByRequest { .. } => {
-                (OrderKind::Request, orders.request.workerpool)
-            }
-            Self::DatasetRestrictedByApp { .. } => (OrderKind::App, orders.app.datasetrestrict),
-            Self::WorkerpoolRestrictedByApp { .. } => {
-                (OrderKind::App, orders.app.workerpoolrestrict)
-            }
-            Self::RequesterRestrictedByApp { .. } => (OrderKind::App, orders.app.requesterrestrict),
-            Self::AppRestrictedByDataset { .. } => (OrderKind::Dataset, dataset.apprestrict),
-            Self::WorkerpoolRestrictedByDataset { .. } => {
-                (OrderKind::Dataset, dataset.workerpoolrestrict)
-            }
-            Self::RequesterRestrictedByDataset { .. } => {
-                (OrderKind::Dataset, dataset.requesterrestrict)
-            }
-            Self::AppRestrictedByWorkerpool { .. } => {
-                (OrderKind::Workerpool, orders.workerpool.apprestrict)
-            }
-            Self::DatasetRestrictedByWorkerpool { .. } => {
-                (OrderKind::Workerpool, orders.workerpool.datasetrestrict)
-            }
-            Self::RequesterRestrictedByWorkerpool { .. } => {
-                (OrderKind::Workerpool, orders.workerpool.requesterrestrict)
-            }
-            _ => return None,
-        })
+        restriction_checks(orders)
+            .into_iter()
+            .find(|check| std::mem::discriminant(&check.refusal) == std::mem::discriminant(self))
+            .map(|check| (check.order, check.restriction))
     }
 }
 
@@ -361,6 +337,61 @@ fn tag_names(tag: B256) -> String {
     }
 }
 
+/// One restriction check of the hub.
+struct RestrictionCheck {
+    /// Whether the hub makes it (dataset restrictions only with a dataset).
+    applies: bool,
+    /// The order holding the restriction.
+    order: OrderKind,
+    /// The restriction field's value.
+    restriction: Address,
+    /// The account checked against it.
+    account: Address,
+    /// What the hub says when it refuses.
+    refusal: Incompatibility,
+}
+
+/// The hub's restriction checks on `orders`, in its order: one table for
+/// [`incompatibilities`] and [`Incompatibility::restriction`].
+fn restriction_checks(orders: &MatchOrders<'_>) -> [RestrictionCheck; 10] {
+    use Incompatibility as I;
+    use OrderKind::{App, Dataset, Request, Workerpool};
+    let (a, w, r) = (orders.app, orders.workerpool, orders.request);
+    let d = orders.dataset.cloned().unwrap_or_default();
+    let with_dataset = !r.dataset.is_zero();
+    let check = |applies, order, restriction, account, refusal| RestrictionCheck {
+        applies,
+        order,
+        restriction,
+        account,
+        refusal,
+    };
+    #[rustfmt::skip]
+    let checks = [
+        check(true, Request, r.workerpool, w.workerpool,
+            I::WorkerpoolRestrictedByRequest { workerpool: w.workerpool }),
+        check(true, App, a.datasetrestrict, r.dataset,
+            I::DatasetRestrictedByApp { dataset: r.dataset }),
+        check(true, App, a.workerpoolrestrict, w.workerpool,
+            I::WorkerpoolRestrictedByApp { workerpool: w.workerpool }),
+        check(true, App, a.requesterrestrict, r.requester,
+            I::RequesterRestrictedByApp { requester: r.requester }),
+        check(with_dataset, Dataset, d.apprestrict, a.app,
+            I::AppRestrictedByDataset { app: a.app }),
+        check(with_dataset, Dataset, d.workerpoolrestrict, w.workerpool,
+            I::WorkerpoolRestrictedByDataset { workerpool: w.workerpool }),
+        check(with_dataset, Dataset, d.requesterrestrict, r.requester,
+            I::RequesterRestrictedByDataset { requester: r.requester }),
+        check(true, Workerpool, w.apprestrict, a.app,
+            I::AppRestrictedByWorkerpool { app: a.app }),
+        check(true, Workerpool, w.datasetrestrict, r.dataset,
+            I::DatasetRestrictedByWorkerpool { dataset: r.dataset }),
+        check(true, Workerpool, w.requesterrestrict, r.requester,
+            I::RequesterRestrictedByWorkerpool { requester: r.requester }),
+    ];
+    checks
+}
+
 /// The orders of one match, by reference. A match without dataset has `dataset: None` (the
 /// hub then reads an all-zero dataset order).
 #[derive(Debug, Clone, Copy)]
@@ -455,53 +486,14 @@ pub fn incompatibilities(orders: &MatchOrders<'_>) -> Vec<Incompatibility> {
         });
     }
 
-    // restrictions (`Hub._checkRestrictions`)
-    let allowed =
-        |restriction: Address, account: Address| restriction.is_zero() || restriction == account;
-    if !allowed(r.workerpool, w.workerpool) {
-        why.push(I::WorkerpoolRestrictedByRequest {
-            workerpool: w.workerpool,
-        });
-    }
-    if !allowed(a.datasetrestrict, r.dataset) {
-        why.push(I::DatasetRestrictedByApp { dataset: r.dataset });
-    }
-    if !allowed(a.workerpoolrestrict, w.workerpool) {
-        why.push(I::WorkerpoolRestrictedByApp {
-            workerpool: w.workerpool,
-        });
-    }
-    if !allowed(a.requesterrestrict, r.requester) {
-        why.push(I::RequesterRestrictedByApp {
-            requester: r.requester,
-        });
-    }
-    if has_dataset {
-        if !allowed(d.apprestrict, a.app) {
-            why.push(I::AppRestrictedByDataset { app: a.app });
-        }
-        if !allowed(d.workerpoolrestrict, w.workerpool) {
-            why.push(I::WorkerpoolRestrictedByDataset {
-                workerpool: w.workerpool,
-            });
-        }
-        if !allowed(d.requesterrestrict, r.requester) {
-            why.push(I::RequesterRestrictedByDataset {
-                requester: r.requester,
-            });
-        }
-    }
-    if !allowed(w.apprestrict, a.app) {
-        why.push(I::AppRestrictedByWorkerpool { app: a.app });
-    }
-    if !allowed(w.datasetrestrict, r.dataset) {
-        why.push(I::DatasetRestrictedByWorkerpool { dataset: r.dataset });
-    }
-    if !allowed(w.requesterrestrict, r.requester) {
-        why.push(I::RequesterRestrictedByWorkerpool {
-            requester: r.requester,
-        });
-    }
+    // restrictions (`Hub._checkRestrictions`); zero allows anyone, otherwise only the
+    // address it names
+    why.extend(
+        restriction_checks(orders)
+            .into_iter()
+            .filter(|c| c.applies && !c.restriction.is_zero() && c.restriction != c.account)
+            .map(|c| c.refusal),
+    );
 
     // the deal's field widths (`Hub._fillDeal`)
     let dataset_price = has_dataset.then_some(d.datasetprice);
