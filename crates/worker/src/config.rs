@@ -183,3 +183,65 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use alloy::primitives::Address;
+    use clap::Parser;
+    use dexec_sdk::{ChainFile, Deployment};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn config(argv: &[&str]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("worker").chain(argv.iter().copied()))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Config::from_args(cli.args)
+    }
+
+    /// The chain and wallet flags are the services' shared groups: `--chain-file`,
+    /// `--rpc-url` and `--dev-account` read as everywhere else, and no wallet is refused with
+    /// a sentence naming the worker.
+    #[test]
+    fn chain_and_wallet_come_from_the_shared_flag_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.json");
+        let deployment = Deployment {
+            token: Address::ZERO,
+            app_registry: Address::ZERO,
+            dataset_registry: Address::ZERO,
+            workerpool_registry: Address::ZERO,
+            hub: Address::ZERO,
+            poco_module: Address::ZERO,
+        };
+        ChainFile::single("dev", 31337, "http://127.0.0.1:8545", deployment)
+            .save(&path)
+            .unwrap();
+        let file = path.to_str().unwrap();
+        let c = config(&[
+            "--chain-file",
+            file,
+            "--rpc-url",
+            "http://127.0.0.1:9999",
+            "--dev-account",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(c.chain.host, "http://127.0.0.1:9999");
+        assert_eq!(
+            c.signer.address(),
+            dexec_sdk::wallet::dev_account(4, 31337).unwrap().address()
+        );
+        let refused = config(&["--chain-file", file]).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("the worker needs a wallet"),
+            "{refused}"
+        );
+    }
+}
