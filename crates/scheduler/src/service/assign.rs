@@ -97,7 +97,7 @@ impl Scheduler {
                 continue;
             };
             let ctx = self.deal_ctx(&task.deal_id).await?;
-            let deal = &ctx.deal;
+            let deal = ctx.deal();
             if !tag::is_subset(deal.tag, me.caps.tags) {
                 continue;
             }
@@ -168,13 +168,13 @@ impl Scheduler {
         let enclave = Address::ZERO;
         let hash = authorization_hash(worker, task.task_id, enclave);
         let signature = self.config.signer.sign_message_sync(hash.as_slice())?;
-        let mode = match (ctx.deal.trust <= 1, self.config.trust1_mode) {
+        let mode = match (ctx.deal().trust <= 1, self.config.trust1_mode) {
             (false, _) => Mode::Contribute,
             (true, Trust1Mode::Fast) => Mode::ContributeAndFinalize,
             (true, Trust1Mode::Batch) => Mode::Push,
         };
-        let dataset = (ctx.deal.dataset != Address::ZERO).then(|| DatasetRef {
-            address: ctx.deal.dataset,
+        let dataset = (ctx.deal().dataset != Address::ZERO).then(|| DatasetRef {
+            address: ctx.deal().dataset,
             multiaddr: ctx.row.dataset_multiaddr.clone(),
             checksum: ctx.row.dataset_checksum,
         });
@@ -183,7 +183,7 @@ impl Scheduler {
             deal_id: task.deal_id,
             index: task.index,
             deal: Bytes::from(ctx.row.encoded.clone()),
-            app: ctx.deal.app,
+            app: ctx.deal().app,
             app_multiaddr: ctx.row.app_multiaddr.clone(),
             app_checksum: ctx.row.app_checksum,
             dataset,

@@ -245,7 +245,7 @@ impl Scheduler {
         if self.db.insert_deal(&row, &tasks).await? {
             tracing::info!(target: "scheduler::deals", deal = %deal_id, tasks = tasks.len(), trust = deal.trust, "new deal");
         }
-        lock(&self.deals).insert(deal_id, Arc::new(DealCtx { row, deal }));
+        lock(&self.deals).insert(deal_id, Arc::new(DealCtx::from_row(row)?));
         self.work.notify_waiters();
         Ok(())
     }

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, Bytes, B256};
 use dexec_primitives::deal::Deal;
-use dexec_sdk::Client;
+use dexec_sdk::{Client, DealRef, TaskRef};
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -33,20 +33,32 @@ pub(crate) use workers::WorkerEntry;
 /// never touched again and leave it.
 const DEAL_CACHE_CAPACITY: usize = 1_024;
 
-/// A deal with its terms decoded.
+/// A deal as stored, with its terms decoded (the SDK's [`DealRef`], which the execution
+/// calls take).
 #[derive(Debug)]
 pub(crate) struct DealCtx {
     pub row: DealRow,
-    pub deal: Deal,
+    pub terms: DealRef,
 }
 
 impl DealCtx {
-    /// A stored deal, decoded. The deal was decoded when its `DealCreated` event arrived; bytes
-    /// that no longer decode are a corrupted database.
+    /// A stored deal, decoded (by `Deal::decode`, through [`DealRef::new`]). The deal decoded
+    /// when its `DealCreated` event arrived; bytes that no longer decode are a corrupted
+    /// database.
     fn from_row(row: DealRow) -> Result<Self> {
-        let deal = Deal::decode(&row.encoded)
+        let terms = DealRef::new(row.deal_id, Bytes::from(row.encoded.clone()), row.block)
             .map_err(|e| Error::Corrupt(format!("deal {}: {e}", row.deal_id)))?;
-        Ok(Self { row, deal })
+        Ok(Self { row, terms })
+    }
+
+    /// The deal's terms.
+    pub fn deal(&self) -> &Deal {
+        self.terms.deal()
+    }
+
+    /// Task `index` of this deal, as the execution calls name it.
+    pub fn task(&self, index: u64) -> Result<TaskRef> {
+        Ok(self.terms.task(index)?)
     }
 }
 

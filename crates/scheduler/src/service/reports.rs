@@ -29,7 +29,7 @@ impl Scheduler {
             .await?
             .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
         let ctx = self.deal_ctx(&task.deal_id).await?;
-        let replicated = ctx.deal.trust > 1;
+        let replicated = ctx.deal().trust > 1;
         let action = match report.status {
             ReportStatus::Failed => {
                 self.db
@@ -147,7 +147,7 @@ impl Scheduler {
             task_id,
             deal_id: task.deal_id,
             index: task.index,
-            trust: ctx.deal.trust,
+            trust: ctx.deal().trust,
             status: task.status.as_str().to_owned(),
             consensus: task.consensus,
             result_digest: task.result_digest,

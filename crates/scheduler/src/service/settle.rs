@@ -4,13 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
-use dexec_contracts::tx::send;
-use dexec_contracts::HubPoco;
+use alloy::primitives::{Bytes, B256};
 use dexec_primitives::ResultsLink;
+use dexec_sdk::PushedResult;
 
 use super::Scheduler;
 use crate::db::{ReplicateRow, TaskRow};
@@ -21,6 +17,8 @@ use crate::state::{ReplicateStatus as Rs, TaskStatus as Ts};
 const HUB_TASK_REVEALING: u8 = 2;
 /// The hub's code of a task nobody contributed to yet.
 const HUB_TASK_UNSET: u8 = 0;
+/// Most tasks per `claimBatch`.
+const CLAIM_BATCH: usize = 256;
 
 /// The on-chain results link of a result zip in a dexec store (empty location: none).
 fn results_link(location: Option<&str>) -> String {
@@ -28,26 +26,6 @@ fn results_link(location: Option<&str>) -> String {
 }
 
 impl Scheduler {
-    /// Contributors of a task in contribution order, from its `TaskContribute` events.
-    async fn contributors(&self, task_id: B256, from_block: u64) -> Result<Vec<Address>> {
-        let filter = Filter::new()
-            .address(self.client.deployment().hub)
-            .event_signature(HubPoco::TaskContribute::SIGNATURE_HASH)
-            .topic1(task_id)
-            .from_block(from_block);
-        let logs = self
-            .client
-            .provider()
-            .get_logs(&filter)
-            .await
-            .map_err(dexec_contracts::Error::from)?;
-        Ok(logs
-            .iter()
-            .filter_map(|l| l.log_decode::<HubPoco::TaskContribute>().ok())
-            .map(|l| l.inner.data.worker)
-            .collect())
-    }
-
     pub(super) async fn finalize_ready(&self, now: u64) -> Result<()> {
         let poco = self.client.deployment().poco(self.client.provider());
         for task in self.db.tasks_with_status(&[Ts::Revealing], 200).await? {
@@ -62,14 +40,9 @@ impl Scheduler {
             }
             let reveal_deadline: u64 = view.revealDeadline.saturating_to();
             if view.reveals == 0 {
-                if now >= reveal_deadline && now < ctx.deal.contribution_deadline() {
+                if now >= reveal_deadline && now < ctx.deal().contribution_deadline() {
                     tracing::warn!(target: "scheduler::consensus", task = %task.task_id, "no winner revealed: reopening");
-                    let call = poco.reopen(
-                        Bytes::from(ctx.row.encoded.clone()),
-                        task.deal_id,
-                        U256::from(task.index),
-                    );
-                    if let Err(e) = send(&call).await {
+                    if let Err(e) = self.client.reopen(&ctx.task(task.index)?).await {
                         tracing::warn!(target: "scheduler::consensus", task = %task.task_id, error = %e, "reopen failed");
                     }
                 }
@@ -78,7 +51,7 @@ impl Scheduler {
             if view.reveals < view.winners && now < reveal_deadline {
                 continue;
             }
-            if now >= ctx.deal.final_deadline() {
+            if now >= ctx.deal().final_deadline() {
                 continue;
             }
             let replicates = self.db.replicates(&task.task_id).await?;
@@ -99,17 +72,16 @@ impl Scheduler {
                 .find_map(|r| r.callback_data.clone())
                 .unwrap_or_default();
             let results = results_link(location);
-            let contributors = self.contributors(task.task_id, ctx.row.block).await?;
-            let call = poco.finalize(
-                Bytes::from(ctx.row.encoded.clone()),
-                task.deal_id,
-                U256::from(task.index),
-                digest,
-                contributors,
-                Bytes::from(results.clone().into_bytes()),
-                Bytes::from(callback),
-            );
-            match send(&call).await {
+            let finalized = self
+                .client
+                .finalize(
+                    &ctx.task(task.index)?,
+                    digest,
+                    &Bytes::from(results.clone().into_bytes()),
+                    &Bytes::from(callback),
+                )
+                .await;
+            match finalized {
                 Ok(_) => {
                     self.db
                         .complete_task(&task.task_id, &digest, &results)
@@ -142,12 +114,11 @@ impl Scheduler {
                 continue;
             }
             let ctx = self.deal_ctx(&task.deal_id).await?;
-            if ctx.deal.trust > 1 {
+            if ctx.deal().trust > 1 {
                 continue;
             }
             by_deal.entry(task.deal_id).or_default().push((task, r));
         }
-        let poco = self.client.deployment().poco(self.client.provider());
         for (deal_id, mut items) in by_deal {
             let ctx = self.deal_ctx(&deal_id).await?;
             items.sort_by_key(|(t, r)| (r.worker, t.index));
@@ -155,21 +126,21 @@ impl Scheduler {
             // in one block (nonces come from the node's pending count)
             let mut sent = Vec::new();
             for chunk in items.chunks(self.config.batch_size) {
-                let batch: Vec<HubPoco::BatchResult> = chunk
+                let batch: Vec<PushedResult> = chunk
                     .iter()
-                    .map(|(t, r)| HubPoco::BatchResult {
-                        index: U256::from(t.index),
+                    .map(|(t, r)| PushedResult {
+                        index: t.index,
                         worker: r.worker,
-                        resultDigest: r.digest.unwrap_or_default(),
+                        digest: r.digest.unwrap_or_default(),
                         results: Bytes::from(
                             results_link(r.result_location.as_deref()).into_bytes(),
                         ),
-                        resultsCallback: Bytes::from(r.callback_data.clone().unwrap_or_default()),
-                        ..Default::default()
+                        callback: Bytes::from(r.callback_data.clone().unwrap_or_default()),
+                        enclave: None,
+                        authorization: Bytes::new(),
                     })
                     .collect();
-                let call = poco.pushResults(Bytes::from(ctx.row.encoded.clone()), deal_id, batch);
-                match dexec_contracts::tx::submit(&call).await {
+                match self.client.submit_results(&ctx.terms, &batch).await {
                     Ok(pending) => sent.push((chunk, pending)),
                     Err(e) => {
                         tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults refused; retrying next tick");
@@ -209,7 +180,7 @@ impl Scheduler {
         let mut untouched: BTreeMap<B256, Vec<u64>> = BTreeMap::new();
         for task in open {
             let ctx = self.deal_ctx(&task.deal_id).await?;
-            if now < ctx.deal.final_deadline() {
+            if now < ctx.deal().final_deadline() {
                 continue;
             }
             let view = poco
@@ -221,14 +192,7 @@ impl Scheduler {
                 untouched.entry(task.deal_id).or_default().push(task.index);
                 continue;
             }
-            let contributors = self.contributors(task.task_id, ctx.row.block).await?;
-            let call = poco.claim(
-                Bytes::from(ctx.row.encoded.clone()),
-                task.deal_id,
-                U256::from(task.index),
-                contributors,
-            );
-            match send(&call).await {
+            match self.client.claim(&ctx.task(task.index)?).await {
                 Ok(_) => {
                     self.db.set_task_status(&task.task_id, Ts::Failed).await?;
                 }
@@ -239,13 +203,8 @@ impl Scheduler {
         }
         for (deal_id, indices) in untouched {
             let ctx = self.deal_ctx(&deal_id).await?;
-            for chunk in indices.chunks(256) {
-                let call = poco.claimBatch(
-                    Bytes::from(ctx.row.encoded.clone()),
-                    deal_id,
-                    chunk.iter().map(|i| U256::from(*i)).collect(),
-                );
-                match send(&call).await {
+            for chunk in indices.chunks(CLAIM_BATCH) {
+                match self.client.claim_batch(&ctx.terms, chunk).await {
                     Ok(_) => {
                         for i in chunk {
                             let id = dexec_primitives::task_id(deal_id, *i);

@@ -58,7 +58,7 @@ impl Scheduler {
             let timeout = self
                 .config
                 .replicate_timeout
-                .unwrap_or(Duration::from_secs(u64::from(ctx.deal.timeref)));
+                .unwrap_or(Duration::from_secs(u64::from(ctx.deal().timeref)));
             if now - r.updated_at > timeout.as_millis() as i64 {
                 tracing::warn!(target: "scheduler::replicates", task = %r.task_id, worker = %r.worker, "replicate timed out");
                 self.db

@@ -11,19 +11,38 @@ async fn trust_one_end_to_end() {
     trust_one(PoolOptions::default()).await;
 }
 
-/// The same on PostgreSQL, when `DEXEC_TEST_POSTGRES_URL` names an empty database (e.g.
-/// `postgres://postgres@127.0.0.1:5432/dexec_test`); without it the test says SKIPPED, and
-/// fails under `make test` and CI.
+/// The same on PostgreSQL, in a database of its own on the server `DEXEC_TEST_POSTGRES_URL`
+/// names (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); without it the test says
+/// SKIPPED, and fails under `make test` and CI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn trust_one_on_postgres() {
-    let Some(url) = dexec_test_utils::postgres_url("trust_one_on_postgres") else {
+    let Some(server) = dexec_test_utils::postgres_url("trust_one_on_postgres") else {
         return;
     };
+    // a fresh database: the scheduler resumes from the block cursor a database holds, which
+    // a previous run on another chain would have left far ahead
+    let name = format!("scheduler_{}", rand::random::<u64>());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+        .await
+        .expect("PostgreSQL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (base, _) = server
+        .rsplit_once('/')
+        .filter(|(base, _)| base.contains("://") && !base.ends_with('/'))
+        .expect("a database URL ends with /<database>");
     trust_one(PoolOptions {
-        db_url: Some(url),
+        db_url: Some(format!("{base}/{name}")),
         ..Default::default()
     })
     .await;
+    // the pool and its scheduler are gone: their connections are closed or forced closed
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop database");
 }
 
 async fn trust_one(options: PoolOptions) {
