@@ -56,12 +56,14 @@ test-contracts: contracts
 # PostgreSQL paths (market, scheduler) run against a throwaway loopback cluster
 # (scripts/postgres.sh); the market's suite runs a second time on SQLite, its default (a
 # filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
+# nextest does not run doctests: `cargo test --doc` runs them after.
 test-rust: bootstrap apps
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
 		$(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
+		$(CARGO) test --workspace --doc; \
 	else \
 		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
 		$(CARGO) test -p dexec-market; \

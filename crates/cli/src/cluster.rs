@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 
 use dexec_sdk::market::MarketClient;
 
+use crate::cmd::devnet::deploy_and_fund;
 use crate::cmd::run::{prepare, ExecArgs, Prepared};
-use crate::devnet::deploy_and_fund;
 use crate::local::LocalChain;
 
 /// Dev accounts by role.

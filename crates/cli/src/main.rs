@@ -3,12 +3,9 @@
 //! Thin: parses arguments, initialises logging, hands each command to its module and turns
 //! the outcome into output and an exit code ([`exit`]).
 
-mod bench;
 mod cluster;
 mod cmd;
 mod context;
-mod demo;
-mod devnet;
 mod exit;
 mod local;
 mod output;
@@ -82,19 +79,19 @@ enum Command {
     /// Show deals.
     Deal(cmd::deal::DealArgs),
     /// Show and follow tasks.
-    #[command(long_about = cmd::deal::TASK_ABOUT)]
-    Task(cmd::deal::TaskArgs),
+    #[command(long_about = cmd::task::TASK_ABOUT)]
+    Task(cmd::task::TaskArgs),
     /// Download task results, verified against the chain.
     #[command(long_about = cmd::result::LONG_ABOUT)]
     Result(cmd::result::Args),
     /// Show the chain and contract addresses in use.
     Info,
     /// Run a local development chain with the hub deployed and funded dev accounts.
-    #[command(long_about = devnet::LONG_ABOUT)]
-    Devnet(devnet::Args),
+    #[command(long_about = cmd::devnet::LONG_ABOUT)]
+    Devnet(cmd::devnet::Args),
     /// Run the whole system on this machine and one task end to end (`make demo`).
-    #[command(long_about = demo::LONG_ABOUT)]
-    Demo(demo::Args),
+    #[command(long_about = cmd::demo::LONG_ABOUT)]
+    Demo(cmd::demo::Args),
     /// Serve the market: the order book API, its WebSocket feed and the chain watcher.
     #[command(long_about = MARKET_ABOUT)]
     Market(dexec_market::Args),
@@ -106,7 +103,7 @@ enum Command {
     #[command(long_about = STORE_ABOUT)]
     Store(dexec_store::Args),
     /// Measure the protocol (gas) and print the figures beside their anchors.
-    Bench(bench::Args),
+    Bench(cmd::bench::Args),
     /// Print the CLI reference (every command's --help) as Markdown.
     #[command(hide = true)]
     Reference,
@@ -178,15 +175,15 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Order(args) => cmd::order::run(args, g).await?,
         Command::Orderbook(args) => cmd::orderbook::run(args, g).await?,
         Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
-        Command::Task(args) => cmd::deal::run_task(args, g).await?,
+        Command::Task(args) => cmd::task::run_task(args, g).await?,
         Command::Result(args) => cmd::result::run(args, g).await?,
         Command::Info => cmd::info::run(g).await?,
         Command::Devnet(args) => {
-            devnet::run(args).await?;
+            cmd::devnet::run(args).await?;
             return Ok(None);
         }
         Command::Demo(args) => {
-            demo::run(args).await?;
+            cmd::demo::run(args).await?;
             return Ok(None);
         }
         Command::Market(args) => {
@@ -206,7 +203,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
             return Ok(None);
         }
         Command::Bench(args) => {
-            bench::run(args).await?;
+            cmd::bench::run(args).await?;
             return Ok(None);
         }
         Command::Reference => {

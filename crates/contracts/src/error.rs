@@ -118,7 +118,7 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
             e.account, e.available, e.needed
         ),
         E::ZeroAmount(_) => "the amount is zero".to_owned(),
-        E::AmountOutOfRange(e) => format!("amount {} would push a balance past 2^128 - 1", e.amount),
+        E::AmountOutOfRange(e) => format!("amount {} would push a balance past 2^112 - 1", e.amount),
         E::ZeroAddress(_) => "the recipient is the zero address".to_owned(),
         E::UnknownCategory(e) => format!("category {} does not exist", e.category),
         E::InvalidTimeRef(e) => {

@@ -286,10 +286,11 @@ impl Signed<RequestOrder> {
     }
 }
 
-/// Parse a 65-byte (r, s, v) or 64-byte EIP-2098 compact signature.
+/// Parse a 65-byte (r, s, v) or 64-byte EIP-2098 compact signature. As the hub (OpenZeppelin's
+/// `ECDSA`), a 65-byte signature's `v` must be 27 or 28: 0/1 and EIP-155 values are refused.
 fn parse_signature(sign: &[u8]) -> Option<Signature> {
     match sign.len() {
-        65 => Signature::from_raw(sign).ok(),
+        65 if matches!(sign[64], 27 | 28) => Signature::from_raw(sign).ok(),
         64 => Some(Signature::from_erc2098(sign)),
         _ => None,
     }
@@ -305,8 +306,10 @@ pub const HALF_N: U256 = U256::from_be_bytes([
 /// Why a signature recovers no signer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// Neither 65 bytes (r, s, v) nor 64 (ERC-2098 compact).
-    #[error("a signature is 65 bytes (r, s, v) or 64 (compact), not {0}")]
+    /// Neither 65 bytes (r, s, v with v 27 or 28) nor 64 (ERC-2098 compact).
+    #[error(
+        "a signature is 65 bytes (r, s, v with v 27 or 28) or 64 (compact); this one is {0} bytes"
+    )]
     Length(usize),
     /// `s` in the upper half of the curve order.
     #[error(
@@ -566,5 +569,9 @@ mod tests {
             recover_signer(&[1, 2, 3], B256::ZERO),
             Err(SignatureError::Length(3))
         );
+        // v = 0/1 (raw parity) is refused by the hub: refused here too
+        let mut raw_v = full.sign.to_vec();
+        raw_v[64] -= 27;
+        assert!(recover_signer(&raw_v, full.digest(&d)).is_err());
     }
 }

@@ -18,9 +18,16 @@
 //!   end, downloads size-capped and verified) and wire types (`BlobId`, `BlobRef`).
 //! - `scheduler` (feature `scheduler`): the worker↔scheduler protocol's types and the worker's
 //!   client (`SchedulerClient`).
+//! - `market` (feature `market`): the order book's client (`MarketClient`) and wire types
+//!   (`OrderView`, `OrderQuery`, `DealView`, candles, the unpublish message).
+//! - [`results`]: the result digest of an output directory (the algorithm is
+//!   `dexec_primitives::results`), for the worker and `dexec result download`.
+//! - [`ErrorBody`]: the JSON error body every dexec service answers with.
 //! - [`Error`]: every failure as a sentence; the hub's custom errors are decoded.
 //!
-//! Market, store and scheduler clients join as those services land.
+//! Every client and wire type of dexec lives here, one cargo feature each (`chain` is always
+//! on), so a binary compiles only the clients it uses; servers depend on this crate for their
+//! wire types, never the reverse.
 
 pub mod assets;
 pub mod client;

@@ -1,4 +1,5 @@
-//! One module per command group of `dexec`, following iExec's command tree.
+//! One module per command of `dexec`, following iExec's command tree: the user commands, and
+//! `devnet`, `demo` and `bench` (the services it serves are their crates' own `Args` and `run`).
 
 /// Call the generic async function `$f::<T>(args…)` for the order type `T` of the
 /// [`OrderKind`](dexec_sdk::OrderKind) `$kind`, and await it.
@@ -21,14 +22,18 @@ macro_rules! by_kind {
 
 pub mod account;
 pub mod asset;
+pub mod bench;
 pub mod category;
 pub mod deal;
+pub mod demo;
+pub mod devnet;
 pub mod info;
 pub mod init;
 pub mod order;
 pub mod orderbook;
 pub mod result;
 pub mod run;
+pub mod task;
 pub mod wallet;
 
 use dexec_sdk::primitives::Nrlc;

@@ -54,7 +54,7 @@ enum Command {
 pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
     let Command::Download { task_id, deal, out } = args.command;
     let client = global.reader().await?;
-    let task = super::deal::find_task(&client, task_id, deal).await?;
+    let task = super::task::find_task(&client, task_id, deal).await?;
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("result-{}", &task_id.to_string()[2..10])));
     let verified = download(&client, &task, &out).await?;

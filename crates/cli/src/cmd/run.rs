@@ -18,7 +18,7 @@ use crate::exit::Fail;
 use crate::output::{rows, Output};
 use crate::project::DeployedFile;
 
-use super::deal::{watch_tasks, WatchOptions};
+use super::task::{watch_tasks, WatchOptions};
 
 /// Long help of `dexec app run`.
 pub const RUN_ABOUT: &str = "\

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::measure::Measured;
 use super::world::World;
-use crate::bench::report::{Anchor, Target};
+use crate::cmd::bench::report::{Anchor, Target};
 
 /// A run that takes longer is stuck (a local chain answers in milliseconds): fail, do not hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);

@@ -1,0 +1,294 @@
+//! `dexec task show [--watch]` and `dexec task claim`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use dexec_sdk::primitives::Nrlc;
+use dexec_sdk::{Client, DealInfo, DealRef, TaskInfo, TaskStatus};
+use serde_json::json;
+
+use crate::context::{confirm, Global};
+use crate::exit::Fail;
+use crate::output::{rows, Output};
+
+use super::tx_line;
+
+/// Long help of `dexec task`.
+pub const TASK_ABOUT: &str = "\
+Follow tasks: the units of work of a deal (task i of deal D has id keccak256(D, i)).
+
+States: UNSET (nobody contributed yet), ACTIVE (contributions arriving), REVEALING (consensus
+reached, winners revealing), COMPLETED (result agreed and paid), FAILED (claimed after the final
+deadline: payer refunded), TIMEOUT (past the final deadline, not yet claimed).
+
+`--watch` follows the task until it completes or fails, printing each change (progress goes to
+stderr; with --json the final state is printed as JSON). It polls the chain every second, once
+per devnet block (iExec's SDK polls every 5 s).
+
+`claim` settles a task in TIMEOUT: the payer gets the task's price back plus the scheduler's
+stake as compensation, and workers who contributed get their stakes back. Anyone may send it
+(the wallet pays the gas only).";
+
+/// Arguments of `dexec task`.
+#[derive(Debug, clap::Args)]
+pub struct TaskArgs {
+    #[command(subcommand)]
+    command: TaskCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TaskCommand {
+    /// Show a task's state and result.
+    Show {
+        /// The task id.
+        task_id: B256,
+        /// Its deal (found by scanning deals when omitted).
+        #[arg(long, value_name = "DEAL_ID")]
+        deal: Option<B256>,
+        /// Follow the task until it completes or fails.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: give up after this many seconds (exit code 1).
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        timeout: u64,
+    },
+    /// Claim a task past its final deadline that did not complete: refund its payer (with the
+    /// scheduler's stake as compensation) and return the contributors' stakes.
+    Claim {
+        /// The task id.
+        task_id: B256,
+        /// Its deal (found by scanning deals when omitted).
+        #[arg(long, value_name = "DEAL_ID")]
+        deal: Option<B256>,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Run `dexec task`.
+pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
+    match args.command {
+        TaskCommand::Show {
+            task_id,
+            deal,
+            watch,
+            timeout,
+        } => show_task(task_id, deal, watch, timeout, global).await,
+        TaskCommand::Claim {
+            task_id,
+            deal,
+            force,
+        } => claim_task(task_id, deal, force, global).await,
+    }
+}
+
+async fn claim_task(
+    task_id: B256,
+    deal: Option<B256>,
+    force: bool,
+    global: &Global,
+) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let deal = find_deal(&client, task_id, deal).await?;
+    let index = index_in(&deal, task_id)?;
+    let task = DealRef::from(&deal).task(index)?;
+    let d = &deal.deal;
+    let refund = Nrlc(d.app_price + d.dataset_price + d.workerpool_price);
+    let compensation = Nrlc(d.scheduler_stake());
+    // ask only when the claim can go through; otherwise the SDK says why not, sending nothing
+    if client.task(&deal, index).await?.status == TaskStatus::Timeout {
+        confirm(
+            &format!(
+                "Claim task {task_id}: refund {refund} and {compensation} of compensation to                  its payer {}?",
+                d.payer
+            ),
+            force,
+        )?;
+    }
+    let tx = client.claim(&task).await?;
+    let text = rows(&[
+        ("claimed", task_id.to_string()),
+        ("payer", d.payer.to_string()),
+        ("refunded", refund.to_string()),
+        ("compensation", compensation.to_string()),
+        ("", tx_line(&tx)),
+    ]);
+    Output::new(
+        json!({
+            "claimed": task_id,
+            "dealId": deal.deal_id,
+            "index": index,
+            "payer": d.payer,
+            "refunded": refund,
+            "compensation": compensation,
+            "tx": tx,
+        }),
+        text,
+    )
+}
+
+async fn show_task(
+    task_id: B256,
+    deal: Option<B256>,
+    watch: bool,
+    timeout: u64,
+    global: &Global,
+) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let deal = find_deal(&client, task_id, deal).await?;
+    let index = index_in(&deal, task_id)?;
+    let task = if watch {
+        let options = WatchOptions {
+            timeout: Duration::from_secs(timeout),
+            progress: std::io::stderr().is_terminal() || !global.json,
+        };
+        watch_indices(&client, &deal, &[index], options)
+            .await?
+            .pop()
+            .expect("one task watched")
+    } else {
+        client.task(&deal, index).await?
+    };
+    let text = describe_task(&task);
+    Output::new(task, text)
+}
+
+/// How to follow tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Give up (an error) after this long.
+    pub timeout: Duration,
+    /// Print each change of status on stderr.
+    pub progress: bool,
+}
+
+/// Follow every task of `deal` until all are final; their final states.
+pub async fn watch_tasks(
+    client: &Client,
+    deal: &DealInfo,
+    options: WatchOptions,
+) -> eyre::Result<Vec<TaskInfo>> {
+    let first = u64::from(deal.deal.bot_first);
+    let indices: Vec<u64> = (first..first + deal.tasks.len() as u64).collect();
+    watch_indices(client, deal, &indices, options).await
+}
+
+/// Follow the tasks of `deal` at `indices` until all are final, polling each second.
+async fn watch_indices(
+    client: &Client,
+    deal: &DealInfo,
+    indices: &[u64],
+    options: WatchOptions,
+) -> eyre::Result<Vec<TaskInfo>> {
+    let started = std::time::Instant::now();
+    let mut last: Vec<Option<TaskStatus>> = vec![None; indices.len()];
+    loop {
+        let mut tasks = Vec::with_capacity(indices.len());
+        for (i, index) in indices.iter().enumerate() {
+            let task = client.task(deal, *index).await?;
+            if last[i] != Some(task.status) && options.progress {
+                eprintln!(
+                    "[{:>5.1}s] task {} {}",
+                    started.elapsed().as_secs_f64(),
+                    task.index,
+                    progress_line(&task)
+                );
+            }
+            last[i] = Some(task.status);
+            tasks.push(task);
+        }
+        if tasks.iter().all(|t| t.status.is_final()) {
+            return Ok(tasks);
+        }
+        if started.elapsed() > options.timeout {
+            let pending = tasks.iter().filter(|t| !t.status.is_final()).count();
+            return Err(eyre::eyre!(
+                "{pending} task(s) of deal {} still running after {} s (see `dexec deal show`)",
+                deal.deal_id,
+                options.timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The absolute index of `task_id` in `deal`.
+fn index_in(deal: &DealInfo, task_id: B256) -> eyre::Result<u64> {
+    let position = deal
+        .tasks
+        .iter()
+        .position(|t| *t == task_id)
+        .ok_or_else(|| {
+            Fail::not_found(format!("task {task_id} is not in deal {}", deal.deal_id))
+        })?;
+    Ok(position as u64 + u64::from(deal.deal.bot_first))
+}
+
+/// The current state of `task_id` (of `deal` if given, else found by scanning deals).
+pub async fn find_task(
+    client: &Client,
+    task_id: B256,
+    deal: Option<B256>,
+) -> eyre::Result<TaskInfo> {
+    let deal = find_deal(client, task_id, deal).await?;
+    let index = index_in(&deal, task_id)?;
+    Ok(client.task(&deal, index).await?)
+}
+
+async fn find_deal(client: &Client, task_id: B256, deal: Option<B256>) -> eyre::Result<DealInfo> {
+    match deal {
+        Some(id) => Ok(client.deal(id).await?),
+        None => client
+            .deal_of_task(task_id, 0)
+            .await?
+            .ok_or_else(|| Fail::not_found(format!("no deal on this chain has task {task_id}"))),
+    }
+}
+
+fn progress_line(task: &TaskInfo) -> String {
+    match task.status {
+        TaskStatus::Active => format!("ACTIVE ({} contribution(s))", task.contributors),
+        TaskStatus::Revealing => format!("REVEALING ({} reveal(s))", task.reveals),
+        TaskStatus::Completed => format!(
+            "COMPLETED digest {}",
+            task.result
+                .as_ref()
+                .map(|r| r.digest.to_string())
+                .unwrap_or_default()
+        ),
+        status => status.to_string(),
+    }
+}
+
+fn describe_task(task: &TaskInfo) -> String {
+    let mut r = vec![
+        ("task", task.task_id.to_string()),
+        ("deal", task.deal_id.to_string()),
+        ("index", task.index.to_string()),
+        ("status", task.status.to_string()),
+        ("contributions", task.contributors.to_string()),
+        ("reveals", task.reveals.to_string()),
+    ];
+    if let Some(consensus) = task.consensus {
+        r.push(("consensus", consensus.to_string()));
+    }
+    r.push((
+        "contribution deadline",
+        format!("unix {}", task.contribution_deadline),
+    ));
+    r.push(("final deadline", format!("unix {}", task.final_deadline)));
+    if let Some(result) = &task.result {
+        r.push(("result digest", result.digest.to_string()));
+        r.push((
+            "results",
+            String::from_utf8_lossy(&result.results).into_owned(),
+        ));
+        r.push((
+            "finalized in",
+            format!("{} (block {})", result.tx_hash, result.block),
+        ));
+    }
+    rows(&r)
+}
