@@ -130,8 +130,8 @@ pub(crate) async fn publish<T: BookOrder>(s: &Shared, signed: Signed<T>) -> Resu
         })?,
         None => {
             return Err(Error::BadRequest(format!(
-                "`sign` must be a 65-byte (r, s, v) or 64-byte compact ECDSA signature of the \
-                 order's EIP-712 hash {hash}, got {} bytes",
+                "`sign` must be a 65-byte (r, s, v with v 27 or 28) or 64-byte compact ECDSA \
+                 signature of the order's EIP-712 hash {hash}, got {} bytes",
                 signed.sign.len()
             )))
         }
