@@ -144,7 +144,10 @@ contract Hub is Settlement {
         _paySuccess(deal, 1, uint256(deal.workerpoolPrice) - reward);
         _credit(msg.sender, reward);
         emit TaskFinalize(taskId, dealId, index, resultDigest, results);
-        _callback(deal, taskId, resultsCallback);
+        if (deal.callback != address(0)) {
+            _callbackData[taskId] = resultsCallback;
+            _callback(deal, taskId, resultsCallback);
+        }
     }
 
     // ------------------------------------------------------------------ matching
@@ -238,7 +241,7 @@ contract Hub is Settlement {
         if (r.category != w.category) revert CategoryMismatch(r.category, w.category);
         // [0x02] trust
         if (r.trust > w.trust) revert TrustTooHigh(r.trust, w.trust);
-        if (r.trust > type(uint32).max) revert TrustOutOfRange(r.trust);
+        if (r.trust > MAX_TRUST) revert TrustOutOfRange(r.trust);
         // [0x03..0x05] prices: the deal uses the ask prices
         if (r.appmaxprice < a.appprice) revert AppPriceTooHigh(a.appprice, r.appmaxprice);
         if (hasDataset && r.datasetmaxprice < d.datasetprice) {
@@ -284,16 +287,19 @@ contract Hub is Settlement {
         address payer,
         bool hasDataset
     ) internal view {
-        (m.appOwner,) = _ownerOf(a.app, OrderKind.APP);
+        uint256 word;
+        (m.appOwner, word) = _ownerOf(a.app, OrderKind.APP);
         if (m.appOwner == address(0)) revert AppNotRegistered(a.app);
         m.appHash = _hashTypedDataV4(Orders.hash(a));
-        if (!_isValidSignature(m.appOwner, m.appHash, a.sign)) revert InvalidAppOrderSignature(m.appHash);
+        if (!_isValidOrderSignature(AssetWord.presignKey(word), m.appHash, a.sign)) {
+            revert InvalidAppOrderSignature(m.appHash);
+        }
 
         if (hasDataset) {
-            (m.datasetOwner,) = _ownerOf(d.dataset, OrderKind.DATASET);
+            (m.datasetOwner, word) = _ownerOf(d.dataset, OrderKind.DATASET);
             if (m.datasetOwner == address(0)) revert DatasetNotRegistered(d.dataset);
             m.datasetHash = _hashTypedDataV4(Orders.hash(d));
-            if (!_isValidSignature(m.datasetOwner, m.datasetHash, d.sign)) {
+            if (!_isValidOrderSignature(AssetWord.presignKey(word), m.datasetHash, d.sign)) {
                 revert InvalidDatasetOrderSignature(m.datasetHash);
             }
         }
@@ -302,7 +308,7 @@ contract Hub is Settlement {
         (workerpoolOwner, m.workerpoolWord) = _ownerOf(w.workerpool, OrderKind.WORKERPOOL);
         if (workerpoolOwner == address(0)) revert WorkerpoolNotRegistered(w.workerpool);
         m.workerpoolHash = _hashTypedDataV4(Orders.hash(w));
-        if (!_isValidSignature(workerpoolOwner, m.workerpoolHash, w.sign)) {
+        if (!_isValidOrderSignature(AssetWord.presignKey(m.workerpoolWord), m.workerpoolHash, w.sign)) {
             revert InvalidWorkerpoolOrderSignature(m.workerpoolHash);
         }
 
@@ -369,9 +375,11 @@ contract Hub is Settlement {
         deal.workerpool = w.workerpool;
         deal.workerpoolOwner = AssetWord.owner(m.workerpoolWord);
         deal.workerpoolPrice = uint96(w.workerpoolprice);
-        // stake ratio <= 100 (registry bound), so this fits 96 bits like the price
-        deal.workerStake = uint96(w.workerpoolprice * AssetWord.workerStakeRatio(m.workerpoolWord) / 100);
-        deal.schedulerRewardRatio = AssetWord.schedulerRewardRatio(m.workerpoolWord);
+        // the ratios in force now (a change takes effect POLICY_DELAY after it is made); stake
+        // ratio <= 100 (registry bound), so the stake fits 96 bits like the price
+        (uint8 stakeRatio, uint8 rewardRatio) = AssetWord.ratiosAt(m.workerpoolWord, block.timestamp);
+        deal.workerStake = uint96(w.workerpoolprice * stakeRatio / 100);
+        deal.schedulerRewardRatio = rewardRatio;
         deal.requester = r.requester;
         deal.payer = payer;
         deal.callback = r.callback;
@@ -391,7 +399,7 @@ contract Hub is Settlement {
     {
         bytes32 structHash = Orders.hash(r);
         reqHash = _hashTypedDataV4(structHash);
-        if (_isValidSignature(r.requester, reqHash, r.sign)) return reqHash;
+        if (_isValidOrderSignature(uint160(r.requester), reqHash, r.sign)) return reqHash;
         // a sponsored request: valid only when someone other than the requester pays, and
         // only for the named sponsor (or any sponsor if it names none)
         if (payer != r.requester) {
@@ -435,18 +443,14 @@ contract Hub is Settlement {
     }
 
     /// @dev A restriction allows anyone (zero), one address, or the members of an ERC-734
-    /// identity group (a key with purpose 4). A group that reverts or is not a contract allows no one.
+    /// identity group (a key with purpose 4), asked with a gas cap. A group that reverts, is not a
+    /// contract or answers anything but `true` (ABI-encoded) allows no one.
     function _allowed(address restriction, address account) internal view returns (bool) {
         if (restriction == address(0) || restriction == account) return true;
         if (restriction.code.length == 0) return false;
-        try IERC734(restriction)
-            .keyHasPurpose(bytes32(uint256(uint160(account))), GROUP_MEMBER_PURPOSE) returns (
-            bool member
-        ) {
-            return member;
-        } catch {
-            return false;
-        }
+        bytes memory call_ =
+            abi.encodeCall(IERC734.keyHasPurpose, (bytes32(uint256(uint160(account))), GROUP_MEMBER_PURPOSE));
+        return _staticWord(restriction, call_) == bytes32(uint256(1));
     }
 
     function _remaining(bytes32 orderHash, uint256 volume) internal view returns (uint256) {
@@ -475,45 +479,51 @@ contract Hub is Settlement {
     /// the owner's EIP-712 signature of the operation.
     function manageAppOrder(AppOrderOperation calldata op) external {
         AppOrder calldata o = op.order;
-        (address owner,) = _ownerOf(o.app, OrderKind.APP);
-        _manageOrder(OrderKind.APP, owner, Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(OrderKind.APP, _presignKey(o.app, OrderKind.APP), Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
     function manageDatasetOrder(DatasetOrderOperation calldata op) external {
         DatasetOrder calldata o = op.order;
-        (address owner,) = _ownerOf(o.dataset, OrderKind.DATASET);
-        _manageOrder(OrderKind.DATASET, owner, Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(OrderKind.DATASET, _presignKey(o.dataset, OrderKind.DATASET), Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
     function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
         WorkerpoolOrder calldata o = op.order;
-        (address owner,) = _ownerOf(o.workerpool, OrderKind.WORKERPOOL);
-        _manageOrder(OrderKind.WORKERPOOL, owner, Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(OrderKind.WORKERPOOL, _presignKey(o.workerpool, OrderKind.WORKERPOOL), Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
     /// @notice Presign or cancel a request order; its owner is `requester`.
     function manageRequestOrder(RequestOrderOperation calldata op) external {
         RequestOrder calldata o = op.order;
-        _manageOrder(OrderKind.REQUEST, o.requester, Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(OrderKind.REQUEST, uint160(o.requester), Orders.hash(o), o.volume, op.operation, op.sign);
     }
 
-    /// @dev One order operation, authorized by `owner`: a presign is tied to the owner; a close
+    /// @dev Who may presign or close orders of `asset` now, and the ownership period a presign is
+    /// bound to (`AssetWord.presignKey`); zero if `asset` is not registered as `kind`.
+    function _presignKey(address asset, OrderKind kind) internal view returns (uint256) {
+        (address owner, uint256 word) = _ownerOf(asset, kind);
+        return owner == address(0) ? 0 : AssetWord.presignKey(word);
+    }
+
+    /// @dev One order operation, authorized by the owner: a presign is tied to the owner and its
+    /// ownership period (`presignKey`); a close
     /// consumes the whole `volume` (a never-matched request instead gets a bare marker at its
     /// first deal id, see `_requestConsumed`).
     function _manageOrder(
         OrderKind kind,
-        address owner,
+        uint256 presignKey,
         bytes32 structHash,
         uint256 volume,
         OrderOperation operation,
         bytes calldata sign
     ) internal {
+        address owner = address(uint160(presignKey));
         bytes32 orderHash = _hashTypedDataV4(structHash);
         _authorizeOperation(owner, kind, structHash, operation, sign);
         if (operation == OrderOperation.SIGN) {
-            _presigned[orderHash] = owner;
+            _presigned[orderHash] = presignKey;
             if (kind == OrderKind.APP) emit AppOrderSigned(orderHash, owner);
             else if (kind == OrderKind.DATASET) emit DatasetOrderSigned(orderHash, owner);
             else if (kind == OrderKind.WORKERPOOL) emit WorkerpoolOrderSigned(orderHash, owner);
@@ -565,12 +575,14 @@ contract Hub is Settlement {
         owner = AssetWord.ownerAs(_assets[asset], kind);
     }
 
-    /// @notice Owner who presigned an order digest, or zero.
-    function viewPresigned(bytes32 orderHash) external view returns (address) {
-        return _presigned[orderHash];
+    /// @notice Owner who presigned an order digest (zero if none) and the period of its ownership
+    /// then: the presign holds only while that owner owns the asset without interruption.
+    function viewPresigned(bytes32 orderHash) external view returns (address owner, uint256 period) {
+        uint256 key = _presigned[orderHash];
+        return (address(uint160(key)), key >> 160);
     }
 
-    /// @notice The deal word: 192-bit commitment and 64 bits of execution state; zero if unknown
+    /// @notice The deal word: 224-bit commitment and 32 bits of execution state; zero if unknown
     /// (a word with a zero commitment marks a request closed before any match).
     function viewDealWord(bytes32 dealId) external view returns (uint256) {
         return _deals[dealId];

@@ -2,13 +2,30 @@
 pragma solidity ^0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {Settlement} from "./hub/Settlement.sol";
 import {IPocoModuleErrors, Task, TaskStatus} from "./interfaces/IPocoTypes.sol";
 import {Deal, Deals} from "./libs/Deals.sol";
-import {ContributionWord, GroupWord} from "./libs/Words.sol";
+import {AssetWord, ContributionWord, GroupWord} from "./libs/Words.sol";
 import {AppRegistry} from "./registries/AppRegistry.sol";
 import {DatasetRegistry} from "./registries/DatasetRegistry.sol";
 import {WorkerpoolRegistry} from "./registries/WorkerpoolRegistry.sol";
+
+/// @notice One worker's contribution, signed by the worker and sent by the scheduler with others
+/// (`contributeBatch`): the worker signed keccak256(taskId ‖ resultHash ‖ resultSeal ‖ enclave)
+/// as an EIP-191 message, so the scheduler can neither forge a vote nor lock a stake without it.
+struct SignedContribution {
+    uint256 index;
+    address worker;
+    bytes32 resultHash;
+    bytes32 resultSeal;
+    /// TEE deals only: as for `contribute`.
+    address enclaveChallenge;
+    bytes enclaveSign;
+    /// TEE deals with a broker only: the broker's authorization of (worker, task, enclave).
+    bytes authorizationSign;
+    bytes workerSign;
+}
 
 /// @notice One trust-1 task of a scheduler batch.
 struct BatchResult {
@@ -26,11 +43,14 @@ struct BatchResult {
 
 /// @title HubPoco: the hub's execution module (Proof-of-Contribution).
 /// @notice Runs only by DELEGATECALL from `Hub` (call these functions on the hub's address).
-/// Replicated tasks (trust > 1): workers `contribute` a commitment, consensus is Sarmenta's
-/// credibility with reputation weights, winners `reveal`, the scheduler `finalize`s; stakes and
+/// Replicated tasks (trust > 1): workers `contribute` a commitment (or their scheduler sends
+/// several workers' signed commitments at once, `contributeBatch`), consensus is Sarmenta's
+/// credibility with reputation weights, and the scheduler `finalize`s with the digest, which
+/// proves every winning commitment at once (workers may also `reveal` themselves); stakes and
 /// scores move accordingly. Trust-1 tasks can also be settled many at a time by the scheduler
-/// (`pushResults`). Any task past its final deadline can be `claim`ed: payer refunded and
-/// compensated with the scheduler's stake, workers' stakes returned.
+/// (`pushResults`). Any task past its final deadline can be `claim`ed: the payer is refunded,
+/// the scheduler's stake and the stakes of workers who voted against a consensus or never
+/// revealed it go to the kitty, where nobody can take them.
 contract HubPoco is Settlement, IPocoModuleErrors {
     /// @dev Sarmenta weights are capped at 2^8 (reached at score 771) so that a group's product
     /// over MAX_CONTRIBUTORS fits 128 bits and the task total packs with the task's counters.
@@ -58,7 +78,8 @@ contract HubPoco is Settlement, IPocoModuleErrors {
     /// @notice Commit a result for task `index` of a replicated deal. `resultHash` =
     /// keccak256(taskId ‖ digest) is the vote; `resultSeal` = keccak256(worker ‖ taskId ‖ digest)
     /// proves the worker knows the digest (a copied vote cannot be revealed). Locks the deal's
-    /// worker stake from the worker's free balance.
+    /// worker stake from the worker's free balance. Open until start + 7 T, or until the final
+    /// deadline once the task was reopened.
     function contribute(
         bytes calldata encodedDeal,
         bytes32 dealId,
@@ -70,10 +91,51 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         bytes calldata authorizationSign
     ) external delegated nonReentrant {
         (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        bytes32 taskId = Deals.taskId(dealId, index);
+        _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
+        _checkEnclave(deal, enclaveChallenge, resultHash, resultSeal, enclaveSign);
+        _contribute(deal, word, dealId, index, msg.sender, resultHash, resultSeal);
+    }
+
+    /// @notice Scheduler only: record several workers' signed contributions (to one task or to
+    /// several tasks of the deal) in one transaction. Each is checked and counted exactly as if
+    /// its worker had sent `contribute`; the scheduler sending it is the authorization (a TEE
+    /// broker, when set, still authorizes enclaves).
+    function contributeBatch(bytes calldata encodedDeal, bytes32 dealId, SignedContribution[] calldata batch)
+        external
+        delegated
+        nonReentrant
+    {
+        if (batch.length == 0) revert BatchEmpty();
+        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
+        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        for (uint256 i = 0; i < batch.length; i++) {
+            SignedContribution calldata c = batch[i];
+            bytes32 taskId = Deals.taskId(dealId, c.index);
+            bytes32 signed = MessageHashUtils.toEthSignedMessageHash(
+                keccak256(abi.encodePacked(taskId, c.resultHash, c.resultSeal, c.enclaveChallenge))
+            );
+            if (!_isValidSignature(c.worker, signed, c.workerSign)) revert InvalidContributionSignature(c.worker);
+            if (c.enclaveChallenge != address(0) && teeBroker != address(0)) {
+                _checkAuthorization(deal, c.worker, taskId, c.enclaveChallenge, c.authorizationSign);
+            }
+            _checkEnclave(deal, c.enclaveChallenge, c.resultHash, c.resultSeal, c.enclaveSign);
+            _contribute(deal, word, dealId, c.index, c.worker, c.resultHash, c.resultSeal);
+        }
+    }
+
+    /// @dev Count `worker`'s vote for task `index` (its authorization already checked).
+    function _contribute(
+        Deal memory deal,
+        uint256 word,
+        bytes32 dealId,
+        uint256 index,
+        address worker,
+        bytes32 resultHash,
+        bytes32 resultSeal
+    ) internal {
         uint256 rel = _checkIndex(deal, index);
         if (deal.trust <= 1) revert FastPathOnly(deal.trust);
-        uint256 deadline = _contributionDeadline(deal);
-        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
         bytes32 taskId = Deals.taskId(dealId, index);
         if (_isSettled(dealId, word, rel)) revert TaskAlreadySettled(taskId);
 
@@ -84,17 +146,19 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         } else if (task.status != TaskStatus.ACTIVE) {
             revert WrongTaskStatus(taskId, task.status);
         }
-        if (_contributions[taskId][msg.sender] != 0) revert AlreadyContributed(msg.sender);
+        // a reopened task takes contributions until its final deadline, so that a consensus
+        // whose voters stay silent late cannot leave it without a way to complete
+        uint256 deadline = task.epoch == 0 ? _contributionDeadline(deal) : _finalDeadline(deal);
+        if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
+        if (_contributions[taskId][worker] != 0) revert AlreadyContributed(worker);
         if (task.contributors >= MAX_CONTRIBUTORS) revert TooManyContributors();
-        _checkAuthorization(deal, msg.sender, taskId, enclaveChallenge, authorizationSign);
-        _checkEnclave(deal, enclaveChallenge, resultHash, resultSeal, enclaveSign);
 
-        _lock(msg.sender, deal.workerStake);
-        uint256 weight = _weight(_accounts[msg.sender].score);
-        _contributions[taskId][msg.sender] = ContributionWord.pack(resultHash, resultSeal, task.epoch, weight);
+        _lock(worker, deal.workerStake);
+        uint256 weight = _weight(_accounts[worker].score);
+        _contributions[taskId][worker] = ContributionWord.pack(resultHash, resultSeal, task.epoch, weight);
         task.contributors += 1;
-        task.contributorsHash = keccak256(abi.encodePacked(task.contributorsHash, msg.sender));
-        emit TaskContribute(taskId, msg.sender, resultHash);
+        task.contributorsHash = keccak256(abi.encodePacked(task.contributorsHash, worker));
+        emit TaskContribute(taskId, worker, resultHash);
 
         // Sarmenta: group weight is the product of its voters' weights; total = 1 + sum of groups
         uint256 group = _groups[taskId][resultHash];
@@ -108,23 +172,22 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             task.status = TaskStatus.REVEALING;
             task.consensus = resultHash;
             task.winners = uint8(count);
-            task.revealDeadline = uint40(block.timestamp + REVEAL_DEADLINE_RATIO * deal.timeref);
+            uint256 revealDeadline = block.timestamp + REVEAL_DEADLINE_RATIO * deal.timeref;
+            uint256 finalDeadline = _finalDeadline(deal);
+            task.revealDeadline = uint40(revealDeadline < finalDeadline ? revealDeadline : finalDeadline);
             emit TaskConsensus(taskId, resultHash);
         }
     }
 
-    /// @notice Reveal the digest behind a winning contribution.
+    /// @notice Reveal the digest behind a contribution to the consensus (of any epoch, unless
+    /// its vote was rejected by a reopen). A revealed worker keeps its stake if the task is
+    /// claimed; the scheduler's `finalize` proves every winner anyway.
     function reveal(bytes32 taskId, bytes32 resultDigest) external delegated nonReentrant {
         Task storage task = _tasks[taskId];
         if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         if (block.timestamp >= task.revealDeadline) revert DeadlinePassed(task.revealDeadline);
         uint256 c = _contributions[taskId][msg.sender];
-        if (
-            ContributionWord.status(c) != ContributionWord.CONTRIBUTED
-                || ContributionWord.epoch(c) != task.epoch
-        ) {
-            revert NotRevealable();
-        }
+        if (ContributionWord.status(c) != ContributionWord.CONTRIBUTED) revert NotRevealable();
         bytes32 resultHash = keccak256(abi.encodePacked(taskId, resultDigest));
         bytes32 resultSeal = keccak256(abi.encodePacked(msg.sender, taskId, resultDigest));
         if (resultHash != task.consensus) revert RevealRejected();
@@ -134,10 +197,12 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         emit TaskReveal(taskId, msg.sender, resultDigest);
     }
 
-    /// @notice Scheduler only: when no winner revealed in time, reject the consensus and reopen
-    /// contributions. Winners who did not reveal stay unrevealed forever (their epoch is past)
-    /// and lose their stake when the task settles.
-    function reopen(bytes calldata encodedDeal, bytes32 dealId, uint256 index)
+    /// @notice Scheduler only: when nobody revealed a consensus by its reveal deadline, reject
+    /// it and reopen contributions (until the final deadline). Exactly the voters of the rejected
+    /// value are barred: they can never win and lose their stake when the task settles; every
+    /// other vote stays, counts and may still win.
+    /// @param contributors every contributor of the task, in contribution order.
+    function reopen(bytes calldata encodedDeal, bytes32 dealId, uint256 index, address[] calldata contributors)
         external
         delegated
         nonReentrant
@@ -150,10 +215,18 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         if (block.timestamp < task.revealDeadline) revert DeadlineNotReached(task.revealDeadline);
         if (task.reveals != 0) revert WrongTaskStatus(taskId, task.status);
-        uint256 deadline = _contributionDeadline(deal);
+        uint256 deadline = _finalDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
-        task.total -= uint136(GroupWord.weight(_groups[taskId][task.consensus]));
-        delete _groups[taskId][task.consensus];
+        _checkContributors(task, contributors);
+        bytes32 rejected = task.consensus;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            uint256 c = _contributions[taskId][contributors[i]];
+            if (ContributionWord.status(c) == ContributionWord.CONTRIBUTED && ContributionWord.votes(c, rejected)) {
+                _contributions[taskId][contributors[i]] = ContributionWord.withStatus(c, ContributionWord.REJECTED);
+            }
+        }
+        task.total -= uint136(GroupWord.weight(_groups[taskId][rejected]));
+        delete _groups[taskId][rejected];
         task.status = TaskStatus.ACTIVE;
         task.consensus = bytes32(0);
         task.winners = 0;
@@ -162,10 +235,12 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         emit TaskReopen(taskId);
     }
 
-    /// @notice Scheduler only: close a task whose winners revealed (all of them, or some once
-    /// the reveal deadline passed). Winners share the workerpool price (minus the scheduler's
-    /// ratio) and the losers' stakes by weight, get their stake back and +1 score; losers lose
-    /// their stake and a third of their score.
+    /// @notice Scheduler only: close a task that reached consensus, with the consensus digest.
+    /// The digest proves every winning commitment at once (a winner need not have revealed; a
+    /// vote for the value whose seal does not match, i.e. a copied vote, loses). Winners share
+    /// the workerpool price (minus the scheduler's ratio) and the losers' stakes by weight, get
+    /// their stake back and, when someone else paid, +1 score; losers lose their stake and a
+    /// third of their score.
     /// @param contributors every contributor of the task, in contribution order.
     function finalize(
         bytes calldata encodedDeal,
@@ -184,53 +259,67 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         if (task.status != TaskStatus.REVEALING) revert WrongTaskStatus(taskId, task.status);
         uint256 deadline = _finalDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
-        if (task.reveals == 0 || (task.reveals < task.winners && block.timestamp < task.revealDeadline)) {
-            revert NothingToFinalize();
-        }
         if (keccak256(abi.encodePacked(taskId, resultDigest)) != task.consensus) revert RevealRejected();
         _checkCallbackData(deal, resultDigest, resultsCallback);
         _checkContributors(task, contributors);
         _deals[dealId] = _settle(dealId, taskId, word, rel);
         task.status = TaskStatus.COMPLETED;
 
-        (uint256 pool, uint256 workersPaid) = _distribute(deal, taskId, task.epoch, contributors);
+        (uint256 pool, uint256 workersPaid) = _distribute(deal, taskId, resultDigest, contributors);
         _paySuccess(deal, 1, pool - workersPaid);
         emit TaskFinalize(taskId, dealId, index, resultDigest, results);
-        _callback(deal, taskId, resultsCallback);
+        if (deal.callback != address(0)) {
+            _callbackData[taskId] = resultsCallback;
+            _callback(deal, taskId, resultsCallback);
+        }
     }
 
-    function _isWinner(uint256 c, uint256 epoch) internal pure returns (bool) {
-        return ContributionWord.status(c) == ContributionWord.PROVED && ContributionWord.epoch(c) == epoch;
+    /// @dev A winner voted the consensus with its own seal of `digest`, and was not rejected.
+    function _isWinner(uint256 c, bytes32 consensus, address worker, bytes32 taskId, bytes32 digest)
+        internal
+        pure
+        returns (bool)
+    {
+        return ContributionWord.status(c) != ContributionWord.REJECTED
+            && ContributionWord.commitsTo(c, consensus, keccak256(abi.encodePacked(worker, taskId, digest)));
     }
 
     /// @dev Pay winners, seize losers, update scores; returns the reward pool and what of it
-    /// went to workers (the scheduler gets the rest).
-    function _distribute(Deal memory deal, bytes32 taskId, uint256 epoch, address[] calldata contributors)
+    /// went to workers (the scheduler gets the rest). Reputation grows only from work someone
+    /// else paid for: no score is gained when the payer or requester is the worker itself or the
+    /// workerpool's owner (a self-dealing loop farms nothing).
+    function _distribute(Deal memory deal, bytes32 taskId, bytes32 digest, address[] calldata contributors)
         internal
         returns (uint256 pool, uint256 paid)
     {
+        bytes32 consensus = keccak256(abi.encodePacked(taskId, digest));
         // one pass for the pool (workerpool price + every losing stake) and the winners' weight
+        bool[] memory won = new bool[](contributors.length);
         pool = deal.workerpoolPrice;
         uint256 totalWeight;
         for (uint256 i = 0; i < contributors.length; i++) {
             uint256 c = _contributions[taskId][contributors[i]];
-            if (_isWinner(c, epoch)) totalWeight += _log2(ContributionWord.weight(c));
+            won[i] = _isWinner(c, consensus, contributors[i], taskId, digest);
+            if (won[i]) totalWeight += _log2(ContributionWord.weight(c));
             else pool += deal.workerStake;
         }
         uint256 workersReward = pool * (100 - deal.schedulerRewardRatio) / 100;
-        bool replicated = contributors.length > 1;
+        bool scored = contributors.length > 1 && deal.payer != deal.workerpoolOwner
+            && deal.requester != deal.workerpoolOwner;
         for (uint256 i = 0; i < contributors.length; i++) {
             address worker = contributors[i];
             uint256 c = _contributions[taskId][worker];
             Account memory acc = _accounts[worker];
             acc.locked -= deal.workerStake;
-            if (_isWinner(c, epoch)) {
+            if (won[i]) {
                 uint256 share = workersReward * _log2(ContributionWord.weight(c)) / totalWeight;
                 paid += share;
                 uint256 balance = uint256(acc.balance) + deal.workerStake + share;
                 if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(share);
                 acc.balance = uint112(balance);
-                if (replicated && acc.score < type(uint32).max) acc.score += 1;
+                if (scored && worker != deal.payer && worker != deal.requester && acc.score < type(uint32).max) {
+                    acc.score += 1;
+                }
                 emit AccurateContribution(worker, taskId);
             } else {
                 acc.score = uint32(uint256(acc.score) * 2 / 3);
@@ -272,7 +361,9 @@ contract HubPoco is Settlement, IPocoModuleErrors {
     /// the results is the authorization; TEE deals still need each enclave's signature (and the
     /// TEE broker's authorization when set). Payments are aggregated: one credit per party
     /// (workers: one per run of consecutive tasks with the same worker). Each task's result is
-    /// still emitted in its own `TaskFinalize`.
+    /// still emitted in its own `TaskFinalize`. Consumers are not called here: a callback deal's
+    /// results are recorded (`resultFor`) and delivered by `deliverCallbacks`, so what a
+    /// consumer does can never make a settlement cost more or fail.
     function pushResults(bytes calldata encodedDeal, bytes32 dealId, BatchResult[] calldata batch)
         external
         delegated
@@ -307,6 +398,10 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             }
             _checkCallbackData(deal, r.resultDigest, r.resultsCallback);
             word = _settle(dealId, taskId, word, rel);
+            if (deal.callback != address(0)) {
+                _callbackData[taskId] = r.resultsCallback;
+                _markPending(dealId, rel);
+            }
             if (r.worker != runWorker) {
                 if (runAmount != 0) _credit(runWorker, runAmount);
                 runWorker = r.worker;
@@ -318,19 +413,53 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         _credit(runWorker, runAmount);
         _deals[dealId] = word;
         _paySuccess(deal, batch.length, (uint256(deal.workerpoolPrice) - reward) * batch.length);
-        if (deal.callback != address(0)) {
-            for (uint256 i = 0; i < batch.length; i++) {
-                _callback(deal, Deals.taskId(dealId, batch[i].index), batch[i].resultsCallback);
-            }
+    }
+
+    /// @notice Anyone: deliver the recorded results of tasks settled by `pushResults` to the
+    /// deal's consumer, each task exactly once, each call with the consumer's full gas cap (a
+    /// consumer that reverts or burns its gas only costs its own cap).
+    function deliverCallbacks(bytes calldata encodedDeal, bytes32 dealId, uint256[] calldata indices)
+        external
+        delegated
+        nonReentrant
+    {
+        if (indices.length == 0) revert BatchEmpty();
+        (Deal memory deal,) = _loadDeal(encodedDeal, dealId);
+        for (uint256 i = 0; i < indices.length; i++) {
+            uint256 rel = _checkIndex(deal, indices[i]);
+            bytes32 taskId = Deals.taskId(dealId, indices[i]);
+            uint256 bits = _pendingCallbacks[dealId][rel >> 8];
+            uint256 bit = 1 << (rel & 0xff);
+            if (bits & bit == 0) revert CallbackNotPending(taskId);
+            _pendingCallbacks[dealId][rel >> 8] = bits & ~bit;
+            _callback(deal, taskId, _callbackData[taskId]);
         }
+    }
+
+    /// @notice True while the result of task `index` (settled by `pushResults`) waits for
+    /// `deliverCallbacks`.
+    function isCallbackPending(bytes32 dealId, uint256 index, uint256 botFirst)
+        external
+        view
+        delegated
+        returns (bool)
+    {
+        uint256 rel = index - botFirst;
+        return _pendingCallbacks[dealId][rel >> 8] & (1 << (rel & 0xff)) != 0;
+    }
+
+    function _markPending(bytes32 dealId, uint256 rel) internal {
+        _pendingCallbacks[dealId][rel >> 8] |= 1 << (rel & 0xff);
     }
 
     // ------------------------------------------------------------------ claims
 
-    /// @notice Anyone, once the final deadline passed: fail an unsettled task. The payer gets
-    /// the task price back plus the scheduler's stake as compensation (dexec's rule instead of
-    /// iExec's kitty: the party the failure harmed is paid, and no shared pot is written on the
-    /// success path); contributors get their stakes back.
+    /// @notice Anyone, once the final deadline passed: fail an unsettled task. The payer gets the
+    /// task price back (and nothing more); the scheduler's stake goes to the kitty. Contributors
+    /// get their stake back unless they were wrong or silent: on a task in consensus, everyone
+    /// who did not reveal it (voters of other values, and its own voters who stayed silent)
+    /// loses the stake to the kitty and a third of the score; on a task without consensus only
+    /// the voters of a rejected consensus do.
     /// @param contributors the task's contributors in order (empty if nobody contributed).
     function claim(bytes calldata encodedDeal, bytes32 dealId, uint256 index, address[] calldata contributors)
         external
@@ -344,23 +473,36 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         bytes32 taskId = Deals.taskId(dealId, index);
         _deals[dealId] = _settle(dealId, taskId, word, rel);
         Task storage task = _tasks[taskId];
+        uint256 seized;
         if (task.status != TaskStatus.UNSET) {
             _checkContributors(task, contributors);
+            bool consensus = task.status == TaskStatus.REVEALING;
             task.status = TaskStatus.FAILED;
             for (uint256 i = 0; i < contributors.length; i++) {
-                _unlockAndCredit(contributors[i], deal.workerStake, deal.workerStake);
+                uint256 status = ContributionWord.status(_contributions[taskId][contributors[i]]);
+                bool kept = consensus ? status == ContributionWord.PROVED : status != ContributionWord.REJECTED;
+                if (kept) {
+                    _unlockAndCredit(contributors[i], deal.workerStake, deal.workerStake);
+                } else {
+                    Account memory acc = _accounts[contributors[i]];
+                    acc.locked -= deal.workerStake;
+                    acc.score = uint32(uint256(acc.score) * 2 / 3);
+                    _accounts[contributors[i]] = acc;
+                    seized += deal.workerStake;
+                    emit FaultyContribution(contributors[i], taskId);
+                }
             }
         } else if (contributors.length != 0) {
             revert ContributorsMismatch();
         }
-        _payFailure(deal, 1);
+        _payFailure(deal, 1, seized);
         emit TaskClaimed(taskId, dealId, index);
     }
 
     /// @notice Anyone, once the final deadline passed: claim many tasks of one deal that nobody
     /// contributed to (a whole expired bag in one transaction; tasks with contributors go through
-    /// `claim`, which returns their stakes). Same money as `claim`, aggregated: one refund and
-    /// compensation for the payer, one stake seizure for the scheduler.
+    /// `claim`, which settles their stakes). Same money as `claim`, aggregated: one refund for
+    /// the payer, one stake seizure for the scheduler.
     function claimBatch(bytes calldata encodedDeal, bytes32 dealId, uint256[] calldata indices)
         external
         delegated
@@ -378,16 +520,17 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             emit TaskClaimed(taskId, dealId, indices[i]);
         }
         _deals[dealId] = word;
-        _payFailure(deal, indices.length);
+        _payFailure(deal, indices.length, 0);
     }
 
-    /// @dev Money of `n` failed tasks: the payer's locked price comes back with the scheduler's
-    /// stake as compensation; the scheduler's stake is seized.
-    function _payFailure(Deal memory deal, uint256 n) internal {
+    /// @dev Money of `n` failed tasks: the payer's locked price comes back, no more; the
+    /// scheduler's stakes and the workers' `seized` stakes (already unlocked) go to the kitty.
+    function _payFailure(Deal memory deal, uint256 n, uint256 seized) internal {
         uint256 taskPrice = uint256(deal.appPrice) + deal.datasetPrice + deal.workerpoolPrice;
-        uint256 stake = _schedulerStake(deal.workerpoolPrice);
-        _unlockAndCredit(deal.workerpoolOwner, stake * n, 0);
-        _unlockAndCredit(deal.payer, taskPrice * n, (taskPrice + stake) * n);
+        uint256 stake = _schedulerStake(deal.workerpoolPrice) * n;
+        _unlockAndCredit(deal.workerpoolOwner, stake, 0);
+        _unlockAndCredit(deal.payer, taskPrice * n, taskPrice * n);
+        _credit(KITTY, stake + seized);
     }
 
     // ------------------------------------------------------------------ views
@@ -434,6 +577,33 @@ contract HubPoco is Settlement, IPocoModuleErrors {
     function resultFor(bytes32 taskId) external view delegated returns (bytes memory data) {
         data = _callbackData[taskId];
         if (data.length == 0) revert ResultPending(taskId);
+    }
+
+    /// @notice A workerpool's stake and reward ratios in force now, and the ones its owner
+    /// announced with the time they take effect (equal to the ratios in force and 0 when
+    /// nothing is pending). Deals matched before `effectiveAt` get the ratios in force.
+    function viewWorkerpoolPolicy(address workerpool)
+        external
+        view
+        delegated
+        returns (
+            uint256 workerStakeRatio,
+            uint256 schedulerRewardRatio,
+            uint256 pendingWorkerStakeRatio,
+            uint256 pendingSchedulerRewardRatio,
+            uint256 effectiveAt
+        )
+    {
+        uint256 word = _assets[workerpool];
+        (workerStakeRatio, schedulerRewardRatio) = AssetWord.ratiosAt(word, block.timestamp);
+        (pendingWorkerStakeRatio, pendingSchedulerRewardRatio) = AssetWord.pendingRatios(word);
+        effectiveAt = AssetWord.effectiveAt(word);
+        if (effectiveAt <= block.timestamp) effectiveAt = 0;
+    }
+
+    /// @notice Stakes seized on claims so far (held by the hub, paid to nobody; see `KITTY`).
+    function kitty() external view delegated returns (uint256) {
+        return _accounts[KITTY].balance;
     }
 
     /// @notice Gas forwarded to callbacks.

@@ -302,7 +302,7 @@ contract ExecutionTest is ExecutionFixture {
     }
 
     function test_contributorsBounded() public {
-        DealRef memory ref = _deal(1_000_000, 1, 0, address(0));
+        DealRef memory ref = _deal(1 << 16, 1, 0, address(0));
         bytes32 taskId = _taskId(ref, 0);
         for (uint256 i = 0; i < 16; i++) {
             uint256 key = 0x2000 + i;
@@ -333,20 +333,25 @@ contract ExecutionTest is ExecutionFixture {
 
     // ------------------------------------------------------------------ reveal, reopen, deadlines
 
-    function test_partialReveal_finalizeAfterRevealDeadline_nonRevealerLoses() public {
+    function test_finalize_provesEveryWinnerWithTheDigest_noRevealNeeded() public {
         DealRef memory ref = _deal(5, 1, 0, address(0));
+        bytes32 taskId = _taskId(ref, 0);
         _contribute(ref, 0, 0, GOOD);
         _contribute(ref, 0, 1, GOOD);
-        _contribute(ref, 0, 2, GOOD);
+        // worker 2 copies the vote without knowing the digest: its seal is of another digest
+        bytes memory auth = _auth(SCHEDULER_KEY, workers[2], taskId, address(0));
+        vm.prank(workers[2]);
+        poco().contribute(
+            ref.encoded, ref.id, 0, _resultHash(taskId, GOOD), _resultSeal(workers[2], taskId, BAD), address(0), "", auth
+        );
+        assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.REVEALING), "consensus (8*5 > 9*4)");
+        // one reveal is optional; finalize right away, before the reveal deadline
         _reveal(ref, 0, 0, GOOD);
-        _reveal(ref, 0, 1, GOOD);
-        vm.prank(scheduler);
-        vm.expectRevert(IPocoErrors.NothingToFinalize.selector);
-        poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1, 2), "", "");
-        vm.warp(block.timestamp + 2 * 300);
-        uint256 lazy0 = _balance(workers[2]) + _locked(workers[2]);
+        uint256 w1 = _balance(workers[1]);
+        uint256 copier = _balance(workers[2]) + _locked(workers[2]);
         _finalize(ref, 0, GOOD, _list(0, 1, 2));
-        assertEq(_balance(workers[2]) + _locked(workers[2]), lazy0 - STAKE, "non-revealer lost its stake");
+        assertGt(_balance(workers[1]), w1 + STAKE, "a winner who did not reveal is paid");
+        assertEq(_balance(workers[2]) + _locked(workers[2]), copier - STAKE, "the copied vote lost its stake");
         _assertConserved();
     }
 
@@ -357,14 +362,18 @@ contract ExecutionTest is ExecutionFixture {
         _contribute(ref, 0, 1, GOOD);
         vm.prank(scheduler);
         vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlineNotReached.selector, 1 + 2 * 300));
-        poco().reopen(ref.encoded, ref.id, 0);
+        poco().reopen(ref.encoded, ref.id, 0, _list(0, 1));
         vm.warp(block.timestamp + 2 * 300);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IPocoErrors.NotTheScheduler.selector, stranger));
-        poco().reopen(ref.encoded, ref.id, 0);
+        poco().reopen(ref.encoded, ref.id, 0, _list(0, 1));
         vm.prank(scheduler);
-        poco().reopen(ref.encoded, ref.id, 0);
+        vm.expectRevert(IPocoErrors.ContributorsMismatch.selector);
+        poco().reopen(ref.encoded, ref.id, 0, _list(0));
+        _reopen(ref, 0, _list(0, 1));
         assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.ACTIVE), "active again");
+        (uint256 status,,) = poco().viewContribution(taskId, workers[0]);
+        assertEq(status, 3, "the silent voters of the rejected value are rejected");
         // the silent winners cannot come back: a new consensus on the same value excludes them
         _contribute(ref, 0, 2, GOOD);
         _contribute(ref, 0, 3, GOOD);
@@ -372,8 +381,6 @@ contract ExecutionTest is ExecutionFixture {
         vm.prank(workers[0]);
         vm.expectRevert(IPocoErrors.NotRevealable.selector);
         poco().reveal(taskId, GOOD);
-        _reveal(ref, 0, 2, GOOD);
-        _reveal(ref, 0, 3, GOOD);
         uint256 silent0 = _balance(workers[0]) + _locked(workers[0]);
         _finalize(ref, 0, GOOD, _list(0, 1, 2, 3));
         assertEq(_balance(workers[0]) + _locked(workers[0]), silent0 - STAKE, "silent winner slashed");
@@ -384,8 +391,6 @@ contract ExecutionTest is ExecutionFixture {
         DealRef memory ref = _deal(3, 1, 0, address(0));
         _contribute(ref, 0, 0, GOOD);
         _contribute(ref, 0, 1, GOOD);
-        _reveal(ref, 0, 0, GOOD);
-        _reveal(ref, 0, 1, GOOD);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IPocoErrors.NotTheScheduler.selector, stranger));
         poco().finalize(ref.encoded, ref.id, 0, GOOD, _list(0, 1), "", "");
@@ -434,7 +439,7 @@ contract ExecutionTest is ExecutionFixture {
 
     // ------------------------------------------------------------------ claims
 
-    function test_claim_refundsPayerCompensatesAndReturnsStakes() public {
+    function test_claim_refundsPayerSeizesSchedulerStakeReturnsStakes() public {
         DealRef memory ref = _deal(5, 1, 0, address(0));
         _contribute(ref, 0, 0, GOOD);
         vm.expectRevert(abi.encodeWithSelector(IPocoErrors.DeadlineNotReached.selector, 1 + 10 * 300));
@@ -446,10 +451,11 @@ contract ExecutionTest is ExecutionFixture {
         poco().claim(ref.encoded, ref.id, 0, new address[](0));
         vm.prank(stranger);
         poco().claim(ref.encoded, ref.id, 0, _list(0));
-        assertEq(_balance(requester), req0 + APP_PRICE + WP_PRICE + STAKE, "refund + scheduler stake");
+        assertEq(_balance(requester), req0 + APP_PRICE + WP_PRICE, "the price back, nothing more");
         assertEq(_locked(requester), 0, "nothing locked");
         assertEq(_locked(scheduler), 0, "stake seized");
-        assertEq(_balance(workers[0]), w0 + STAKE, "worker stake returned");
+        assertEq(poco().kitty(), STAKE, "the scheduler's stake went to the kitty");
+        assertEq(_balance(workers[0]), w0 + STAKE, "no consensus: the worker's stake returned");
         vm.expectRevert(abi.encodeWithSelector(IPocoErrors.TaskAlreadySettled.selector, _taskId(ref, 0)));
         poco().claim(ref.encoded, ref.id, 0, _list(0));
         _assertConserved();
@@ -485,7 +491,8 @@ contract ExecutionTest is ExecutionFixture {
         vm.warp(block.timestamp + 10 * 300);
         uint256 req0 = _balance(requester);
         poco().claimBatch(ref.encoded, ref.id, rest);
-        assertEq(_balance(requester), req0 + 7 * (APP_PRICE + WP_PRICE + STAKE), "7 refunds + compensations");
+        assertEq(_balance(requester), req0 + 7 * (APP_PRICE + WP_PRICE), "7 refunds, nothing more");
+        assertEq(poco().kitty(), 7 * STAKE, "7 scheduler stakes in the kitty");
         assertEq(_locked(requester), 0, "nothing left locked");
         assertEq(_locked(scheduler), 0, "stakes seized or returned");
         assertTrue(poco().isTaskSettled(ref.id, 9, 0), "claimed");

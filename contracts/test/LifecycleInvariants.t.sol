@@ -13,10 +13,13 @@ import {WorkerpoolRegistry} from "../src/registries/WorkerpoolRegistry.sol";
 import {Deal} from "../src/libs/Deals.sol";
 import {System, deploySystem} from "./utils/Deploy.sol";
 import {AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder} from "../src/libs/Orders.sol";
+import {ReturnBomb, GasBurner} from "./mocks/Consumers.sol";
 
-/// @notice Drives whole task lifecycles: deals at trust 1, 3 and 5; fast settlements, batches,
-/// honest and lying contributions, reveals, finalizations, time passing and claims. It keeps a
-/// ghost of what must be locked (payer prices, scheduler stakes, worker stakes of open tasks).
+/// @notice Drives whole task lifecycles: deals at trust 1, 3 and 5, with no consumer or a hostile
+/// one (a return-data bomb, a gas burner); fast settlements, batches and their deliveries,
+/// honest, lying and silent contributions, reveals, reopens, finalizations, time passing and
+/// claims. It keeps a ghost of what must be locked (payer prices, scheduler stakes, worker stakes
+/// of open tasks) and counts every claim after which some party holds more than before.
 contract LifecycleHandler is Test {
     uint256 internal constant APP_KEY = 0xA11CE;
     uint256 internal constant SCHED_KEY = 0x5C4ED;
@@ -40,6 +43,7 @@ contract LifecycleHandler is Test {
         uint256 schedStake;
         uint256 workerStake;
         uint256 start;
+        address callback;
     }
 
     D[] internal _deals;
@@ -53,7 +57,11 @@ contract LifecycleHandler is Test {
     uint256 public doubleSettlements;
     /// per path: fast, batch, finalize, claim, claimBatch (to check the run exercises each)
     uint256[5] public byPath;
+    /// claims after which a party (requester, scheduler, app owner, any worker) held more
+    uint256 public failureProfits;
+    uint256 public reopens;
     uint256 private _salt;
+    address[3] internal _consumers;
 
     /// @dev Deploys the whole system so that it owns the token it mints from.
     constructor() {
@@ -75,6 +83,7 @@ contract LifecycleHandler is Test {
         }
         app = apps.createApp(actors[0], "app", "WASM", "/a", bytes32(0), "");
         workerpool = workerpools.createWorkerpool(actors[1], "wp");
+        _consumers = [address(0), address(new ReturnBomb(280_000)), address(new GasBurner())];
     }
 
     function actorCount() external view returns (uint256) {
@@ -127,6 +136,7 @@ contract LifecycleHandler is Test {
         r.requester = actors[2];
         r.volume = volume;
         r.trust = trust;
+        r.callback = _consumers[(seed >> 40) % 3];
         r.salt = bytes32(++_salt);
         r.sign = _sig(REQ_KEY, hub.hashRequestOrder(r));
         DatasetOrder memory d;
@@ -144,7 +154,7 @@ contract LifecycleHandler is Test {
         uint256 taskPrice = uint256(deal.appPrice) + deal.workerpoolPrice;
         uint256 schedStake = uint256(deal.workerpoolPrice) * 30 / 100;
         _deals.push(
-            D(id, encoded, deal.trust, volume, taskPrice, schedStake, deal.workerStake, deal.startTime)
+            D(id, encoded, deal.trust, volume, taskPrice, schedStake, deal.workerStake, deal.startTime, r.callback)
         );
         expectedLocked += (taskPrice + schedStake) * volume;
     }
@@ -174,7 +184,7 @@ contract LifecycleHandler is Test {
         address worker = actors[3 + workerSeed % workerKeys.length];
         bytes memory auth = _auth(worker, taskId);
         vm.prank(worker);
-        try hub.contributeAndFinalize(d.encoded, d.id, index, GOOD, "", "", address(0), "", auth) {
+        try hub.contributeAndFinalize(d.encoded, d.id, index, GOOD, "", _data(d, GOOD), address(0), "", auth) {
             _settled(d, taskId);
             byPath[0]++;
         } catch {}
@@ -191,6 +201,7 @@ contract LifecycleHandler is Test {
             b[n].index = i;
             b[n].worker = actors[3 + i % workerKeys.length];
             b[n].resultDigest = GOOD;
+            b[n].resultsCallback = _data(d, GOOD);
             n++;
         }
         if (n == 0) return;
@@ -247,7 +258,7 @@ contract LifecycleHandler is Test {
             try _poco().reveal(taskId, digest) {} catch {}
         }
         vm.prank(actors[1]);
-        try _poco().finalize(d.encoded, d.id, index, digest, cs, "", "") {
+        try _poco().finalize(d.encoded, d.id, index, digest, cs, "", _data(d, digest)) {
             _settled(d, taskId);
             byPath[2]++;
         } catch {}
@@ -259,7 +270,45 @@ contract LifecycleHandler is Test {
         D storage d = _deals[di];
         if (d.trust == 1) return;
         vm.prank(actors[1]);
-        try _poco().reopen(d.encoded, d.id, index) {} catch {}
+        try _poco().reopen(d.encoded, d.id, index, _contributors[keccak256(abi.encode(d.id, index))]) {
+            reopens++;
+        } catch {}
+    }
+
+    /// @dev Callback data whose hash is the digest (GOOD = keccak256("good")), none without a consumer.
+    function _data(D storage d, bytes32 digest) internal view returns (bytes memory) {
+        if (d.callback == address(0)) return "";
+        return digest == GOOD ? bytes("good") : bytes("bad");
+    }
+
+    /// @dev Deliver the pending callbacks of a deal's batch-settled tasks.
+    function deliver(uint256 seed) external {
+        if (_deals.length == 0) return;
+        D storage d = _deals[seed % _deals.length];
+        if (d.callback == address(0)) return;
+        for (uint256 i = 0; i < d.volume; i++) {
+            if (!_poco().isCallbackPending(d.id, i, 0)) continue;
+            uint256[] memory one = new uint256[](1);
+            one[0] = i;
+            _poco().deliverCallbacks{gas: 5_000_000}(d.encoded, d.id, one);
+            if (_poco().isCallbackPending(d.id, i, 0)) revert("a delivered callback stayed pending");
+        }
+    }
+
+    /// @dev Every party's holdings (free + locked), to compare around a claim.
+    function _holdings() internal view returns (uint256[] memory h) {
+        h = new uint256[](actors.length);
+        for (uint256 i = 0; i < actors.length; i++) {
+            (uint256 b, uint256 l) = hub.viewAccount(actors[i]);
+            h[i] = b + l;
+        }
+    }
+
+    function _countProfits(uint256[] memory before) internal {
+        uint256[] memory afterwards = _holdings();
+        for (uint256 i = 0; i < actors.length; i++) {
+            if (afterwards[i] > before[i]) failureProfits++;
+        }
     }
 
     function passTime(uint256 secs) external {
@@ -279,7 +328,9 @@ contract LifecycleHandler is Test {
         assembly {
             mstore(idx, n)
         }
+        uint256[] memory before = _holdings();
         try _poco().claimBatch(d.encoded, d.id, idx) {
+            _countProfits(before);
             for (uint256 i = 0; i < n; i++) {
                 _settled(d, keccak256(abi.encode(d.id, idx[i])));
             }
@@ -292,7 +343,9 @@ contract LifecycleHandler is Test {
         if (!ok) return;
         D storage d = _deals[di];
 
+        uint256[] memory before = _holdings();
         try _poco().claim(d.encoded, d.id, index, _contributors[taskId]) {
+            _countProfits(before);
             _settled(d, taskId);
             byPath[3]++;
         } catch {}
@@ -312,6 +365,7 @@ contract LifecycleInvariantTest is InvariantTest {
 
     function _sums() internal view returns (uint256 total, uint256 locked) {
         Hub hub = handler.hub();
+        total = hub.balanceOf(address(0)); // the kitty
         for (uint256 i = 0; i < handler.actorCount(); i++) {
             (uint256 b, uint256 l) = hub.viewAccount(handler.actors(i));
             total += b + l;
@@ -329,6 +383,13 @@ contract LifecycleInvariantTest is InvariantTest {
     function invariant_lockedIsExactlyOpenObligations() public view {
         (, uint256 locked) = _sums();
         assertEq(locked, handler.expectedLocked(), "locked = open prices + stakes");
+    }
+
+    /// @dev Nobody profits from a failed task: a claim never leaves the requester, the
+    /// scheduler, the app owner or any worker with more than before (the payer gets its price
+    /// back and nothing more; seized stakes go to the kitty).
+    function invariant_nobodyProfitsFromAFailedTask() public view {
+        assertEq(handler.failureProfits(), 0, "a party gained from a claim");
     }
 
     function invariant_noTaskSettledTwice() public view {

@@ -197,6 +197,22 @@ contract MatchOrdersTest is HubFixture {
         hub.matchOrders(a, d, w, r);
     }
 
+    /// @dev H-1c: 16 fresh workers (weight 2) reach consensus for any trust up to 2^16 and no
+    /// higher, so a higher trust could only end in a claim: refused at match, 2^16 accepted.
+    function test_revert_unreachableTrust() public {
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
+        r.trust = (1 << 16) + 1;
+        w.trust = type(uint256).max;
+        w = _signWorkerpool(w);
+        r = _signRequest(r);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.TrustOutOfRange.selector, r.trust));
+        hub.matchOrders(a, d, w, r);
+        r.trust = 1 << 16;
+        r = _signRequest(r);
+        hub.matchOrders(a, d, w, r);
+    }
+
     function test_revert_appPriceTooHigh() public {
         (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
             _orders();
@@ -562,7 +578,8 @@ contract MatchOrdersTest is HubFixture {
         hub.matchOrders(a, d, w, r);
         vm.prank(requester);
         hub.manageRequestOrder(RequestOrderOperation(r, OrderOperation.SIGN, ""));
-        assertEq(hub.viewPresigned(hub.hashRequestOrder(r)), requester, "presigned");
+        (address presigner,) = hub.viewPresigned(hub.hashRequestOrder(r));
+        assertEq(presigner, requester, "presigned");
         hub.matchOrders(a, d, w, r);
     }
 

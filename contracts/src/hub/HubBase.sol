@@ -66,10 +66,11 @@ abstract contract HubBase is
     /// here with an existing first deal means the first deal consumed the whole order (see
     /// `_requestConsumed`).
     mapping(bytes32 orderHash => uint256) internal _consumed;
-    /// @dev Order digest => owner who presigned it. Tied to the owner so that a presign dies
-    /// when the asset changes hands.
-    mapping(bytes32 orderHash => address) internal _presigned;
-    /// @dev Deal id => 192-bit commitment | 64 bits of execution state (see `Deals`). A deal
+    /// @dev Order digest => the owner who presigned it and the period of its ownership
+    /// (`AssetWord.presignKey`: owner | period << 160; period 0 for requests). A presign dies
+    /// when the asset changes hands and stays dead if it comes back.
+    mapping(bytes32 orderHash => uint256) internal _presigned;
+    /// @dev Deal id => 224-bit commitment | 32 bits of execution state (see `Deals`). A deal
     /// word is never zeroed once written: request-order consumption relies on it.
     mapping(bytes32 dealId => uint256) internal _deals;
 
@@ -88,7 +89,9 @@ abstract contract HubBase is
 
     // ------------------------------------------------------------------ asset mirror
 
-    /// @notice Registries only: record an asset's new owner (and workerpool policy).
+    /// @notice Registries only: record an asset's new owner (and workerpool policy). A new
+    /// policy takes effect `POLICY_DELAY` after this call; a new owner starts a new ownership
+    /// period (presigns of the previous ones die).
     function onAssetUpdate(address asset, address owner, uint8 workerStakeRatio, uint8 schedulerRewardRatio)
         external
     {
@@ -97,8 +100,16 @@ abstract contract HubBase is
         else if (msg.sender == address(datasetRegistry)) kind = OrderKind.DATASET;
         else if (msg.sender == address(workerpoolRegistry)) kind = OrderKind.WORKERPOOL;
         else revert NotARegistry(msg.sender);
-        _assets[asset] = AssetWord.pack(owner, kind, workerStakeRatio, schedulerRewardRatio);
+        _assets[asset] = AssetWord.update(
+            _assets[asset], owner, kind, workerStakeRatio, schedulerRewardRatio, block.timestamp, _policyDelay()
+        );
     }
+
+    /// @dev `Settlement.POLICY_DELAY` (declared there with the other protocol constants).
+    function _policyDelay() internal pure virtual returns (uint256);
+
+    /// @dev `Settlement.EXTERNAL_CHECK_GAS`.
+    function _externalCheckGas() internal pure virtual returns (uint256);
 
     /// @dev Owner of `asset` if it is registered as `kind`, else zero, and its `AssetWord`; one
     /// storage read.
@@ -236,23 +247,48 @@ abstract contract HubBase is
         return _domainSeparatorV4();
     }
 
-    /// @dev True if `signer` approved `digest`: an on-chain presign (empty signature), a
-    /// 65-byte or EIP-2098 64-byte ECDSA signature with low s, or ERC-1271 when `signer` is a
-    /// contract. ECDSA is tried first so EOAs never pay for a code-size lookup.
-    function _isValidSignature(address signer, bytes32 digest, bytes calldata sig)
+    /// @dev True if the owner approved order `digest`: presigned on-chain by this owner in this
+    /// ownership period (`presignKey`, empty signature), or signed (`_isValidSignature`).
+    function _isValidOrderSignature(uint256 presignKey, bytes32 digest, bytes calldata sig)
         internal
         view
         returns (bool)
     {
+        address signer = address(uint160(presignKey));
+        if (sig.length == 0 && signer != address(0) && _presigned[digest] == presignKey) return true;
+        return _isValidSignature(signer, digest, sig);
+    }
+
+    /// @dev True if `signer` approved `digest`: a 65-byte or EIP-2098 64-byte ECDSA signature
+    /// with low s, or ERC-1271 when `signer` is a contract. ECDSA is tried first so EOAs never
+    /// pay for a code-size lookup. The wallet gets `EXTERNAL_CHECK_GAS` and only the first 32
+    /// bytes of its answer are read; anything but the exact magic value means "not approved".
+    function _isValidSignature(address signer, bytes32 digest, bytes calldata sig)
+        internal
+        view
+        returns (bool ok)
+    {
         if (signer == address(0)) return false;
-        if (sig.length == 0 && _presigned[digest] == signer) return true;
         if (sig.length == 65 || sig.length == 64) {
             if (_recover(digest, sig) == signer) return true;
         }
         if (signer.code.length == 0) return false;
-        (bool ok, bytes memory ret) =
-            signer.staticcall(abi.encodeCall(IERC1271.isValidSignature, (digest, sig)));
-        return ok && ret.length >= 32 && abi.decode(ret, (bytes4)) == IERC1271.isValidSignature.selector;
+        bytes memory call_ = abi.encodeCall(IERC1271.isValidSignature, (digest, sig));
+        bytes32 magic = bytes32(IERC1271.isValidSignature.selector);
+        ok = _staticWord(signer, call_) == magic;
+    }
+
+    /// @dev The first 32 bytes `target` answers to `call_` (a gas-capped static call), or zero if
+    /// it reverts or answers less: the answer is never copied whole.
+    function _staticWord(address target, bytes memory call_) internal view returns (bytes32 word) {
+        uint256 gasCap = _externalCheckGas();
+        assembly ("memory-safe") {
+            let success := staticcall(gasCap, target, add(call_, 32), mload(call_), 0, 0)
+            if and(success, gt(returndatasize(), 31)) {
+                returndatacopy(0, 0, 32)
+                word := mload(0)
+            }
+        }
     }
 
     /// @dev OpenZeppelin's `ECDSA.tryRecover` (low s only; zero for a malformed signature) on a

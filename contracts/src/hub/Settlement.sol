@@ -22,8 +22,26 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
     uint256 public constant REVEAL_DEADLINE_RATIO = 2;
     uint256 public constant FINAL_DEADLINE_RATIO = 10;
     /// @notice The scheduler stakes this percentage of the workerpool price per task (locked at
-    /// match, released on success, paid to the payer on claim): the one place it is defined.
+    /// match, released on success, sent to the kitty on claim): the one place it is defined.
     uint256 public constant WORKERPOOL_STAKE_RATIO = 30;
+    /// @notice The kitty: the account that receives every stake seized on a claim (the
+    /// scheduler's, and those of workers who voted against a consensus or never revealed it).
+    /// Nobody can withdraw from it (no transaction comes from the zero address) and nothing pays
+    /// out of it, so no party, whatever roles it plays, gains from making a task fail: a payout
+    /// rule (iExec pays its kitty to schedulers of later tasks) can be farmed by a party that is
+    /// both requester and scheduler. The tokens stay counted in `totalHeld`.
+    address public constant KITTY = address(0);
+    /// @notice Highest trust a request may ask for: 16 (`MAX_CONTRIBUTORS`) fresh workers of weight
+    /// 2 reach consensus for any trust up to 2^16, so every accepted trust is reachable without
+    /// relying on reputation; a higher one could only end in a claim.
+    uint256 public constant MAX_TRUST = 1 << 16;
+    /// @notice A workerpool's new stake and reward ratios take effect this long after its owner
+    /// changes them, so the ratios a requester saw beside an order are the ones a match gives
+    /// (`viewWorkerpoolPolicy` shows a pending change and its date).
+    uint256 public constant POLICY_DELAY = 7 days;
+    /// @notice Gas given to an ERC-1271 wallet or ERC-734 group when the hub asks it something;
+    /// only the first 32 bytes of its answer are read.
+    uint256 public constant EXTERNAL_CHECK_GAS = 100_000;
     /// @notice Contributions per task are bounded so that every loop is bounded.
     uint256 public constant MAX_CONTRIBUTORS = 16;
     /// @notice Default gas given to a callback (owner-settable, see `setCallbackGas`).
@@ -32,7 +50,7 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
     /// a TEE app (the deal tag includes the app's, so a TEE app always makes a TEE deal).
     bytes32 internal constant TAG_TEE = bytes32(uint256(1));
     /// @dev Tasks with a relative index below this keep their "settled" bit in the deal word.
-    uint256 internal constant INLINE_TASKS = 63;
+    uint256 internal constant INLINE_TASKS = 31;
 
     uint256 internal _callbackGasLimit = DEFAULT_CALLBACK_GAS;
     /// @notice Signs contribution authorizations of TEE tasks when set (the SMS / TEE broker).
@@ -46,6 +64,9 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
     mapping(bytes32 dealId => mapping(uint256 word => uint256)) internal _settledWords;
     /// @dev Callback data of completed callback tasks, for pull consumers (`resultFor`).
     mapping(bytes32 taskId => bytes) internal _callbackData;
+    /// @dev dealId => word => bits of batch-settled callback tasks whose consumer is still to be
+    /// called (relative index, one bucket per 256 tasks), so `deliverCallbacks` calls it once.
+    mapping(bytes32 dealId => mapping(uint256 word => uint256)) internal _pendingCallbacks;
 
     constructor(
         address owner_,
@@ -54,6 +75,14 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
         DatasetRegistry datasets,
         WorkerpoolRegistry workerpools
     ) HubBase(owner_, token_, apps, datasets, workerpools) {}
+
+    function _policyDelay() internal pure override returns (uint256) {
+        return POLICY_DELAY;
+    }
+
+    function _externalCheckGas() internal pure override returns (uint256) {
+        return EXTERNAL_CHECK_GAS;
+    }
 
     // ------------------------------------------------------------------ deals and tasks
 
@@ -201,16 +230,31 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
 
     // ------------------------------------------------------------------ callbacks
 
-    /// @dev Deliver the result to the deal's consumer with a gas cap. A reverting or
-    /// gas-burning consumer never blocks settlement (the result is recorded either way), but the
-    /// caller must forward enough gas for the consumer to get its full cap (EIP-150 63/64 rule).
-    function _callback(Deal memory deal, bytes32 taskId, bytes calldata data) internal {
+    /// @dev Deliver the result to the deal's consumer with its gas cap, once the settlement is
+    /// written. A reverting or gas-burning consumer never blocks settlement. The call copies no
+    /// return data and builds its calldata in scratch memory that every callback reuses, so a
+    /// consumer's answer costs the hub nothing and many callbacks cost linearly. Checked after
+    /// the call (EIP-150's 63/64 rule): if the transaction did not carry enough gas for the
+    /// consumer to get its whole cap, the settlement reverts.
+    function _callback(Deal memory deal, bytes32 taskId, bytes memory data) internal {
         if (deal.callback == address(0)) return;
-        _callbackData[taskId] = data;
         uint256 gasLimit = _callbackGasLimit;
-        if (gasleft() < gasLimit + gasLimit / 63 + 10_000) revert NotEnoughGasForCallback();
-        (bool ok,) =
-            deal.callback.call{gas: gasLimit}(abi.encodeCall(IOracleConsumer.receiveResult, (taskId, data)));
-        emit CallbackResult(taskId, deal.callback, ok);
+        address target = deal.callback;
+        bytes4 selector = IOracleConsumer.receiveResult.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let len := mload(data)
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 4), taskId)
+            mstore(add(p, 36), 0x40)
+            mstore(add(p, 68), len)
+            let padded := and(add(len, 31), not(31))
+            mstore(add(add(p, 68), padded), 0) // zero padding of the last word
+            mcopy(add(p, 100), add(data, 32), len)
+            ok := call(gasLimit, target, 0, p, add(100, padded), 0, 0)
+        }
+        if (gasleft() <= gasLimit / 63) revert NotEnoughGasForCallback();
+        emit CallbackResult(taskId, target, ok);
     }
 }

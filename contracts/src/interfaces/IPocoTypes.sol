@@ -68,8 +68,6 @@ interface IPocoErrors {
     error RevealRejected();
     /// @notice The caller has no contribution of the task's current epoch waiting to be revealed.
     error NotRevealable();
-    /// @notice No winner revealed yet, or not all of them and the reveal deadline is still ahead.
-    error NothingToFinalize();
     /// @notice The transaction does not carry enough gas to give the callback its full cap.
     error NotEnoughGasForCallback();
     /// @notice Callback gas must be within 50 000 ..= 5 000 000.
@@ -80,6 +78,12 @@ interface IPocoErrors {
     error TaskHasContributors(bytes32 taskId);
     /// @notice A batch names no worker for a task (its reward would be lost).
     error ZeroWorker(uint256 index);
+    /// @notice The worker did not sign this contribution (keccak256(taskId ‖ resultHash ‖
+    /// resultSeal ‖ enclave) as an EIP-191 message).
+    error InvalidContributionSignature(address worker);
+    /// @notice No recorded result of this task waits for delivery to the consumer (not settled
+    /// by `pushResults`, no callback, or already delivered).
+    error CallbackNotPending(bytes32 taskId);
 }
 
 /// @title Errors only the execution module raises (declared apart so that the hub's ABI lists
@@ -108,11 +112,13 @@ interface IPocoEvents {
     event TaskFinalize(
         bytes32 indexed taskId, bytes32 indexed dealId, uint256 index, bytes32 resultDigest, bytes results
     );
-    /// @notice A task failed past its final deadline: its payer was refunded and compensated.
+    /// @notice A task failed past its final deadline: its payer was refunded, the scheduler's
+    /// stake went to the kitty.
     event TaskClaimed(bytes32 indexed taskId, bytes32 indexed dealId, uint256 index);
     /// @notice The worker's contribution won: it was paid, got its stake back and +1 score.
     event AccurateContribution(address indexed worker, bytes32 indexed taskId);
-    /// @notice The worker's contribution lost (or was never revealed): stake seized, score cut by a third.
+    /// @notice The worker's contribution lost (voted another value, was rejected by a reopen, or
+    /// was never revealed on a claimed task): stake seized, score cut by a third.
     event FaultyContribution(address indexed worker, bytes32 indexed taskId);
     /// @notice The task's callback was called; `success` false if it reverted or ran out of gas.
     event CallbackResult(bytes32 indexed taskId, address indexed callback, bool success);

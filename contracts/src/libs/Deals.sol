@@ -3,8 +3,10 @@ pragma solidity ^0.8.30;
 
 /// @title Deals: what a match agrees on, and how the hub remembers it in one storage slot.
 /// @notice A deal is immutable once matched. The hub does not store its fields: it stores one
-/// 256-bit word per deal whose high 192 bits are a commitment (keccak256 of the deal's packed
-/// encoding, see `encode`) and whose low 64 bits hold mutable execution state. The packed
+/// 256-bit word per deal whose high 224 bits are a commitment (keccak256 of the deal's packed
+/// encoding, see `encode`) and whose low 32 bits hold mutable execution state. Forging a deal
+/// means finding two encodings with the same 224 bits: a 2^112 birthday search (docs/protocol.md
+/// gives the figures). The packed
 /// encoding is emitted in `DealCreated`, and any call that needs the deal passes it back as
 /// calldata, checked against the commitment. This is the main gas lever of the design: iExec
 /// stores about 22 slots per deal (see docs/protocol.md).
@@ -42,10 +44,10 @@ struct Deal {
 }
 
 library Deals {
-    /// @dev Low 64 bits of a deal word: execution state. Bit 63 marks existence so that a
-    /// deal word is never zero; bits 0..62 are reserved for the execution side.
-    uint256 internal constant EXISTS = 1 << 63;
-    uint256 internal constant STATE_MASK = (1 << 64) - 1;
+    /// @dev Low 32 bits of a deal word: execution state. Bit 31 marks existence so that a
+    /// deal word is never zero; bits 0..30 are reserved for the execution side.
+    uint256 internal constant EXISTS = 1 << 31;
+    uint256 internal constant STATE_MASK = (1 << 32) - 1;
     uint256 internal constant COMMITMENT_MASK = ~STATE_MASK;
     /// @dev Length of the packed encoding: 9 addresses, 4 uint96, bytes32, 5 uint32, uint40, uint8.
     uint256 internal constant ENCODED_LENGTH = 286;
@@ -110,7 +112,7 @@ library Deals {
         d.schedulerRewardRatio = uint8(b[285]);
     }
 
-    /// @notice Commitment of a packed encoding (high 192 bits of its keccak256).
+    /// @notice Commitment of a packed encoding (high 224 bits of its keccak256).
     function commitment(bytes memory encoded) internal pure returns (uint256) {
         return uint256(keccak256(encoded)) & COMMITMENT_MASK;
     }

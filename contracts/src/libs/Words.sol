@@ -2,7 +2,6 @@
 pragma solidity ^0.8.30;
 
 import {OrderKind} from "./Orders.sol";
-import {Deals} from "./Deals.sol";
 
 // Words: the hub's packed storage words, packed and read by named field. Each library below is
 // one word's bit map and the only place its offsets are written. The functions are internal and
@@ -10,12 +9,21 @@ import {Deals} from "./Deals.sol";
 
 /// @notice The hub's mirror of a registered asset (`HubBase._assets`), pushed by its registry:
 /// owner (bits 0..159) | kind (160..167, an `OrderKind`) | worker stake ratio (168..175) |
-/// scheduler reward ratio (176..183); ratios in percent, set for workerpools only. An unknown
-/// asset's word is zero: its owner reads zero whatever kind is asked for.
+/// scheduler reward ratio (176..183) | pending worker stake ratio (184..191) | pending scheduler
+/// reward ratio (192..199) | time the pending ratios take effect (200..239, unix seconds, 0 if
+/// none) | ownership period (240..255: bumped each time the asset changes hands, so that a
+/// presign dies with the ownership that made it). Ratios in percent, set for workerpools only.
+/// An unknown asset's word is zero: its owner reads zero whatever kind is asked for.
 library AssetWord {
     uint256 private constant KIND = 160;
     uint256 private constant WORKER_STAKE_RATIO = 168;
     uint256 private constant SCHEDULER_REWARD_RATIO = 176;
+    uint256 private constant PENDING_WORKER_STAKE_RATIO = 184;
+    uint256 private constant PENDING_SCHEDULER_REWARD_RATIO = 192;
+    uint256 private constant EFFECTIVE_AT = 200;
+    uint256 private constant PERIOD = 240;
+    /// @dev Owner and kind: what a presign is bound to, with the period.
+    uint256 private constant OWNER_AND_KIND = (1 << WORKER_STAKE_RATIO) - 1;
 
     function pack(address owner_, OrderKind kind, uint8 workerStakeRatio_, uint8 schedulerRewardRatio_)
         internal
@@ -24,7 +32,39 @@ library AssetWord {
     {
         return uint256(uint160(owner_)) | (uint256(kind) << KIND)
             | (uint256(workerStakeRatio_) << WORKER_STAKE_RATIO)
-            | (uint256(schedulerRewardRatio_) << SCHEDULER_REWARD_RATIO);
+            | (uint256(schedulerRewardRatio_) << SCHEDULER_REWARD_RATIO)
+            | (uint256(workerStakeRatio_) << PENDING_WORKER_STAKE_RATIO)
+            | (uint256(schedulerRewardRatio_) << PENDING_SCHEDULER_REWARD_RATIO);
+    }
+
+    /// @dev The word after the registry reported (`owner_`, ratios) at time `now_` with a policy
+    /// delay of `delay` seconds: a change of owner bumps the period; a change of ratios takes
+    /// effect `delay` after it was made (the ratios in force until then stay), a change back to
+    /// the ratios in force cancels a pending one.
+    function update(
+        uint256 old,
+        address owner_,
+        OrderKind kind,
+        uint8 workerStakeRatio_,
+        uint8 schedulerRewardRatio_,
+        uint256 now_,
+        uint256 delay
+    ) internal pure returns (uint256 word) {
+        if (old == 0) return pack(owner_, kind, workerStakeRatio_, schedulerRewardRatio_);
+        (uint8 stake, uint8 reward) = ratiosAt(old, now_);
+        word = pack(owner_, kind, stake, reward);
+        if (stake != workerStakeRatio_ || reward != schedulerRewardRatio_) {
+            // the same change reported again (e.g. with a transfer) keeps its date
+            (uint8 pStake, uint8 pReward) = pendingRatios(old);
+            uint256 at = effectiveAt(old);
+            if (pStake != workerStakeRatio_ || pReward != schedulerRewardRatio_ || at <= now_) at = now_ + delay;
+            word = (word & ~(uint256(0xffff) << PENDING_WORKER_STAKE_RATIO))
+                | (uint256(workerStakeRatio_) << PENDING_WORKER_STAKE_RATIO)
+                | (uint256(schedulerRewardRatio_) << PENDING_SCHEDULER_REWARD_RATIO) | (at << EFFECTIVE_AT);
+        }
+        uint256 period_ = period(old);
+        if (owner(old) != owner_) period_ = (period_ + 1) & 0xffff;
+        word |= period_ << PERIOD;
     }
 
     function owner(uint256 word) internal pure returns (address) {
@@ -37,27 +77,55 @@ library AssetWord {
         return owner(word);
     }
 
-    function workerStakeRatio(uint256 word) internal pure returns (uint8) {
-        return uint8(word >> WORKER_STAKE_RATIO);
+    /// @dev The worker stake and scheduler reward ratios in force at time `now_`.
+    function ratiosAt(uint256 word, uint256 now_) internal pure returns (uint8 stake, uint8 reward) {
+        uint256 at = effectiveAt(word);
+        if (at != 0 && now_ >= at) {
+            return (uint8(word >> PENDING_WORKER_STAKE_RATIO), uint8(word >> PENDING_SCHEDULER_REWARD_RATIO));
+        }
+        return (uint8(word >> WORKER_STAKE_RATIO), uint8(word >> SCHEDULER_REWARD_RATIO));
     }
 
-    function schedulerRewardRatio(uint256 word) internal pure returns (uint8) {
-        return uint8(word >> SCHEDULER_REWARD_RATIO);
+    /// @dev The announced ratios (equal to the ratios in force when nothing is pending).
+    function pendingRatios(uint256 word) internal pure returns (uint8 stake, uint8 reward) {
+        return (uint8(word >> PENDING_WORKER_STAKE_RATIO), uint8(word >> PENDING_SCHEDULER_REWARD_RATIO));
+    }
+
+    function effectiveAt(uint256 word) internal pure returns (uint256) {
+        return uint40(word >> EFFECTIVE_AT);
+    }
+
+    /// @dev How many times the asset changed hands (mod 2^16).
+    function period(uint256 word) internal pure returns (uint256) {
+        return word >> PERIOD;
+    }
+
+    /// @dev What a presign of this asset's current owner is stored as: owner | period << 160.
+    function presignKey(uint256 word) internal pure returns (uint256) {
+        return uint256(uint160(word)) | (period(word) << 160);
     }
 }
 
 /// @notice A worker's contribution to a replicated task (`Settlement._contributions`):
-/// commitment (bits 64..255: the high 192 bits of keccak256(resultHash ‖ resultSeal)) |
-/// epoch (24..31) | weight (8..23) | status (0..7: `NONE`, `CONTRIBUTED`, `PROVED`).
+/// vote (bits 144..255: the high 112 bits of its resultHash) | seal (32..143: the high 112 bits
+/// of its resultSeal) | epoch (24..31, the task's epoch when it was cast) | weight (8..23) |
+/// status (0..7: `NONE`, `CONTRIBUTED`, `PROVED`, `REJECTED`). Keeping the vote lets a reopen
+/// bar exactly the voters of the rejected value, and a claim tell who voted what; 112 bits keep a
+/// forged vote or seal out of reach (a 2^112 preimage search, the reveal checks the full hashes).
 library ContributionWord {
     uint256 internal constant NONE = 0;
     uint256 internal constant CONTRIBUTED = 1;
     /// @dev Revealed: the worker showed the digest behind its winning vote.
     uint256 internal constant PROVED = 2;
+    /// @dev Its vote was a consensus nobody revealed, rejected by `reopen`: it can never win.
+    uint256 internal constant REJECTED = 3;
 
     uint256 private constant STATUS_MASK = 0xff;
     uint256 private constant WEIGHT = 8;
     uint256 private constant EPOCH = 24;
+    uint256 private constant SEAL = 32;
+    uint256 private constant VOTE = 144;
+    uint256 private constant HIGH_112 = 144;
 
     /// @dev A fresh contribution (status `CONTRIBUTED`).
     function pack(bytes32 resultHash, bytes32 resultSeal, uint256 epoch_, uint256 weight_)
@@ -65,17 +133,19 @@ library ContributionWord {
         pure
         returns (uint256)
     {
-        return commitment(resultHash, resultSeal) | (epoch_ << EPOCH) | (weight_ << WEIGHT) | CONTRIBUTED;
+        return ((uint256(resultHash) >> HIGH_112) << VOTE) | ((uint256(resultSeal) >> HIGH_112) << SEAL)
+            | (epoch_ << EPOCH) | (weight_ << WEIGHT) | CONTRIBUTED;
     }
 
-    /// @dev The commitment bits of a contribution to (resultHash, resultSeal).
-    function commitment(bytes32 resultHash, bytes32 resultSeal) internal pure returns (uint256) {
-        return uint256(keccak256(abi.encodePacked(resultHash, resultSeal))) & Deals.COMMITMENT_MASK;
+    /// @dev True if `word` is a vote for `resultHash`.
+    function votes(uint256 word, bytes32 resultHash) internal pure returns (bool) {
+        return word >> VOTE == uint256(resultHash) >> HIGH_112;
     }
 
     /// @dev True if `word` commits to (resultHash, resultSeal).
     function commitsTo(uint256 word, bytes32 resultHash, bytes32 resultSeal) internal pure returns (bool) {
-        return word & Deals.COMMITMENT_MASK == commitment(resultHash, resultSeal);
+        return votes(word, resultHash)
+            && (word >> SEAL) & ((1 << 112) - 1) == uint256(resultSeal) >> HIGH_112;
     }
 
     function status(uint256 word) internal pure returns (uint256) {

@@ -47,3 +47,29 @@ contract ReentrantConsumer {
         } catch {}
     }
 }
+
+/// @notice A return-data bomb: answers every callback with `size` bytes (280 KB fits in a
+/// 200 000 gas cap), which a hub copying return data would pay for, quadratically in a batch.
+contract ReturnBomb {
+    uint256 public immutable size;
+
+    constructor(uint256 size_) {
+        size = size_;
+    }
+
+    function receiveResult(bytes32, bytes calldata) external view {
+        uint256 n = size;
+        assembly {
+            return(0, n)
+        }
+    }
+}
+
+/// @notice Measures the gas it is given, to check the hub's promise of a full cap.
+contract GasMeter {
+    uint256 public received;
+
+    function receiveResult(bytes32, bytes calldata) external {
+        received = gasleft();
+    }
+}
