@@ -479,19 +479,35 @@ contract Hub is Settlement {
     /// the owner's EIP-712 signature of the operation.
     function manageAppOrder(AppOrderOperation calldata op) external {
         AppOrder calldata o = op.order;
-        _manageOrder(OrderKind.APP, _presignKey(o.app, OrderKind.APP), Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(
+            OrderKind.APP, _presignKey(o.app, OrderKind.APP), Orders.hash(o), o.volume, op.operation, op.sign
+        );
     }
 
     /// @notice Presign or cancel a dataset order (see `manageAppOrder`).
     function manageDatasetOrder(DatasetOrderOperation calldata op) external {
         DatasetOrder calldata o = op.order;
-        _manageOrder(OrderKind.DATASET, _presignKey(o.dataset, OrderKind.DATASET), Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(
+            OrderKind.DATASET,
+            _presignKey(o.dataset, OrderKind.DATASET),
+            Orders.hash(o),
+            o.volume,
+            op.operation,
+            op.sign
+        );
     }
 
     /// @notice Presign or cancel a workerpool order (see `manageAppOrder`).
     function manageWorkerpoolOrder(WorkerpoolOrderOperation calldata op) external {
         WorkerpoolOrder calldata o = op.order;
-        _manageOrder(OrderKind.WORKERPOOL, _presignKey(o.workerpool, OrderKind.WORKERPOOL), Orders.hash(o), o.volume, op.operation, op.sign);
+        _manageOrder(
+            OrderKind.WORKERPOOL,
+            _presignKey(o.workerpool, OrderKind.WORKERPOOL),
+            Orders.hash(o),
+            o.volume,
+            op.operation,
+            op.sign
+        );
     }
 
     /// @notice Presign or cancel a request order; its owner is `requester`.

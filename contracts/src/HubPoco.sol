@@ -115,7 +115,9 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             bytes32 signed = MessageHashUtils.toEthSignedMessageHash(
                 keccak256(abi.encodePacked(taskId, c.resultHash, c.resultSeal, c.enclaveChallenge))
             );
-            if (!_isValidSignature(c.worker, signed, c.workerSign)) revert InvalidContributionSignature(c.worker);
+            if (!_isValidSignature(c.worker, signed, c.workerSign)) {
+                revert InvalidContributionSignature(c.worker);
+            }
             if (c.enclaveChallenge != address(0) && teeBroker != address(0)) {
                 _checkAuthorization(deal, c.worker, taskId, c.enclaveChallenge, c.authorizationSign);
             }
@@ -202,11 +204,12 @@ contract HubPoco is Settlement, IPocoModuleErrors {
     /// value are barred: they can never win and lose their stake when the task settles; every
     /// other vote stays, counts and may still win.
     /// @param contributors every contributor of the task, in contribution order.
-    function reopen(bytes calldata encodedDeal, bytes32 dealId, uint256 index, address[] calldata contributors)
-        external
-        delegated
-        nonReentrant
-    {
+    function reopen(
+        bytes calldata encodedDeal,
+        bytes32 dealId,
+        uint256 index,
+        address[] calldata contributors
+    ) external delegated nonReentrant {
         (Deal memory deal,) = _loadDeal(encodedDeal, dealId);
         _checkIndex(deal, index);
         if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
@@ -221,8 +224,12 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         bytes32 rejected = task.consensus;
         for (uint256 i = 0; i < contributors.length; i++) {
             uint256 c = _contributions[taskId][contributors[i]];
-            if (ContributionWord.status(c) == ContributionWord.CONTRIBUTED && ContributionWord.votes(c, rejected)) {
-                _contributions[taskId][contributors[i]] = ContributionWord.withStatus(c, ContributionWord.REJECTED);
+            if (
+                ContributionWord.status(c) == ContributionWord.CONTRIBUTED
+                    && ContributionWord.votes(c, rejected)
+            ) {
+                _contributions[taskId][contributors[i]] =
+                    ContributionWord.withStatus(c, ContributionWord.REJECTED);
             }
         }
         task.total -= uint136(GroupWord.weight(_groups[taskId][rejected]));
@@ -317,7 +324,9 @@ contract HubPoco is Settlement, IPocoModuleErrors {
                 uint256 balance = uint256(acc.balance) + deal.workerStake + share;
                 if (balance + acc.locked > type(uint112).max) revert AmountOutOfRange(share);
                 acc.balance = uint112(balance);
-                if (scored && worker != deal.payer && worker != deal.requester && acc.score < type(uint32).max) {
+                if (
+                    scored && worker != deal.payer && worker != deal.requester && acc.score < type(uint32).max
+                ) {
                     acc.score += 1;
                 }
                 emit AccurateContribution(worker, taskId);
@@ -480,7 +489,8 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             task.status = TaskStatus.FAILED;
             for (uint256 i = 0; i < contributors.length; i++) {
                 uint256 status = ContributionWord.status(_contributions[taskId][contributors[i]]);
-                bool kept = consensus ? status == ContributionWord.PROVED : status != ContributionWord.REJECTED;
+                bool kept =
+                    consensus ? status == ContributionWord.PROVED : status != ContributionWord.REJECTED;
                 if (kept) {
                     _unlockAndCredit(contributors[i], deal.workerStake, deal.workerStake);
                 } else {

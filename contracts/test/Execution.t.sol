@@ -341,9 +341,17 @@ contract ExecutionTest is ExecutionFixture {
         // worker 2 copies the vote without knowing the digest: its seal is of another digest
         bytes memory auth = _auth(SCHEDULER_KEY, workers[2], taskId, address(0));
         vm.prank(workers[2]);
-        poco().contribute(
-            ref.encoded, ref.id, 0, _resultHash(taskId, GOOD), _resultSeal(workers[2], taskId, BAD), address(0), "", auth
-        );
+        poco()
+            .contribute(
+                ref.encoded,
+                ref.id,
+                0,
+                _resultHash(taskId, GOOD),
+                _resultSeal(workers[2], taskId, BAD),
+                address(0),
+                "",
+                auth
+            );
         assertEq(uint8(poco().viewTask(taskId).status), uint8(TaskStatus.REVEALING), "consensus (8*5 > 9*4)");
         // one reveal is optional; finalize right away, before the reveal deadline
         _reveal(ref, 0, 0, GOOD);

@@ -154,7 +154,17 @@ contract LifecycleHandler is Test {
         uint256 taskPrice = uint256(deal.appPrice) + deal.workerpoolPrice;
         uint256 schedStake = uint256(deal.workerpoolPrice) * 30 / 100;
         _deals.push(
-            D(id, encoded, deal.trust, volume, taskPrice, schedStake, deal.workerStake, deal.startTime, r.callback)
+            D(
+                id,
+                encoded,
+                deal.trust,
+                volume,
+                taskPrice,
+                schedStake,
+                deal.workerStake,
+                deal.startTime,
+                r.callback
+            )
         );
         expectedLocked += (taskPrice + schedStake) * volume;
     }
@@ -184,7 +194,9 @@ contract LifecycleHandler is Test {
         address worker = actors[3 + workerSeed % workerKeys.length];
         bytes memory auth = _auth(worker, taskId);
         vm.prank(worker);
-        try hub.contributeAndFinalize(d.encoded, d.id, index, GOOD, "", _data(d, GOOD), address(0), "", auth) {
+        try hub.contributeAndFinalize(
+            d.encoded, d.id, index, GOOD, "", _data(d, GOOD), address(0), "", auth
+        ) {
             _settled(d, taskId);
             byPath[0]++;
         } catch {}

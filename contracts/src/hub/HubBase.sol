@@ -101,7 +101,13 @@ abstract contract HubBase is
         else if (msg.sender == address(workerpoolRegistry)) kind = OrderKind.WORKERPOOL;
         else revert NotARegistry(msg.sender);
         _assets[asset] = AssetWord.update(
-            _assets[asset], owner, kind, workerStakeRatio, schedulerRewardRatio, block.timestamp, _policyDelay()
+            _assets[asset],
+            owner,
+            kind,
+            workerStakeRatio,
+            schedulerRewardRatio,
+            block.timestamp,
+            _policyDelay()
         );
     }
 

@@ -233,14 +233,17 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
     /// @dev Deliver the result to the deal's consumer with its gas cap, once the settlement is
     /// written. A reverting or gas-burning consumer never blocks settlement. The call copies no
     /// return data and builds its calldata in scratch memory that every callback reuses, so a
-    /// consumer's answer costs the hub nothing and many callbacks cost linearly. Checked after
-    /// the call (EIP-150's 63/64 rule): if the transaction did not carry enough gas for the
-    /// consumer to get its whole cap, the settlement reverts.
+    /// consumer's answer costs the hub nothing and many callbacks cost linearly. The gas is
+    /// checked right before the CALL, once the calldata is in memory (so no memory expansion or
+    /// copy comes between the check and the call): unless the transaction still carries the cap,
+    /// its 1/64 (EIP-150) and the call's own cost, the settlement reverts, so a consumer always
+    /// gets its whole cap.
     function _callback(Deal memory deal, bytes32 taskId, bytes memory data) internal {
         if (deal.callback == address(0)) return;
         uint256 gasLimit = _callbackGasLimit;
         address target = deal.callback;
         bytes4 selector = IOracleConsumer.receiveResult.selector;
+        bytes4 starved = NotEnoughGasForCallback.selector;
         bool ok;
         assembly ("memory-safe") {
             let len := mload(data)
@@ -252,9 +255,14 @@ abstract contract Settlement is HubBase, IPocoErrors, IPocoEvents {
             let padded := and(add(len, 31), not(31))
             mstore(add(add(p, 68), padded), 0) // zero padding of the last word
             mcopy(add(p, 100), add(data, 32), len)
+            // the cap, what EIP-150 withholds (1/64 of what is left) and the CALL's cost (at
+            // most 2 600 for a cold account, no value, memory already expanded)
+            if lt(gas(), add(add(gasLimit, div(gasLimit, 63)), 3000)) {
+                mstore(0, starved)
+                revert(0, 4)
+            }
             ok := call(gasLimit, target, 0, p, add(100, padded), 0, 0)
         }
-        if (gasleft() <= gasLimit / 63) revert NotEnoughGasForCallback();
         emit CallbackResult(taskId, target, ok);
     }
 }

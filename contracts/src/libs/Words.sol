@@ -57,7 +57,9 @@ library AssetWord {
             // the same change reported again (e.g. with a transfer) keeps its date
             (uint8 pStake, uint8 pReward) = pendingRatios(old);
             uint256 at = effectiveAt(old);
-            if (pStake != workerStakeRatio_ || pReward != schedulerRewardRatio_ || at <= now_) at = now_ + delay;
+            if (pStake != workerStakeRatio_ || pReward != schedulerRewardRatio_ || at <= now_) {
+                at = now_ + delay;
+            }
             word = (word & ~(uint256(0xffff) << PENDING_WORKER_STAKE_RATIO))
                 | (uint256(workerStakeRatio_) << PENDING_WORKER_STAKE_RATIO)
                 | (uint256(schedulerRewardRatio_) << PENDING_SCHEDULER_REWARD_RATIO) | (at << EFFECTIVE_AT);
@@ -144,8 +146,7 @@ library ContributionWord {
 
     /// @dev True if `word` commits to (resultHash, resultSeal).
     function commitsTo(uint256 word, bytes32 resultHash, bytes32 resultSeal) internal pure returns (bool) {
-        return votes(word, resultHash)
-            && (word >> SEAL) & ((1 << 112) - 1) == uint256(resultSeal) >> HIGH_112;
+        return votes(word, resultHash) && (word >> SEAL) & ((1 << 112) - 1) == uint256(resultSeal) >> HIGH_112;
     }
 
     function status(uint256 word) internal pure returns (uint256) {

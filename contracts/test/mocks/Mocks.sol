@@ -92,3 +92,35 @@ contract ReentrantToken is ERC20 {
         }
     }
 }
+
+/// @notice A group that answers `keyHasPurpose` with nothing at all (no return data).
+contract SilentIdentity {
+    fallback() external {}
+}
+
+/// @notice A group that answers every question with the word 2 (not an ABI bool).
+contract NonBoolIdentity {
+    fallback() external {
+        assembly {
+            mstore(0, 2)
+            return(0, 32)
+        }
+    }
+}
+
+/// @notice A group or wallet that burns every unit of gas it is given.
+contract GasBurningIdentity {
+    fallback() external {
+        while (true) {}
+    }
+}
+
+/// @notice An ERC-1271 wallet answering the magic value with dirty low bytes: malformed.
+contract DirtyWallet {
+    fallback() external {
+        assembly {
+            mstore(0, or(shl(224, 0x1626ba7e), 1))
+            return(0, 32)
+        }
+    }
+}

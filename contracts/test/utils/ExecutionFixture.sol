@@ -178,11 +178,26 @@ abstract contract ExecutionFixture is HubFixture {
         l[3] = workers[d];
     }
 
+    function _list(uint256 a, uint256 b, uint256 c, uint256 d, uint256 e)
+        internal
+        view
+        returns (address[] memory l)
+    {
+        l = new address[](5);
+        (l[0], l[1], l[2], l[3], l[4]) = (workers[a], workers[b], workers[c], workers[d], workers[e]);
+    }
+
+    /// @dev Free + locked funds of `who`.
+    function _holdings(address who) internal view returns (uint256) {
+        return _balance(who) + _locked(who);
+    }
+
     /// @dev Sum of every known account: must always equal the hub's token balance.
     function _assertConserved() internal view {
         uint256 sum;
         // address(0) is the kitty: seized stakes stay counted there
-        address[7] memory fixed_ = [appOwner, datasetOwner, scheduler, requester, sponsor, stranger, address(0)];
+        address[7] memory fixed_ =
+            [appOwner, datasetOwner, scheduler, requester, sponsor, stranger, address(0)];
         for (uint256 i = 0; i < fixed_.length; i++) {
             (uint256 b, uint256 l) = hub.viewAccount(fixed_[i]);
             sum += b + l;

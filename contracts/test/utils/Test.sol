@@ -39,6 +39,18 @@ abstract contract Test {
         if (a <= b) _fail(string.concat(message, ": ", _str(a), " <= ", _str(b)));
     }
 
+    function assertLt(uint256 a, uint256 b, string memory message) internal pure {
+        if (a >= b) _fail(string.concat(message, ": ", _str(a), " >= ", _str(b)));
+    }
+
+    function assertGe(uint256 a, uint256 b, string memory message) internal pure {
+        if (a < b) _fail(string.concat(message, ": ", _str(a), " < ", _str(b)));
+    }
+
+    function assertEq(bytes memory a, bytes memory b, string memory message) internal pure {
+        if (keccak256(a) != keccak256(b)) _fail(message);
+    }
+
     /// @notice Map any fuzz input into [min, max] without rejecting runs.
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
         require(min <= max, "bound: min > max");
