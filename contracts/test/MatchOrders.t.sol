@@ -714,12 +714,31 @@ contract MatchOrdersTest is HubFixture {
             _orders();
         r.sign = _sig(REQUESTER_KEY, hub.hashSponsoredRequest(r, address(0)));
         bytes32 reqHash = hub.hashRequestOrder(r);
-        vm.prank(requester);
+        vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidRequestOrderSignature.selector, reqHash));
-        hub.sponsorMatchOrders(a, d, w, r); // the requester itself is no sponsor
+        hub.matchOrders(a, d, w, r); // a sponsored signature never makes the requester pay
         vm.prank(sponsor);
         hub.sponsorMatchOrders(a, d, w, r);
         assertEq(_locked(sponsor), APP_PRICE + WP_PRICE, "any sponsor accepted");
+    }
+
+    /// @dev An owner sending the match itself approves its order by sending it: no signature
+    /// (and no ECDSA recovery) needed; anyone else still needs one.
+    function test_ownerSendingTheMatchNeedsNoSignature() public {
+        (AppOrder memory a, DatasetOrder memory d, WorkerpoolOrder memory w, RequestOrder memory r) =
+            _orders();
+        r.sign = "";
+        bytes32 reqHash = hub.hashRequestOrder(r);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IHubErrors.InvalidRequestOrderSignature.selector, reqHash));
+        hub.matchOrders(a, d, w, r);
+        vm.prank(requester);
+        hub.matchOrders(a, d, w, r);
+        assertEq(_locked(requester), APP_PRICE + WP_PRICE, "the requester's own match");
+        (a, d, w, r) = _orders();
+        w.sign = "";
+        vm.prank(scheduler);
+        hub.matchOrders(a, d, w, r);
     }
 
     function test_depositAndMatch_oneTransaction() public {

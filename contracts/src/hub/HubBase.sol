@@ -253,14 +253,16 @@ abstract contract HubBase is
         return _domainSeparatorV4();
     }
 
-    /// @dev True if the owner approved order `digest`: presigned on-chain by this owner in this
-    /// ownership period (`presignKey`, empty signature), or signed (`_isValidSignature`).
+    /// @dev True if the owner approved order `digest`: the owner sends the transaction itself,
+    /// or presigned it on-chain in this ownership period (`presignKey`, empty signature), or
+    /// signed it (`_isValidSignature`).
     function _isValidOrderSignature(uint256 presignKey, bytes32 digest, bytes calldata sig)
         internal
         view
         returns (bool)
     {
         address signer = address(uint160(presignKey));
+        if (signer == msg.sender && signer != address(0)) return true;
         if (sig.length == 0 && signer != address(0) && _presigned[digest] == presignKey) return true;
         return _isValidSignature(signer, digest, sig);
     }
