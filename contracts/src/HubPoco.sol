@@ -106,9 +106,7 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         delegated
         nonReentrant
     {
-        if (batch.length == 0) revert BatchEmpty();
-        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
-        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        (Deal memory deal, uint256 word) = _loadSchedulerBatch(encodedDeal, dealId, batch.length);
         for (uint256 i = 0; i < batch.length; i++) {
             SignedContribution calldata c = batch[i];
             bytes32 taskId = Deals.taskId(dealId, c.index);
@@ -124,6 +122,17 @@ contract HubPoco is Settlement, IPocoModuleErrors {
             _checkEnclave(deal, c.enclaveChallenge, c.resultHash, c.resultSeal, c.enclaveSign);
             _contribute(deal, word, dealId, c.index, c.worker, c.resultHash, c.resultSeal);
         }
+    }
+
+    /// @dev The deal of a non-empty batch sent by its scheduler.
+    function _loadSchedulerBatch(bytes calldata encodedDeal, bytes32 dealId, uint256 length)
+        internal
+        view
+        returns (Deal memory deal, uint256 word)
+    {
+        if (length == 0) revert BatchEmpty();
+        (deal, word) = _loadDeal(encodedDeal, dealId);
+        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
     }
 
     /// @dev Count `worker`'s vote for task `index` (its authorization already checked).
@@ -378,9 +387,7 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         delegated
         nonReentrant
     {
-        if (batch.length == 0) revert BatchEmpty();
-        (Deal memory deal, uint256 word) = _loadDeal(encodedDeal, dealId);
-        if (msg.sender != deal.workerpoolOwner) revert NotTheScheduler(msg.sender);
+        (Deal memory deal, uint256 word) = _loadSchedulerBatch(encodedDeal, dealId, batch.length);
         if (deal.trust > 1) revert ReplicationRequired(deal.trust);
         uint256 deadline = _finalDeadline(deal);
         if (block.timestamp >= deadline) revert DeadlinePassed(deadline);
