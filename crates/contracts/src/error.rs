@@ -202,13 +202,20 @@ pub fn describe_hub_error(err: &Hub::HubErrors) -> String {
         E::NotTheScheduler(e) => format!("{} is not the deal's scheduler (workerpool owner at match time)", e.caller),
         E::ContributorsMismatch(_) => "the contributor list is not the task's contributors in contribution order".to_owned(),
         E::RevealRejected(_) => "the revealed digest does not match the consensus or the contribution".to_owned(),
-        E::NotRevealable(_) => "this worker has no contribution that may reveal (not contributed, already revealed, or reopened since)".to_owned(),
-        E::NothingToFinalize(_) => "not finalizable yet: no winner revealed, or winners may still reveal before the reveal deadline".to_owned(),
-        E::NotEnoughGasForCallback(_) => "send more gas: the callback must receive its full gas cap".to_owned(),
+        E::NotRevealable(_) => "this worker has no contribution that may reveal (it did not contribute, already revealed, or voted for a consensus a reopen rejected)".to_owned(),
+        E::NotEnoughGasForCallback(_) => "send more gas: each callback must receive the hub's full callback gas cap (callbackGasLimit(), plus 1/64 of it)".to_owned(),
         E::InvalidCallbackGas(e) => format!("callback gas {} is outside 50,000 .. 5,000,000", e.gasLimit),
         E::BatchEmpty(_) => "the batch is empty".to_owned(),
         E::ZeroWorker(e) => format!("task {} names no worker (its reward would be lost)", e.index),
-        E::TaskHasContributors(e) => format!("task {} has contributors: claim it with claim(..., contributors) so their stakes come back", e.taskId),
+        E::TaskHasContributors(e) => format!("task {} has contributors: claim it alone with claim(..., contributors) so their stakes are settled", e.taskId),
+        E::InvalidContributionSignature(e) => format!(
+            "worker {} did not sign this contribution: it must sign keccak256(taskId ‖ resultHash ‖ resultSeal ‖ enclaveChallenge) as an EIP-191 message; ask the worker for a fresh signature",
+            e.worker
+        ),
+        E::CallbackNotPending(e) => format!(
+            "task {} has no result waiting for its callback (not settled by pushResults, the deal has no callback, or it was delivered already)",
+            e.taskId
+        ),
         // errors that describe themselves well enough, and any added later
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
@@ -357,6 +364,41 @@ mod tests {
         assert_eq!(
             describe_revert(&data),
             "call the hub's address, not its execution module's"
+        );
+    }
+
+    #[test]
+    fn hardened_hub_errors_become_sentences() {
+        let worker = Address::repeat_byte(7);
+        let data = Hub::InvalidContributionSignature { worker }.abi_encode();
+        let text = describe_revert(&data);
+        assert!(
+            text.starts_with(&format!("worker {worker} did not sign this contribution"))
+                && text.contains("EIP-191"),
+            "{text}"
+        );
+        let task = alloy::primitives::B256::repeat_byte(9);
+        let data = Hub::CallbackNotPending { taskId: task }.abi_encode();
+        let text = describe_revert(&data);
+        assert!(
+            text.starts_with(&format!(
+                "task {task} has no result waiting for its callback"
+            )),
+            "{text}"
+        );
+        // the execution module's ABI decodes them as the hub's (same selectors)
+        let data = HubPoco::CallbackNotPending { taskId: task }.abi_encode();
+        assert_eq!(describe_revert(&data), text);
+        let data = Hub::TrustOutOfRange {
+            trust: U256::from(65_537),
+        }
+        .abi_encode();
+        assert_eq!(
+            describe_revert(&data),
+            Incompatibility::TrustOutOfRange {
+                trust: U256::from(65_537)
+            }
+            .to_string()
         );
     }
 

@@ -64,6 +64,19 @@ pub async fn submit<P: Provider, D: CallDecoder>(
     Ok(call.provider.send_transaction(request).await?)
 }
 
+/// Send `call` as a transaction with the gas limit `gas_limit`, without estimating it and
+/// without waiting for it to be mined: for calls whose gas must cover what the estimate cannot
+/// see (callbacks, whose consumers may burn their whole cap when mined and not when estimated).
+/// Check the call first (`estimate_gas` or `call`): a refused call sent this way is mined and
+/// reverts.
+pub async fn submit_with_gas_limit<P: Provider, D: CallDecoder>(
+    call: &CallBuilder<P, D>,
+    gas_limit: u64,
+) -> Result<PendingTransactionBuilder<Ethereum>> {
+    let request = call.as_ref().clone().with_gas_limit(gas_limit);
+    Ok(call.provider.send_transaction(request).await?)
+}
+
 /// A gas limit for an `estimate`: a quarter more, and 20,000 gas (unused gas is not paid).
 pub fn with_margin(estimate: u64) -> u64 {
     estimate.saturating_add(estimate / 4).saturating_add(20_000)

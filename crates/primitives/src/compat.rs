@@ -22,8 +22,8 @@ use crate::tag;
 const MAX_PRICE: U256 = U256::from_limbs([u64::MAX, (1 << 32) - 1, 0, 0]);
 /// Largest task index of a request's bag (32 bits).
 const MAX_VOLUME: U256 = U256::from_limbs([u32::MAX as u64, 0, 0, 0]);
-/// Largest trust a deal holds (32 bits).
-const MAX_TRUST: U256 = MAX_VOLUME;
+/// Largest trust a request may ask for ([`crate::poco::MAX_TRUST`], 2^16).
+const MAX_TRUST: U256 = U256::from_limbs([crate::poco::MAX_TRUST as u64, 0, 0, 0]);
 
 /// Why orders cannot match: one variant per check of the hub's `matchOrders`, carrying the
 /// hub error's data.
@@ -43,7 +43,8 @@ pub enum Incompatibility {
         /// The workerpool order's trust.
         offered: U256,
     },
-    /// The request's trust does not fit the deal's 32 bits.
+    /// The request's trust is above [`crate::poco::MAX_TRUST`] (2^16): no consensus could be
+    /// reached with the hub's cap of contributors, so the task could only end in a claim.
     TrustOutOfRange {
         /// The request's trust.
         trust: U256,
@@ -228,9 +229,13 @@ impl fmt::Display for Incompatibility {
                 f,
                 "the request wants trust {requested} but the workerpool offers only {offered}"
             ),
-            Self::TrustOutOfRange { trust } => {
-                write!(f, "the request's trust {trust} does not fit 32 bits")
-            }
+            Self::TrustOutOfRange { trust } => write!(
+                f,
+                "the request's trust {trust} is above {} (2^16): {} contributors could never \
+                 reach its consensus; ask for a lower trust",
+                crate::poco::MAX_TRUST,
+                crate::poco::MAX_CONTRIBUTORS
+            ),
             Self::AppPriceTooHigh { price, max } => price_sentence(f, "app", *price, *max),
             Self::DatasetPriceTooHigh { price, max } => price_sentence(f, "dataset", *price, *max),
             Self::WorkerpoolPriceTooHigh { price, max } => {
@@ -706,6 +711,27 @@ mod tests {
         assert_eq!(
             check(&a, Some(&d), &w, &r),
             [Incompatibility::VolumeOutOfRange { volume: a.volume }]
+        );
+    }
+
+    #[test]
+    fn trust_above_two_to_the_sixteen_is_refused() {
+        let (a, d, mut w, mut r) = orders();
+        w.trust = U256::from(1u64 << 20);
+        r.trust = U256::from(65_536);
+        assert_eq!(check(&a, Some(&d), &w, &r), []);
+        r.trust = U256::from(65_537);
+        let why = check(&a, Some(&d), &w, &r);
+        assert_eq!(
+            why,
+            [Incompatibility::TrustOutOfRange {
+                trust: U256::from(65_537)
+            }]
+        );
+        assert_eq!(
+            why[0].to_string(),
+            "the request's trust 65537 is above 65536 (2^16): 16 contributors could never reach \
+             its consensus; ask for a lower trust"
         );
     }
 

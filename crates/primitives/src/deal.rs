@@ -1,8 +1,10 @@
 //! Deals: what a match agrees on, and the packed encoding the hub commits to.
 //!
-//! The hub stores no deal fields: it keeps one word per deal whose high 192 bits are the top of
-//! `keccak256(encoding)` ([`Deal::commitment`]) and emits the encoding in `DealCreated`. Anyone
-//! who later acts on the deal passes the encoding back. The encoding (`Deals.encode` in
+//! The hub stores no deal fields: it keeps one word per deal whose high 224 bits are the top of
+//! `keccak256(encoding)` ([`Deal::commitment`]) and whose low 32 bits are execution state
+//! ([`EXISTS`], and the settled bits of the first [`INLINE_SETTLED_TASKS`] tasks, read with
+//! [`settled_inline`]); it emits the encoding in `DealCreated`. Anyone who later acts on the
+//! deal passes the encoding back. The encoding (`Deals.encode` in
 //! `contracts/src/libs/Deals.sol`) packs the fields in declaration order at their natural
 //! widths: 286 bytes.
 
@@ -12,8 +14,26 @@ use serde::{Deserialize, Serialize};
 /// Length of a packed deal: 9 addresses, 4 uint96, a bytes32, 5 uint32, a uint40 and a uint8.
 pub const ENCODED_LENGTH: usize = 286;
 
-/// Bits of a deal word that hold the commitment (the high 192).
-pub const COMMITMENT_MASK: U256 = U256::from_limbs([0, u64::MAX, u64::MAX, u64::MAX]);
+/// Bits of a deal word that hold the commitment (the high 224; `Deals.COMMITMENT_MASK`).
+pub const COMMITMENT_MASK: U256 =
+    U256::from_limbs([0xffff_ffff_0000_0000, u64::MAX, u64::MAX, u64::MAX]);
+
+/// Bits of a deal word that hold execution state (the low 32; `Deals.STATE_MASK`).
+pub const STATE_MASK: U256 = U256::from_limbs([0xffff_ffff, 0, 0, 0]);
+
+/// Bit 31 of a deal word: set in every deal word, so that a word is never zero (`Deals.EXISTS`).
+pub const EXISTS: U256 = U256::from_limbs([1 << 31, 0, 0, 0]);
+
+/// Tasks whose "settled" bit lives in the deal word itself (bits 0..30, by index relative to
+/// `bot_first`); the hub keeps the others in separate bitmaps (`Settlement.INLINE_TASKS`).
+pub const INLINE_SETTLED_TASKS: u64 = 31;
+
+/// Whether task `relative` (its index minus the deal's `bot_first`) is settled, read from the
+/// deal word (`viewDealWord`); `None` for tasks whose bit is kept outside the word (relative
+/// index ≥ [`INLINE_SETTLED_TASKS`]: ask `isTaskSettled`).
+pub fn settled_inline(word: U256, relative: u64) -> Option<bool> {
+    (relative < INLINE_SETTLED_TASKS).then(|| word.bit(relative as usize))
+}
 
 /// A deal: the terms of a match, fixed for its whole life.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,8 +172,8 @@ impl Deal {
         })
     }
 
-    /// The commitment the hub stores for this deal's encoding: the high 192 bits of its
-    /// keccak256 (the low 64 bits of a deal word are execution state).
+    /// The commitment the hub stores for this deal's encoding: the high 224 bits of its
+    /// keccak256 (the low 32 bits of a deal word are execution state).
     pub fn commitment(encoded: &[u8]) -> U256 {
         U256::from_be_bytes(keccak256(encoded).0) & COMMITMENT_MASK
     }
@@ -258,12 +278,28 @@ mod tests {
     }
 
     #[test]
-    fn commitment_keeps_the_high_192_bits() {
+    fn commitment_keeps_the_high_224_bits() {
         let bytes = sample().encode().expect("fits");
         let commitment = Deal::commitment(&bytes);
         let full = U256::from_be_bytes(keccak256(&bytes).0);
-        assert_eq!(commitment >> 64, full >> 64);
-        assert_eq!(commitment & U256::from(u64::MAX), U256::ZERO);
+        assert_eq!(commitment >> 32, full >> 32);
+        assert_eq!(commitment & STATE_MASK, U256::ZERO);
+        assert_eq!(COMMITMENT_MASK | STATE_MASK, U256::MAX);
+        assert_eq!(COMMITMENT_MASK & STATE_MASK, U256::ZERO);
+        assert_eq!(COMMITMENT_MASK.count_ones(), 224);
+        assert!(EXISTS & STATE_MASK == EXISTS && EXISTS.count_ones() == 1);
+    }
+
+    #[test]
+    fn settled_bits_of_the_first_31_tasks_live_in_the_word() {
+        let word = COMMITMENT_MASK | EXISTS | U256::from(0b101u8) | (U256::from(1u8) << 30);
+        assert_eq!(settled_inline(word, 0), Some(true));
+        assert_eq!(settled_inline(word, 1), Some(false));
+        assert_eq!(settled_inline(word, 2), Some(true));
+        assert_eq!(settled_inline(word, 30), Some(true));
+        // bit 31 is EXISTS, not task 31's: that one's bit lives outside the word
+        assert_eq!(settled_inline(word, 31), None);
+        assert_eq!(settled_inline(word, u64::MAX), None);
     }
 
     #[test]

@@ -96,7 +96,18 @@ fn mutate(o: &mut Orders, p: &Parties, rng: &mut Rng) -> String {
             "category".into()
         }
         1 => {
-            let t = rng.pick(&[0u64, 1, 2, 5, 6, 1 << 32, (1 << 32) + 5]);
+            // around the hub's bound (2^16) and past 32 bits
+            let t = rng.pick(&[
+                0u64,
+                1,
+                2,
+                5,
+                6,
+                1 << 16,
+                (1 << 16) + 1,
+                1 << 32,
+                (1 << 32) + 5,
+            ]);
             if rng.one_in(2) {
                 o.request.trust = U256::from(t);
             } else {
@@ -305,4 +316,74 @@ async fn incompatibilities_predict_the_hubs_match() {
         refused > CASES / 4 && refused < CASES - CASES / 8,
         "{refused} of {CASES} refused"
     );
+}
+
+#[tokio::test]
+async fn trust_above_two_to_the_sixteen_is_refused_as_the_rule_says() {
+    let chain = Chain::start().await;
+    let plenty = U256::from(10u64).pow(U256::from(24));
+    chain.fund(REQUESTER, plenty).await;
+    chain.fund(WORKERPOOL_OWNER, plenty).await;
+    let parties = Parties {
+        app: chain.create_app().await,
+        dataset: chain.create_dataset().await,
+        workerpool: chain.create_workerpool().await,
+        requester: chain.addr(REQUESTER),
+        contract: chain.deployment.token,
+    };
+    let hub = chain.deployment.hub(chain.provider.clone());
+    let bound = hub.MAX_TRUST().call().await.expect("MAX_TRUST");
+    assert_eq!(bound, U256::from(dexec_primitives::poco::MAX_TRUST));
+    let d = &chain.domain;
+    for trust in [bound, bound + U256::from(1u8)] {
+        let mut o = valid(&parties);
+        o.workerpool.trust = U256::from(1u64 << 20);
+        o.request.trust = trust;
+        let why = incompatibilities(&MatchOrders {
+            app: &o.app,
+            dataset: o.dataset.as_ref(),
+            workerpool: &o.workerpool,
+            request: &o.request,
+        });
+        let app = Signed::sign(o.app.clone(), d, &chain.signers[APP_OWNER]).expect("sign");
+        let dataset = Signed::sign(
+            o.dataset.clone().expect("a dataset"),
+            d,
+            &chain.signers[APP_OWNER],
+        )
+        .expect("sign");
+        let pool =
+            Signed::sign(o.workerpool.clone(), d, &chain.signers[WORKERPOOL_OWNER]).expect("sign");
+        let request = Signed::sign(o.request.clone(), d, &chain.signers[REQUESTER]).expect("sign");
+        let result = hub
+            .matchOrders(
+                (&app).into(),
+                (&dataset).into(),
+                (&pool).into(),
+                (&request).into(),
+            )
+            .from(chain.addr(REQUESTER))
+            .call()
+            .await
+            .map_err(dexec_contracts::Error::from);
+        if trust == bound {
+            assert_eq!(why, [], "trust {trust} is accepted by the rule");
+            result.unwrap_or_else(|e| panic!("trust {trust} is accepted by the hub: {e}"));
+            continue;
+        }
+        assert_eq!(
+            why,
+            [dexec_primitives::Incompatibility::TrustOutOfRange { trust }]
+        );
+        let err = result.expect_err("trust above 2^16");
+        assert!(
+            matches!(err.as_hub_error(), Some(Hub::HubErrors::TrustOutOfRange(e)) if e.trust == trust),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("the contract refused: {}", why[0]),
+            "the pre-check and the decoded revert say the same"
+        );
+    }
 }

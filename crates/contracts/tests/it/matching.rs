@@ -62,9 +62,19 @@ async fn signed_orders(chain: &Chain, salt: u8) -> Orders {
     }
 }
 
+/// `matchOrders` of `orders` sent by the requester.
 fn match_call(
     chain: &Chain,
     orders: &Orders,
+) -> alloy::contract::SolCallBuilder<alloy::providers::DynProvider, Hub::matchOrdersCall> {
+    match_call_from(chain, orders, REQUESTER)
+}
+
+/// `matchOrders` of `orders` sent by `sender` (anyone may; the requester pays).
+fn match_call_from(
+    chain: &Chain,
+    orders: &Orders,
+    sender: usize,
 ) -> alloy::contract::SolCallBuilder<alloy::providers::DynProvider, Hub::matchOrdersCall> {
     chain
         .deployment
@@ -75,7 +85,7 @@ fn match_call(
             (&orders.workerpool).into(),
             (&orders.request).into(),
         )
-        .from(chain.addr(REQUESTER))
+        .from(chain.addr(sender))
         .with_cloned_provider()
 }
 
@@ -208,7 +218,7 @@ async fn match_refuses_bad_signatures_and_missing_funds() {
         "{err}"
     );
 
-    // a request signed by someone else than its requester
+    // a request signed by someone else than its requester, relayed by a third party
     chain.fund(REQUESTER, U256::from(DEPOSIT)).await;
     chain.fund(WORKERPOOL_OWNER, U256::from(DEPOSIT)).await;
     let forged = Orders {
@@ -220,7 +230,7 @@ async fn match_refuses_bad_signatures_and_missing_funds() {
         .expect("sign"),
         ..orders
     };
-    let err = send(&match_call(&chain, &forged))
+    let err = send(&match_call_from(&chain, &forged, STRANGER))
         .await
         .expect_err("forged request");
     assert!(
@@ -230,6 +240,10 @@ async fn match_refuses_bad_signatures_and_missing_funds() {
         ),
         "{err}"
     );
+    // the requester sending the match itself approves its request: no signature is read
+    send(&match_call(&chain, &forged))
+        .await
+        .expect("the requester's own match");
 }
 
 #[tokio::test]
@@ -302,7 +316,8 @@ async fn a_sponsored_request_is_paid_by_its_sponsor_only() {
     };
 
     // plain matchOrders cannot turn the sponsored signature against the requester's balance
-    let err = send(&match_call(&chain, &orders))
+    // (sent by the sponsor: the requester's own match would need no signature)
+    let err = send(&match_call_from(&chain, &orders, STRANGER))
         .await
         .expect_err("not for matchOrders");
     assert!(

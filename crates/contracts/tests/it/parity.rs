@@ -19,25 +19,25 @@ use dexec_primitives::{
     recover_signer, AppOrder, Deal, RequestOrder, SignatureError, Signed, WorkerpoolOrder,
 };
 
-use crate::fixture::{Chain, Rng, APP_OWNER, REQUESTER, WORKERPOOL_OWNER};
+use crate::fixture::{Chain, Rng, APP_OWNER, REQUESTER, STRANGER, WORKERPOOL_OWNER};
 
 /// Workers of the replicated tests: the dev accounts after the fixture's roles.
-const WORKERS: std::ops::Range<usize> = 5..10;
-const PRICE: u64 = 1_000_000;
+pub(crate) const WORKERS: std::ops::Range<usize> = 5..10;
+pub(crate) const PRICE: u64 = 1_000_000;
 
-fn plenty() -> U256 {
+pub(crate) fn plenty() -> U256 {
     U256::from(10u64).pow(U256::from(24))
 }
 
 /// Apps, a workerpool, funded parties; matches deals of any trust, volume and category.
-struct Market {
-    chain: Chain,
-    app: Address,
-    pool: Address,
+pub(crate) struct Market {
+    pub(crate) chain: Chain,
+    pub(crate) app: Address,
+    pub(crate) pool: Address,
 }
 
 impl Market {
-    async fn start() -> Market {
+    pub(crate) async fn start() -> Market {
         let chain = Chain::start().await;
         chain.fund(REQUESTER, plenty()).await;
         chain.fund(WORKERPOOL_OWNER, plenty()).await;
@@ -51,7 +51,7 @@ impl Market {
         }
     }
 
-    fn orders(
+    pub(crate) fn orders(
         &self,
         trust: u64,
         volume: u64,
@@ -89,7 +89,7 @@ impl Market {
         )
     }
 
-    fn match_call(
+    pub(crate) fn match_call(
         &self,
         app: AppOrder,
         pool: WorkerpoolOrder,
@@ -107,12 +107,14 @@ impl Market {
                 (&pool).into(),
                 request.into(),
             )
-            .from(self.chain.addr(REQUESTER))
+            // sent by a third party: an owner sending the match itself needs no signature, and
+            // the signature rule is what these tests check
+            .from(self.chain.addr(STRANGER))
             .with_cloned_provider()
     }
 
     /// Match a deal; its id, terms, packed terms and the block timestamp of the match.
-    async fn deal(
+    pub(crate) async fn deal(
         &self,
         trust: u64,
         volume: u64,
@@ -133,7 +135,7 @@ impl Market {
     }
 
     /// The scheduler's authorization of `worker` on `task` (EIP-191 over the Rust digest).
-    fn authorize(&self, worker: Address, task: B256, enclave: Address) -> Bytes {
+    pub(crate) fn authorize(&self, worker: Address, task: B256, enclave: Address) -> Bytes {
         let hash = authorization_hash(worker, task, enclave);
         let sig = self.chain.signers[WORKERPOOL_OWNER]
             .sign_message_sync(hash.as_slice())
@@ -142,7 +144,7 @@ impl Market {
     }
 
     /// The contribute call of `worker` voting `digest` on task `index`.
-    fn contribute(
+    pub(crate) fn contribute(
         &self,
         deal: (B256, &Bytes),
         index: u64,
@@ -172,7 +174,7 @@ impl Market {
             .with_cloned_provider()
     }
 
-    async fn now(&self) -> u64 {
+    pub(crate) async fn now(&self) -> u64 {
         self.chain
             .provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
@@ -183,7 +185,7 @@ impl Market {
             .timestamp
     }
 
-    async fn advance_to(&self, time: u64) {
+    pub(crate) async fn advance_to(&self, time: u64) {
         let now = self.now().await;
         let _: serde_json::Value = self
             .chain
@@ -201,14 +203,14 @@ impl Market {
 }
 
 /// The hub's error of a call that must be refused.
-fn refused<T>(result: Result<T, alloy::contract::Error>, what: &str) -> Hub::HubErrors {
+pub(crate) fn refused<T>(result: Result<T, alloy::contract::Error>, what: &str) -> Hub::HubErrors {
     match result {
         Ok(_) => panic!("{what}: the hub accepted"),
         Err(err) => hub_error(err),
     }
 }
 
-fn hub_error(err: alloy::contract::Error) -> Hub::HubErrors {
+pub(crate) fn hub_error(err: alloy::contract::Error) -> Hub::HubErrors {
     let err = dexec_contracts::Error::from(err);
     err.as_hub_error()
         .unwrap_or_else(|| panic!("not a hub error: {err}"))
@@ -343,7 +345,7 @@ async fn the_hub_accepts_the_signatures_recover_signer_accepts() {
 
 /// Where the hub keeps account words: the base slot of its `accounts` mapping, found by
 /// looking for a funded account's balance (free = `plenty`, nothing locked, score 0).
-async fn accounts_slot(m: &Market, funded: Address) -> U256 {
+pub(crate) async fn accounts_slot(m: &Market, funded: Address) -> U256 {
     for base in 0..64u64 {
         let slot = keccak256((funded, U256::from(base)).abi_encode());
         let word = m
@@ -361,7 +363,7 @@ async fn accounts_slot(m: &Market, funded: Address) -> U256 {
 
 /// Give `who` reputation `score` (written into its account word, checked with `viewScore`):
 /// reaching high scores by finalized tasks would take hundreds of transactions.
-async fn set_score(m: &Market, base: U256, who: Address, score: u64) {
+pub(crate) async fn set_score(m: &Market, base: U256, who: Address, score: u64) {
     let hub = m.chain.deployment.hub;
     let slot: U256 = keccak256((who, base).abi_encode()).into();
     let word = m
