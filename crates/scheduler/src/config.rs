@@ -9,8 +9,9 @@ use dexec_primitives::Nrlc;
 use dexec_sdk::ChainEntry;
 use dexec_service::{ChainArgs, DbArgs, DbUrl, ListenArgs, WalletArgs};
 
+use crate::capacity::{max_reachable_trust, DEFAULT_MARGIN_PERCENT, HUB_MAX_TRUST};
 use crate::error::{Error, Result};
-use crate::offer::OfferPolicy;
+use crate::offer::{OfferPolicy, Restrictions};
 
 /// The scheduler's database unless `--db` or `DEXEC_SCHEDULER_DB` names another.
 pub const DEFAULT_DB: &str = "sqlite://.dexec/scheduler.db";
@@ -73,9 +74,16 @@ pub struct Args {
     /// How trust-1 tasks settle.
     #[arg(long, value_enum, default_value_t = Trust1Mode::Fast)]
     pub trust1_mode: Trust1Mode,
-    /// Largest `pushResults` batch (batch mode).
+    /// Largest `pushResults` batch (batch mode). A batch that reverts or is not mined is split
+    /// in halves down to single tasks, so one task that cannot settle never holds back others.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Batch mode: hold a deal's results up to this long to fill a batch of --batch-size
+    /// (fewer transactions), milliseconds; results are pushed at once when the batch is full
+    /// or the deal's final deadline is less than a time reference away [default: push what
+    /// is held at every poll].
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub batch_linger_ms: u64,
     /// Admit only these workers (repeat, or comma-separate) [default: any worker that signs
     /// the challenge].
     #[arg(long = "allow-worker", value_name = "ADDRESS", value_delimiter = ',')]
@@ -91,15 +99,33 @@ pub struct Args {
     /// whenever none is (e.g. `0.1 RLC`). Without it the scheduler publishes nothing.
     #[arg(long, value_name = "AMOUNT")]
     pub offer_price: Option<Nrlc>,
-    /// Volume of each offered order.
+    /// The most tasks the offered order holds (a cap). The volume offered is what the pool's
+    /// workers can finish before the category's deadline (their slots, the measured task
+    /// durations, --offer-margin), less the tasks already accepted; the order is closed on
+    /// chain and published again when that changes, and none is open without workers.
     #[arg(long, default_value_t = 1_000, requires = "offer_price")]
     pub offer_volume: u64,
+    /// Share of the category's deadline window the capacity leaves unplanned, percent (0 to
+    /// 90): settlement, re-assignments after lost workers and slower tasks than measured use
+    /// it.
+    #[arg(long, default_value_t = DEFAULT_MARGIN_PERCENT, value_name = "PERCENT", requires = "offer_price")]
+    pub offer_margin: u64,
     /// Category of the offered orders.
     #[arg(long, default_value_t = 0, requires = "offer_price")]
     pub offer_category: u64,
-    /// Trust of the offered orders (the most the pool replicates for).
+    /// Trust of the offered orders (the most the pool replicates for): at most 65536, what 16
+    /// fresh workers reach (refused at start-up above that).
     #[arg(long, default_value_t = 1, requires = "offer_price")]
     pub offer_trust: u64,
+    /// Offer only to this requester (the order's `requesterrestrict`): an account, or an
+    /// ERC-734 identity contract whose members (keys with purpose 4) may match [default:
+    /// any requester].
+    #[arg(long, value_name = "ADDRESS", requires = "offer_price")]
+    pub offer_requester: Option<Address>,
+    /// Offer only for this app (the order's `apprestrict`), or the members of this ERC-734
+    /// group of apps [default: any app].
+    #[arg(long, value_name = "ADDRESS", requires = "offer_price")]
+    pub offer_app: Option<Address>,
     /// Tag of the offered orders: what the pool's workers have (hex or names).
     #[arg(long, default_value = "0x0", requires = "offer_price")]
     pub offer_tag: String,
@@ -136,10 +162,17 @@ pub struct Config {
     pub trust1_mode: Trust1Mode,
     /// Largest `pushResults` batch.
     pub batch_size: usize,
+    /// How long a deal's held results may wait for a full batch.
+    pub batch_linger: Duration,
     /// Longest a `next` long poll is held.
     pub max_wait: Duration,
-    /// The workerpool order to keep open on a market, if any.
+    /// The workerpool order to keep open on a market, if any. Its `volume` is a cap: the
+    /// volume offered follows the pool's capacity (`capacity.rs`).
     pub offer: Option<OfferPolicy>,
+    /// Who and what the offered order is for (default: anyone, any app).
+    pub offer_restrict: Restrictions,
+    /// Share of the deadline window the offered capacity leaves unplanned, percent.
+    pub offer_margin_percent: u64,
     /// Workers admitted (empty: any).
     pub allow_workers: Vec<Address>,
     /// Least on-chain score a worker needs to register.
@@ -159,6 +192,8 @@ impl std::fmt::Debug for Config {
             .field("store_url", &self.store_url)
             .field("poll_interval", &self.poll_interval)
             .field("trust1_mode", &self.trust1_mode)
+            .field("offer", &self.offer)
+            .field("offer_restrict", &self.offer_restrict)
             .finish_non_exhaustive()
     }
 }
@@ -186,8 +221,11 @@ impl Config {
             replicate_timeout: None,
             trust1_mode: Trust1Mode::Fast,
             batch_size: 64,
+            batch_linger: Duration::ZERO,
             max_wait: Duration::from_secs(2),
             offer: None,
+            offer_restrict: Restrictions::default(),
+            offer_margin_percent: DEFAULT_MARGIN_PERCENT,
             allow_workers: Vec::new(),
             min_worker_score: 0,
         }
@@ -221,6 +259,13 @@ impl Config {
                 if args.offer_volume == 0 {
                     return Err(Error::Config("--offer-volume must be at least 1".into()));
                 }
+                if args.offer_margin > 90 {
+                    return Err(Error::Config(format!(
+                        "--offer-margin {} leaves no time to plan tasks in: give a percentage \
+                         from 0 to 90 (default {DEFAULT_MARGIN_PERCENT})",
+                        args.offer_margin
+                    )));
+                }
                 let tag = dexec_primitives::tag::parse(&args.offer_tag)
                     .map_err(|e| Error::Config(format!("--offer-tag: {e}")))?;
                 Some(OfferPolicy {
@@ -235,8 +280,13 @@ impl Config {
             }
         };
         let store_url = args.store_url.or_else(|| chain.store.clone());
-        Ok(Self {
+        let config = Self {
             offer,
+            offer_restrict: Restrictions {
+                requester: args.offer_requester.unwrap_or(Address::ZERO),
+                app: args.offer_app.unwrap_or(Address::ZERO),
+            },
+            offer_margin_percent: args.offer_margin,
             allow_workers: args.allow_workers,
             min_worker_score: args.min_worker_score,
             chain,
@@ -253,8 +303,43 @@ impl Config {
             replicate_timeout: args.replicate_timeout_secs.map(Duration::from_secs),
             trust1_mode: args.trust1_mode,
             batch_size: args.batch_size,
+            batch_linger: Duration::from_millis(args.batch_linger_ms),
             max_wait: Duration::from_secs(20),
-        })
+        };
+        config.check_offer()?;
+        Ok(config)
+    }
+
+    /// Refuse an offer the pool cannot honour: a trust its workers cannot reach within the
+    /// hub's 16 contributors (or that the hub refuses), a margin that leaves no time.
+    pub fn check_offer(&self) -> Result<()> {
+        let Some(offer) = &self.offer else {
+            return Ok(());
+        };
+        let weakest = dexec_primitives::poco::weight(self.min_worker_score);
+        let reachable = max_reachable_trust(weakest);
+        if offer.trust > reachable {
+            let why = if offer.trust > HUB_MAX_TRUST {
+                format!("the hub accepts no trust above {HUB_MAX_TRUST}")
+            } else {
+                format!(
+                    "16 workers of weight {weakest} (the weakest this pool admits) reach at \
+                     most {reachable}"
+                )
+            };
+            return Err(Error::Config(format!(
+                "--offer-trust {} cannot be reached: {why}, so every task would end in a claim \
+                 against the scheduler's stake; offer a trust of at most {reachable}",
+                offer.trust
+            )));
+        }
+        if self.offer_margin_percent > 90 {
+            return Err(Error::Config(format!(
+                "an offer margin of {}% leaves no time to plan tasks in: give 0 to 90",
+                self.offer_margin_percent
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -323,5 +408,89 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("sched:***@db"), "{shown}");
+    }
+
+    fn test_chain() -> ChainEntry {
+        ChainEntry {
+            id: "31337".into(),
+            host: "http://127.0.0.1:8545".into(),
+            deployment: dexec_sdk::Deployment {
+                token: Address::ZERO,
+                app_registry: Address::ZERO,
+                dataset_registry: Address::ZERO,
+                workerpool_registry: Address::ZERO,
+                hub: Address::ZERO,
+                poco_module: Address::ZERO,
+            },
+            market: Some("http://127.0.0.1:1".into()),
+            store: None,
+        }
+    }
+
+    #[test]
+    fn the_offer_flags_restrict_and_cap() {
+        let pool = "0x00000000000000000000000000000000000000aa";
+        let requester = "0x00000000000000000000000000000000000000bb";
+        let args = parse(&[
+            "--workerpool",
+            pool,
+            "--offer-price",
+            "0.1 RLC",
+            "--offer-requester",
+            requester,
+            "--offer-app",
+            pool,
+            "--offer-volume",
+            "40",
+            "--offer-margin",
+            "30",
+        ]);
+        assert_eq!(args.offer_requester, Some(requester.parse().unwrap()));
+        assert_eq!(args.offer_app, Some(pool.parse().unwrap()));
+        assert_eq!(args.offer_volume, 40);
+        assert_eq!(args.offer_margin, 30);
+        // restrictions belong to an offer: without --offer-price they are refused
+        let without = Cli::try_parse_from([
+            "dexec-scheduler",
+            "--workerpool",
+            pool,
+            "--offer-requester",
+            requester,
+        ]);
+        assert!(without.is_err());
+        let defaults = parse(&["--workerpool", pool, "--offer-price", "0.1 RLC"]);
+        assert_eq!(defaults.offer_requester, None, "any requester by default");
+        assert_eq!(defaults.offer_margin, DEFAULT_MARGIN_PERCENT);
+    }
+
+    #[test]
+    fn an_unreachable_trust_is_refused_with_a_sentence() {
+        let url: DbUrl = "sqlite://x.db".parse().unwrap();
+        let mut config = Config::test(test_chain(), PrivateKeySigner::random(), Address::ZERO, url);
+        config.offer = Some(OfferPolicy {
+            market_url: "http://127.0.0.1:1".into(),
+            price: Nrlc(1),
+            volume: 10,
+            category: 0,
+            trust: HUB_MAX_TRUST,
+            tag: Default::default(),
+            interval: Duration::from_secs(5),
+        });
+        config.check_offer().unwrap();
+        for trust in [HUB_MAX_TRUST + 1, u64::MAX] {
+            config.offer.as_mut().unwrap().trust = trust;
+            let err = config.check_offer().unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("--offer-trust {trust} cannot be reached")),
+                "{err}"
+            );
+            assert!(err.contains("at most 65536"), "{err}");
+        }
+        // veterans do not lift the hub's bound
+        config.min_worker_score = 1_000;
+        assert!(config.check_offer().is_err());
+        config.offer.as_mut().unwrap().trust = 3;
+        config.offer_margin_percent = 95;
+        assert!(config.check_offer().is_err(), "a margin above 90%");
     }
 }

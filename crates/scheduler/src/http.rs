@@ -67,6 +67,7 @@ async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
         "tasks": tasks,
         "cachedDeals": s.cached_deals(),
         "offer": s.config.offer.is_some().then(|| s.offer.counts()),
+        "batches": s.batch_counts(),
     })))
 }
 

@@ -11,12 +11,14 @@
 //! resumes from the database and the chain. Protocol and state machines: `docs/workerpool.md`;
 //! the states themselves: [`state`].
 //!
-//! With an [`offer::OfferPolicy`] it keeps a workerpool order open on a market.
+//! With an [`offer::OfferPolicy`] it keeps a workerpool order open on a market, of the
+//! volume its workers can finish before the category's deadline ([`capacity`]).
 //!
 //! The crate is the server; the protocol's types and the worker's client are in the SDK
 //! (`dexec_sdk::scheduler`), re-exported as [`api`].
 
 pub mod api;
+pub mod capacity;
 mod config;
 mod db;
 mod error;
@@ -40,17 +42,26 @@ pub async fn serve<F>(config: Config, shutdown: F) -> Result<ServiceHandle<Error
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    config.check_offer()?;
     let scheduler = Scheduler::new(config).await?;
     let listener = tokio::net::TcpListener::bind(scheduler.config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(target: "scheduler", %addr, workerpool = %scheduler.config.workerpool, owner = %scheduler.owner(), "scheduler listening");
     let stop = stop_signal(shutdown);
     if let Some(policy) = scheduler.config.offer.clone() {
+        let offer = offer::Offer {
+            policy,
+            restrict: scheduler.config.offer_restrict,
+            margin_percent: scheduler.config.offer_margin_percent,
+            min_worker_score: scheduler.config.min_worker_score,
+            default_duration: scheduler.config.replicate_timeout,
+        };
         tokio::spawn(offer::run(
             scheduler.client.clone(),
             scheduler.config.workerpool,
-            policy,
+            offer,
             scheduler.offer.clone(),
+            scheduler.load.subscribe(),
             stop.clone(),
         ));
     }

@@ -46,9 +46,14 @@ impl Scheduler {
         self.detect_timeouts().await?;
         self.finalize_ready(now).await?;
         if self.config.trust1_mode == Trust1Mode::Batch {
-            self.push_batches().await?;
+            self.push_batches(now).await?;
         }
         self.claim_expired(now).await?;
+        if self.config.offer.is_some() {
+            // after the events: every deal matched before `next_block` is counted
+            let load = self.measure_load().await?;
+            self.load.send_replace(Some(load));
+        }
         Ok(())
     }
 

@@ -21,10 +21,14 @@ use dexec_primitives::deal::Deal;
 use dexec_sdk::{Client, DealRef, TaskRef};
 use tokio::sync::Notify;
 
+use crate::capacity::{Durations, Load};
 use crate::config::Config;
 use crate::db::{Db, DealRow};
 use crate::error::{Error, Result};
 use crate::offer::OfferStats;
+use crate::state::TaskStatus;
+
+pub(crate) use settle::BatchCounts;
 
 pub(crate) use workers::WorkerEntry;
 
@@ -116,6 +120,12 @@ pub(crate) struct Scheduler {
     pub db: Db,
     /// What the offer loop did, shown by `GET /health`.
     pub offer: Arc<OfferStats>,
+    /// What the scheduler measures for the offer's capacity, published after every tick.
+    pub load: tokio::sync::watch::Sender<Option<Load>>,
+    /// Recent replicate durations.
+    durations: Mutex<Durations>,
+    /// Batches that failed and the tasks now settled alone (`settle.rs`).
+    batches: settle::Batches,
     workers: Mutex<HashMap<Address, WorkerEntry>>,
     challenges: Mutex<HashMap<Address, (String, Instant)>>,
     deals: Mutex<DealCache>,
@@ -143,6 +153,9 @@ impl Scheduler {
             client,
             db,
             offer: Arc::default(),
+            load: tokio::sync::watch::Sender::new(None),
+            durations: Mutex::default(),
+            batches: settle::Batches::default(),
             workers: Mutex::default(),
             challenges: Mutex::default(),
             deals: Mutex::new(DealCache::new(DEAL_CACHE_CAPACITY)),
@@ -164,6 +177,49 @@ impl Scheduler {
     /// Deals whose terms are in memory.
     pub fn cached_deals(&self) -> usize {
         lock(&self.deals).len()
+    }
+
+    /// Count a replicate's duration (assignment to result, failure or timeout) in the
+    /// capacity estimate.
+    pub(crate) fn record_duration(&self, assigned_at_ms: i64) {
+        let ms = crate::db::now_ms().saturating_sub(assigned_at_ms).max(0);
+        lock(&self.durations).record(std::time::Duration::from_millis(ms as u64));
+    }
+
+    /// What the offer's capacity is computed from, now: the alive workers' slots for the
+    /// offered tag, the tasks accepted and not settled, the measured durations.
+    pub(crate) async fn measure_load(&self) -> Result<Load> {
+        let tag = self
+            .config
+            .offer
+            .as_ref()
+            .map(|o| o.tag)
+            .unwrap_or_default();
+        let slots = lock(&self.workers)
+            .values()
+            .filter(|w| !w.lost && dexec_primitives::tag::is_subset(tag, w.caps.tags))
+            .map(|w| u64::from(w.caps.max_concurrent))
+            .sum();
+        let open = TaskStatus::OPEN.map(TaskStatus::as_str);
+        let unfinished = self
+            .db
+            .task_counts()
+            .await?
+            .into_iter()
+            .filter(|(status, _)| open.contains(&status.as_str()))
+            .map(|(_, n)| u64::try_from(n).unwrap_or(0))
+            .sum();
+        Ok(Load {
+            slots,
+            unfinished,
+            duration: lock(&self.durations).estimate(),
+            next_block: self.next_block(),
+        })
+    }
+
+    /// The batch counters, for `GET /health`.
+    pub(crate) fn batch_counts(&self) -> BatchCounts {
+        self.batches.counts()
     }
 
     async fn deal_ctx(&self, deal_id: &B256) -> Result<Arc<DealCtx>> {

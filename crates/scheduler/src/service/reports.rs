@@ -32,6 +32,10 @@ impl Scheduler {
         let replicated = ctx.deal().trust > 1;
         let action = match report.status {
             ReportStatus::Failed => {
+                if rep.status.is_live() {
+                    // the slot was taken this long for nothing: it counts in the capacity
+                    self.record_duration(rep.assigned_at);
+                }
                 self.db
                     .update_replicate(
                         &task_id,
@@ -60,6 +64,10 @@ impl Scheduler {
                     // trust 1 in batch mode: the scheduler holds the result and pushes it in
                     // a batch, so the worker is free for its next replicate at once
                     let held = !replicated && self.config.trust1_mode == Trust1Mode::Batch;
+                    if rep.status == Rs::Assigned {
+                        // first report of the result (reports repeat): the replicate's duration
+                        self.record_duration(rep.assigned_at);
+                    }
                     self.db
                         .update_replicate(
                             &task_id,

@@ -2,16 +2,24 @@
 //! them when nobody did), pushing held trust-1 results in batches, and claiming tasks past
 //! their final deadline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Bytes, B256};
+use alloy::providers::{PendingTransactionError, WatchTxError};
 use dexec_primitives::ResultsLink;
 use dexec_sdk::PushedResult;
+use serde::Serialize;
 
-use super::Scheduler;
+use super::{lock, DealCtx, Scheduler};
 use crate::db::{ReplicateRow, TaskRow};
 use crate::error::Result;
 use crate::state::{ReplicateStatus as Rs, TaskStatus as Ts};
+
+/// A held result and its task.
+type Item = (TaskRow, ReplicateRow);
 
 /// The hub's code of a task in its revealing phase (`viewTask(...).status`).
 const HUB_TASK_REVEALING: u8 = 2;
@@ -19,6 +27,126 @@ const HUB_TASK_REVEALING: u8 = 2;
 const HUB_TASK_UNSET: u8 = 0;
 /// Most tasks per `claimBatch`.
 const CLAIM_BATCH: usize = 256;
+/// A `pushResults` not mined this long after it was sent counts as failed (it is split).
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// First pause before a task whose result failed alone is pushed again; it doubles with
+/// each failure up to [`MAX_ALONE_PAUSE`].
+const FIRST_ALONE_PAUSE: Duration = Duration::from_secs(2);
+/// Longest pause between two pushes of a task that fails alone.
+const MAX_ALONE_PAUSE: Duration = Duration::from_secs(300);
+
+/// The batches' record: counters for `GET /health`, and the tasks whose result failed even
+/// alone, pushed alone from then on (in memory: after a restart a failing task is found again
+/// by splitting).
+#[derive(Debug, Default)]
+pub(crate) struct Batches {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    splits: AtomicU64,
+    alone: Mutex<HashMap<B256, Alone>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Alone {
+    failures: u32,
+    next_try: Instant,
+}
+
+/// A reading of the batches' counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct BatchCounts {
+    /// `pushResults` transactions sent.
+    pub sent: u64,
+    /// Batches refused, reverted or not mined.
+    pub failed: u64,
+    /// Failed batches split in two.
+    pub splits: u64,
+    /// Tasks whose result failed even alone, now pushed alone.
+    pub alone: u64,
+}
+
+impl Batches {
+    pub(crate) fn counts(&self) -> BatchCounts {
+        BatchCounts {
+            sent: self.sent.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            splits: self.splits.load(Ordering::Relaxed),
+            alone: lock(&self.alone).len() as u64,
+        }
+    }
+
+    fn is_alone(&self, task: &B256) -> bool {
+        lock(&self.alone).contains_key(task)
+    }
+
+    /// Whether a task pushed alone may be pushed again now.
+    fn due(&self, task: &B256) -> bool {
+        lock(&self.alone)
+            .get(task)
+            .is_none_or(|a| Instant::now() >= a.next_try)
+    }
+
+    /// Record that `task` failed alone; its failures so far and the pause before the next try.
+    fn failed_alone(&self, task: B256) -> (u32, Duration) {
+        let mut alone = lock(&self.alone);
+        let entry = alone.entry(task).or_insert(Alone {
+            failures: 0,
+            next_try: Instant::now(),
+        });
+        entry.failures = entry.failures.saturating_add(1);
+        let pause = alone_pause(entry.failures);
+        entry.next_try = Instant::now() + pause;
+        (entry.failures, pause)
+    }
+
+    fn forget(&self, tasks: impl IntoIterator<Item = B256>) {
+        let mut alone = lock(&self.alone);
+        for task in tasks {
+            alone.remove(&task);
+        }
+    }
+
+    /// Forget the tasks no longer held (settled by their events, claimed).
+    fn forget_all_but(&self, held: impl IntoIterator<Item = B256>) {
+        let held: HashSet<B256> = held.into_iter().collect();
+        lock(&self.alone).retain(|task, _| held.contains(task));
+    }
+}
+
+/// The pause after a task's `failures`-th failure alone: 2 s, doubling, at most 5 min.
+fn alone_pause(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (FIRST_ALONE_PAUSE * 2u32.pow(doublings)).min(MAX_ALONE_PAUSE)
+}
+
+/// Whether `e` says nothing of the transaction itself (the node could not be reached): the
+/// same batch is sent again next tick. Any other failure (a refusal before sending, a
+/// revert, an error answer of the node such as a gas estimate above the block's limit) is the
+/// batch's own.
+fn unreachable(e: &dexec_sdk::Error) -> bool {
+    use dexec_contracts::Error as C;
+    match e {
+        dexec_sdk::Error::Unreachable { .. } => true,
+        dexec_sdk::Error::Contract(C::Transport(t)) => !t.is_error_resp(),
+        dexec_sdk::Error::Contract(C::Contract(alloy::contract::Error::TransportError(t))) => {
+            !t.is_error_resp()
+        }
+        _ => false,
+    }
+}
+
+/// What `pushResults` takes for a held result.
+fn pushed_result((t, r): &Item) -> PushedResult {
+    PushedResult {
+        index: t.index,
+        worker: r.worker,
+        digest: r.digest.unwrap_or_default(),
+        results: Bytes::from(results_link(r.result_location.as_deref()).into_bytes()),
+        callback: Bytes::from(r.callback_data.clone().unwrap_or_default()),
+        enclave: None,
+        authorization: Bytes::new(),
+    }
+}
 
 /// The on-chain results link of a result zip in a dexec store (empty location: none).
 fn results_link(location: Option<&str>) -> String {
@@ -96,9 +224,15 @@ impl Scheduler {
         Ok(())
     }
 
-    pub(super) async fn push_batches(&self) -> Result<()> {
+    /// Push the held trust-1 results, a batch of at most `--batch-size` per deal and
+    /// transaction. A batch that fails (refused at gas estimation, reverted, or not mined) is
+    /// split in halves and the halves sent at once, down to single tasks: a task whose result
+    /// cannot be pushed even alone (a hostile callback consumer, callback data too large for a
+    /// block) is then pushed alone, with a growing pause, and never again holds back the
+    /// others. Only a failure to reach the node leaves a batch as it is for the next tick.
+    pub(super) async fn push_batches(&self, now: u64) -> Result<()> {
         let held = self.db.replicates_with_status(&[Rs::Held], None).await?;
-        let mut by_deal: BTreeMap<B256, Vec<(TaskRow, ReplicateRow)>> = BTreeMap::new();
+        let mut by_deal: BTreeMap<B256, Vec<Item>> = BTreeMap::new();
         for r in held {
             let Some(task) = self.db.task(&r.task_id).await? else {
                 continue;
@@ -119,59 +253,115 @@ impl Scheduler {
             }
             by_deal.entry(task.deal_id).or_default().push((task, r));
         }
+        self.batches
+            .forget_all_but(by_deal.values().flatten().map(|(t, _)| t.task_id));
+        let now_ms = crate::db::now_ms();
         for (deal_id, mut items) in by_deal {
             let ctx = self.deal_ctx(&deal_id).await?;
+            let deal = ctx.deal();
+            if now >= deal.final_deadline() {
+                continue; // too late: claimed instead (claim_expired)
+            }
             items.sort_by_key(|(t, r)| (r.worker, t.index));
-            // every batch is sent before any receipt is awaited, so several batches can land
-            // in one block (nonces come from the node's pending count)
+            let (alone, together): (Vec<Item>, Vec<Item>) = items
+                .into_iter()
+                .partition(|(t, _)| self.batches.is_alone(&t.task_id));
+            let mut queue: Vec<Vec<Item>> = Vec::new();
+            // a batch is due when full, when its oldest result waited --batch-linger-ms, or
+            // when the final deadline is less than a time reference away
+            let oldest = together.iter().map(|(_, r)| r.updated_at).min();
+            let linger = i64::try_from(self.config.batch_linger.as_millis()).unwrap_or(i64::MAX);
+            let due = together.len() >= self.config.batch_size
+                || oldest.is_some_and(|at| now_ms.saturating_sub(at) >= linger)
+                || now.saturating_add(u64::from(deal.timeref)) >= deal.final_deadline();
+            if due {
+                queue.extend(
+                    together
+                        .chunks(self.config.batch_size)
+                        .map(<[Item]>::to_vec),
+                );
+            }
+            queue.extend(
+                alone
+                    .into_iter()
+                    .filter(|(t, _)| self.batches.due(&t.task_id))
+                    .map(|item| vec![item]),
+            );
+            self.push_rounds(&ctx, queue).await?;
+        }
+        Ok(())
+    }
+
+    /// Send `queue`'s batches, every one before any receipt is awaited (so several land in
+    /// one block; nonces come from the node's pending count), then the halves of those that
+    /// failed, until none is left.
+    async fn push_rounds(&self, ctx: &DealCtx, mut queue: Vec<Vec<Item>>) -> Result<()> {
+        let deal_id = ctx.terms.deal_id();
+        while !queue.is_empty() {
+            let mut next = Vec::new();
             let mut sent = Vec::new();
-            for chunk in items.chunks(self.config.batch_size) {
-                let batch: Vec<PushedResult> = chunk
-                    .iter()
-                    .map(|(t, r)| PushedResult {
-                        index: t.index,
-                        worker: r.worker,
-                        digest: r.digest.unwrap_or_default(),
-                        results: Bytes::from(
-                            results_link(r.result_location.as_deref()).into_bytes(),
-                        ),
-                        callback: Bytes::from(r.callback_data.clone().unwrap_or_default()),
-                        enclave: None,
-                        authorization: Bytes::new(),
-                    })
-                    .collect();
-                match self.client.submit_results(&ctx.terms, &batch).await {
-                    Ok(pending) => sent.push((chunk, pending)),
+            for batch in queue {
+                let pushed: Vec<PushedResult> = batch.iter().map(pushed_result).collect();
+                match self.client.submit_results(&ctx.terms, &pushed).await {
+                    Ok(pending) => {
+                        self.batches.sent.fetch_add(1, Ordering::Relaxed);
+                        sent.push((batch, pending.with_timeout(Some(RECEIPT_TIMEOUT))));
+                    }
+                    Err(e) if unreachable(&e) => {
+                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, tasks = batch.len(), error = %e, "cannot reach the node to push results; retrying next tick");
+                    }
                     Err(e) => {
-                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults refused; retrying next tick");
-                        break;
+                        self.batch_failed(deal_id, batch, &format!("refused: {e}"), &mut next)
                     }
                 }
             }
-            for (chunk, pending) in sent {
-                let receipt = match pending.get_receipt().await {
-                    Ok(receipt) if receipt.status() => receipt,
+            for (batch, pending) in sent {
+                match pending.get_receipt().await {
+                    Ok(receipt) if receipt.status() => {
+                        tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = batch.len(), gas = receipt.gas_used, "results pushed");
+                        let pushed: Vec<_> = batch
+                            .iter()
+                            .map(|(t, r)| {
+                                let results = results_link(r.result_location.as_deref());
+                                (t.task_id, r.worker, r.digest.unwrap_or_default(), results)
+                            })
+                            .collect();
+                        self.db.complete_pushed(&pushed).await?;
+                        self.batches.forget(batch.iter().map(|(t, _)| t.task_id));
+                    }
                     Ok(receipt) => {
-                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, tx = %receipt.transaction_hash, "pushResults reverted; retrying next tick");
-                        continue;
+                        let why = format!("transaction {} reverted", receipt.transaction_hash);
+                        self.batch_failed(deal_id, batch, &why, &mut next);
+                    }
+                    Err(PendingTransactionError::TxWatcher(WatchTxError::Timeout)) => {
+                        let why = format!("not mined within {RECEIPT_TIMEOUT:?}");
+                        self.batch_failed(deal_id, batch, &why, &mut next);
                     }
                     Err(e) => {
-                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, error = %e, "pushResults not confirmed; retrying next tick");
-                        continue;
+                        // it may still be mined: its TaskFinalize events will settle it
+                        tracing::warn!(target: "scheduler::batch", deal = %deal_id, tasks = batch.len(), error = %e, "pushResults not confirmed; looking again next tick");
                     }
-                };
-                tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = chunk.len(), gas = receipt.gas_used, "results pushed");
-                let pushed: Vec<_> = chunk
-                    .iter()
-                    .map(|(t, r)| {
-                        let results = results_link(r.result_location.as_deref());
-                        (t.task_id, r.worker, r.digest.unwrap_or_default(), results)
-                    })
-                    .collect();
-                self.db.complete_pushed(&pushed).await?;
+                }
             }
+            queue = next;
         }
         Ok(())
+    }
+
+    /// A batch failed: its halves go to the next round; a single task is pushed alone from
+    /// now on, after a pause that doubles with each failure.
+    fn batch_failed(&self, deal: B256, batch: Vec<Item>, why: &str, next: &mut Vec<Vec<Item>>) {
+        self.batches.failed.fetch_add(1, Ordering::Relaxed);
+        if batch.len() > 1 {
+            self.batches.splits.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "scheduler::batch", %deal, tasks = batch.len(), "pushResults failed ({why}): splitting the batch in two");
+            let (first, second) = batch.split_at(batch.len() / 2);
+            next.push(first.to_vec());
+            next.push(second.to_vec());
+        } else if let Some((task, _)) = batch.first() {
+            let (failures, pause) = self.batches.failed_alone(task.task_id);
+            tracing::warn!(target: "scheduler::batch", %deal, task = %task.task_id, failures, retry_in = ?pause, "the result of this task cannot be pushed even alone ({why}); it is pushed alone from now on and the other tasks settle without it");
+        }
     }
 
     pub(super) async fn claim_expired(&self, now: u64) -> Result<()> {
@@ -203,21 +393,72 @@ impl Scheduler {
         }
         for (deal_id, indices) in untouched {
             let ctx = self.deal_ctx(&deal_id).await?;
-            for chunk in indices.chunks(CLAIM_BATCH) {
-                match self.client.claim_batch(&ctx.terms, chunk).await {
+            let mut queue: Vec<Vec<u64>> =
+                indices.chunks(CLAIM_BATCH).map(<[u64]>::to_vec).collect();
+            // a claimBatch that fails is split in halves down to single tasks, so one task
+            // (settled meanwhile, or a contributor arrived) does not hold back the others
+            while let Some(chunk) = queue.pop() {
+                match self.client.claim_batch(&ctx.terms, &chunk).await {
                     Ok(_) => {
-                        for i in chunk {
+                        for i in &chunk {
                             let id = dexec_primitives::task_id(deal_id, *i);
                             self.db.set_task_status(&id, Ts::Failed).await?;
                         }
                         tracing::warn!(target: "scheduler::claims", deal = %deal_id, tasks = chunk.len(), "expired tasks claimed");
                     }
+                    Err(e) if unreachable(&e) => {
+                        tracing::warn!(target: "scheduler::claims", deal = %deal_id, error = %e, "cannot reach the node to claim; retrying next tick");
+                        break;
+                    }
+                    Err(e) if chunk.len() > 1 => {
+                        tracing::warn!(target: "scheduler::claims", deal = %deal_id, tasks = chunk.len(), error = %e, "claimBatch failed: splitting it in two");
+                        let (first, second) = chunk.split_at(chunk.len() / 2);
+                        queue.push(second.to_vec());
+                        queue.push(first.to_vec());
+                    }
                     Err(e) => {
-                        tracing::warn!(target: "scheduler::claims", deal = %deal_id, error = %e, "claimBatch failed")
+                        tracing::warn!(target: "scheduler::claims", deal = %deal_id, index = chunk.first().copied().unwrap_or_default(), error = %e, "claim failed; retrying next tick")
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_failing_alone_waits_longer_each_time() {
+        assert_eq!(alone_pause(1), Duration::from_secs(2));
+        assert_eq!(alone_pause(2), Duration::from_secs(4));
+        assert_eq!(alone_pause(5), Duration::from_secs(32));
+        assert_eq!(alone_pause(9), MAX_ALONE_PAUSE);
+        assert_eq!(alone_pause(u32::MAX), MAX_ALONE_PAUSE);
+    }
+
+    #[test]
+    fn tasks_pushed_alone_are_forgotten_once_no_longer_held() {
+        let batches = Batches::default();
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        assert_eq!(batches.failed_alone(a).0, 1);
+        assert_eq!(batches.failed_alone(a).0, 2);
+        batches.failed_alone(b);
+        assert!(
+            batches.is_alone(&a) && !batches.due(&a),
+            "paused after a failure"
+        );
+        assert!(
+            batches.due(&B256::repeat_byte(3)),
+            "a task never failed is due"
+        );
+        assert_eq!(batches.counts().alone, 2);
+        batches.forget_all_but([b]);
+        assert!(!batches.is_alone(&a));
+        assert!(batches.is_alone(&b));
+        batches.forget([b]);
+        assert_eq!(batches.counts().alone, 0);
     }
 }

@@ -61,6 +61,7 @@ impl Scheduler {
                 .unwrap_or(Duration::from_secs(u64::from(ctx.deal().timeref)));
             if now - r.updated_at > timeout.as_millis() as i64 {
                 tracing::warn!(target: "scheduler::replicates", task = %r.task_id, worker = %r.worker, "replicate timed out");
+                self.record_duration(r.assigned_at);
                 self.db
                     .update_replicate(
                         &r.task_id,
