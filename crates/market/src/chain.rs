@@ -117,7 +117,8 @@ impl Chain {
         Ok(self.client.consumed(hash).await?.saturating_to())
     }
 
-    /// Who presigned `hash` on chain, if anyone.
+    /// Who presigned `hash` on chain, if anyone (the hub also keeps the ownership period the
+    /// presign belongs to: it dies when the asset changes hands).
     pub async fn presigner(&self, hash: B256) -> Result<Option<Address>> {
         let who = self
             .client
@@ -126,7 +127,8 @@ impl Chain {
             .viewPresigned(hash)
             .call()
             .await
-            .map_err(rpc)?;
+            .map_err(rpc)?
+            .owner;
         Ok((who != Address::ZERO).then_some(who))
     }
 

@@ -7,8 +7,10 @@
 //!   [`Client::order_status`]), matching ([`Client::plan_match`], [`Client::match_orders`]),
 //!   deals and tasks ([`Client::deal`], [`Client::task`]).
 //! - [`execution`]: what workers and schedulers send once a deal exists
-//!   ([`Client::contribute`], [`Client::reveal`], [`Client::contribute_and_finalize`],
-//!   [`Client::finalize`], [`Client::reopen`], [`Client::push_results`], [`Client::claim`],
+//!   ([`Client::contribute`], [`Client::sign_contribution`], [`Client::reveal`],
+//!   [`Client::contribute_and_finalize`], [`Client::contribute_batch`], [`Client::finalize`],
+//!   [`Client::reopen`], [`Client::push_results`] / [`Client::submit_results`] (which deliver
+//!   the callbacks of what they settled), [`Client::deliver_callbacks`], [`Client::claim`],
 //!   [`Client::claim_batch`]), each refused with a sentence ([`Refusal`]) before sending when
 //!   the task's state on chain says the hub would revert.
 //! - [`events`]: hub and registry events decoded ([`HubEvent`]) and an [`EventFollower`] with a
@@ -54,7 +56,10 @@ pub use deals::{DealInfo, TaskInfo, TaskResult, TaskStatus};
 pub use error::{Error, Result};
 pub use error_body::ErrorBody;
 pub use events::{EventFollower, HubEvent, HubLog};
-pub use execution::{DealRef, EnclaveProof, PushedResult, Refusal, TaskRef};
+pub use execution::{
+    CallbackCall, CallbackDelivery, DealRef, DeliveryReceipt, EnclaveProof, PendingResults,
+    PushedReceipt, PushedResult, Refusal, ResultsPushed, SignedContribution, TaskRef,
+};
 pub use orders::{HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus};
 
 pub use dexec_contracts::{ChainEntry, ChainFile, ChainFileError, Deployment};

@@ -125,7 +125,8 @@ pub struct OrderStatus {
     /// Volume that can still match.
     #[serde(serialize_with = "decimal")]
     pub remaining: U256,
-    /// Who presigned it on chain, if anyone.
+    /// Who presigned it on chain, if anyone (the presign holds only while that owner keeps the
+    /// asset without interruption).
     pub presigned_by: Option<Address>,
     /// Who signed it (recovered from an ECDSA signature), if it carries one.
     pub signer: Option<Address>,
@@ -240,13 +241,16 @@ impl Client {
     pub async fn order_status<T: HubOrder>(&self, order: &Signed<T>) -> Result<OrderStatus> {
         let hash = self.order_hash(&order.order);
         let consumed = self.consumed(hash).await?;
+        // the hub keeps the presigner with its ownership period: a presign dies when the asset
+        // changes hands (and stays dead if it comes back)
         let presigner = self
             .deployment()
             .hub(self.provider())
             .viewPresigned(hash)
             .call()
             .await
-            .map_err(contract)?;
+            .map_err(contract)?
+            .owner;
         let volume = order.order.volume();
         Ok(OrderStatus {
             kind: T::KIND,

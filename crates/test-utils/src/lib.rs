@@ -253,6 +253,21 @@ impl TestChain {
         Ok(score.saturating_to())
     }
 
+    /// Put the runtime bytecode `code` at `address` (`anvil_setCode`): a contract of a few
+    /// opcodes (a callback consumer that counts calls, reverts or burns its gas) without a
+    /// compiler.
+    pub async fn set_code(&self, address: Address, code: &[u8]) -> Result<()> {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(
+                "anvil_setCode".into(),
+                (address, alloy::primitives::Bytes::copy_from_slice(code)),
+            )
+            .await
+            .map_err(|e| Error::Rpc(e.to_string()))?;
+        Ok(())
+    }
+
     /// Move the chain's clock forward by `seconds` and mine a block (deadline tests).
     pub async fn advance_time(&self, seconds: u64) -> Result<()> {
         let _: serde_json::Value = self

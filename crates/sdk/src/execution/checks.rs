@@ -106,12 +106,12 @@ impl Client {
         Ok(!fetch(self, filter, task.deal.block, head).await?.is_empty())
     }
 
-    /// A contribution's status and epoch.
-    pub(super) async fn contribution_word(
+    /// A contribution's status.
+    pub(super) async fn contribution_status(
         &self,
         task: B256,
         worker: Address,
-    ) -> Result<(ContributionStatus, u8)> {
+    ) -> Result<ContributionStatus> {
         let c = self
             .deployment()
             .poco(self.provider())
@@ -119,9 +119,18 @@ impl Client {
             .call()
             .await
             .map_err(contract)?;
-        let status = ContributionStatus::from_code(c.status.saturating_to())
-            .ok_or_else(|| Error::Decode(format!("contribution status {} is unknown", c.status)))?;
-        Ok((status, c.epoch.saturating_to()))
+        ContributionStatus::from_code(c.status.saturating_to())
+            .ok_or_else(|| Error::Decode(format!("contribution status {} is unknown", c.status)))
+    }
+
+    /// The hub's TEE broker (zero when schedulers authorize enclaves themselves).
+    pub(super) async fn tee_broker(&self) -> Result<Address> {
+        self.deployment()
+            .poco(self.provider())
+            .teeBroker()
+            .call()
+            .await
+            .map_err(contract)
     }
 
     pub(super) fn require_scheduler(&self, deal: &DealRef) -> Result<()> {
@@ -149,13 +158,7 @@ impl Client {
         let challenge = enclave.map_or(Address::ZERO, |e| e.challenge);
         let mut expected = task.deal.deal.workerpool_owner;
         if !challenge.is_zero() {
-            let broker = self
-                .deployment()
-                .poco(self.provider())
-                .teeBroker()
-                .call()
-                .await
-                .map_err(contract)?;
+            let broker = self.tee_broker().await?;
             if !broker.is_zero() {
                 expected = broker;
             }

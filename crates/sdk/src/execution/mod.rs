@@ -1,20 +1,31 @@
 //! The execution side of the hub: what workers and schedulers send once a deal exists
-//! (contribute, reveal, contribute-and-finalize, finalize, reopen, push results, claim).
+//! (contribute, or sign a contribution for the scheduler's batch, reveal,
+//! contribute-and-finalize, contribute batch, finalize, reopen, push results and deliver their
+//! callbacks, claim).
 //!
 //! Every call first reads the task's state on chain (its deal's commitment, the task record,
 //! the contribution, the clock against the deadlines) and refuses with a sentence
 //! ([`Refusal`]) instead of sending a transaction the hub would revert; a refusal found only
-//! at gas estimation is decoded from the hub's custom error. The vote hashes and the
-//! authorization digest are the rules of [`dexec_primitives::poco`].
+//! at gas estimation is decoded from the hub's custom error. The vote hashes, the
+//! authorization and contribution digests, the deadlines and who may reveal, win or keep a
+//! stake are the rules of [`dexec_primitives::poco`].
 //!
 //! - [`DealRef`], [`TaskRef`]: a deal and a task as the calls name them.
-//! - `work`: the workers' calls and views; `settle`: the scheduler's and anyone's;
+//! - `work`: the workers' calls and views ([`Client::sign_contribution`] included);
+//!   `settle`: the scheduler's and anyone's; `batch`: the scheduler's batch of signed
+//!   contributions; `callbacks`: delivering the results a batch settled to the deal's consumer;
 //!   `checks`: the reads and checks before sending; [`Refusal`]: what they say.
 
+mod batch;
+mod callbacks;
 mod checks;
 mod refusal;
 mod settle;
 mod work;
+
+pub use callbacks::{
+    CallbackCall, CallbackDelivery, DeliveryReceipt, PendingResults, PushedReceipt, ResultsPushed,
+};
 
 use alloy::primitives::{Address, Bytes, B256};
 use dexec_primitives::deal::Deal;
@@ -137,6 +148,30 @@ pub struct EnclaveProof {
     /// The enclave's address.
     pub challenge: Address,
     /// Its signature.
+    pub sign: Bytes,
+}
+
+/// One worker's contribution to a replicated task, signed by the worker so that its scheduler
+/// may send it with others in one transaction ([`Client::contribute_batch`]). The worker makes
+/// it with [`Client::sign_contribution`]; it is checked and counted as if the worker had sent
+/// [`Client::contribute`] (its stake is locked from its own balance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedContribution {
+    /// Absolute task index.
+    pub index: u64,
+    /// The worker who votes (and stakes).
+    pub worker: Address,
+    /// Its vote, [`dexec_primitives::poco::result_hash`].
+    pub result_hash: B256,
+    /// Its seal, [`dexec_primitives::poco::result_seal`] with its own address.
+    pub result_seal: B256,
+    /// TEE deals: the enclave's proof.
+    pub enclave: Option<EnclaveProof>,
+    /// TEE deals when the hub has a TEE broker: the broker's authorization of (worker, task,
+    /// enclave); empty otherwise (the scheduler sending the batch is the authorization).
+    pub authorization: Bytes,
+    /// The worker's EIP-191 signature of
+    /// [`contribution_hash`](dexec_primitives::poco::contribution_hash).
     pub sign: Bytes,
 }
 

@@ -146,14 +146,6 @@ pub enum Refusal {
         /// The digest given.
         digest: B256,
     },
-    /// The task cannot be finalized yet.
-    #[error("task {task} cannot be finalized yet: {why}")]
-    NotFinalizable {
-        /// The task.
-        task: B256,
-        /// Why not.
-        why: String,
-    },
     /// The contributors found are not the task's.
     #[error(
         "the contributors found for task {task} ({found}) are not its {expected} contributors \
@@ -176,4 +168,66 @@ pub enum Refusal {
     /// A batch entry names no worker.
     #[error("task index {0} names no worker (its reward would be lost)")]
     ZeroWorker(u64),
+    /// A batch of signed contributions holds one worker's contribution to a task twice.
+    #[error("worker {worker} contributes to task index {index} twice in the batch")]
+    DuplicateContribution {
+        /// The task's index.
+        index: u64,
+        /// The worker.
+        worker: Address,
+    },
+    /// A worker's signature of its contribution is not what the hub checks.
+    #[error(
+        "the signature of worker {worker}'s contribution to task {task} is not valid ({why}): \
+         the worker must sign keccak256(taskId ‖ resultHash ‖ resultSeal ‖ enclave) as an \
+         EIP-191 message (Client::sign_contribution); ask it for a fresh one"
+    )]
+    BadContributionSignature {
+        /// The task.
+        task: B256,
+        /// The worker named in the contribution.
+        worker: Address,
+        /// What is wrong with the signature.
+        why: String,
+    },
+    /// A contribution of the batch would come after the consensus an earlier one reaches.
+    #[error(
+        "in this batch, {reached_by}'s contribution to task {task} reaches consensus, so {worker}'s \
+         after it would be refused: send the batch without the later contributions of this task"
+    )]
+    AfterConsensus {
+        /// The task.
+        task: B256,
+        /// The worker whose contribution reaches consensus.
+        reached_by: Address,
+        /// The first worker whose contribution comes too late.
+        worker: Address,
+    },
+    /// The deal has no callback consumer.
+    #[error("deal {0} has no callback: there is no result to deliver")]
+    NoCallback(B256),
+    /// The task has no result waiting for its consumer.
+    #[error(
+        "task {task} has no result waiting for its callback: it was not settled by push_results \
+         (finalize and contribute_and_finalize deliver at once), or it was delivered already"
+    )]
+    CallbackNotPending {
+        /// The task.
+        task: B256,
+    },
+    /// More callbacks than one transaction can give their full gas cap.
+    #[error(
+        "{tasks} callbacks of {per_task} gas each (the hub's callback gas cap and overhead) do \
+         not fit one transaction of at most {max_gas} gas: deliver at most {fit} per call"
+    )]
+    TooManyCallbacks {
+        /// Callbacks asked for.
+        tasks: usize,
+        /// Gas each needs.
+        per_task: u64,
+        /// Most gas a delivery transaction may ask for.
+        max_gas: u64,
+        /// How many fit.
+        fit: usize,
+    },
 }

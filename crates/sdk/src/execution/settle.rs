@@ -1,22 +1,22 @@
 //! The scheduler's side (finalize, reopen, push results) and anyone's (claim).
 
-use alloy::network::Ethereum;
 use alloy::primitives::{Bytes, B256, U256};
-use alloy::providers::PendingTransactionBuilder;
 use dexec_contracts::tx::{send, submit};
 use dexec_contracts::HubPoco;
 use dexec_primitives::poco::result_hash;
 
 use super::checks::{check_callback, check_final_deadline, enclave_parts, tee};
-use super::{DealRef, PushedResult, Refusal, TaskRef};
+use super::{DealRef, PendingResults, PushedResult, Refusal, ResultsPushed, TaskRef};
 use crate::client::{Client, TxOutcome};
 use crate::deals::TaskStatus;
 use crate::error::{contract, Result};
 
 impl Client {
-    /// Close a replicated task whose winners revealed `digest` (all of them, or some once the
-    /// reveal deadline passed): winners are paid, losers lose their stake. The contributors
-    /// are read from the task's events (the hub checks them against its record).
+    /// Close a replicated task in consensus with its consensus `digest`: the digest proves every
+    /// winning commitment at once (a vote for the consensus sealed with the worker's own
+    /// `resultSeal` of `digest`, not rejected by a reopen), so no reveal is needed. Winners are
+    /// paid and get their stake back, losers lose theirs. Allowed until the final deadline. The
+    /// contributors are read from the task's events (the hub checks them against its record).
     pub async fn finalize(
         &self,
         task: &TaskRef,
@@ -36,29 +36,6 @@ impl Client {
                 task: id,
                 status: state.status(task.deal.deal()),
                 what: "no consensus yet: nothing to finalize".into(),
-            }
-            .into());
-        }
-        if view.reveals == 0 {
-            let why = if state.now >= state.reveal_deadline() {
-                "no winner revealed before the reveal deadline: reopen it".to_owned()
-            } else {
-                format!(
-                    "no winner revealed yet (they may until unix {})",
-                    state.reveal_deadline()
-                )
-            };
-            return Err(Refusal::NotFinalizable { task: id, why }.into());
-        }
-        if view.reveals < view.winners && state.now < state.reveal_deadline() {
-            return Err(Refusal::NotFinalizable {
-                task: id,
-                why: format!(
-                    "{} of {} winners revealed; the others may until unix {}",
-                    view.reveals,
-                    view.winners,
-                    state.reveal_deadline()
-                ),
             }
             .into());
         }
@@ -82,8 +59,11 @@ impl Client {
         Ok(TxOutcome::from(&receipt))
     }
 
-    /// Reject a consensus no winner revealed before the reveal deadline and reopen the task
-    /// to contributions (while its contribution deadline lasts).
+    /// Reject a consensus nobody revealed by its reveal deadline and reopen the task to
+    /// contributions until its final deadline (allowed from the reveal deadline until the final
+    /// one). Exactly the voters of the rejected value are barred (they can never win and lose
+    /// their stake when the task settles); every other vote stays and still counts. The
+    /// contributors are read from the task's events (the hub checks them against its record).
     pub async fn reopen(&self, task: &TaskRef) -> Result<TxOutcome> {
         self.require_scheduler(&task.deal)?;
         let id = task.task_id;
@@ -104,50 +84,60 @@ impl Client {
             return Err(Refusal::Status {
                 task: id,
                 status: TaskStatus::Revealing,
-                what: "a winner revealed: finalize it instead".into(),
+                what: "a winner revealed the consensus: finalize it instead".into(),
             }
             .into());
         }
-        if state.now < state.reveal_deadline() {
+        let window = deal.reopen_window(state.reveal_deadline());
+        if state.now < window.start {
             return Err(Refusal::DeadlineNotReached {
                 task: id,
                 deadline: "reveal",
-                at: state.reveal_deadline(),
-                what: "winners may still reveal until then",
+                at: window.start,
+                what: "its voters may still reveal until then (or finalize it now with the digest)",
             }
             .into());
         }
-        if state.now >= deal.contribution_deadline() {
+        if state.now >= window.end {
             return Err(Refusal::DeadlinePassed {
                 task: id,
-                deadline: "contribution",
-                at: deal.contribution_deadline(),
-                what: "it can take no more contributions; claim it after its final deadline",
+                deadline: "final",
+                at: window.end,
+                what: "it can no longer be reopened; claim it instead",
             }
             .into());
         }
+        let contributors = self.checked_contributors(task, view).await?;
         let poco = self.deployment().poco(self.provider());
         let call = poco.reopen(
             task.deal.encoded.clone(),
             task.deal.deal_id,
             U256::from(task.index),
+            contributors,
         );
         let receipt = send(&call).await?;
         tracing::debug!(target: "sdk::execution", task = %id, "reopened");
         Ok(TxOutcome::from(&receipt))
     }
 
-    /// Settle many trust-1 tasks of `deal` in one transaction and wait for it to be mined.
-    /// See [`Client::submit_results`].
-    pub async fn push_results(&self, deal: &DealRef, batch: &[PushedResult]) -> Result<TxOutcome> {
-        let receipt = self.submit_results(deal, batch).await?.get_receipt().await;
-        let receipt = receipt.map_err(contract)?;
-        if !receipt.status() {
+    /// Settle many trust-1 tasks of `deal` in one transaction and wait for it to be mined, then,
+    /// for a callback deal, deliver the results to its consumer. See [`Client::submit_results`].
+    pub async fn push_results(
+        &self,
+        deal: &DealRef,
+        batch: &[PushedResult],
+    ) -> Result<ResultsPushed> {
+        let pushed = self.submit_results(deal, batch).await?.get_receipt().await;
+        let pushed = pushed.map_err(contract)?;
+        if !pushed.status() {
             return Err(contract(dexec_contracts::Error::Failed(
-                receipt.transaction_hash,
+                pushed.transaction_hash,
             )));
         }
-        Ok(TxOutcome::from(&receipt))
+        Ok(ResultsPushed {
+            tx: TxOutcome::from(&pushed.receipt),
+            deliveries: pushed.deliveries,
+        })
     }
 
     /// Send a batch of trust-1 results of `deal` without waiting for it to be mined (several
@@ -155,11 +145,18 @@ impl Client {
     /// scheduler, the deal is trust 1 and before its final deadline, the batch names each
     /// task once with a worker and fitting callback data. Tasks settled already are refused
     /// by the hub at gas estimation (decoded), not read one by one beforehand.
+    ///
+    /// `pushResults` calls no consumer: for a callback deal the hub records each result and
+    /// marks it pending. Once the batch is mined, [`PendingResults::get_receipt`] delivers
+    /// them in transactions of their own ([`Client::deliver_callbacks`], with every
+    /// consumer's full gas cap); a failed delivery is logged and reported in
+    /// [`PushedReceipt::deliveries`], never as a failure of the settlement (the results stay
+    /// pending, and anyone may deliver them later).
     pub async fn submit_results(
         &self,
         deal: &DealRef,
         batch: &[PushedResult],
-    ) -> Result<PendingTransactionBuilder<Ethereum>> {
+    ) -> Result<PendingResults> {
         self.require_scheduler(deal)?;
         if batch.is_empty() {
             return Err(Refusal::EmptyBatch.into());
@@ -210,14 +207,42 @@ impl Client {
         }
         let poco = self.deployment().poco(self.provider());
         let call = poco.pushResults(deal.encoded.clone(), deal.deal_id, items);
-        Ok(submit(&call).await?)
+        let pending = submit(&call).await?;
+        let callbacks = if deal.deal.callback.is_zero() {
+            Vec::new()
+        } else {
+            batch.iter().map(|r| r.index).collect()
+        };
+        Ok(PendingResults::new(
+            self.clone(),
+            deal.clone(),
+            callbacks,
+            pending,
+        ))
     }
 
     // ---- anyone ----
 
+    /// The kitty: every stake seized on claims so far (the schedulers' of failed tasks, and
+    /// those of workers who voted wrong or stayed silent), held by the hub and paid to nobody.
+    pub async fn kitty(&self) -> Result<dexec_primitives::Nrlc> {
+        let kitty = self
+            .deployment()
+            .poco(self.provider())
+            .kitty()
+            .call()
+            .await
+            .map_err(contract)?;
+        crate::client::nrlc(kitty)
+    }
+
     /// Fail a task past its final deadline that was not settled: the payer gets the task's
-    /// price back plus the scheduler's stake, contributors get their stakes back (read from
-    /// the task's events). Anyone may send it.
+    /// price back and nothing more, the scheduler's stake goes to the kitty (nobody's), and the
+    /// contributors (read from the task's events) get their stakes back unless they were wrong
+    /// or silent: on a task in consensus only those who revealed it keep theirs, on a task
+    /// without consensus all but the voters of a rejected one do; the others lose it to the
+    /// kitty with a third of their score ([`dexec_primitives::Deal::claim_outcome`]). Anyone
+    /// may send it.
     pub async fn claim(&self, task: &TaskRef) -> Result<TxOutcome> {
         self.address()?;
         let id = task.task_id;
@@ -279,7 +304,7 @@ impl Client {
                 return Err(Refusal::Status {
                     task: task.task_id,
                     status: state.status(&deal.deal),
-                    what: "it has contributors: claim it alone so their stakes come back".into(),
+                    what: "it has contributors: claim it alone so their stakes are settled".into(),
                 }
                 .into());
             }

@@ -1,24 +1,26 @@
-//! The workers' side: contribute, reveal, contribute-and-finalize, and the views they need.
+//! The workers' side: contribute (or sign a contribution for the scheduler's batch), reveal,
+//! contribute-and-finalize, and the views they need.
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::Filter;
+use alloy::signers::SignerSync;
 use alloy::sol_types::SolEvent;
 use dexec_contracts::tx::send;
 use dexec_contracts::HubPoco;
-use dexec_primitives::poco::{result_hash, MAX_CONTRIBUTORS};
+use dexec_primitives::poco::{contribution_hash, result_hash, MAX_CONTRIBUTORS};
 use dexec_primitives::ContributionStatus;
 
 use super::checks::{check_callback, check_final_deadline, enclave_parts, tee, trust_refusal};
-use super::{EnclaveProof, Refusal, TaskRef};
+use super::{EnclaveProof, Refusal, SignedContribution, TaskRef};
 use crate::client::{nrlc, Client, TxOutcome};
 use crate::deals::TaskStatus;
 use crate::error::{contract, Error, Result};
 use crate::events::{fetch, HubEvent};
 
 impl Client {
-    /// `worker`'s contribution to `task` (none, contributed, or revealed).
+    /// `worker`'s contribution to `task` (none, contributed, revealed, or rejected by a reopen).
     pub async fn contribution(&self, task: B256, worker: Address) -> Result<ContributionStatus> {
-        Ok(self.contribution_word(task, worker).await?.0)
+        self.contribution_status(task, worker).await
     }
 
     /// The contributors of `task` in contribution order, from its `TaskContribute` events
@@ -59,30 +61,14 @@ impl Client {
         }
         let (state, status, account) = tokio::try_join!(
             self.task_state(task),
-            self.contribution_word(task.task_id, me),
+            self.contribution_status(task.task_id, me),
             self.account_free(me),
         )?;
         let id = task.task_id;
         self.check_settled(task, &state, "nothing to contribute to")
             .await?;
-        if state.now >= deal.contribution_deadline() {
-            return Err(Refusal::DeadlinePassed {
-                task: id,
-                deadline: "contribution",
-                at: deal.contribution_deadline(),
-                what: "contributions are closed",
-            }
-            .into());
-        }
-        if state.view.status == 2 {
-            return Err(Refusal::Status {
-                task: id,
-                status: TaskStatus::Revealing,
-                what: "consensus is reached; contributions reopen only if no winner reveals".into(),
-            }
-            .into());
-        }
-        if status.0 != ContributionStatus::Unset {
+        check_contribution_open(task, &state)?;
+        if status != ContributionStatus::Unset {
             return Err(Refusal::AlreadyContributed {
                 task: id,
                 worker: me,
@@ -122,13 +108,48 @@ impl Client {
         Ok(TxOutcome::from(&receipt))
     }
 
+    /// Sign the wallet's contribution to `task` for its scheduler, who sends it with others in
+    /// one transaction ([`Client::contribute_batch`]) instead of the worker sending
+    /// [`Client::contribute`]: `result_hash` and `result_seal` as for `contribute`, the enclave's
+    /// proof on TEE deals, and on TEE deals when the hub has a TEE broker, the broker's
+    /// `authorization` of (wallet, task, enclave) (empty otherwise). Nothing is sent: the
+    /// signature binds the vote, the seal and the enclave to the task, so the scheduler can
+    /// neither change the vote nor lock the worker's stake for another one. The worker's free
+    /// balance must hold the deal's worker stake when the batch is mined.
+    pub fn sign_contribution(
+        &self,
+        task: &TaskRef,
+        result_hash: B256,
+        result_seal: B256,
+        enclave: Option<&EnclaveProof>,
+        authorization: &Bytes,
+    ) -> Result<SignedContribution> {
+        let wallet = self.wallet()?;
+        if task.deal.deal.trust <= 1 {
+            return Err(trust_refusal(task));
+        }
+        self.check_enclave(task, enclave, result_hash, result_seal)?;
+        let challenge = enclave.map_or(Address::ZERO, |e| e.challenge);
+        let digest = contribution_hash(task.task_id, result_hash, result_seal, challenge);
+        let signature = wallet.sign_message_sync(digest.as_slice())?;
+        Ok(SignedContribution {
+            index: task.index,
+            worker: wallet.address(),
+            result_hash,
+            result_seal,
+            enclave: enclave.cloned(),
+            authorization: authorization.clone(),
+            sign: Bytes::copy_from_slice(&signature.as_bytes()),
+        })
+    }
+
     /// Reveal the digest behind the wallet's winning contribution to `task`.
     pub async fn reveal(&self, task: B256, digest: B256) -> Result<TxOutcome> {
         let me = self.address()?;
         let poco = self.deployment().poco(self.provider());
-        let (view, (status, epoch), now) = tokio::try_join!(
+        let (view, status, now) = tokio::try_join!(
             async { poco.viewTask(task).call().await.map_err(contract) },
-            self.contribution_word(task, me),
+            self.contribution_status(task, me),
             self.now(),
         )?;
         if view.status != 2 {
@@ -149,15 +170,16 @@ impl Client {
                 task,
                 deadline: "reveal",
                 at: deadline,
-                what: "the scheduler may reopen the task",
+                what: "the scheduler may finalize it with the digest, or reopen it",
             }
             .into());
         }
+        // any vote not revealed and not rejected may reveal, whatever its epoch
         let why = match status {
             ContributionStatus::Unset => Some("it did not contribute"),
             ContributionStatus::Proved => Some("it already revealed"),
-            ContributionStatus::Contributed if epoch != view.epoch => {
-                Some("its contribution predates a reopen of the task")
+            ContributionStatus::Rejected => {
+                Some("its vote was for a consensus nobody revealed, which a reopen rejected")
             }
             ContributionStatus::Contributed => None,
         };
@@ -222,4 +244,37 @@ impl Client {
         tracing::debug!(target: "sdk::execution", task = %task.task_id, "contributed and finalized");
         Ok(TxOutcome::from(&receipt))
     }
+}
+
+/// The task takes contributions: not in consensus, and before its contribution deadline (start
+/// + 7 T, or the final deadline once reopened).
+pub(super) fn check_contribution_open(
+    task: &TaskRef,
+    state: &super::checks::TaskState,
+) -> Result<()> {
+    let id = task.task_id;
+    let deadline = task
+        .deal
+        .deal
+        .contribution_deadline_in_epoch(state.view.epoch);
+    if state.now >= deadline {
+        return Err(Refusal::DeadlinePassed {
+            task: id,
+            deadline: "contribution",
+            at: deadline,
+            what: "contributions are closed",
+        }
+        .into());
+    }
+    if state.view.status == 2 {
+        return Err(Refusal::Status {
+            task: id,
+            status: TaskStatus::Revealing,
+            what: "consensus is reached; contributions reopen only if nobody reveals it and the \
+                   scheduler reopens the task"
+                .into(),
+        }
+        .into());
+    }
+    Ok(())
 }

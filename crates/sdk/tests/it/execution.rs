@@ -11,23 +11,23 @@ use dexec_sdk::{
 };
 use dexec_test_utils::TestChain;
 
-const APP_OWNER: usize = 1;
-const SCHEDULER: usize = 2;
-const REQUESTER: usize = 3;
-const WORKERS: [usize; 3] = [4, 5, 6];
-const PRICE: u64 = 1_000_000;
+pub(crate) const APP_OWNER: usize = 1;
+pub(crate) const SCHEDULER: usize = 2;
+pub(crate) const REQUESTER: usize = 3;
+pub(crate) const WORKERS: [usize; 3] = [4, 5, 6];
+pub(crate) const PRICE: u64 = 1_000_000;
 
-struct Setup {
-    chain: TestChain,
-    scheduler: Client,
-    requester: Client,
-    workers: Vec<Client>,
-    app: Address,
-    pool: Address,
+pub(crate) struct Setup {
+    pub(crate) chain: TestChain,
+    pub(crate) scheduler: Client,
+    pub(crate) requester: Client,
+    pub(crate) workers: Vec<Client>,
+    pub(crate) app: Address,
+    pub(crate) pool: Address,
 }
 
 impl Setup {
-    async fn start() -> Setup {
+    pub(crate) async fn start() -> Setup {
         let chain = TestChain::start().await.expect("chain");
         let app = chain
             .client_for(APP_OWNER)
@@ -60,7 +60,18 @@ impl Setup {
     }
 
     /// A deal of `volume` tasks at `trust`, in category 0 (XS, timeref 300 s).
-    async fn deal(&self, trust: u64, volume: u64, salt: u8) -> DealInfo {
+    pub(crate) async fn deal(&self, trust: u64, volume: u64, salt: u8) -> DealInfo {
+        self.deal_calling(trust, volume, salt, Address::ZERO).await
+    }
+
+    /// [`Setup::deal`] whose results go to the consumer `callback` (zero: none).
+    pub(crate) async fn deal_calling(
+        &self,
+        trust: u64,
+        volume: u64,
+        salt: u8,
+        callback: Address,
+    ) -> DealInfo {
         let app = self
             .chain
             .client_for(APP_OWNER)
@@ -93,6 +104,7 @@ impl Setup {
                 volume: U256::from(volume),
                 trust: U256::from(trust),
                 params: r#"{"iexec_args":"x"}"#.into(),
+                callback,
                 salt: B256::repeat_byte(salt),
                 ..Default::default()
             })
@@ -112,7 +124,7 @@ impl Setup {
     }
 
     /// The scheduler's authorization of `worker` on `task` (no enclave).
-    fn authorize(&self, worker: &Client, task: B256) -> Bytes {
+    pub(crate) fn authorize(&self, worker: &Client, task: B256) -> Bytes {
         authorize_as(&self.chain, SCHEDULER, worker, task)
     }
 }
@@ -127,14 +139,14 @@ fn authorize_as(chain: &TestChain, signer: usize, worker: &Client, task: B256) -
 }
 
 /// The refusal of a call that must not have been sent.
-fn refusal<T: std::fmt::Debug>(result: Result<T, Error>) -> Refusal {
+pub(crate) fn refusal<T: std::fmt::Debug>(result: Result<T, Error>) -> Refusal {
     match result {
         Err(Error::Refused(refusal)) => refusal,
         other => panic!("expected a refusal before sending, got {other:?}"),
     }
 }
 
-fn link() -> Bytes {
+pub(crate) fn link() -> Bytes {
     Bytes::from_static(br#"{"storage":"http","location":"https://store.example/r"}"#)
 }
 
@@ -363,20 +375,13 @@ async fn replicated_tasks_contribute_reveal_and_finalize() {
     let r = refusal(w1.reveal(id, digest).await);
     assert!(r.to_string().contains("it already revealed"), "{r}");
 
-    // finalize: the scheduler only, once every winner revealed (or the reveal deadline passed)
+    // finalize: the scheduler only, at once: the digest proves w2's vote, revealed or not
     let r = refusal(
         s.requester
             .finalize(&task, digest, &link(), &Bytes::new())
             .await,
     );
     assert!(matches!(r, Refusal::NotTheScheduler { .. }), "{r}");
-    let r = refusal(
-        s.scheduler
-            .finalize(&task, digest, &link(), &Bytes::new())
-            .await,
-    );
-    assert!(r.to_string().contains("1 of 2 winners revealed"), "{r}");
-    w2.reveal(id, digest).await.expect("w2 reveals");
     let r = refusal(
         s.scheduler
             .finalize(&task, B256::repeat_byte(0xee), &link(), &Bytes::new())
@@ -387,12 +392,19 @@ async fn replicated_tasks_contribute_reveal_and_finalize() {
         .finalize(&task, digest, &link(), &Bytes::new())
         .await
         .expect("finalize");
+    assert_eq!(
+        w1.contribution(id, addr(w1)).await.expect("view"),
+        ContributionStatus::Proved
+    );
+    assert_eq!(
+        w1.contribution(id, addr(w2)).await.expect("view"),
+        ContributionStatus::Contributed,
+        "w2 never revealed"
+    );
     for w in [w1, w2] {
-        assert_eq!(
-            w1.contribution(id, addr(w)).await.expect("view"),
-            ContributionStatus::Proved
-        );
-        assert_eq!(s.chain.score(addr(w)).await.expect("score"), 1);
+        assert_eq!(s.chain.score(addr(w)).await.expect("score"), 1, "both won");
+        let (_, locked) = s.chain.hub_account(addr(w)).await.expect("account");
+        assert_eq!(locked, U256::ZERO, "the stake came back");
     }
     let state = s.requester.task(&info, 0).await.expect("task");
     assert_eq!(state.status, TaskStatus::Completed);
@@ -417,37 +429,45 @@ async fn unrevealed_consensus_is_reopened_and_expired_tasks_are_claimed() {
     let s = Setup::start().await;
     let requester = s.requester.address().expect("wallet");
     let (free_before, locked_before) = s.chain.hub_account(requester).await.expect("account");
+    let kitty_before = s.requester.kitty().await.expect("kitty");
     let info = s.deal(3, 3, 3).await;
     let deal = DealRef::from(&info);
     let task = deal.task(0).expect("task");
     let id = task.task_id();
-    let timeref = u64::from(info.deal.timeref);
-    let [w1, w2, _] = &s.workers[..] else {
+    let [w1, w2, w3] = &s.workers[..] else {
         unreachable!()
     };
+    let addr = |w: &Client| w.address().expect("wallet");
+    let vote = |w: &Client, digest: B256| {
+        let (w, task, auth) = (w.clone(), task.clone(), s.authorize(w, id));
+        async move {
+            let me = w.address().expect("wallet");
+            w.contribute(
+                &task,
+                result_hash(id, digest),
+                result_seal(me, id, digest),
+                None,
+                &auth,
+            )
+            .await
+        }
+    };
     for w in [w1, w2] {
-        let me = w.address().expect("wallet");
-        let digest = B256::repeat_byte(0xd3);
-        w.contribute(
-            &task,
-            result_hash(id, digest),
-            result_seal(me, id, digest),
-            None,
-            &s.authorize(w, id),
-        )
-        .await
-        .expect("contribute");
+        vote(w, B256::repeat_byte(0xd3)).await.expect("contribute");
     }
 
-    // nobody reveals: the scheduler reopens once the reveal deadline passed
+    // nobody reveals: the scheduler may reopen from the reveal deadline on
     let r = refusal(s.scheduler.reopen(&task).await);
     assert!(
         r.to_string().contains("reveal deadline of task")
-            && r.to_string().contains("winners may still reveal"),
+            && r.to_string().contains("its voters may still reveal"),
         "{r}"
     );
+    let r = refusal(s.requester.reopen(&task).await);
+    assert!(matches!(r, Refusal::NotTheScheduler { .. }), "{r}");
+    let now = s.requester.now().await.expect("now");
     s.chain
-        .advance_time(2 * timeref)
+        .advance_time(info.deal.reveal_deadline(now) - now + 1)
         .await
         .expect("time passes");
     let r = refusal(w1.reveal(id, B256::repeat_byte(0xd3)).await);
@@ -461,9 +481,32 @@ async fn unrevealed_consensus_is_reopened_and_expired_tasks_are_claimed() {
         ),
         "{r}"
     );
+    // … and until the final deadline, past the contribution deadline of the first epoch
+    let now = s.requester.now().await.expect("now");
+    s.chain
+        .advance_time(info.deal.contribution_deadline() - now + 1)
+        .await
+        .expect("time passes");
     s.scheduler.reopen(&task).await.expect("reopen");
     let state = s.requester.task(&info, 0).await.expect("task");
     assert_eq!(state.status, TaskStatus::Active);
+    for w in [w1, w2] {
+        assert_eq!(
+            w3.contribution(id, addr(w)).await.expect("view"),
+            ContributionStatus::Rejected,
+            "the voters of the rejected value are barred"
+        );
+    }
+    let r = refusal(vote(w1, B256::repeat_byte(0xd4)).await);
+    assert!(matches!(r, Refusal::AlreadyContributed { .. }), "{r}");
+    // a reopened task takes contributions after 7 T (one fresh vote is no consensus)
+    vote(w3, B256::repeat_byte(0xd4))
+        .await
+        .expect("a reopened task takes contributions until its final deadline");
+    assert_eq!(
+        s.requester.task(&info, 0).await.expect("task").status,
+        TaskStatus::Active
+    );
 
     // before the final deadline nothing can be claimed
     let r = refusal(s.requester.claim(&task).await);
@@ -492,25 +535,15 @@ async fn unrevealed_consensus_is_reopened_and_expired_tasks_are_claimed() {
         .advance_time(info.deal.final_deadline() - now)
         .await
         .expect("time passes");
-    let w3 = &s.workers[2];
-    let me = w3.address().expect("wallet");
-    let r = refusal(
-        w3.contribute(
-            &task,
-            result_hash(id, B256::ZERO),
-            result_seal(me, id, B256::ZERO),
-            None,
-            &s.authorize(w3, id),
-        )
-        .await,
-    );
+    let r = refusal(vote(w3, B256::ZERO).await);
     assert!(
         matches!(
             r,
             Refusal::DeadlinePassed {
                 deadline: "contribution",
+                at,
                 ..
-            }
+            } if at == info.deal.final_deadline()
         ),
         "{r}"
     );
@@ -536,21 +569,32 @@ async fn unrevealed_consensus_is_reopened_and_expired_tasks_are_claimed() {
         format!("task {id} is FAILED: nothing to reopen")
     );
 
-    // money: the payer is refunded with the scheduler's stake, contributors get theirs back
+    // money: the payer gets its price back and nothing more; the scheduler's stakes and the
+    // rejected voters' go to the kitty; the contributor who was not rejected gets its back
     for index in 0..3 {
         let state = s.requester.task(&info, index).await.expect("task");
         assert_eq!(state.status, TaskStatus::Failed, "task {index}");
     }
     let (free_after, locked_after) = s.chain.hub_account(requester).await.expect("account");
-    assert_eq!(locked_after, locked_before);
-    let compensation = U256::from(info.deal.scheduler_stake() * 3);
-    assert_eq!(free_after, free_before + compensation);
-    for w in [w1, w2] {
-        let (_, locked) = s
-            .chain
-            .hub_account(w.address().expect("wallet"))
-            .await
-            .expect("account");
-        assert_eq!(locked, U256::ZERO, "the worker's stake came back");
+    assert_eq!(
+        (free_after, locked_after),
+        (free_before, locked_before),
+        "nobody profits from a failed task"
+    );
+    let kitty = s.requester.kitty().await.expect("kitty");
+    assert_eq!(
+        kitty.0 - kitty_before.0,
+        3 * info.deal.scheduler_stake() + 2 * info.deal.worker_stake
+    );
+    for (w, lost) in [(w1, true), (w2, true), (w3, false)] {
+        let (free, locked) = s.chain.hub_account(addr(w)).await.expect("account");
+        assert_eq!(locked, U256::ZERO);
+        let deposit = dexec_sdk::primitives::Nrlc::from_rlc(100_000).to_u256();
+        let expected = if lost {
+            deposit - U256::from(info.deal.worker_stake)
+        } else {
+            deposit
+        };
+        assert_eq!(free, expected, "{}", addr(w));
     }
 }

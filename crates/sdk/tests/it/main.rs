@@ -1,6 +1,8 @@
 //! The SDK against a real anvil with the hub deployed: assets, orders, matching pre-checks,
-//! deals, tasks and the event follower; the execution side (`execution`).
+//! deals, tasks and the event follower; the execution side (`execution`), the scheduler's
+//! batches of signed contributions and the delivery of batch results to consumers (`batches`).
 
+mod batches;
 mod execution;
 
 use alloy::node_bindings::AnvilInstance;
