@@ -26,9 +26,11 @@ deadline: payer refunded), TIMEOUT (past the final deadline, not yet claimed).
 stderr; with --json the final state is printed as JSON). It polls the chain every second, once
 per devnet block (iExec's SDK polls every 5 s).
 
-`claim` settles a task in TIMEOUT: the payer gets the task's price back plus the scheduler's
-stake as compensation, and workers who contributed get their stakes back. Anyone may send it
-(the wallet pays the gas only).";
+`claim` settles a task in TIMEOUT: the payer gets the task's price back (and nothing more), the
+scheduler's stake goes to the kitty (an account nobody can take from, so no one profits from a
+failed task); contributors get their stakes back, except those who voted against a consensus,
+stayed silent on it or were rejected by a reopen, whose stakes go to the kitty too. Anyone may
+send it (the wallet pays the gas only).";
 
 /// Arguments of `dexec task`.
 #[derive(Debug, clap::Args)]
@@ -53,8 +55,8 @@ enum TaskCommand {
         #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
         timeout: u64,
     },
-    /// Claim a task past its final deadline that did not complete: refund its payer (with the
-    /// scheduler's stake as compensation) and return the contributors' stakes.
+    /// Claim a task past its final deadline that did not complete: refund its payer's price,
+    /// send the scheduler's stake to the kitty and settle the contributors' stakes.
     Claim {
         /// The task id.
         task_id: B256,
@@ -96,12 +98,13 @@ async fn claim_task(
     let task = DealRef::from(&deal).task(index)?;
     let d = &deal.deal;
     let refund = Nrlc(d.app_price + d.dataset_price + d.workerpool_price);
-    let compensation = Nrlc(d.scheduler_stake());
+    let seized = Nrlc(d.scheduler_stake());
     // ask only when the claim can go through; otherwise the SDK says why not, sending nothing
     if client.task(&deal, index).await?.status == TaskStatus::Timeout {
         confirm(
             &format!(
-                "Claim task {task_id}: refund {refund} and {compensation} of compensation to                  its payer {}?",
+                "Claim task {task_id}: refund {refund} to its payer {} and send the scheduler's \
+                 stake of {seized} to the kitty?",
                 d.payer
             ),
             force,
@@ -112,7 +115,7 @@ async fn claim_task(
         ("claimed", task_id.to_string()),
         ("payer", d.payer.to_string()),
         ("refunded", refund.to_string()),
-        ("compensation", compensation.to_string()),
+        ("scheduler stake to the kitty", seized.to_string()),
         ("", tx_line(&tx)),
     ]);
     Output::new(
@@ -122,7 +125,7 @@ async fn claim_task(
             "index": index,
             "payer": d.payer,
             "refunded": refund,
-            "compensation": compensation,
+            "schedulerStakeSeized": seized,
             "tx": tx,
         }),
         text,

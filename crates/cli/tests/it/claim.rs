@@ -1,5 +1,6 @@
-//! `dexec task claim` on a running devnet: a task past its final deadline is claimed and its
-//! payer refunded with the scheduler's stake; a completed task is refused before anything is
+//! `dexec task claim` on a running devnet: a task past its final deadline is claimed, its payer
+//! gets its price back and nothing more (the scheduler's stake goes to the kitty); a completed
+//! task is refused before anything is
 //! sent. The deal and the completed task are made through the SDK (the CLI has no worker).
 
 use alloy::primitives::{Bytes, B256, U256};
@@ -159,6 +160,9 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
     assert_eq!(shown["status"], "TIMEOUT");
     net.fails(Some(CLAIMER), &["task", "claim", &expired], 5);
     let before = net.json(Some(REQUESTER), &["account", "show"]);
+    let kitty =
+        || runtime.block_on(async { client(&net, CLAIMER).await.kitty().await.expect("kitty") });
+    let kitty_before = kitty();
     let claimed = net.json(
         Some(CLAIMER),
         &["task", "claim", &expired, "--deal", &deal_id, "--force"],
@@ -166,14 +170,19 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
     assert_eq!(claimed["claimed"], expired.as_str());
     assert!(claimed["tx"]["txHash"].is_string(), "{claimed}");
     let refund = u128::from(PRICE);
-    let compensation = u128::from(PRICE) * 30 / 100;
+    let stake = u128::from(PRICE) * 30 / 100;
     assert_eq!(nrlc(&claimed["refunded"]), refund);
-    assert_eq!(nrlc(&claimed["compensation"]), compensation);
+    assert_eq!(nrlc(&claimed["schedulerStakeSeized"]), stake);
     let after = net.json(Some(REQUESTER), &["account", "show"]);
     assert_eq!(
         nrlc(&after["hubBalance"]) - nrlc(&before["hubBalance"]),
-        refund + compensation,
-        "the payer gets the task's price back and the scheduler's stake"
+        refund,
+        "the payer gets the task's price back and nothing more"
+    );
+    assert_eq!(
+        kitty().0 - kitty_before.0,
+        stake,
+        "the scheduler's stake is seized"
     );
     assert_eq!(
         nrlc(&before["hubLocked"]) - nrlc(&after["hubLocked"]),

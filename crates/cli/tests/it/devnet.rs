@@ -85,6 +85,8 @@ fn bench_gas_writes_every_figure() {
         "match_volume100_with_dataset",
         "match_volume1_standing_orders",
         "task_trust1_total_standing_orders",
+        "contribute_batch_three_workers",
+        "task_trust3_three_workers_each_total",
         "deposit",
         "withdraw",
         "cancel_order",
@@ -127,13 +129,23 @@ fn bench_gas_writes_every_figure() {
             "{name}: no target"
         );
     }
-    // a flow costs at least its parts: the fast path plus a match, the trust-5 run its calls
+    // a flow costs at least its parts: the fast path plus a match, the trust-5 runs their calls
     assert!(fig("task_trust1_total") > fig("contribute_and_finalize") + 21_000);
     assert!(
         fig("task_trust3_three_workers_total")
-            > fig("contribute") + fig("contribute_consensus") + fig("reveal") + fig("finalize")
+            > fig("contribute_batch_three_workers") + fig("finalize") + 21_000
     );
-    assert!(fig("task_trust3_three_workers_total") > fig("task_trust3_two_workers_total"));
+    assert!(
+        fig("task_trust3_three_workers_each_total")
+            > fig("contribute") + fig("contribute_consensus") + fig("reveal")
+    );
+    assert!(fig("task_trust3_three_workers_each_total") > fig("task_trust3_two_workers_total"));
+    // one contributeBatch and no reveal cost less than three contributes and three reveals,
+    // and the batch less than the three contributions it carries
+    assert!(fig("task_trust3_three_workers_total") < fig("task_trust3_three_workers_each_total"));
+    assert!(
+        fig("contribute_batch_three_workers") < 2 * fig("contribute") + fig("contribute_consensus")
+    );
     // standing provider orders update consumption words instead of creating them
     assert!(fig("match_volume1_standing_orders") < fig("match_volume1_no_dataset"));
     // and the task total adds a whole settlement transaction to its match
@@ -147,5 +159,6 @@ fn bench_gas_writes_every_figure() {
         .as_str()
         .expect("note");
     assert!(note.contains("TRUST 5"), "{note}");
+    assert!(note.contains("contributeBatch"), "{note}");
     assert!(table.contains("measured at TRUST 5"), "{table}");
 }

@@ -1,6 +1,7 @@
 //! Execution flows of `dexec bench gas`: what happens to a deal after its match (the trust-1
-//! fast path, replicated contributions, scheduler batches, claims), with the signatures
-//! workers and schedulers make.
+//! fast path, replicated contributions sent by each worker or signed for the scheduler's
+//! `contributeBatch`, scheduler batches of results, claims), with the signatures workers and
+//! schedulers make.
 
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::providers::Provider;
@@ -10,6 +11,7 @@ use alloy::sol_types::SolEvent;
 use dexec_contracts::tx::find_event;
 use dexec_contracts::{Hub, HubPoco};
 use dexec_primitives::category::FINAL_DEADLINE_RATIO;
+use dexec_primitives::poco::{authorization_hash, contribution_hash, result_hash, result_seal};
 use dexec_primitives::task_id;
 use eyre::ensure;
 
@@ -90,8 +92,8 @@ impl World {
                     deal.encoded.clone(),
                     deal.id,
                     U256::from(index),
-                    keccak256([task.as_slice(), digest.as_slice()].concat()),
-                    keccak256([worker.as_slice(), task.as_slice(), digest.as_slice()].concat()),
+                    result_hash(task, digest),
+                    result_seal(worker, task, digest),
                     Address::ZERO,
                     Bytes::new(),
                     self.authorize(worker, task)?,
@@ -144,6 +146,78 @@ impl World {
             finalize,
         };
         tracing::debug!(target: "bench", trust, ?run, "replicated task");
+        Ok(run)
+    }
+
+    /// A replicated task at `trust` on the path a scheduler takes: match (volume 1, no
+    /// dataset), then one `contributeBatch` carrying the `workers` honest workers' signed
+    /// contributions (the last one reaching consensus), then `finalize` with the digest, which
+    /// proves every winner's seal: nobody reveals.
+    pub(super) async fn replicated_task_batch(
+        &mut self,
+        trust: u64,
+        workers: usize,
+    ) -> eyre::Result<ReplicatedBatch> {
+        let (deal, matched) = self.match_deal(1, false, trust).await?;
+        let index = u64::from(deal.deal.bot_first);
+        let task = task_id(deal.id, index);
+        let digest = result_digest(task);
+        let hub = self.deployment.hub;
+        let mut batch = Vec::new();
+        let mut addresses = Vec::new();
+        for &w in &REPLICATED_WORKERS[..workers] {
+            let worker = self.address(w);
+            let hash = result_hash(task, digest);
+            let seal = result_seal(worker, task, digest);
+            let signed = contribution_hash(task, hash, seal, Address::ZERO);
+            let signature = self.signer(w).sign_message_sync(signed.as_slice())?;
+            batch.push(HubPoco::SignedContribution {
+                index: U256::from(index),
+                worker,
+                resultHash: hash,
+                resultSeal: seal,
+                workerSign: Bytes::copy_from_slice(&signature.as_bytes()),
+                ..Default::default()
+            });
+            addresses.push(worker);
+        }
+        let call = self
+            .poco
+            .contributeBatch(deal.encoded.clone(), deal.id, batch)
+            .from(self.address(SCHEDULER));
+        let (receipt, contributed) = measured(&call).await?;
+        let votes = count_events::<HubPoco::TaskContribute>(&receipt, hub);
+        ensure!(
+            votes == workers,
+            "{votes} of {workers} contributions counted"
+        );
+        find_event::<HubPoco::TaskConsensus>(&receipt, hub)?;
+
+        let call = self
+            .poco
+            .finalize(
+                deal.encoded.clone(),
+                deal.id,
+                U256::from(index),
+                digest,
+                addresses,
+                RESULTS.into(),
+                Bytes::new(),
+            )
+            .from(self.address(SCHEDULER));
+        let (receipt, finalize) = measured(&call).await?;
+        find_event::<HubPoco::TaskFinalize>(&receipt, hub)?;
+        let accurate = count_events::<HubPoco::AccurateContribution>(&receipt, hub);
+        ensure!(
+            accurate == workers,
+            "{accurate} of {workers} workers rewarded without reveals"
+        );
+        let run = ReplicatedBatch {
+            matched,
+            contributed,
+            finalize,
+        };
+        tracing::debug!(target: "bench", trust, ?run, "replicated task, scheduler's batch");
         Ok(run)
     }
 
@@ -216,7 +290,7 @@ impl World {
     /// The scheduler's authorization of `worker` for `task` without enclave: an EIP-191
     /// signature of keccak256(worker ‖ taskId ‖ address(0)).
     fn authorize(&self, worker: Address, task: B256) -> eyre::Result<Bytes> {
-        let message = keccak256([worker.as_slice(), task.as_slice(), &[0; 20]].concat());
+        let message = authorization_hash(worker, task, Address::ZERO);
         let signature = self
             .signer(SCHEDULER)
             .sign_message_sync(message.as_slice())?;
@@ -244,6 +318,24 @@ impl Replicated {
             + self.contributions.iter().copied().sum()
             + self.reveals.iter().copied().sum()
             + self.finalize
+    }
+}
+
+/// Gas of each transaction of a replicated task settled by its scheduler's batch.
+#[derive(Debug)]
+pub(super) struct ReplicatedBatch {
+    /// The match (volume 1, no dataset).
+    pub matched: Measured,
+    /// The `contributeBatch` of every worker's signed contribution.
+    pub contributed: Measured,
+    /// The scheduler's finalize, with no reveal.
+    pub finalize: Measured,
+}
+
+impl ReplicatedBatch {
+    /// The whole flow: match, the batch and finalize.
+    pub fn total(&self) -> Measured {
+        self.matched + self.contributed + self.finalize
     }
 }
 

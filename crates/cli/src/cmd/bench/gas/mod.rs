@@ -54,12 +54,21 @@ refunds) of real transactions with orders signed in EIP-712 (65-byte signatures)
   task_trust3_two_workers_total trust 3: match + 2 contribute + 2 reveal + finalize
   task_trust3_three_workers_total
                                 3 workers, at trust 5 (three fresh workers are only all
-                                needed from trust 5): match + 3 contribute + 3 reveal + finalize
-  contribute, contribute_consensus, reveal, finalize
-                                single calls of that trust-5 run (first contribution, the one
-                                reaching consensus, first reveal, finalize with 3 winners)
+                                needed from trust 5), the scheduler's path: match + one
+                                contributeBatch of the 3 signed contributions + finalize (no
+                                reveal: the digest proves the winners)
+  contribute_batch_three_workers, finalize
+                                single calls of that run
+  task_trust3_three_workers_each_total
+                                the same task, each worker sending its own contribute and
+                                reveal: match + 3 contribute + 3 reveal + finalize
+  contribute, contribute_consensus, reveal
+                                single calls of that run (first contribution, the one reaching
+                                consensus, first reveal)
   bag100_per_task               (matchOrders volume 100 + two pushResults of 50) / 100
   claim                         claim of an unsettled trust-1 task after its final deadline
+                                (the payer gets its price back, the scheduler's stake goes to
+                                the kitty)
 Prices: app 1,000 nRLC, dataset 1,000,000 nRLC, workerpool 1,000,000,000 nRLC; category 0,
 no dataset unless named; the requester calls matchOrders itself. Each scenario starts from
 the same snapshot and runs twice with new orders: `<name>_first` is the cold run, `<name>`

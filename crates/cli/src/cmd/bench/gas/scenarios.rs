@@ -21,7 +21,10 @@ pub(super) enum Scenario {
     Trust1Task,
     Trust1StandingOrders,
     Trust3TwoWorkers,
+    /// Three workers at trust 5 through the scheduler's `contributeBatch`.
     Trust5ThreeWorkers,
+    /// The same task, each worker sending its own contribute and reveal.
+    Trust5ThreeWorkersEach,
     BagOf100,
     Claim,
 }
@@ -132,23 +135,36 @@ pub(super) const SPECS: &[Spec] = {
             .target(600_000, None)
             .note(
                 "measured at TRUST 5, not 3: fresh workers weigh 2, so at trust 3 or 4 the \
-                 second agreeing vote reaches consensus and a third contribute reverts; trust \
-                 5 is the lowest needing all three. matchOrders + 3 contribute + 3 reveal + \
-                 finalize",
+                 second agreeing vote reaches consensus and a third contribution is refused; \
+                 trust 5 is the lowest needing all three. The path a scheduler takes: \
+                 matchOrders + one contributeBatch carrying the three workers' signed \
+                 contributions + finalize with the digest (it proves each winner's seal: \
+                 nobody reveals)",
             ),
-        Spec::new(Trust5ThreeWorkers, "contribute")
-            .anchor(346_973, "contribute avg")
-            .note("first contribution of the trust-5, three-worker task"),
-        Spec::new(Trust5ThreeWorkers, "contribute_consensus")
-            .anchor(372_771, "contribute #3 reaching consensus, trust 8, repeat")
-            .anchor_first(367_971, "contribute #3 reaching consensus, trust 8, first")
-            .note("third contribution of the trust-5 task, the one reaching consensus"),
-        Spec::new(Trust5ThreeWorkers, "reveal")
-            .anchor(78_544, "reveal avg")
-            .note("first reveal of the trust-5, three-worker task"),
+        Spec::new(Trust5ThreeWorkers, "contribute_batch_three_workers").note(
+            "the scheduler's contributeBatch of the trust-5 task: three workers' EIP-191-signed \
+             contributions in one transaction, the third reaching consensus",
+        ),
         Spec::new(Trust5ThreeWorkers, "finalize")
             .anchor(403_856, "finalize avg")
-            .note("finalize of the trust-5 task, 3 winning contributors"),
+            .note(
+                "finalize of the trust-5 task after the batch: 3 winners proved by the digest, \
+                 none revealed",
+            ),
+        Spec::new(Trust5ThreeWorkersEach, "task_trust3_three_workers_each_total").note(
+            "the same trust-5 task on the workers' own path: matchOrders + 3 contribute + 3 \
+             reveal + finalize",
+        ),
+        Spec::new(Trust5ThreeWorkersEach, "contribute")
+            .anchor(346_973, "contribute avg")
+            .note("first contribution of the trust-5 task, sent by its worker"),
+        Spec::new(Trust5ThreeWorkersEach, "contribute_consensus")
+            .anchor(372_771, "contribute #3 reaching consensus, trust 8, repeat")
+            .anchor_first(367_971, "contribute #3 reaching consensus, trust 8, first")
+            .note("third contribution of the trust-5 task, the one reaching consensus, sent by its worker"),
+        Spec::new(Trust5ThreeWorkersEach, "reveal")
+            .anchor(78_544, "reveal avg")
+            .note("first reveal of the trust-5 task on the workers' own path"),
         Spec::new(BagOf100, "bag100_per_task")
             .anchor(
                 661_537,
@@ -161,13 +177,14 @@ pub(super) const SPECS: &[Spec] = {
             ),
         Spec::new(Claim, "claim").anchor(181_535, "claim avg").note(
             "a trust-1 task nobody settled, claimed by the requester once past its final \
-             deadline (start + 10 x 300 s)",
+             deadline (start + 10 x 300 s): the payer gets its price back, the scheduler's stake \
+             goes to the kitty",
         ),
     ]
 };
 
 impl Scenario {
-    pub(super) const ALL: [Self; 12] = [
+    pub(super) const ALL: [Self; 13] = [
         Self::MatchVolume1NoDataset,
         Self::MatchVolume1WithDataset,
         Self::MatchVolume100WithDataset,
@@ -178,6 +195,7 @@ impl Scenario {
         Self::Trust1StandingOrders,
         Self::Trust3TwoWorkers,
         Self::Trust5ThreeWorkers,
+        Self::Trust5ThreeWorkersEach,
         Self::BagOf100,
         Self::Claim,
     ];
@@ -213,13 +231,16 @@ impl Scenario {
             }
             Self::Trust3TwoWorkers => vec![world.replicated_task(3, 2).await?.total()],
             Self::Trust5ThreeWorkers => {
+                let run = world.replicated_task_batch(5, 3).await?;
+                vec![run.total(), run.contributed, run.finalize]
+            }
+            Self::Trust5ThreeWorkersEach => {
                 let run = world.replicated_task(5, 3).await?;
                 vec![
                     run.total(),
                     run.contributions[0],
                     run.contributions[2],
                     run.reveals[0],
-                    run.finalize,
                 ]
             }
             Self::BagOf100 => vec![world.bag_of_100().await?],
