@@ -21,9 +21,10 @@ use alloy::primitives::B256;
 use dexec_primitives::category::{CONTRIBUTION_DEADLINE_RATIO, FINAL_DEADLINE_RATIO};
 use dexec_primitives::poco::{has_consensus, weight, MAX_CONTRIBUTORS};
 
-/// The highest trust the hub accepts in a match: what [`MAX_CONTRIBUTORS`] fresh workers
-/// (weight 2 each, group weight 2^16) can reach under the consensus rule.
-pub const HUB_MAX_TRUST: u64 = 1 << 16;
+/// The highest trust the hub accepts in a match (`dexec_primitives::poco::MAX_TRUST`): what
+/// [`MAX_CONTRIBUTORS`] fresh workers (weight 2 each, group weight 2^16) can reach under the
+/// consensus rule.
+pub const HUB_MAX_TRUST: u64 = dexec_primitives::poco::MAX_TRUST as u64;
 
 /// Share of the deadline window held back by default, percent: settlement, re-assignment after
 /// a lost worker and slower tasks than measured take from it.

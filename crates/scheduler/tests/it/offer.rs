@@ -1,6 +1,7 @@
 //! The scheduler keeps a workerpool order of its policy open on a real market: it publishes
 //! one, publishes a fresh one when deals used it up, never stacks duplicates, and survives a
-//! market that refuses its order.
+//! market that refuses its order; the order's volume follows what the pool's workers can do
+//! (none without workers), and it is for the requester the operator names.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use alloy::primitives::{B256, U256};
 use dexec_primitives::orders::{AppOrder, RequestOrder, WorkerpoolOrder};
 use dexec_primitives::{Nrlc, Signed};
 use dexec_scheduler::offer::OfferPolicy;
-use dexec_sdk::market::{BookStatus, MarketClient, OrderQuery, OrderView};
+use dexec_sdk::market::{AddressFilter, BookStatus, MarketClient, OrderQuery, OrderView};
 use dexec_sdk::{MatchInput, OrderKind};
 use dexec_test_utils::wait_for;
 
@@ -20,6 +21,10 @@ async fn open_orders(market: &MarketClient, pool: &Pool) -> Vec<OrderView> {
             OrderKind::Workerpool,
             &OrderQuery {
                 workerpool: Some(pool.workerpool.into()),
+                // restricted orders too (by default the book lists unrestricted ones)
+                app: Some(AddressFilter::Any),
+                dataset: Some(AddressFilter::Any),
+                requester: Some(AddressFilter::Any),
                 ..OrderQuery::default()
             },
         )
@@ -66,6 +71,9 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         interval: Duration::from_millis(100),
     });
     pool.start_scheduler_with(config).await;
+    // a worker: the pool can take tasks (5 per slot in XS before anything is measured, more
+    // than the cap of 2)
+    let worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
 
     let first = wait_for(Duration::from_secs(20), || async {
         open_orders(&market, &pool).await.into_iter().next()
@@ -161,6 +169,10 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         interval: Duration::from_millis(100),
     });
     pool.start_scheduler_with(config).await;
+    drop(worker);
+    let _worker = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
     let refused = wait_for(Duration::from_secs(20), || async {
         let now = offer_counts(&pool).await;
         (now["refused"].as_u64()? >= 1).then_some(now)
@@ -195,5 +207,192 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
         again.is_some(),
         "the offer loop checks again after a refusal"
     );
+    let _ = stop_market.send(());
+}
+
+/// The market, served on port 0 with its database in the pool's directory; stops when the
+/// sender is dropped or sent to.
+async fn start_market(pool: &Pool) -> (MarketClient, String, tokio::sync::oneshot::Sender<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let market = dexec_market::serve(
+        dexec_market::Config::test(
+            pool.chain.chain_entry(),
+            format!("sqlite://{}", pool.dir.path().join("market.db").display())
+                .parse()
+                .expect("a SQLite URL"),
+        ),
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .expect("market starts");
+    let url = market.url();
+    let client = MarketClient::new(&url, pool.chain.chain_id).expect("client");
+    (client, url, stop)
+}
+
+/// The order's volume still available on chain.
+async fn remaining_on_chain(pool: &Pool, order: &Signed<WorkerpoolOrder>) -> U256 {
+    pool.chain
+        .reader()
+        .order_status(order)
+        .await
+        .expect("order status")
+        .remaining
+}
+
+/// The one open order of the pool with `volume`, once the offer loop published it.
+async fn wait_offer(market: &MarketClient, pool: &Pool, volume: u64) -> Signed<WorkerpoolOrder> {
+    let found = wait_for(Duration::from_secs(30), || async {
+        let open = open_orders(market, pool).await;
+        let view = open.into_iter().find(|o| o.remaining == volume as i64)?;
+        let order: Signed<WorkerpoolOrder> = view.order.into_signed()?;
+        (remaining_on_chain(pool, &order).await == U256::from(volume)).then_some(order)
+    })
+    .await;
+    match found {
+        Some(order) => order,
+        None => panic!(
+            "no open order of volume {volume}: {:?}, offer {}",
+            open_orders(market, pool)
+                .await
+                .iter()
+                .map(|o| o.remaining)
+                .collect::<Vec<_>>(),
+            offer_counts(pool).await
+        ),
+    }
+}
+
+/// The review's H-1 overload: the default offer was 1000 tasks whatever the pool. Now the
+/// volume is what the workers can finish before the deadline (in XS, before any duration is
+/// measured: 10 T with half held back, a full T per task, so 5 per slot), at most the cap:
+/// nothing without workers, more when a worker joins (the smaller order is closed on chain
+/// and replaced), nothing again when they are gone (closed on chain, so no copy of its
+/// signature can match); and only the named requester can take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_offered_volume_follows_the_workers_and_the_requester_restriction() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let (market, url, stop_market) = start_market(&pool).await;
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.offer = Some(OfferPolicy {
+        market_url: url,
+        price: Nrlc(u128::from(WORKERPOOL_PRICE)),
+        volume: 1_000,
+        category: 0,
+        trust: 1,
+        tag: B256::ZERO,
+        interval: Duration::from_millis(100),
+    });
+    let requester = pool.chain.address(REQUESTER);
+    config.offer_restrict.requester = requester;
+    pool.start_scheduler_with(config).await;
+
+    // no worker: checks run, nothing is offered
+    let idle = wait_for(Duration::from_secs(20), || async {
+        let now = offer_counts(&pool).await;
+        (now["checks"].as_u64()? >= 3).then_some(now)
+    })
+    .await
+    .expect("the offer loop checks");
+    assert_eq!(idle["published"], 0, "{idle}");
+    assert_eq!(idle["capacity"], 0, "{idle}");
+    assert!(open_orders(&market, &pool).await.is_empty());
+
+    // one worker with one slot: 5 tasks
+    let mut one = pool.worker_config(FIRST_WORKER);
+    one.max_concurrent = 1;
+    let one = pool.start_worker(one).await;
+    let first = wait_offer(&market, &pool, 5).await;
+    assert_eq!(first.order.requesterrestrict, requester);
+    assert_eq!(first.order.apprestrict, alloy::primitives::Address::ZERO);
+    assert_eq!(offer_counts(&pool).await["capacity"], 5);
+
+    // another with two slots: 15; the order of 5 offers a third of it, it is replaced
+    let mut two = pool.worker_config(FIRST_WORKER + 1);
+    two.max_concurrent = 2;
+    let two = pool.start_worker(two).await;
+    let second = wait_offer(&market, &pool, 15).await;
+    assert_eq!(second.order.requesterrestrict, requester);
+    assert_eq!(
+        remaining_on_chain(&pool, &first).await,
+        U256::ZERO,
+        "the smaller order was closed on chain"
+    );
+    assert!(offer_counts(&pool).await["closed"].as_u64() >= Some(1));
+    let mut live = 0;
+    for view in open_orders(&market, &pool).await {
+        let order: Signed<WorkerpoolOrder> = view.order.into_signed().expect("workerpool");
+        if remaining_on_chain(&pool, &order).await > U256::ZERO {
+            live += 1;
+        }
+    }
+    assert_eq!(
+        live, 1,
+        "one order can match (the market may still list the closed one)"
+    );
+
+    // anyone else is refused by the order's restriction
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let salt = || B256::from(rand::random::<[u8; 32]>());
+    let app_order = pool
+        .chain
+        .client_for(APP_OWNER)
+        .sign_order(AppOrder {
+            app,
+            volume: U256::from(10),
+            salt: salt(),
+            ..Default::default()
+        })
+        .await
+        .expect("app order");
+    let stranger = pool.chain.client_for(APP_OWNER);
+    let request = stranger
+        .sign_order(RequestOrder {
+            app,
+            workerpool: pool.workerpool,
+            workerpoolmaxprice: U256::from(WORKERPOOL_PRICE),
+            requester: pool.chain.address(APP_OWNER),
+            beneficiary: pool.chain.address(APP_OWNER),
+            volume: U256::from(1),
+            trust: U256::from(1),
+            salt: salt(),
+            ..Default::default()
+        })
+        .await
+        .expect("request");
+    let refused = stranger
+        .match_orders(&MatchInput {
+            app: app_order,
+            dataset: None,
+            workerpool: second.clone(),
+            request,
+        })
+        .await
+        .expect_err("the order is for another requester");
+    assert!(
+        refused.to_string().contains("requester"),
+        "the refusal names the requester restriction: {refused}"
+    );
+
+    // the workers leave (lost after 2 s without heartbeat): the order is closed on chain
+    drop(one);
+    drop(two);
+    let closed = wait_for(Duration::from_secs(30), || async {
+        (remaining_on_chain(&pool, &second).await == U256::ZERO).then_some(())
+    })
+    .await;
+    assert!(
+        closed.is_some(),
+        "the order was closed once the workers left"
+    );
+    let empty = wait_for(Duration::from_secs(20), || async {
+        let now = offer_counts(&pool).await;
+        (now["capacity"] == 0 && open_orders(&market, &pool).await.is_empty()).then_some(now)
+    })
+    .await;
+    assert!(empty.is_some(), "no order open without workers");
     let _ = stop_market.send(());
 }
