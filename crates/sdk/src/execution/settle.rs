@@ -150,8 +150,8 @@ impl Client {
     /// marks it pending. Once the batch is mined, [`PendingResults::get_receipt`] delivers
     /// them in transactions of their own ([`Client::deliver_callbacks`], with every
     /// consumer's full gas cap); a failed delivery is logged and reported in
-    /// [`PushedReceipt::deliveries`], never as a failure of the settlement (the results stay
-    /// pending, and anyone may deliver them later).
+    /// [`PushedReceipt::deliveries`](super::PushedReceipt::deliveries), never as a failure of
+    /// the settlement (the results stay pending, and anyone may deliver them later).
     pub async fn submit_results(
         &self,
         deal: &DealRef,
