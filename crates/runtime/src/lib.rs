@@ -29,10 +29,10 @@ mod runtime;
 mod shell;
 mod wasi;
 
-pub use fuel::{fuel_for_category, FUEL_PER_REFERENCE_SECOND};
+pub use fuel::{fuel_for_category, wall_clock_limit_for_category, FUEL_PER_REFERENCE_SECOND};
 pub use runtime::{
     Job, Limit, Outcome, OutputLimits, Run, Runtime, RuntimeConfig, TaskEnv,
-    DEFAULT_CLOCK_START_UNIX_SECS, DEFAULT_MEMORY_LIMIT, WASM_STACK_BYTES,
+    DEFAULT_CLOCK_START_UNIX_SECS, DEFAULT_MEMORY_LIMIT, HOST_CALL_FUEL, WASM_STACK_BYTES,
 };
 pub use shell::split_args;
 

@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    CallHook, Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder, Trap,
+};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::cache::ModuleCache;
 use crate::shell::split_args;
 use crate::wasi::{self, Capture, Limiter, SeededRng, State, VirtualClock, WriteBudgetExceeded};
-use crate::{fuel_for_category, Error, Result};
+use crate::{fuel_for_category, wall_clock_limit_for_category, Error, Result};
 
 /// Size of the WebAssembly stack (`max_wasm_stack`): 512 KiB, wasmtime's default.
 ///
@@ -24,12 +26,26 @@ pub const WASM_STACK_BYTES: usize = 512 * 1024;
 /// The virtual wall clock's default reading when an app starts: 2025-01-01T00:00:00Z.
 pub const DEFAULT_CLOCK_START_UNIX_SECS: u64 = 1_735_689_600;
 
+/// Fuel charged for every call the app makes into the host (WASI), on top of the fuel of the
+/// app's own instructions: 10^5, what about 5 µs of compute-bound work costs on the reference
+/// core (`docs/runtime.md`, "Fuel and categories").
+///
+/// wasmtime counts only WebAssembly operators, so without it an app looping on a cheap host
+/// call (reading an empty stdin, sleeping on the virtual clock) spends fuel a thousand times
+/// slower than one that computes and would reach the wall-clock limit instead of running out
+/// of fuel. The number of host calls is a function of the app and its inputs, so the charge
+/// is the same on every worker. Part of the deterministic profile (it moves where `OutOfFuel`
+/// falls), so not configurable.
+pub const HOST_CALL_FUEL: u64 = 100_000;
+
 /// Default memory limit of an app: 256 MiB of linear memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
 /// How a run ended. Every variant but [`Outcome::Timeout`] and [`Outcome::HostError`] is a
 /// deterministic function of the app, its inputs and the limits: every honest worker gets the
-/// same one, so it can be contributed as the task's result.
+/// same one. All but [`Outcome::HostError`] are the app's doing and end in a result the worker
+/// contributes (an error result for all but a zero exit); `HostError` is the worker's own
+/// fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum Outcome {
@@ -49,17 +65,27 @@ pub enum Outcome {
     /// The module cannot run: not valid WebAssembly, imports something dexec does not
     /// provide, or has no `_start` (not a WASI command).
     InvalidApp(String),
-    /// The wall-clock deadline passed (epoch interruption). A worker fault (slow or
-    /// overloaded host), never a result.
+    /// The wall-clock deadline ([`Job::timeout`]) passed (epoch interruption). Not a function
+    /// of the app alone (a much slower host gets there sooner), but the app's doing: fuel, with
+    /// [`HOST_CALL_FUEL`] per host call, stops compute and host-call loops long before it, and
+    /// no host call blocks, so only an app that keeps the host busy (large host calls) gets
+    /// here; workers contribute an error result naming the limit, which every worker of the
+    /// task shares ([`crate::wall_clock_limit_for_category`]).
     Timeout,
-    /// The host failed while running the app (a worker fault, never a result).
+    /// The host failed while running the app: a worker fault, never a result.
     HostError(String),
 }
 
 impl Outcome {
-    /// Whether every honest worker would reach this same outcome (so it may be contributed).
+    /// Whether every honest worker reaches this same outcome, whatever its speed.
     pub fn is_deterministic(&self) -> bool {
         !matches!(self, Self::Timeout | Self::HostError(_))
+    }
+
+    /// Whether the host, not the app, failed ([`Outcome::HostError`]): the one outcome that
+    /// gives no result (the worker reports its fault and the task goes to another worker).
+    pub fn is_host_fault(&self) -> bool {
+        matches!(self, Self::HostError(_))
     }
 
     /// Whether the app completed with exit code 0.
@@ -227,14 +253,16 @@ pub struct Job {
     pub fuel: u64,
     /// Linear memory limit in bytes.
     pub memory_limit: usize,
-    /// Wall-clock deadline; past it the run stops with [`Outcome::Timeout`].
+    /// Wall-clock deadline; past it the run stops with [`Outcome::Timeout`] (see
+    /// [`crate::wall_clock_limit_for_category`]).
     pub timeout: Duration,
     /// Limits on `/iexec_out`.
     pub output_limits: OutputLimits,
 }
 
 impl Job {
-    /// A job with the XS category's fuel (see [`crate::fuel_for_category`]) and time (300 s),
+    /// A job with the XS category's fuel and wall-clock limit (time reference 300 s: see
+    /// [`crate::fuel_for_category`] and [`crate::wall_clock_limit_for_category`]),
     /// [`DEFAULT_MEMORY_LIMIT`], default output limits, app name `app` and no arguments.
     pub fn new(
         wasm: impl Into<Arc<[u8]>>,
@@ -251,7 +279,7 @@ impl Job {
             output_dir: output_dir.into(),
             fuel: fuel_for_category(300),
             memory_limit: DEFAULT_MEMORY_LIMIT,
-            timeout: Duration::from_secs(300),
+            timeout: wall_clock_limit_for_category(300),
             output_limits: OutputLimits::default(),
         }
     }
@@ -526,6 +554,13 @@ impl Runtime {
         store
             .set_fuel(job.fuel)
             .map_err(|e| Error::Engine(e.to_string()))?;
+        store.call_hook(|mut store, hook| {
+            if matches!(hook, CallHook::CallingHost) {
+                let left = store.get_fuel()?;
+                store.set_fuel(left.saturating_sub(HOST_CALL_FUEL))?;
+            }
+            Ok(())
+        });
         let tick = self.config.epoch_tick.as_nanos().max(1);
         let ticks = job.timeout.as_nanos().div_ceil(tick) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -653,7 +688,10 @@ mod tests {
         assert!(Outcome::Ok { exit_code: 3 }.is_deterministic());
         assert!(!Outcome::Ok { exit_code: 3 }.is_success());
         assert!(!Outcome::Timeout.is_deterministic());
+        assert!(!Outcome::Timeout.is_host_fault());
         assert!(!Outcome::HostError("x".into()).is_deterministic());
+        assert!(Outcome::HostError("x".into()).is_host_fault());
+        assert!(!Outcome::OutOfFuel.is_host_fault());
         let json = serde_json::to_string(&Outcome::LimitExceeded(Limit::Memory)).expect("json");
         assert_eq!(json, r#"{"kind":"limit_exceeded","detail":"memory"}"#);
     }

@@ -57,6 +57,11 @@ pub struct Args {
     /// pool must use the same value or honest workers disagree).
     #[arg(long, hide = true)]
     pub fuel: Option<u64>,
+    /// Wall-clock limit of every app run, seconds, instead of half the category's time
+    /// reference (tests; every worker of the pool must use the same value: an app stopped by
+    /// it gets an error result that names it).
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub wall_clock_limit_secs: Option<u64>,
     /// Test hook: contribute a corrupted digest (to exercise consensus and slashing).
     #[arg(long, hide = true)]
     pub dishonest: bool,
@@ -93,6 +98,9 @@ pub struct Config {
     pub download_timeout: Duration,
     /// Fuel override.
     pub fuel: Option<u64>,
+    /// Wall-clock limit override (default: the category's, see
+    /// `dexec_runtime::wall_clock_limit_for_category`).
+    pub wall_clock_limit: Option<Duration>,
     /// Corrupt digests (tests).
     pub dishonest: bool,
     /// How long a `next` long poll may wait.
@@ -144,6 +152,7 @@ impl Config {
             max_download_bytes: 64 << 20,
             download_timeout: Duration::from_secs(30),
             fuel: None,
+            wall_clock_limit: None,
             dishonest: false,
             poll_wait: Duration::from_secs(1),
             report_interval: Duration::from_millis(200),
@@ -177,6 +186,7 @@ impl Config {
             max_download_bytes: args.max_download_mb << 20,
             download_timeout: Duration::from_secs(args.download_timeout_secs),
             fuel: args.fuel,
+            wall_clock_limit: args.wall_clock_limit_secs.map(Duration::from_secs),
             dishonest: args.dishonest,
             poll_wait: Duration::from_secs(20),
             report_interval: Duration::from_secs(1),

@@ -22,7 +22,9 @@ pub enum Error {
     /// The runtime could not run the app (a host problem, not an app problem).
     #[error("runtime: {0}")]
     Runtime(#[from] dexec_runtime::Error),
-    /// The run hit the wall-clock limit or a host error: a worker fault, never a result.
+    /// The worker itself failed (the runtime's host error, a panicked or cancelled task, an
+    /// HTTP client that cannot be built, an answer of the hub it does not understand): a
+    /// worker fault, never a result; the scheduler gives the task to another worker.
     #[error("worker fault: {0}")]
     Fault(String),
     /// The result could not be uploaded.

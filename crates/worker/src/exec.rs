@@ -7,7 +7,9 @@ use std::time::Duration;
 use alloy::primitives::{Bytes, B256};
 use dexec_primitives::results::COMPUTED_JSON;
 use dexec_primitives::{Deal, RequestParams};
-use dexec_runtime::{fuel_for_category, Job, Outcome, Runtime, TaskEnv};
+use dexec_runtime::{
+    fuel_for_category, wall_clock_limit_for_category, Job, Outcome, Runtime, TaskEnv,
+};
 use dexec_sdk::results::{file_sha256, output_digest, read_computed};
 use dexec_sdk::scheduler::Assignment;
 use dexec_sdk::store::StoreClient;
@@ -45,6 +47,9 @@ pub struct Executor {
     pub limits: Limits,
     /// Fuel for every task instead of the category's (all workers of a pool must agree).
     pub fuel_override: Option<u64>,
+    /// Wall-clock limit of every run instead of the category's (all workers of a pool must
+    /// agree: it is in the error result of an app that reaches it).
+    pub wall_clock_override: Option<Duration>,
     /// Apps already fetched, by checksum.
     pub apps: AppCache,
 }
@@ -150,8 +155,8 @@ impl Executor {
         })
     }
 
-    /// Fetch and run; `Ok(Err(message))` is a deterministic failure (an error result),
-    /// `Err` a worker fault.
+    /// Fetch and run; `Ok(Err(message))` is an app failure (an error result, see
+    /// [`app_result`]), `Err` a worker fault.
     async fn run(
         &self,
         a: &Assignment,
@@ -228,22 +233,43 @@ impl Executor {
         job.fuel = self
             .fuel_override
             .unwrap_or_else(|| fuel_for_category(u64::from(deal.timeref)));
-        job.timeout = Duration::from_secs(u64::from(deal.timeref).max(1));
+        job.timeout = self
+            .wall_clock_override
+            .unwrap_or_else(|| wall_clock_limit_for_category(u64::from(deal.timeref)));
+        let timeout = job.timeout;
         let run = self.runtime.clone().run_blocking(job).await?;
-        tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, "app finished");
-        Ok(match run.outcome {
-            Outcome::Ok { exit_code: 0 } => Ok(()),
-            Outcome::Ok { exit_code } => Err(format!("app exited with code {exit_code}")),
-            Outcome::OutOfFuel => Err("app ran out of fuel".into()),
-            Outcome::Trap(trap) => Err(format!("app trapped: {trap}")),
-            Outcome::LimitExceeded(limit) => Err(format!("app exceeded its {limit} limit")),
-            Outcome::InvalidApp(why) => Err(format!("invalid app: {why}")),
-            Outcome::Timeout => {
-                return Err(Error::Fault("the app ran past its wall-clock limit".into()))
-            }
-            Outcome::HostError(e) => return Err(Error::Fault(format!("host error: {e}"))),
-        })
+        tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, elapsed_ms = run.elapsed.as_millis() as u64, "app finished");
+        app_result(run.outcome, timeout)
     }
+}
+
+/// What a run's outcome makes of the replicate: `Ok(Ok(()))` the app's own result,
+/// `Ok(Err(message))` an error result saying why the app produced none, `Err` a worker fault.
+///
+/// Every way an app can fail is an error result, the wall-clock stop included: fuel (host calls
+/// charged too) ends a run long before the limit on an honest worker, so an app still running
+/// at the limit is one that keeps the host busy and never finishes, and every worker that stops
+/// it reaches the same sentence (the limit comes from the deal's category; `docs/runtime.md`,
+/// "Apps that never finish"). Were it a worker fault, nobody would
+/// contribute, the task would expire and the scheduler would lose its stake to a claim. Only the
+/// host failing (`HostError`) is the worker's own trouble, reported so the task is reassigned.
+pub fn app_result(
+    outcome: Outcome,
+    wall_clock_limit: Duration,
+) -> Result<std::result::Result<(), String>> {
+    Ok(match outcome {
+        Outcome::Ok { exit_code: 0 } => Ok(()),
+        Outcome::Ok { exit_code } => Err(format!("app exited with code {exit_code}")),
+        Outcome::OutOfFuel => Err("app ran out of fuel".into()),
+        Outcome::Trap(trap) => Err(format!("app trapped: {trap}")),
+        Outcome::LimitExceeded(limit) => Err(format!("app exceeded its {limit} limit")),
+        Outcome::InvalidApp(why) => Err(format!("invalid app: {why}")),
+        Outcome::Timeout => Err(format!(
+            "app ran past its wall-clock limit of {} s",
+            wall_clock_limit.as_secs()
+        )),
+        Outcome::HostError(e) => return Err(Error::Fault(format!("host error: {e}"))),
+    })
 }
 
 /// Replace `/iexec_out` with a deterministic error result: `error.txt` holding `message`

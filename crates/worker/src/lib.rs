@@ -6,10 +6,15 @@
 //! checksums, run it in the deterministic WASM runtime off the async threads, digest the
 //! result, zip `/iexec_out` deterministically into the store, then settle as told:
 //! `contributeAndFinalize` (trust 1), or `contribute` then `reveal` (replicated), reporting
-//! each step to the scheduler. A failed download or app becomes a deterministic error result
-//! so replicas still agree; a wall-clock timeout or host error is reported as the worker's
-//! own failure. Each replicate's state is kept on disk and resumed after a restart.
-//! Protocol: `docs/workerpool.md`.
+//! each step to the scheduler. Every way an app can fail to produce a result (a failed
+//! download, a non-zero exit, a trap, fuel, memory or output limits, an invalid app or
+//! `computed.json`, and the wall-clock limit) becomes an error result (`error.txt` saying why,
+//! the same sentence on every honest worker), contributed like any result, so the task
+//! completes and its scheduler is paid rather than claimed against. Only the worker's own
+//! trouble (the runtime's host errors, local disk, the store, the chain) is reported to the
+//! scheduler as a failure, and the task goes to another worker. Each replicate's state is kept
+//! on disk and resumed after a restart. Protocol: `docs/workerpool.md`; outcomes:
+//! `docs/runtime.md`.
 
 mod config;
 mod error;
@@ -105,6 +110,7 @@ where
             allow_private: config.allow_private_inputs,
         },
         fuel_override: config.fuel,
+        wall_clock_override: config.wall_clock_limit,
         apps: Default::default(),
     };
     std::fs::create_dir_all(config.work_dir.join("tasks"))?;

@@ -56,7 +56,7 @@ fn hello_runs_are_identical_and_reuse_the_compiled_module() {
 #[test]
 fn pi_matches_the_native_build_and_its_work_grows_with_iterations() {
     let mut fuel = Vec::new();
-    for iterations in [100_000u64, 1_000_000] {
+    for iterations in [1_000_000u64, 10_000_000] {
         let dirs = TaskDirs::new();
         let result = run(dirs.job(app("pi"), &format!("{iterations} 42")));
         assert!(result.outcome.is_success(), "{result:?}");
@@ -72,7 +72,8 @@ fn pi_matches_the_native_build_and_its_work_grows_with_iterations() {
         assert_eq!(dirs.read("result.txt"), native.read("result.txt"));
         assert!(dirs.read("result.txt").starts_with("pi ~= 3.1"));
     }
-    // ten times the iterations, about ten times the fuel (start-up is a small constant)
+    // ten times the iterations, about ten times the fuel (start-up, with its host calls at
+    // HOST_CALL_FUEL each, is a small constant)
     let ratio = fuel[1] as f64 / fuel[0] as f64;
     assert!((8.0..11.0).contains(&ratio), "fuel {fuel:?}");
 }
@@ -165,4 +166,39 @@ async fn concurrent_runs_on_the_blocking_pool_agree() {
         .map(|d| result_digest(&d.output()).expect("digest"))
         .collect();
     assert!(digests.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// `forever` never finishes, whichever way it waits: its sleeps are served by the virtual
+/// clock (they return at once, an hour of virtual time passes in a fraction of a second) and
+/// its stdin is empty, so every mode ends out of fuel, the same on every run, long before a
+/// wall-clock limit.
+#[test]
+fn forever_ends_out_of_fuel_whichever_way_it_waits() {
+    for mode in ["sleep", "stdin", "spin"] {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let dirs = TaskDirs::new();
+            let mut job = dirs.job(app("forever"), mode);
+            job.fuel = 2_000_000_000;
+            job.timeout = std::time::Duration::from_secs(60);
+            let started = std::time::Instant::now();
+            let result = run(job);
+            assert_eq!(result.outcome, Outcome::OutOfFuel, "{mode}: {result:?}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{mode}: {:?}: a host call blocked",
+                started.elapsed()
+            );
+            assert_eq!(result.fuel_consumed, 2_000_000_000, "{mode}");
+            seen.push(result.stdout.clone());
+        }
+        assert_eq!(seen[0], seen[1], "{mode}: two runs differ");
+        if mode == "sleep" {
+            let stdout = String::from_utf8_lossy(&seen[0]);
+            assert!(
+                stdout.contains("forever: slept 1 h"),
+                "an hour of virtual sleep passes: {stdout:?}"
+            );
+        }
+    }
 }

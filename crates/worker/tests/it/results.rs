@@ -76,3 +76,60 @@ async fn a_failing_app_gives_an_error_result() {
     assert!(text.contains("app exited with code 3"), "{text}");
     assert_eq!(result.digest, sha256(error), "the digest of error.txt");
 }
+
+/// An app that never finishes still ends its task without a claim against the scheduler: the
+/// workers stop it at the wall-clock limit (fuel here is made too plentiful to stop it first),
+/// each contributes the same error result naming the limit, consensus is reached and the task
+/// completes; the scheduler gets its stake back and is paid, the workers are paid, and no money
+/// appears or vanishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_that_never_finishes_ends_its_task_without_a_claim() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    let scheduler = pool.chain.address(SCHEDULER);
+    let (scheduler_free, scheduler_locked) = pool.chain.hub_account(scheduler).await.unwrap();
+    let app = pool.deploy_app("forever", &forever_app()).await;
+    let mut workers = Vec::new();
+    for i in 0..2 {
+        let mut config = pool.worker_config(FIRST_WORKER + i);
+        // every worker of the pool uses the same limit: it is in the error result
+        config.fuel = Some(1 << 62);
+        config.wall_clock_limit = Some(Duration::from_secs(2));
+        workers.push(pool.start_worker(config).await);
+    }
+    let deal = pool.request(app, 3, 1).await;
+
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(90)).await;
+    let result = tasks[0].result.as_ref().expect("completed with a result");
+    let files = result_files(result).await;
+    let error = file(&files, "error.txt");
+    assert_eq!(
+        String::from_utf8_lossy(error),
+        "dexec error: app ran past its wall-clock limit of 2 s\n"
+    );
+    assert_eq!(result.digest, sha256(error), "the digest of error.txt");
+    assert_eq!(tasks[0].contributors, 2, "both workers agreed");
+
+    let view = pool.wait_view(deal.tasks[0], "completed").await;
+    assert_eq!(view.replicates.len(), 2);
+    assert!(
+        view.replicates
+            .iter()
+            .all(|r| r.error.is_none() && r.digest == Some(result.digest)),
+        "no worker reported a fault, both contributed the error result: {:?}",
+        view.replicates
+    );
+    for w in &workers {
+        assert_eq!(pool.chain.score(w.address()).await.unwrap(), 1, "paid work");
+    }
+    let (free_after, locked_after) = pool.chain.hub_account(scheduler).await.unwrap();
+    assert_eq!(
+        locked_after, scheduler_locked,
+        "the scheduler's stake is back"
+    );
+    assert!(
+        free_after > scheduler_free,
+        "and it is paid, not claimed against"
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
