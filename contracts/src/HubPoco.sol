@@ -557,7 +557,8 @@ contract HubPoco is Settlement, IPocoModuleErrors {
         return _tasks[taskId];
     }
 
-    /// @notice A worker's contribution: status (0 none, 1 contributed, 2 proved), weight, epoch.
+    /// @notice A worker's contribution: status (0 none, 1 contributed, 2 proved, 3 rejected by a
+    /// reopen), weight, the task's epoch when it was cast.
     function viewContribution(bytes32 taskId, address worker)
         external
         view

@@ -89,7 +89,8 @@ interface IHubErrors {
     /// @notice The request's bag of tasks would pass 2^32 - 1 task indices.
     /// @param volume the request's consumed volume after this match.
     error VolumeOutOfRange(uint256 volume);
-    /// @notice The request's trust does not fit 32 bits.
+    /// @notice The request's trust is above MAX_TRUST (2^16): no consensus could reach it
+    /// within the contributor cap.
     error TrustOutOfRange(uint256 trust);
     // ---- order management ----
     /// @notice Only the order's owner (asset owner or requester) or their signature may manage it.

@@ -19,7 +19,7 @@ struct Task {
     uint8 contributors;
     uint8 reveals;
     uint8 winners;
-    uint8 epoch; // bumped by reopen: contributions of an older epoch can no longer reveal
+    uint8 epoch; // bumped by each reopen (recorded in contributions; the rejected value's voters are marked REJECTED)
     uint40 revealDeadline;
     uint136 total; // 1 + sum of group weights (Sarmenta); < 2^133 with the weight cap
     bytes32 consensus; // winning resultHash once REVEALING
@@ -66,7 +66,8 @@ interface IPocoErrors {
     error ContributorsMismatch();
     /// @notice The revealed digest does not give the consensus, or not the worker's commitment.
     error RevealRejected();
-    /// @notice The caller has no contribution of the task's current epoch waiting to be revealed.
+    /// @notice The caller has no contribution waiting to be revealed (none, already proved, or
+    /// rejected by a reopen).
     error NotRevealable();
     /// @notice The transaction does not carry enough gas to give the callback its full cap.
     error NotEnoughGasForCallback();
