@@ -69,7 +69,7 @@ impl Global {
     /// A client without wallet.
     pub async fn reader(&self) -> eyre::Result<Client> {
         let (_, entry) = self.chain_entry()?;
-        Ok(Client::connect(&entry, None).await?)
+        Ok(Client::connect_with_timeout(&entry, None, self.chain.rpc_timeout()).await?)
     }
 
     /// A client signing with the selected wallet.
@@ -77,7 +77,7 @@ impl Global {
         let (_, entry) = self.chain_entry()?;
         let chain_id = entry.chain_id().unwrap_or_default();
         let signer = self.load_wallet(chain_id)?;
-        Ok(Client::connect(&entry, Some(signer)).await?)
+        Ok(Client::connect_with_timeout(&entry, Some(signer), self.chain.rpc_timeout()).await?)
     }
 
     /// The selected wallet's address, without decrypting when the keystore states it.

@@ -7,9 +7,29 @@ use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, Provide
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
-use alloy::transports::http::reqwest::Url;
+use alloy::transports::http::reqwest::{self, Url};
 
 use crate::error::{Error, Result};
+
+/// How long one JSON-RPC request may wait for the node's answer before failing: 30 s (the
+/// market client's figure). A node that accepts connections and never answers would otherwise
+/// hold a command forever.
+pub const DEFAULT_RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The HTTP client of JSON-RPC providers: every request fails after `timeout` (connecting
+/// after at most 10 s of it).
+pub fn rpc_http_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default()
+}
+
+/// [`signing_provider_with_timeout`] with [`DEFAULT_RPC_TIMEOUT`].
+pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
+    signing_provider_with_timeout(url, signers, DEFAULT_RPC_TIMEOUT)
+}
 
 /// An HTTP provider for `url` that signs with `signers` (choose one per call with
 /// `.from(address)`; the first is the default) and fills gas, nonce and chain id.
@@ -18,7 +38,12 @@ use crate::error::{Error, Result};
 /// default cached nonce manager reserves a nonce before gas estimation, so a call the hub
 /// refuses leaves a gap and the next transaction of that account is never mined. Reading
 /// them also keeps the provider right after `evm_revert` or transactions sent by other tools.
-pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
+/// Every request fails after `timeout` ([`rpc_http_client`]).
+pub fn signing_provider_with_timeout(
+    url: Url,
+    signers: &[PrivateKeySigner],
+    timeout: std::time::Duration,
+) -> DynProvider {
     let mut wallet = EthereumWallet::default();
     for signer in signers {
         wallet.register_signer(signer.clone());
@@ -32,7 +57,7 @@ pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(wallet)
-        .connect_http(url)
+        .connect_reqwest(rpc_http_client(timeout), url)
         .erased()
 }
 

@@ -84,6 +84,8 @@ impl Rate {
 pub struct Config {
     /// The chain and hub.
     pub chain: ChainEntry,
+    /// How long one JSON-RPC request may wait (`--rpc-timeout-secs`, default 30 s).
+    pub rpc_timeout: std::time::Duration,
     /// Address to bind (port 0 picks a free port; `serve` returns the bound address).
     pub listen: SocketAddr,
     /// Database URL.
@@ -113,6 +115,7 @@ impl Config {
     pub fn test(chain: ChainEntry, db_url: DbUrl) -> Self {
         Self {
             chain,
+            rpc_timeout: dexec_sdk::DEFAULT_RPC_TIMEOUT,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             db_url,
             confirmations: 0,
@@ -150,6 +153,7 @@ impl Config {
         }
         Ok(Self {
             chain,
+            rpc_timeout: args.chain.rpc_timeout(),
             listen: args.listen.listen,
             db_url,
             confirmations: args.confirmations,

@@ -136,6 +136,8 @@ pub struct Args {
 pub struct Config {
     /// The chain and hub.
     pub chain: ChainEntry,
+    /// How long one JSON-RPC request may wait (`--rpc-timeout-secs`, default 30 s).
+    pub rpc_timeout: std::time::Duration,
     /// The workerpool owner's key.
     pub signer: PrivateKeySigner,
     /// The workerpool.
@@ -208,6 +210,7 @@ impl Config {
     ) -> Self {
         Self {
             chain,
+            rpc_timeout: dexec_sdk::DEFAULT_RPC_TIMEOUT,
             signer,
             workerpool,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -290,6 +293,7 @@ impl Config {
             allow_workers: args.allow_workers,
             min_worker_score: args.min_worker_score,
             chain,
+            rpc_timeout: args.chain.rpc_timeout(),
             signer,
             workerpool: args.workerpool,
             listen: args.listen.listen,

@@ -6,7 +6,9 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::Eip712Domain;
 use alloy::transports::http::reqwest::Url;
-use dexec_contracts::tx::{send, signing_provider};
+use dexec_contracts::tx::{
+    rpc_http_client, send, signing_provider_with_timeout, DEFAULT_RPC_TIMEOUT,
+};
 use dexec_contracts::{ChainEntry, Deployment};
 use dexec_primitives::{domain, Nrlc};
 use serde::Serialize;
@@ -26,6 +28,7 @@ pub struct Client {
     chain_id: u64,
     rpc_url: String,
     signer: Option<PrivateKeySigner>,
+    rpc_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -96,22 +99,37 @@ pub struct CategoryInfo {
 
 impl Client {
     /// Connect to the chain `entry` describes, checking that the node is that chain and that
-    /// the hub is deployed there.
+    /// the hub is deployed there; every JSON-RPC request fails after [`DEFAULT_RPC_TIMEOUT`].
     pub async fn connect(entry: &ChainEntry, signer: Option<PrivateKeySigner>) -> Result<Self> {
+        Self::connect_with_timeout(entry, signer, DEFAULT_RPC_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect) with every JSON-RPC request failing after `timeout`
+    /// (a node that accepts connections and never answers then gives
+    /// [`Error::Unreachable`] or [`Error::Rpc`] saying so, instead of a hang).
+    pub async fn connect_with_timeout(
+        entry: &ChainEntry,
+        signer: Option<PrivateKeySigner>,
+        timeout: std::time::Duration,
+    ) -> Result<Self> {
         let url: Url = entry.host.parse().map_err(|e| Error::Unreachable {
             url: entry.host.clone(),
             reason: format!("not a URL ({e})"),
         })?;
         let provider = match &signer {
-            Some(signer) => signing_provider(url, std::slice::from_ref(signer)),
-            None => ProviderBuilder::new().connect_http(url).erased(),
+            Some(signer) => {
+                signing_provider_with_timeout(url, std::slice::from_ref(signer), timeout)
+            }
+            None => ProviderBuilder::new()
+                .connect_reqwest(rpc_http_client(timeout), url)
+                .erased(),
         };
         let chain_id = provider
             .get_chain_id()
             .await
             .map_err(|e| Error::Unreachable {
                 url: entry.host.clone(),
-                reason: e.to_string(),
+                reason: crate::error::describe_transport(&e),
             })?;
         if let Some(expected) = entry.chain_id() {
             if expected != chain_id {
@@ -128,6 +146,7 @@ impl Client {
             chain_id,
             rpc_url: entry.host.clone(),
             signer,
+            rpc_timeout: timeout,
         };
         let code = client.provider.get_code_at(entry.deployment.hub).await?;
         if code.is_empty() {
@@ -155,6 +174,7 @@ impl Client {
             chain_id,
             rpc_url,
             signer,
+            rpc_timeout: DEFAULT_RPC_TIMEOUT,
         }
     }
 
@@ -165,7 +185,11 @@ impl Client {
             reason: format!("not a URL ({e})"),
         })?;
         Ok(Self {
-            provider: signing_provider(url, std::slice::from_ref(&signer)),
+            provider: signing_provider_with_timeout(
+                url,
+                std::slice::from_ref(&signer),
+                self.rpc_timeout,
+            ),
             signer: Some(signer),
             ..self.clone()
         })

@@ -115,7 +115,7 @@ pub enum Error {
     #[error(transparent)]
     Wallet(#[from] crate::wallet::WalletError),
     /// A JSON-RPC request failed.
-    #[error("JSON-RPC request failed: {0}")]
+    #[error("JSON-RPC request failed: {}", describe_transport(.0))]
     Rpc(#[from] alloy::transports::TransportError),
     /// A value from the chain could not be understood (an incompatible hub?).
     #[error("unexpected data from the chain: {0}")]
@@ -136,4 +136,21 @@ impl Error {
 /// Wrap a contract error into the SDK's.
 pub(crate) fn contract<E: Into<dexec_contracts::Error>>(err: E) -> Error {
     Error::Contract(err.into())
+}
+
+/// What a transport error means for a user: a request that timed out says so (with the
+/// flag that sets the limit), anything else is the transport's own words.
+pub fn describe_transport(error: &alloy::transports::TransportError) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<alloy::transports::http::reqwest::Error>() {
+            if http.is_timeout() {
+                return "the node did not answer in time (a JSON-RPC request's limit is set by \
+                        --rpc-timeout-secs, 30 s by default)"
+                    .into();
+            }
+        }
+        source = e.source();
+    }
+    error.to_string()
 }

@@ -62,5 +62,6 @@ pub use execution::{
 };
 pub use orders::{HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus};
 
+pub use dexec_contracts::tx::DEFAULT_RPC_TIMEOUT;
 pub use dexec_contracts::{ChainEntry, ChainFile, ChainFileError, Deployment};
 pub use dexec_primitives as primitives;

@@ -51,6 +51,12 @@ pub struct ChainArgs {
     /// JSON-RPC URL overriding the chain's `host` in chain.json.
     #[arg(long, global = true, env = "DEXEC_RPC_URL", value_name = "URL")]
     pub rpc_url: Option<String>,
+    /// How long one JSON-RPC request may wait for the node's answer, seconds; a node that
+    /// accepts the connection and never answers then fails the command with a sentence instead
+    /// of holding it [default: 30].
+    #[arg(long, global = true, env = "DEXEC_RPC_TIMEOUT_SECS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rpc_timeout_secs: Option<u64>,
 }
 
 impl ChainArgs {
@@ -65,6 +71,14 @@ impl ChainArgs {
             return local;
         }
         PathBuf::from(".dexec").join("chain.json")
+    }
+
+    /// The JSON-RPC request timeout: `--rpc-timeout-secs`, else
+    /// [`dexec_contracts::tx::DEFAULT_RPC_TIMEOUT`].
+    pub fn rpc_timeout(&self) -> std::time::Duration {
+        self.rpc_timeout_secs
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(dexec_sdk::DEFAULT_RPC_TIMEOUT)
     }
 
     /// The chain in use, its name, and its entry with `--rpc-url` applied.
@@ -359,6 +373,7 @@ mod tests {
             chain_file: Some(path),
             chain: None,
             rpc_url: Some("http://127.0.0.1:9999".into()),
+            rpc_timeout_secs: None,
         };
         let (name, entry) = args.entry().unwrap();
         assert_eq!(name, "dev");

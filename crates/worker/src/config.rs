@@ -74,6 +74,8 @@ pub struct Config {
     pub scheduler_url: String,
     /// The chain and hub.
     pub chain: ChainEntry,
+    /// How long one JSON-RPC request may wait (`--rpc-timeout-secs`, default 30 s).
+    pub rpc_timeout: std::time::Duration,
     /// The worker's key (contributes, stakes, is paid).
     pub signer: PrivateKeySigner,
     /// Name shown by the scheduler.
@@ -140,6 +142,7 @@ impl Config {
         Self {
             scheduler_url: scheduler_url.into(),
             chain,
+            rpc_timeout: dexec_sdk::DEFAULT_RPC_TIMEOUT,
             signer,
             name: "test-worker".into(),
             work_dir: work_dir.into(),
@@ -171,6 +174,7 @@ impl Config {
         Ok(Self {
             scheduler_url: args.scheduler_url,
             chain,
+            rpc_timeout: args.chain.rpc_timeout(),
             signer,
             name: args.name,
             work_dir: args.work_dir,

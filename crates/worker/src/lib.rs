@@ -80,7 +80,12 @@ pub async fn start<F>(config: Config, shutdown: F) -> Result<Running>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let client = Client::connect(&config.chain, Some(config.signer.clone())).await?;
+    let client = Client::connect_with_timeout(
+        &config.chain,
+        Some(config.signer.clone()),
+        config.rpc_timeout,
+    )
+    .await?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
     let scheduler = SchedulerClient::new(
         &config.scheduler_url,

@@ -6,6 +6,7 @@ mod devnet;
 mod flow;
 mod market;
 mod reference;
+mod silent_node;
 mod wallet;
 
 use std::net::TcpListener;

@@ -144,7 +144,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Scheduler {
     pub async fn new(config: Config) -> Result<Arc<Self>> {
-        let client = Client::connect(&config.chain, Some(config.signer.clone())).await?;
+        let client = Client::connect_with_timeout(
+            &config.chain,
+            Some(config.signer.clone()),
+            config.rpc_timeout,
+        )
+        .await?;
         let db = Db::connect(&config.db_url).await?;
         let next = db.next_block().await?.unwrap_or(config.from_block);
         let now = client.now().await?;
