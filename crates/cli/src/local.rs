@@ -24,14 +24,50 @@ pub struct LocalChain {
     pub anvil: AnvilInstance,
 }
 
+/// Environment variable that turns `dexec` into a launcher: set to a program's path, `dexec`
+/// asks the kernel to SIGTERM it when its parent dies, then becomes that program (`execv`,
+/// same arguments). See [`exec_with_parent_death_signal`].
+pub const EXEC_WITH_PARENT_DEATH_ENV: &str = "DEXEC_EXEC_WITH_PARENT_DEATH";
+
+/// When `dexec` runs as the launcher of [`EXEC_WITH_PARENT_DEATH_ENV`], replace this process
+/// with the program it names, which then receives SIGTERM when the process that started it
+/// dies (`PR_SET_PDEATHSIG` survives `execv`). Returns (with the reason) only if it cannot.
+///
+/// This is how a devnet's anvil dies with its `dexec` even when that one is killed with
+/// SIGKILL: anvil is spawned by alloy's builder, whose `Command` takes no `pre_exec` hook, so
+/// the builder runs `dexec` itself, which sets the signal and execs anvil.
+pub fn exec_with_parent_death_signal(program: &std::ffi::OsStr) -> std::io::Error {
+    use rustix::process::{getppid, set_parent_process_death_signal, Signal};
+    use std::os::unix::process::CommandExt;
+    if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
+        return e.into();
+    }
+    // the parent may already be gone (re-parented to init before the signal was set)
+    if getppid().is_none_or(|parent| parent.is_init()) {
+        return std::io::Error::other("the dexec that started it is already gone");
+    }
+    std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .env_remove(EXEC_WITH_PARENT_DEATH_ENV)
+        .exec()
+}
+
 impl LocalChain {
-    /// Spawn `anvil` (blocking until it listens) and connect to it.
+    /// Spawn `anvil` (blocking until it listens) and connect to it. Anvil receives SIGTERM
+    /// (and saves its state) when this process dies, however it dies.
+    ///
+    /// Spawned from the calling thread, not tokio's blocking pool: the parent-death signal
+    /// fires when the spawning *thread* ends, and an idle blocking thread ends after 10 s.
     pub async fn spawn(anvil: Anvil, binary: Option<&PathBuf>) -> eyre::Result<Self> {
         let shown = binary
             .cloned()
             .unwrap_or_else(dexec_contracts::anvil::anvil_path);
-        let instance = tokio::task::spawn_blocking(move || anvil.try_spawn())
-            .await?
+        let launcher = std::env::current_exe().wrap_err("cannot find the dexec executable")?;
+        let anvil = anvil
+            .path(launcher)
+            .env(EXEC_WITH_PARENT_DEATH_ENV, shown.as_os_str());
+        let instance = anvil
+            .try_spawn()
             .map_err(|e| eyre!("{e}"))
             .wrap_err_with(|| {
                 format!(

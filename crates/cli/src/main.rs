@@ -136,6 +136,12 @@ Backed by a local directory (default .dexec/store) or any S3-compatible bucket
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(program) = std::env::var_os(local::EXEC_WITH_PARENT_DEATH_ENV) {
+        // `dexec` launching anvil for a devnet (see `local::LocalChain::spawn`)
+        let error = local::exec_with_parent_death_signal(&program);
+        eprintln!("dexec: cannot start {}: {error}", program.to_string_lossy());
+        return ExitCode::from(exit::FAILURE);
+    }
     let cli = Cli::parse();
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     dexec_service::log::init(&cli.global.log, dexec_service::log::DEFAULT_FILTER);

@@ -10,6 +10,8 @@
 //! - [`http`] (feature `http`): the one JSON error body `{"error": "<sentence>"}`, the one
 //!   error-to-response rule (a 5xx is logged once, the caller gets a sentence without
 //!   internals), the health route, and serving a router until shutdown.
+//! - [`lock`]: one process per state directory ([`StateLock`], a kernel lock that dies with
+//!   its process).
 //! - [`log`]: the tracing subscriber, set up in one place.
 //! - [`shutdown`]: Ctrl-C as a future, and [`ServiceHandle`], what starting any service
 //!   returns (its bound address and the task to await).
@@ -22,10 +24,12 @@ pub mod args;
 pub mod db;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod lock;
 pub mod log;
 pub mod shutdown;
 
 pub use args::{ChainArgs, DbArgs, ListenArgs, LogArgs, LogFormat, WalletArgs};
 #[cfg(feature = "db")]
 pub use db::DbUrl;
+pub use lock::{LockError, StateLock};
 pub use shutdown::{ctrl_c, ServiceHandle};

@@ -281,7 +281,19 @@ impl Pool {
     }
 
     /// Start a worker (it stops when the handle is dropped).
+    ///
+    /// A worker [killed](WorkerHandle::kill) in this process lets its work directory go only
+    /// once tokio has dropped its aborted tasks (a killed process would at once), so a restart
+    /// on the same folder waits for the lock, up to 10 s.
     pub async fn start_worker(&self, config: dexec_worker::Config) -> WorkerHandle {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while matches!(
+            dexec_service::StateLock::acquire(&config.work_dir, "worker"),
+            Err(dexec_service::LockError::Busy { .. })
+        ) && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let running = dexec_worker::start(config, async move {
             let _ = stopped.await;

@@ -19,6 +19,9 @@ pub enum Error {
     /// A hub transaction failed.
     #[error(transparent)]
     Contract(#[from] dexec_contracts::Error),
+    /// Another process uses the work directory.
+    #[error(transparent)]
+    Lock(#[from] dexec_service::LockError),
     /// The runtime could not run the app (a host problem, not an app problem).
     #[error("runtime: {0}")]
     Runtime(#[from] dexec_runtime::Error),

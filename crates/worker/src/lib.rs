@@ -73,6 +73,8 @@ struct Worker {
     executor: Executor,
     /// One transaction at a time (the provider reads nonces from the node).
     tx_lock: Mutex<()>,
+    /// This worker's hold on its work directory, released with the worker.
+    _state_lock: dexec_service::StateLock,
 }
 
 /// Start a worker that runs until `shutdown` resolves.
@@ -80,6 +82,9 @@ pub async fn start<F>(config: Config, shutdown: F) -> Result<Running>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    // first: a second worker on this folder would resume this one's replicates and delete
+    // their live files
+    let state_lock = dexec_service::StateLock::acquire(&config.work_dir, "worker")?;
     let client = Client::connect_with_timeout(
         &config.chain,
         Some(config.signer.clone()),
@@ -126,6 +131,7 @@ where
         scheduler,
         executor,
         tx_lock: Mutex::new(()),
+        _state_lock: state_lock,
     });
     tracing::info!(target: "worker", %address, name = %worker.config.name, "worker registered");
     let task = tokio::spawn(async move {

@@ -146,6 +146,8 @@ struct DevnetMeta {
 pub async fn run(args: Args) -> eyre::Result<()> {
     std::fs::create_dir_all(&args.state_dir)
         .wrap_err_with(|| format!("cannot create {}", args.state_dir.display()))?;
+    // one devnet per state directory, held until this process ends (however it ends)
+    let _state_lock = dexec_service::StateLock::acquire(&args.state_dir, "devnet")?;
     let paths = Paths::new(&args.state_dir);
     if args.reset {
         paths.reset()?;
@@ -153,10 +155,21 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     let saved = saved_chain(&paths)?;
     // anvil would only say so on its stderr and leave us waiting for it
     std::net::TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| {
-        eyre!(
-            "port {} is not available ({e}); is another devnet running? try --port",
-            args.port
-        )
+        match listener_of(args.port) {
+            Some((pid, command)) if command.contains("anvil") => eyre!(
+                "port {} is taken by an anvil (pid {pid}: {command}), probably left by an earlier \
+             devnet that did not stop cleanly: stop it with `kill {pid}`, or use another --port",
+                args.port
+            ),
+            Some((pid, command)) => eyre!(
+                "port {} is taken by pid {pid} ({command}): stop it, or use another --port",
+                args.port
+            ),
+            None => eyre!(
+                "port {} is not available ({e}); is another devnet running? try --port",
+                args.port
+            ),
+        }
     })?;
     let with_services = !args.no_services && !args.once;
     if with_services {
@@ -606,4 +619,52 @@ fn rlc(nrlc: &str) -> String {
 
 fn private_key_hex(signer: &PrivateKeySigner) -> String {
     alloy::hex::encode_prefixed(signer.to_bytes())
+}
+
+/// The process listening on TCP `port` (IPv4 or IPv6) and its command line, from `/proc`
+/// (Linux; `None` elsewhere, or when the listener belongs to another user).
+fn listener_of(port: u16) -> Option<(u32, String)> {
+    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|table| {
+            let text = std::fs::read_to_string(table).ok()?;
+            text.lines().skip(1).find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let local_port = fields.get(1)?.rsplit(':').next()?;
+                let listening = fields.get(3) == Some(&"0A");
+                (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+                    .then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))?
+            })
+        })?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let holds = std::fs::read_dir(entry.path().join("fd"))
+                .ok()?
+                .flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == inode.as_str())
+                });
+            holds.then(|| {
+                let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let command = String::from_utf8_lossy(&command).replace('\0', " ");
+                (pid, command.trim().to_owned())
+            })
+        })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod listener_tests {
+    #[test]
+    fn the_process_on_a_port_is_found() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (pid, _) = super::listener_of(port).expect("our own listener");
+        assert_eq!(pid, std::process::id());
+        drop(listener);
+        assert!(super::listener_of(port).is_none());
+    }
 }

@@ -1,8 +1,63 @@
 //! `dexec devnet` and `dexec bench gas`.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
-use crate::{devnet_once, dexec};
+use crate::{devnet_once, dexec, Devnet};
+
+/// One devnet per folder; a devnet killed with SIGKILL takes its anvil along (anvil saves its
+/// state on the SIGTERM the kernel sends it), so the next devnet on the folder starts on the
+/// same port and resumes the chain (issue 18, findings 6 and 7).
+#[test]
+fn a_killed_devnet_takes_its_anvil_along_and_one_devnet_runs_per_folder() {
+    let mut first = Devnet::start();
+    let chain: Value = serde_json::from_str(
+        &std::fs::read_to_string(first.path().join(".dexec/chain.json")).expect("chain.json"),
+    )
+    .expect("JSON");
+    let rpc = chain["chains"][chain["default"].as_str().expect("default")]["host"]
+        .as_str()
+        .expect("host")
+        .to_owned();
+    let port = rpc.rsplit(':').next().expect("a port").to_owned();
+
+    // a second devnet on the same folder is refused, naming the first
+    let out = dexec()
+        .current_dir(first.path())
+        .args(["devnet", "--once", "--json", "--block-time", "0", "--port"])
+        .arg(crate::free_port().to_string())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let refused: Value = serde_json::from_slice(&out.stdout).expect("a JSON error");
+    let error = refused["error"].as_str().expect("a sentence");
+    assert!(
+        error.contains("one devnet per folder") && error.contains(", devnet"),
+        "{error}"
+    );
+
+    // SIGKILL: the devnet cannot stop anvil itself, the kernel's parent-death signal does
+    first.kill_hard();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "anvil still listens on {port} after its devnet was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // the folder and the port are free again, and the chain is resumed from anvil's state
+    let again = crate::run_json(
+        dexec()
+            .current_dir(first.path())
+            .args(["devnet", "--once", "--json", "--block-time", "0"])
+            .args(["--accounts", "6", "--port", &port]),
+    );
+    assert_eq!(again["restored"], true, "{again}");
+    assert_eq!(again["rpcUrl"], rpc);
+}
 
 #[test]
 fn devnet_deploys_funds_and_resumes() {

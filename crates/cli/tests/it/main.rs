@@ -118,6 +118,12 @@ impl Devnet {
         self.dir.path().to_owned()
     }
 
+    /// Kill the devnet process with SIGKILL (nothing of it runs afterwards) and reap it.
+    pub(crate) fn kill_hard(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
     /// `dexec <args>` in the project directory, as dev account `account` (if any).
     pub(crate) fn cmd(&self, account: Option<u32>, args: &[&str]) -> Command {
         let mut cmd = dexec();

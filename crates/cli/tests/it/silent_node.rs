@@ -41,9 +41,14 @@ fn a_silent_rpc_node_fails_the_command_within_its_timeout() {
         hub: Address::repeat_byte(5),
         poco_module: Address::repeat_byte(6),
     };
-    ChainFile::single("dev", 31337, &format!("http://127.0.0.1:{port}"), deployment)
-        .save(&chain_file)
-        .expect("chain.json");
+    ChainFile::single(
+        "dev",
+        31337,
+        &format!("http://127.0.0.1:{port}"),
+        deployment,
+    )
+    .save(&chain_file)
+    .expect("chain.json");
 
     let started = Instant::now();
     let out = dexec()

@@ -92,3 +92,38 @@ async fn a_computed_replicate_is_settled_after_a_restart() {
     .await;
     assert!(cleaned.is_some(), "the task directory is removed once done");
 }
+
+/// Two workers on one work directory would share their replicates' state (one resuming the
+/// other's running task and deleting its live files): the second is refused, naming the
+/// first, and the folder is free again once the first stops (issue 18, finding 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_worker_on_the_same_folder_is_refused() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let first = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let mut second = pool.worker_config(FIRST_WORKER + 1);
+    second.work_dir = pool.worker_dir(FIRST_WORKER);
+    let Err(refused) = dexec_worker::start(second.clone(), std::future::pending()).await else {
+        panic!("a second worker on the folder is refused");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("one worker per folder")
+            && refused.contains(&format!("pid {}, worker", std::process::id())),
+        "{refused}"
+    );
+
+    first.kill();
+    let started = wait_for(Duration::from_secs(10), || {
+        let config = second.clone();
+        async move {
+            dexec_worker::start(config, std::future::pending())
+                .await
+                .ok()
+        }
+    })
+    .await;
+    assert!(
+        started.is_some(),
+        "the folder is free once the first worker is gone"
+    );
+}
