@@ -1,6 +1,7 @@
-//! `dexec deal show`.
+//! `dexec deal show` and `dexec deal list`.
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
+use dexec_sdk::market::{AddressFilter, DealQuery, DealView};
 use dexec_sdk::primitives::Nrlc;
 use dexec_sdk::{DealInfo, TaskInfo};
 use serde_json::json;
@@ -25,11 +26,43 @@ enum DealCommand {
         /// The deal id (printed by `dexec order fill` / `dexec app run`).
         deal_id: B256,
     },
+    /// List deals from the market's index, newest first: by default the selected wallet's
+    /// own (as requester); `--requester`, `--app`, `--workerpool` choose others.
+    ///
+    /// Each line gives the deal id, its app, workerpool, task count and price per task;
+    /// `dexec deal show <id>` tells where its tasks are.
+    List(ListArgs),
+}
+
+/// Arguments of `dexec deal list`.
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Deals of this requester [default: the selected wallet, if any, else every requester].
+    #[arg(long, value_name = "ADDRESS")]
+    requester: Option<Address>,
+    /// Deals of every requester (with no wallet selected, the default).
+    #[arg(long, conflicts_with = "requester")]
+    all: bool,
+    /// Only deals of this app.
+    #[arg(long, value_name = "ADDRESS")]
+    app: Option<Address>,
+    /// Only deals of this workerpool.
+    #[arg(long, value_name = "ADDRESS")]
+    workerpool: Option<Address>,
+    /// Deals per page, 10 to 1000.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(10..=1000))]
+    page_size: u64,
+    /// Page to show, from 0 (the answer names the next one).
+    #[arg(long, default_value_t = 0)]
+    page: u64,
 }
 
 /// Run `dexec deal`.
 pub async fn run_deal(args: DealArgs, global: &Global) -> eyre::Result<Output> {
-    let DealCommand::Show { deal_id } = args.command;
+    let deal_id = match args.command {
+        DealCommand::Show { deal_id } => deal_id,
+        DealCommand::List(list) => return list_deals(list, global).await,
+    };
     let client = global.reader().await?;
     let deal = client.deal(deal_id).await?;
     let mut tasks = Vec::new();
@@ -95,5 +128,67 @@ fn describe_deal(deal: &DealInfo, tasks: &[TaskInfo]) -> String {
             tasks.len() - SHOWN_TASKS
         ));
     }
+    text
+}
+
+async fn list_deals(args: ListArgs, global: &Global) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let market = global.market(&client)?;
+    let requester = match (args.requester, args.all) {
+        (Some(requester), _) => Some(requester),
+        (None, true) => None,
+        // the selected wallet's own deals, when a wallet is selected
+        (None, false) => global.wallet_address(client.chain_id()).ok(),
+    };
+    let query = DealQuery {
+        requester: requester.map(AddressFilter::Only),
+        app: args.app.map(AddressFilter::Only),
+        workerpool: args.workerpool.map(AddressFilter::Only),
+        page_size: Some(args.page_size),
+        page_index: Some(args.page),
+        ..DealQuery::default()
+    };
+    let page = market.deals(&query).await?;
+    let text = describe_deals(&page.deals, page.count, requester, page.next_page);
+    Output::new(&page, text)
+}
+
+fn describe_deals(
+    deals: &[DealView],
+    count: i64,
+    requester: Option<Address>,
+    next_page: Option<u64>,
+) -> String {
+    let whose = requester.map_or_else(|| "every requester".to_owned(), |r| r.to_string());
+    if deals.is_empty() {
+        return format!("no deal of {whose} on this market\n");
+    }
+    let body: Vec<Vec<String>> = deals
+        .iter()
+        .map(|d| {
+            vec![
+                d.deal_id.to_string(),
+                d.app.to_string(),
+                d.workerpool.to_string(),
+                d.volume.to_string(),
+                Nrlc(
+                    u128::from(d.app_price)
+                        + u128::from(d.dataset_price)
+                        + u128::from(d.workerpool_price),
+                )
+                .to_string(),
+                d.block.to_string(),
+            ]
+        })
+        .collect();
+    let mut text = table(
+        &["DEAL", "APP", "WORKERPOOL", "TASKS", "PER TASK", "BLOCK"],
+        &body,
+    );
+    text.push_str(&format!("{} of {count} deal(s) of {whose}", deals.len()));
+    if let Some(next) = next_page {
+        text.push_str(&format!("; next: --page {next}"));
+    }
+    text.push('\n');
     text
 }

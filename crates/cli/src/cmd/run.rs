@@ -119,7 +119,10 @@ impl ExecArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub exec: ExecArgs,
-    /// Follow the tasks until they complete or fail.
+    /// Follow the tasks until they complete or fail. The deal id, task ids and cost are
+    /// printed first, as soon as the match is mined (with --json: a first JSON document with
+    /// "stage": "matched", then the final one); Ctrl-C stops watching, not the tasks, and says
+    /// how to follow them.
     #[arg(long)]
     pub watch: bool,
     /// With --watch: give up after this many seconds (exit code 1).
@@ -574,16 +577,31 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
     let matched = client.match_orders(input).await?;
     let mut text = super::order::describe_matched(&matched);
     let task_states = if args.watch {
+        // listening before the ids are out: a Ctrl-C right after them must find the handler
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        // the ids and the cost the moment the match is mined, before watching: whatever
+        // happens to the watch (Ctrl-C, a timeout), the user knows what was bought
+        announce_matched(&matched, &text, global.json);
+        text.clear();
         let deal = client.deal(matched.deal_id).await?;
-        let tasks = watch_tasks(
+        let watching = watch_tasks(
             &client,
             &deal,
             WatchOptions {
                 timeout: Duration::from_secs(args.timeout),
                 progress: true,
             },
-        )
-        .await?;
+        );
+        let tasks = tokio::select! {
+            tasks = watching => tasks?,
+            _ = interrupt.recv() => return Err(Fail::aborted(format!(
+                "stopped watching; deal {deal} and its task(s) run on without you: follow them \
+                 with `dexec deal show {deal}` (or `dexec deal list`), get a result with \
+                 `dexec result download <task>`",
+                deal = matched.deal_id
+            ))),
+        };
         let done = tasks
             .iter()
             .filter(|t| t.status == dexec_sdk::TaskStatus::Completed)
@@ -610,6 +628,25 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         },
         text,
     )
+}
+
+/// Print the match at once (`app run --watch`): its text on stdout, or with `--json` a first
+/// JSON document `{"ok": true, "stage": "matched", …}` on one line (the final one follows).
+fn announce_matched(matched: &Matched, text: &str, json: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let line = if json {
+        let mut value = serde_json::to_value(matched).unwrap_or_default();
+        if let Value::Object(map) = &mut value {
+            map.insert("ok".into(), Value::Bool(true));
+            map.insert("stage".into(), Value::String("matched".into()));
+        }
+        value.to_string()
+    } else {
+        text.trim_end().to_owned()
+    };
+    // a closed stdout must not stop the watch: the ids are also in the final output
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 /// Best current market price of `T` for `query`, or 0.

@@ -332,17 +332,32 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let run = requester.json(&[
-        "app",
-        "run",
-        &app,
-        "--args",
-        "from the test",
-        "--watch",
-        "--timeout",
-        "120",
-        "--force",
-    ]);
+    // with --watch --json, the match comes first as a document of its own
+    let out = requester
+        .cmd(&[
+            "app",
+            "run",
+            &app,
+            "--args",
+            "from the test",
+            "--watch",
+            "--timeout",
+            "120",
+            "--force",
+            "--json",
+        ])
+        .output()
+        .expect("app run runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut documents = serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>();
+    let matched = documents.next().expect("the match").expect("JSON");
+    assert_eq!(matched["stage"], "matched");
+    let run = documents.next().expect("the final result").expect("JSON");
+    assert_eq!(run["dealId"], matched["dealId"]);
     let states = run["taskStates"].as_array().expect("task states");
     assert_eq!(states.len(), 1);
     assert_eq!(states[0]["status"], "COMPLETED");
@@ -358,4 +373,133 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     assert!(downloaded["digest"].is_string());
     let text = std::fs::read_to_string(out.join("result.txt")).expect("result.txt");
     assert_eq!(text.trim(), "Hello, from the test!");
+}
+
+/// `app run --watch` tells what was bought before watching: the deal id, the task ids and the
+/// cost come first on stdout; Ctrl-C stops the watch (exit 5), not the deal, and says how to
+/// follow it; `dexec deal list` finds the requester's deals in the market's index; with
+/// `--json` the match is a first JSON document of its own (issue 18, finding 2). No scheduler
+/// runs here, so the tasks wait.
+#[test]
+fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let net = Devnet::start();
+    let provider = Actor::new(&net, APP_OWNER);
+    let pool = Actor::new(&net, POOL_OWNER);
+    let requester = Actor::new(&net, REQUESTER);
+    let app = deploy_app(&provider, "watched");
+    provider.json(&["order", "init", "--app"]);
+    provider.json(&["order", "sign", "--app"]);
+    provider.json(&["order", "publish", "--app"]);
+    pool.json(&["workerpool", "init", "--description", "no scheduler"]);
+    pool.json(&["workerpool", "deploy"]);
+    pool.json(&["order", "init", "--workerpool"]);
+    pool.edit_order("workerpoolorder", "workerpoolprice", "0.1 RLC");
+    pool.edit_order("workerpoolorder", "volume", "5");
+    pool.json(&["order", "sign", "--workerpool"]);
+    pool.json(&["order", "publish", "--workerpool"]);
+
+    let mut child = requester
+        .cmd(&["app", "run", &app, "--force", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("app run starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    let deal = loop {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).expect("stdout is readable");
+        assert!(read > 0, "app run ended before printing its deal: {seen}");
+        seen.push_str(&line);
+        if let Some(deal) = line.strip_prefix("deal") {
+            break deal.trim().to_owned();
+        }
+    };
+    // the rest of the match's text (tasks, cost) is there before any watching ends
+    let mut line = String::new();
+    while !seen.contains("task 0") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).expect("readable") > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("cost"), "{seen}");
+    assert!(
+        child.try_wait().expect("waitable").is_none(),
+        "still watching"
+    );
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let status = child.wait().expect("app run ends");
+    assert_eq!(status.code(), Some(5), "Ctrl-C is an abort, exit 5");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr is readable");
+    assert!(
+        stderr.contains("stopped watching") && stderr.contains(&format!("dexec deal show {deal}")),
+        "{stderr}"
+    );
+
+    // the requester's deals, from the market's index (it follows the chain)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let listed = requester.json(&["deal", "list"]);
+        if listed["count"] == 1 {
+            break listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the market never listed the deal: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(str_of(&listed["deals"][0]["dealId"]), deal);
+    assert_eq!(
+        str_of(&listed["deals"][0]["app"]).to_lowercase(),
+        app.to_lowercase()
+    );
+    let others = pool.json(&["deal", "list"]);
+    assert_eq!(others["count"], 0, "the pool owner requested nothing");
+    assert_eq!(pool.json(&["deal", "list", "--all"])["count"], 1);
+
+    // --json: the match is a document of its own, before the watch's end (here a timeout)
+    let out = requester
+        .cmd(&[
+            "app",
+            "run",
+            &app,
+            "--force",
+            "--watch",
+            "--timeout",
+            "1",
+            "--json",
+        ])
+        .output()
+        .expect("app run runs");
+    assert_eq!(out.status.code(), Some(1), "the watch timed out");
+    let documents: Vec<Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("JSON documents on stdout");
+    assert_eq!(documents.len(), 2, "{documents:?}");
+    assert_eq!(documents[0]["ok"], true);
+    assert_eq!(documents[0]["stage"], "matched");
+    assert!(documents[0]["dealId"].is_string() && documents[0]["tasks"][0].is_string());
+    assert_eq!(documents[0]["totalCost"], "100000000");
+    assert_eq!(documents[1]["ok"], false);
+    assert!(
+        str_of(&documents[1]["error"]).contains("still running"),
+        "{}",
+        documents[1]
+    );
 }

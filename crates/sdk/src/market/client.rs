@@ -10,9 +10,9 @@ use dexec_primitives::{OrderKind, Signed};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use super::query::OrderQuery;
+use super::query::{DealQuery, OrderQuery};
 use super::types::{
-    sign_unpublish, DealView, Health, MarketOrder, OrderPage, OrderView, PublishBody,
+    sign_unpublish, DealPage, DealView, Health, MarketOrder, OrderPage, OrderView, PublishBody,
 };
 use crate::ErrorBody;
 
@@ -248,6 +248,16 @@ impl MarketClient {
                 .json(&body),
         )
         .await
+    }
+
+    /// A page of the deals the market recorded, newest first, filtered by `query`.
+    pub async fn deals(&self, query: &DealQuery) -> ClientResult<DealPage> {
+        let query = DealQuery {
+            chain_id: None,
+            ..query.clone()
+        };
+        self.send(self.http.get(self.url("deals")).query(&query))
+            .await
     }
 
     /// The deal `id` as the market recorded it, or `None`.
