@@ -130,7 +130,7 @@ fn sdk_code(err: &dexec_sdk::Error) -> u8 {
         | E::NoSuchIndex { .. }
         | E::DealNotFound(_)
         | E::UnknownCategory { .. } => NOT_FOUND,
-        E::NoWallet | E::Wallet(_) => USAGE,
+        E::NoWallet | E::Wallet(_) | E::BadParams(_) => USAGE,
         _ => FAILURE,
     }
 }

@@ -423,13 +423,42 @@ impl Runtime {
         if let Some(pre) = self.cache.get(&digest) {
             return Ok((pre, true));
         }
-        let module = Module::from_binary(&self.engine, wasm).map_err(|e| format!("{e:#}"))?;
+        let module = Module::from_binary(&self.engine, wasm).map_err(|e| {
+            one_line(&format!(
+                "not a WebAssembly module dexec can compile: {e:#}"
+            ))
+        })?;
         let pre = self
             .linker
             .instantiate_pre(&module)
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| one_line(&format!("{e:#}")))?;
         self.cache.insert(digest, pre.clone());
         Ok((pre, false))
+    }
+
+    /// Whether `wasm` is an app this runtime can run: valid WebAssembly that compiles here,
+    /// imports only what dexec provides (WASI preview 1) and exports `_start` taking and
+    /// returning nothing (a WASI command). `Err` is the one-line reason, the sentence a run
+    /// of it would end with ([`Outcome::InvalidApp`]).
+    ///
+    /// Check an app before registering it: apps are immutable, so every run of one that cannot
+    /// run is a paid error result.
+    pub fn check_module(&self, wasm: &[u8]) -> std::result::Result<(), String> {
+        let digest: [u8; 32] = Sha256::digest(wasm).into();
+        let (pre, _) = self.prepare(wasm, digest)?;
+        match pre.module().get_export("_start") {
+            Some(wasmtime::ExternType::Func(f))
+                if f.params().len() == 0 && f.results().len() == 0 =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(
+                "not a WASI command: `_start` is not a function without parameters \
+                            or results"
+                    .into(),
+            ),
+            None => Err("not a WASI command: it exports no `_start`".into()),
+        }
     }
 
     /// Run `job` to the end. **Blocking** (compiles and executes the app on the calling
@@ -586,6 +615,12 @@ impl Runtime {
             Err(e) => classify(e, store.data()),
         }
     }
+}
+
+/// `text` on one line: line breaks and runs of blanks become single spaces (wasmtime's
+/// parse errors span lines; an error result's sentence must not).
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Map an error out of wasm to an [`Outcome`].

@@ -114,6 +114,10 @@ pub enum Error {
     /// A keystore could not be read, decrypted or written.
     #[error(transparent)]
     Wallet(#[from] crate::wallet::WalletError),
+    /// A request order's `params` that workers could not use: refused before it is signed or
+    /// matched (it would end in a paid error result).
+    #[error("{0}: nothing was signed or paid (see `dexec app run --help` for the keys)")]
+    BadParams(#[from] dexec_primitives::ParamsError),
     /// A JSON-RPC request failed.
     #[error("JSON-RPC request failed: {}", describe_transport(.0))]
     Rpc(#[from] alloy::transports::TransportError),

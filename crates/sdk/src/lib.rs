@@ -60,7 +60,9 @@ pub use execution::{
     CallbackCall, CallbackDelivery, DealRef, DeliveryReceipt, EnclaveProof, PendingResults,
     PushedReceipt, PushedResult, Refusal, ResultsPushed, SignedContribution, TaskRef,
 };
-pub use orders::{HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus};
+pub use orders::{
+    HubOrder, MatchInput, MatchPlan, Matched, OrderKind, OrderStatus, RemainingVolumes,
+};
 
 pub use dexec_contracts::tx::DEFAULT_RPC_TIMEOUT;
 pub use dexec_contracts::{ChainEntry, ChainFile, ChainFileError, Deployment};

@@ -164,12 +164,54 @@ impl MatchInput {
     }
 }
 
+/// The volume each order of a match has left on chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemainingVolumes {
+    /// The app order's.
+    pub app: u64,
+    /// The dataset order's, when the match has one.
+    pub dataset: Option<u64>,
+    /// The workerpool order's.
+    pub workerpool: u64,
+    /// The request order's.
+    pub request: u64,
+}
+
+impl RemainingVolumes {
+    /// The deal's volume: the smallest.
+    pub fn deal_volume(&self) -> u64 {
+        self.app
+            .min(self.dataset.unwrap_or(u64::MAX))
+            .min(self.workerpool)
+            .min(self.request)
+    }
+
+    /// The orders that have less than `wanted` left, as `"the app order has 3 left"`.
+    pub fn short_of(&self, wanted: u64) -> Vec<String> {
+        [
+            ("app", Some(self.app)),
+            ("dataset", self.dataset),
+            ("workerpool", Some(self.workerpool)),
+            ("request", Some(self.request)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, left)| {
+            let left = left?;
+            (left < wanted).then(|| format!("the {kind} order has {left} left"))
+        })
+        .collect()
+    }
+}
+
 /// What a match would do, computed before sending it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MatchPlan {
     /// Number of tasks the deal would have (the smallest remaining volume).
     pub volume: u64,
+    /// What each order has left, which bounds [`volume`](Self::volume).
+    pub remaining: RemainingVolumes,
     /// Price of one task (app + dataset + workerpool prices of the orders).
     pub price_per_task: Nrlc,
     /// What the requester pays in all (locked at match time).
@@ -202,6 +244,9 @@ impl Client {
     /// Sign `order` with the wallet under the hub's domain, after checking that the wallet is
     /// the account the hub will expect (the asset's owner, or the request's requester).
     pub async fn sign_order<T: HubOrder>(&self, order: T) -> Result<Signed<T>> {
+        if let Some(request) = (&order as &dyn std::any::Any).downcast_ref::<RequestOrder>() {
+            dexec_primitives::RequestParams::parse(&request.params)?;
+        }
         let signer = self.wallet()?;
         self.check_signer(&order, signer.address()).await?;
         Ok(Signed::sign(order, &self.domain(), signer)?)
@@ -283,6 +328,7 @@ impl Client {
     /// anything: compatibility (the same rules as the hub's, as sentences), remaining volumes,
     /// the requester's balance and the scheduler's stake.
     pub async fn plan_match(&self, input: &MatchInput) -> Result<MatchPlan> {
+        dexec_primitives::RequestParams::parse(&input.request.order.params)?;
         let mut reasons = Vec::new();
         for why in input.incompatibilities() {
             // a restriction naming a contract may be an identity group: the hub decides
@@ -304,13 +350,16 @@ impl Client {
                 count,
             });
         }
-        let mut volume = self.remaining_of(&input.app).await?;
-        if let Some(dataset) = &input.dataset {
-            volume = volume.min(self.remaining_of(dataset).await?);
-        }
-        volume = volume.min(self.remaining_of(&input.workerpool).await?);
-        volume = volume.min(self.remaining_of(&input.request).await?);
-        let volume: u64 = volume.saturating_to();
+        let remaining = RemainingVolumes {
+            app: self.remaining_of(&input.app).await?.saturating_to(),
+            dataset: match &input.dataset {
+                Some(dataset) => Some(self.remaining_of(dataset).await?.saturating_to()),
+                None => None,
+            },
+            workerpool: self.remaining_of(&input.workerpool).await?.saturating_to(),
+            request: self.remaining_of(&input.request).await?.saturating_to(),
+        };
+        let volume = remaining.deal_volume();
 
         let price = price_per_task(input)?;
         let total_cost = Nrlc(price.checked_mul(u128::from(volume)).ok_or_else(overflow)?);
@@ -350,6 +399,7 @@ impl Client {
         }
         Ok(MatchPlan {
             volume,
+            remaining,
             price_per_task: Nrlc(price),
             total_cost,
             scheduler_stake: stake,

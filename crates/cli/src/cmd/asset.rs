@@ -22,7 +22,9 @@ Register and manage apps: WebAssembly modules that workers run.
 An app is an ERC-721 token of the app registry; its address is its id. Its metadata (name,
 type WASM, multiaddr = where workers fetch the module, checksum = sha256 of the module,
 mrenclave for TEE apps) is fixed at registration: a new version is a new app. Registering the
-same metadata twice is harmless and gives the same address.
+same metadata twice is harmless and gives the same address. A module given with --wasm is
+checked first (valid WebAssembly, only WASI preview 1 imports, a `_start` export): one that
+cannot run is refused, since every run of it would be a paid error.
 
 Typical flow:
   dexec app init --wasm apps/build/hello.wasm   # writes the `app` section of dexec.json
@@ -266,6 +268,9 @@ fn section(
         )));
     }
     if let Some(path) = content {
+        if kind == AssetKind::App {
+            check_app(path)?;
+        }
         let (checksum, absolute) = checksum_of(path)?;
         obj.insert("checksum".into(), json!(checksum));
         obj.insert("multiaddr".into(), json!(absolute.display().to_string()));
@@ -303,6 +308,24 @@ fn template(kind: AssetKind) -> Value {
         }),
         AssetKind::Workerpool => json!({ "owner": Address::ZERO, "description": "my workerpool" }),
     }
+}
+
+/// Refuse a module the runtime cannot run (not WebAssembly, imports dexec does not provide,
+/// no `_start`) before it is registered: apps are immutable, so every run of it would be a
+/// paid error result.
+fn check_app(path: &Path) -> eyre::Result<()> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Fail::usage(format!("cannot read {}: {e}", path.display())))?;
+    let runtime = dexec_runtime::Runtime::new(dexec_runtime::RuntimeConfig::default())
+        .wrap_err("cannot start the WebAssembly runtime to check the app")?;
+    runtime.check_module(&bytes).map_err(|why| {
+        Fail::usage(format!(
+            "{} cannot run as a dexec app: {why}. Apps are immutable and every run of this one \
+             would be a paid error, so it is not registered (build a WASI command: \
+             `clang --target=wasm32-wasi`, see apps/)",
+            path.display()
+        ))
+    })
 }
 
 /// sha256 of a file and its absolute path.

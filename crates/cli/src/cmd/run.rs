@@ -506,6 +506,17 @@ pub async fn prepare(
         request,
     };
     let plan = client.plan_match(&input).await?;
+    if plan.volume < exec.volume {
+        // never buy fewer tasks than asked without saying so: refuse, and say what is there
+        return Err(Fail::refused(format!(
+            "--volume {wanted} asks for {wanted} task(s), but one deal on these orders can buy \
+             only {available}: {short}. Run with --volume {available}, or choose other orders \
+             (--workerpool, or wait for offers with more volume); nothing was paid",
+            wanted = exec.volume,
+            available = plan.volume,
+            short = plan.remaining.short_of(exec.volume).join(", "),
+        )));
+    }
     Ok(Prepared { input, plan })
 }
 

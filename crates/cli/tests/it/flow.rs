@@ -35,7 +35,22 @@ fn deploy_sign_match_and_show_through_the_cli() {
     assert_eq!(info["chainId"], 31337);
 
     // an app from a module file: checksum = sha256 of the file
-    std::fs::write(dir.join("echo.wasm"), b"\0asm\x01\0\0\0").expect("module");
+    // a module that is not a runnable app is refused before anything is registered
+    std::fs::write(dir.join("empty.wasm"), b"\0asm\x01\0\0\0").expect("module");
+    let refused = net.fails(Some(APP_OWNER), &["app", "init", "--wasm", "empty.wasm"], 2);
+    let refused = refused["error"].as_str().expect("a sentence").to_owned();
+    assert!(
+        refused.contains("cannot run as a dexec app") && refused.contains("no `_start`"),
+        "{refused}"
+    );
+    std::fs::write(dir.join("text.wasm"), b"hello, I am not WebAssembly\n").expect("file");
+    let refused = net.fails(Some(APP_OWNER), &["app", "init", "--wasm", "text.wasm"], 2);
+    let refused = refused["error"].as_str().expect("a sentence").to_owned();
+    assert!(
+        refused.contains("not a WebAssembly module") && !refused.contains('\n'),
+        "{refused}"
+    );
+    std::fs::write(dir.join("echo.wasm"), crate::MINIMAL_APP).expect("module");
     net.json(
         Some(APP_OWNER),
         &[
@@ -58,7 +73,7 @@ fn deploy_sign_match_and_show_through_the_cli() {
     );
     assert!(again["tx"].is_null(), "nothing sent the second time");
     let shown = net.json(None, &["app", "show", &app_address]);
-    assert_eq!(shown["checksum"], sha256_hex(b"\0asm\x01\0\0\0").as_str());
+    assert_eq!(shown["checksum"], sha256_hex(crate::MINIMAL_APP).as_str());
     assert_eq!(shown["type"], "WASM");
     assert_eq!(net.json(None, &["app", "count"])["count"], 1);
     assert_snapshot("app_show", &net.text(None, &["app", "show", "0"]));
@@ -287,7 +302,8 @@ fn app_deploy_uploads_the_module_to_the_store() {
         assert!(std::time::Instant::now() < deadline, "store did not listen");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let module = b"\0asm\x01\0\0\0 uploaded";
+    let module = crate::minimal_app_named("uploaded");
+    let module = module.as_slice();
     std::fs::write(net.dir.path().join("up.wasm"), module).expect("module");
     let deployed = net.json(
         Some(APP_OWNER),

@@ -16,6 +16,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The smallest app `app init` accepts: a WASI command whose `_start` does nothing
+/// (`(module (func (export "_start")))`).
+pub(crate) const MINIMAL_APP: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+    0x03, 0x02, 0x01, 0x00, // function section
+    0x07, 0x0a, 0x01, 0x06, b'_', b's', b't', b'a', b'r', b't', 0x00, 0x00, // export _start
+    0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code: an empty body
+];
+
+/// [`MINIMAL_APP`] with a custom section named `name` (another checksum, same behaviour).
+pub(crate) fn minimal_app_named(name: &str) -> Vec<u8> {
+    let mut module = MINIMAL_APP.to_vec();
+    module.extend([0x00, name.len() as u8 + 1, name.len() as u8]);
+    module.extend(name.as_bytes());
+    module
+}
+
 /// The binary under test, with no dexec setting inherited from the environment.
 pub(crate) fn dexec() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dexec"));

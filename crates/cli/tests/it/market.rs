@@ -80,7 +80,7 @@ fn str_of(v: &Value) -> String {
 }
 
 fn deploy_app(actor: &Actor<'_>, name: &str) -> String {
-    std::fs::write(actor.dir.join(format!("{name}.wasm")), b"\0asm\x01\0\0\0").expect("module");
+    std::fs::write(actor.dir.join(format!("{name}.wasm")), crate::MINIMAL_APP).expect("module");
     actor.json(&[
         "app",
         "init",
@@ -391,6 +391,7 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     let requester = Actor::new(&net, REQUESTER);
     let app = deploy_app(&provider, "watched");
     provider.json(&["order", "init", "--app"]);
+    provider.edit_order("apporder", "volume", "3");
     provider.json(&["order", "sign", "--app"]);
     provider.json(&["order", "publish", "--app"]);
     pool.json(&["workerpool", "init", "--description", "no scheduler"]);
@@ -400,6 +401,34 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     pool.edit_order("workerpoolorder", "volume", "5");
     pool.json(&["order", "sign", "--workerpool"]);
     pool.json(&["order", "publish", "--workerpool"]);
+
+    // mistakes the tool can catch cost nothing (issue 18, findings 4 and 5)
+    let locked = requester.hub_locked();
+    let refused = requester.fails(
+        &[
+            "app",
+            "run",
+            &app,
+            "--force",
+            "--params",
+            r#"{"iexec_args":5}"#,
+        ],
+        2,
+    );
+    assert!(
+        refused.contains("request params are not valid")
+            && refused.contains("nothing was signed or paid"),
+        "{refused}"
+    );
+    let refused = requester.fails(&["app", "run", &app, "--force", "--volume", "40"], 3);
+    assert!(
+        refused.contains("--volume 40 asks for 40 task(s)")
+            && refused.contains("only 3")
+            && refused.contains("the app order has 3 left")
+            && refused.contains("Run with --volume 3"),
+        "{refused}"
+    );
+    assert_eq!(requester.hub_locked(), locked, "nothing was paid");
 
     let mut child = requester
         .cmd(&["app", "run", &app, "--force", "--watch"])
