@@ -7,7 +7,8 @@
 //! | 2 | bad usage or input (arguments, files, amounts, missing password or configuration) |
 //! | 3 | refused: the hub reverted, or a check before sending found it would (balance, owner, orders that cannot match) |
 //! | 4 | not found (asset, deal, task, order) |
-//! | 5 | aborted: a confirmation was declined or not given (`--force`) |
+//! | 5 | aborted: a confirmation was declined or not given (`--force`), or Ctrl-C |
+//! | 6 | the task completed, but with an app error: the app produced no result and the workers' error result says why |
 
 use std::fmt;
 
@@ -23,6 +24,8 @@ pub const REFUSED: u8 = 3;
 pub const NOT_FOUND: u8 = 4;
 /// Exit code of an aborted command.
 pub const ABORTED: u8 = 5;
+/// Exit code of a task that completed with an app error (an error result).
+pub const APP_ERROR: u8 = 6;
 
 /// An error the CLI itself raises, with its exit code.
 #[derive(Debug)]
@@ -54,6 +57,14 @@ impl Fail {
     pub fn refused(message: impl Into<String>) -> eyre::Report {
         eyre::Report::new(Self {
             code: REFUSED,
+            message: message.into(),
+        })
+    }
+
+    /// Tasks that completed with an app error.
+    pub fn app_error(message: impl Into<String>) -> eyre::Report {
+        eyre::Report::new(Self {
+            code: APP_ERROR,
             message: message.into(),
         })
     }

@@ -32,7 +32,8 @@ use crate::output::Output;
 ///   dexec init && dexec app init --wasm app.wasm && dexec app deploy
 ///
 /// Exit codes: 0 ok, 1 failure (node, I/O), 2 bad usage or input, 3 refused by the hub or a
-/// check before sending, 4 not found, 5 not confirmed.
+/// check before sending, 4 not found, 5 not confirmed or interrupted, 6 a task completed with an
+/// app error (its result is the workers' error.txt).
 #[derive(Debug, Parser)]
 #[command(
     name = "dexec",

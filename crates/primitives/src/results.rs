@@ -22,6 +22,13 @@ use sha2::{Digest, Sha256};
 /// The file the app describes its result in, relative to `/iexec_out`.
 pub const COMPUTED_JSON: &str = "computed.json";
 
+/// The file an error result consists of (`/iexec_out/error.txt`): the worker replaces an app's
+/// output with it when the app produced no result, naming it in `computed.json`.
+pub const ERROR_FILE: &str = "error.txt";
+
+/// How `error.txt` begins: `dexec error: <one-line sentence>\n`.
+pub const ERROR_PREFIX: &str = "dexec error: ";
+
 /// Prefix of every entry of a directory's tree digest (versions the algorithm).
 pub const TREE_DIGEST_DOMAIN: &[u8] = b"dexec.tree.v1\0";
 

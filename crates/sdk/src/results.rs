@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use dexec_primitives::results::{
     dir_digest, Computed, ComputedError, EntryKind, FileHasher, TreeEntry, COMPUTED_JSON,
-    MAX_COMPUTED_JSON_BYTES,
+    ERROR_FILE, ERROR_PREFIX, MAX_COMPUTED_JSON_BYTES,
 };
 
 /// Why no result digest could be computed. All are deterministic app errors: the worker
@@ -49,6 +49,24 @@ pub enum ResultError {
 /// Read `<output_dir>/computed.json` and compute the task's result digest.
 pub fn result_digest(output_dir: &Path) -> Result<[u8; 32], ResultError> {
     output_digest(&read_computed(output_dir)?, output_dir)
+}
+
+/// The sentence of an error result in `output_dir` (`error.txt` named by `computed.json`,
+/// beginning with `dexec error: `): the app produced no result, and workers said why. `None`
+/// for any other result.
+///
+/// An app could write such a file itself; it would only mislead its own requester, and the
+/// digest is verified either way.
+pub fn app_error(output_dir: &Path) -> Option<String> {
+    let computed = read_computed(output_dir).ok()?;
+    if computed.deterministic_output_path.as_deref() != Some(&format!("/iexec_out/{ERROR_FILE}"))
+        || computed.callback_data.is_some()
+    {
+        return None;
+    }
+    let text = fs::read_to_string(output_dir.join(ERROR_FILE)).ok()?;
+    let sentence = text.strip_prefix(ERROR_PREFIX)?.trim();
+    Some(sentence.to_owned())
 }
 
 /// Read and parse `<output_dir>/computed.json`.

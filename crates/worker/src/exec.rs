@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::fetch::{fetch, zip_dir, Limits};
 
-/// The name of the file an error result consists of.
-pub const ERROR_FILE: &str = "error.txt";
+pub use dexec_primitives::results::ERROR_FILE;
+use dexec_primitives::results::ERROR_PREFIX;
 
 /// What a computation produced.
 #[derive(Debug, Clone)]
@@ -280,7 +280,7 @@ pub fn error_result(out_dir: &Path, message: &str) -> Result<B256> {
     }
     std::fs::create_dir_all(out_dir)?;
     let file: PathBuf = out_dir.join(ERROR_FILE);
-    std::fs::write(&file, format!("dexec error: {message}\n"))?;
+    std::fs::write(&file, format!("{ERROR_PREFIX}{message}\n"))?;
     std::fs::write(
         out_dir.join(COMPUTED_JSON),
         format!("{{\"deterministic-output-path\":\"/iexec_out/{ERROR_FILE}\"}}\n"),

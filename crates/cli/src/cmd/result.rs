@@ -58,6 +58,13 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
     let out =
         out.unwrap_or_else(|| PathBuf::from(format!("result-{}", &task_id.to_string()[2..10])));
     let verified = download(&client, &task, &out).await?;
+    if let Some(error) = &verified.app_error {
+        return Err(Fail::app_error(format!(
+            "task {task_id} completed with an app error: {error} (the app produced no result; \
+             the workers' error result, its digest verified against the chain, is in {})",
+            out.display()
+        )));
+    }
     let text = rows(&[
         ("task", task_id.to_string()),
         (
@@ -79,11 +86,47 @@ pub struct Verified {
     pub digest: B256,
     /// Files written, relative to the destination.
     pub files: Vec<String>,
+    /// The sentence of an error result (the app produced no result), else `None`.
+    pub app_error: Option<String>,
+}
+
+/// Whether a completed `task`'s result is an error result, and its sentence: the result is
+/// downloaded and verified like `download` does, in a temporary directory removed afterwards.
+pub async fn inspect(task: &TaskInfo) -> eyre::Result<Option<String>> {
+    let staging = tempfile::tempdir()?;
+    let (_files, _digest) = fetch_verified(task, staging.path()).await?;
+    Ok(dexec_sdk::results::app_error(staging.path()))
 }
 
 /// Download, verify and write the result of a completed `task` into `out` (created; must not
 /// exist). Nothing is left at `out` when verification fails.
 pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Result<Verified> {
+    if out.exists() {
+        return Err(Fail::refused(format!(
+            "{} exists already; choose another --out (nothing was overwritten)",
+            out.display()
+        )));
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let staging = tempfile::tempdir_in(parent)?;
+    let (files, digest) = fetch_verified(task, staging.path()).await?;
+    let app_error = dexec_sdk::results::app_error(staging.path());
+    std::fs::rename(staging.keep(), out)
+        .wrap_err_with(|| format!("cannot move the result to {}", out.display()))?;
+    Ok(Verified {
+        digest,
+        files,
+        app_error,
+    })
+}
+
+/// Download the result of a completed `task` into the empty directory `dir` and verify its
+/// digest against the chain's; the files unpacked and the digest.
+async fn fetch_verified(task: &TaskInfo, dir: &Path) -> eyre::Result<(Vec<String>, B256)> {
     if task.status != TaskStatus::Completed {
         return Err(Fail::refused(format!(
             "task {} is {}, not COMPLETED: there is no result yet",
@@ -103,12 +146,6 @@ pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Re
             "results location `{location}` is not a dexec store blob URL"
         ))
     })?;
-    if out.exists() {
-        return Err(Fail::refused(format!(
-            "{} exists already; choose another --out (nothing was overwritten)",
-            out.display()
-        )));
-    }
     let store = dexec_sdk::store::StoreClient::new(base)?.with_max_download(MAX_RESULT_BYTES);
     let id: dexec_sdk::store::BlobId = id
         .parse()
@@ -118,15 +155,9 @@ pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Re
         .await
         .wrap_err("cannot download the result")?;
 
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let staging = tempfile::tempdir_in(parent)?;
-    let files = unzip(&zip, staging.path())?;
+    let files = unzip(&zip, dir)?;
     let digest = B256::from(
-        dexec_sdk::results::result_digest(staging.path())
+        dexec_sdk::results::result_digest(dir)
             .map_err(|e| Fail::refused(format!("the downloaded result is not valid: {e}")))?,
     );
     if digest != result.digest {
@@ -136,9 +167,7 @@ pub async fn download(_client: &Client, task: &TaskInfo, out: &Path) -> eyre::Re
             result.digest
         )));
     }
-    std::fs::rename(staging.keep(), out)
-        .wrap_err_with(|| format!("cannot move the result to {}", out.display()))?;
-    Ok(Verified { digest, files })
+    Ok((files, digest))
 }
 
 /// Unpack a result archive into `dir`, refusing entries that would land outside it.

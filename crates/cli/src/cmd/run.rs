@@ -618,6 +618,23 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
             .filter(|t| t.status == dexec_sdk::TaskStatus::Completed)
             .count();
         text.push_str(&format!("completed {done} of {} task(s)\n", tasks.len()));
+        // completed is not succeeded: say which tasks' apps produced no result
+        let mut app_errors = Vec::new();
+        for task in tasks.iter().take(INSPECTED_TASKS) {
+            if let super::task::ResultOutcome::AppError(error) =
+                super::task::ResultOutcome::of(task).await
+            {
+                app_errors.push((task.task_id, error));
+            }
+        }
+        if let Some((first, error)) = app_errors.first() {
+            return Err(Fail::app_error(format!(
+                "{} of {} task(s) completed with an app error; task {first}: {error} \
+                 (`dexec result download {first}` gets the workers' error result)",
+                app_errors.len(),
+                tasks.len().min(INSPECTED_TASKS),
+            )));
+        }
         if done < tasks.len() {
             return Err(eyre::eyre!(
                 "{} of {} task(s) did not complete (see `dexec deal show {}`)",
@@ -640,6 +657,9 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         text,
     )
 }
+
+/// How many completed tasks `app run --watch` downloads to tell app errors from results.
+const INSPECTED_TASKS: usize = 100;
 
 /// Print the match at once (`app run --watch`): its text on stdout, or with `--json` a first
 /// JSON document `{"ok": true, "stage": "matched", …}` on one line (the final one follows).

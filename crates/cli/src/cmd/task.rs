@@ -154,8 +154,64 @@ async fn show_task(
     } else {
         client.task(&deal, index).await?
     };
-    let text = describe_task(&task);
-    Output::new(task, text)
+    let outcome = ResultOutcome::of(&task).await;
+    if watch {
+        if let ResultOutcome::AppError(error) = &outcome {
+            return Err(Fail::app_error(format!(
+                "task {task_id} completed with an app error: {error} (`dexec result download \
+                 {task_id}` gets the workers' error result)"
+            )));
+        }
+    }
+    let text = describe_task(&task, &outcome);
+    Output::new(
+        TaskShown {
+            task,
+            app_error: match &outcome {
+                ResultOutcome::AppError(error) => Some(error.clone()),
+                _ => None,
+            },
+        },
+        text,
+    )
+}
+
+/// `task show`'s JSON: the task and, for a completed one whose result is an error result, the
+/// error's sentence.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskShown {
+    #[serde(flatten)]
+    task: TaskInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_error: Option<String>,
+}
+
+/// What a task's result says about the app, as far as it could be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultOutcome {
+    /// Not completed: no result yet (or never).
+    NoResult,
+    /// Completed with the app's own result.
+    Computed,
+    /// Completed with the workers' error result: the app produced none, for this reason.
+    AppError(String),
+    /// Completed, but the result could not be fetched or verified to tell (why).
+    Unchecked(String),
+}
+
+impl ResultOutcome {
+    /// Fetch and verify a completed task's result to tell which it is.
+    pub async fn of(task: &TaskInfo) -> Self {
+        if task.status != TaskStatus::Completed {
+            return Self::NoResult;
+        }
+        match super::result::inspect(task).await {
+            Ok(Some(error)) => Self::AppError(error),
+            Ok(None) => Self::Computed,
+            Err(e) => Self::Unchecked(crate::exit::message(&e)),
+        }
+    }
 }
 
 /// How to follow tasks.
@@ -265,12 +321,17 @@ fn progress_line(task: &TaskInfo) -> String {
     }
 }
 
-fn describe_task(task: &TaskInfo) -> String {
+fn describe_task(task: &TaskInfo, outcome: &ResultOutcome) -> String {
+    let status = match outcome {
+        ResultOutcome::AppError(error) => format!("{} with an app error: {error}", task.status),
+        ResultOutcome::Unchecked(why) => format!("{} (result not checked: {why})", task.status),
+        ResultOutcome::NoResult | ResultOutcome::Computed => task.status.to_string(),
+    };
     let mut r = vec![
         ("task", task.task_id.to_string()),
         ("deal", task.deal_id.to_string()),
         ("index", task.index.to_string()),
-        ("status", task.status.to_string()),
+        ("status", status),
         ("contributions", task.contributors.to_string()),
         ("reveals", task.reveals.to_string()),
     ];
@@ -282,6 +343,20 @@ fn describe_task(task: &TaskInfo) -> String {
         format!("unix {}", task.contribution_deadline),
     ));
     r.push(("final deadline", format!("unix {}", task.final_deadline)));
+    match task.status {
+        TaskStatus::Timeout => r.push((
+            "claimable",
+            format!("now: `dexec task claim {}` refunds its payer", task.task_id),
+        )),
+        status if !status.is_final() => r.push((
+            "claimable",
+            format!(
+                "from unix {} if it has not completed by then (`dexec task claim`)",
+                task.final_deadline
+            ),
+        )),
+        _ => {}
+    }
     if let Some(result) = &task.result {
         r.push(("result digest", result.digest.to_string()));
         r.push((

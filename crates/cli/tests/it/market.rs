@@ -52,7 +52,13 @@ impl<'a> Actor<'a> {
         let out = self.cmd(&args).output().expect("runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
-        let value: Value = serde_json::from_str(&text).expect("JSON error");
+        // the error is the last JSON document (`app run --watch` prints the match first)
+        let value: Value = serde_json::Deserializer::from_str(&text)
+            .into_iter::<Value>()
+            .last()
+            .expect("a JSON document")
+            .expect("JSON error");
+        assert_eq!(value["ok"], false, "{text}");
         value["error"].as_str().expect("error sentence").to_owned()
     }
 
@@ -373,6 +379,74 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     assert!(downloaded["digest"].is_string());
     let text = std::fs::read_to_string(out.join("result.txt")).expect("result.txt");
     assert_eq!(text.trim(), "Hello, from the test!");
+    let shown = requester.json(&["task", "show", task]);
+    assert_eq!(shown["status"], "COMPLETED");
+    assert!(
+        shown.get("appError").is_none(),
+        "a result, not an error: {shown}"
+    );
+
+    // an app that fails is told as such everywhere, with exit code 6 (issue 18, finding 5)
+    let callback =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apps/build/callback.wasm");
+    let failing = str_of(
+        &provider.json(&["app", "deploy", "--wasm", &callback.display().to_string()])["address"],
+    );
+    provider.json(&["order", "init", "--app", "--force"]);
+    provider.json(&["order", "sign", "--app", "--force"]);
+    provider.json(&["order", "publish", "--app"]);
+    let error = requester.fails(
+        &[
+            "app",
+            "run",
+            &failing,
+            "--args=-3",
+            "--watch",
+            "--timeout",
+            "120",
+            "--force",
+        ],
+        6,
+    );
+    assert!(
+        error.contains("1 of 1 task(s) completed with an app error")
+            && error.contains("app exited with code 1"),
+        "{error}"
+    );
+    let deals = requester.json(&["deal", "list", "--app", &failing]);
+    let deal = str_of(&deals["deals"][0]["dealId"]);
+    let task = str_of(&requester.json(&["deal", "show", &deal])["tasks"][0]["taskId"]);
+    let shown = requester.json(&["task", "show", &task]);
+    assert_eq!(shown["status"], "COMPLETED");
+    assert_eq!(shown["appError"], "app exited with code 1");
+    let text = String::from_utf8(
+        requester
+            .cmd(&["task", "show", &task])
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .expect("utf-8");
+    assert!(
+        text.contains("COMPLETED with an app error: app exited with code 1"),
+        "{text}"
+    );
+    let out = requester.dir.join("failed");
+    let error = requester.fails(
+        &[
+            "result",
+            "download",
+            &task,
+            "--out",
+            &out.display().to_string(),
+        ],
+        6,
+    );
+    assert!(error.contains("completed with an app error"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("error.txt")).expect("the error result is written"),
+        "dexec error: app exited with code 1\n"
+    );
 }
 
 /// `app run --watch` tells what was bought before watching: the deal id, the task ids and the
