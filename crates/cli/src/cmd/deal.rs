@@ -3,10 +3,11 @@
 use alloy::primitives::{Address, B256};
 use dexec_sdk::market::{AddressFilter, DealQuery, DealView};
 use dexec_sdk::primitives::Nrlc;
-use dexec_sdk::{DealInfo, TaskInfo};
+use dexec_sdk::{DealInfo, DealRef, TaskInfo, TaskStatus};
 use serde_json::json;
 
-use crate::context::Global;
+use crate::context::{confirm, Global};
+use crate::exit::Fail;
 use crate::output::{rows, table, Output};
 
 /// Tasks listed by `deal show` at most (the JSON has them all).
@@ -32,7 +33,21 @@ enum DealCommand {
     /// Each line gives the deal id, its app, workerpool, task count and price per task;
     /// `dexec deal show <id>` tells where its tasks are.
     List(ListArgs),
+    /// Claim every task of a deal that passed its final deadline without completing: each
+    /// task's price goes back to the payer, the scheduler's stakes to the kitty (tasks nobody
+    /// contributed to go in batches of 100, the others one by one so their contributors'
+    /// stakes are settled). Anyone may send it.
+    Claim {
+        /// The deal id.
+        deal_id: B256,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+/// Tasks claimed per `claimBatch` transaction.
+const CLAIM_BATCH: usize = 100;
 
 /// Arguments of `dexec deal list`.
 #[derive(Debug, clap::Args)]
@@ -62,6 +77,7 @@ pub async fn run_deal(args: DealArgs, global: &Global) -> eyre::Result<Output> {
     let deal_id = match args.command {
         DealCommand::Show { deal_id } => deal_id,
         DealCommand::List(list) => return list_deals(list, global).await,
+        DealCommand::Claim { deal_id, force } => return claim_deal(deal_id, force, global).await,
     };
     let client = global.reader().await?;
     let deal = client.deal(deal_id).await?;
@@ -191,4 +207,86 @@ fn describe_deals(
     }
     text.push('\n');
     text
+}
+
+async fn claim_deal(deal_id: B256, force: bool, global: &Global) -> eyre::Result<Output> {
+    let client = global.signer().await?;
+    let deal = client.deal(deal_id).await?;
+    let mut tasks = Vec::new();
+    for index in deal.deal.task_indices() {
+        tasks.push(client.task(&deal, index).await?);
+    }
+    let claimable: Vec<&TaskInfo> = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Timeout)
+        .collect();
+    if claimable.is_empty() {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for task in &tasks {
+            *counts.entry(task.status.to_string()).or_default() += 1;
+        }
+        let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let pending = tasks
+            .iter()
+            .any(|t| !t.status.is_final() && t.status != TaskStatus::Timeout);
+        return Err(Fail::refused(format!(
+            "no task of deal {deal_id} can be claimed ({}){}",
+            counts.join(", "),
+            if pending {
+                format!(
+                    "; unfinished tasks become claimable at the final deadline, unix {}",
+                    deal.final_deadline()
+                )
+            } else {
+                String::new()
+            }
+        )));
+    }
+    let d = &deal.deal;
+    let per_task = d.app_price + d.dataset_price + d.workerpool_price;
+    let refund = Nrlc(per_task * claimable.len() as u128);
+    let seized = Nrlc(d.scheduler_stake() * claimable.len() as u128);
+    confirm(
+        &format!(
+            "Claim {} task(s) of deal {deal_id}: refund {refund} to its payer {} and send the \
+             scheduler's stakes of {seized} to the kitty?",
+            claimable.len(),
+            d.payer
+        ),
+        force,
+    )?;
+    let deal_ref = DealRef::from(&deal);
+    let (silent, contributed): (Vec<&TaskInfo>, Vec<&TaskInfo>) =
+        claimable.iter().partition(|t| t.contributors == 0);
+    let mut txs = Vec::new();
+    for chunk in silent.chunks(CLAIM_BATCH) {
+        let indices: Vec<u64> = chunk.iter().map(|t| t.index).collect();
+        txs.push(client.claim_batch(&deal_ref, &indices).await?);
+    }
+    for task in contributed {
+        txs.push(client.claim(&deal_ref.task(task.index)?).await?);
+    }
+    let claimed: Vec<B256> = claimable.iter().map(|t| t.task_id).collect();
+    let mut text = rows(&[
+        ("deal", deal_id.to_string()),
+        ("claimed", format!("{} task(s)", claimed.len())),
+        ("payer", d.payer.to_string()),
+        ("refunded", refund.to_string()),
+        ("scheduler stakes to the kitty", seized.to_string()),
+    ]);
+    for tx in &txs {
+        text.push_str(&super::tx_line(tx));
+        text.push('\n');
+    }
+    Output::new(
+        json!({
+            "dealId": deal_id,
+            "claimed": claimed,
+            "payer": d.payer,
+            "refunded": refund,
+            "schedulerStakeSeized": seized,
+            "txs": txs,
+        }),
+        text,
+    )
 }

@@ -199,3 +199,61 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
         format!("task {expired} is FAILED: nothing to claim").as_str()
     );
 }
+
+/// `dexec deal claim` claims every expired task of a deal at once (a dead pool's deal): refused
+/// with the states and the deadline before it, then the expired task is claimed, its payer
+/// refunded, the completed one left alone; a second claim finds nothing (issue 18, finding 1).
+#[test]
+fn a_deals_expired_tasks_are_claimed_together() {
+    let net = Devnet::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let deal = runtime.block_on(deal_with_one_completed_task(&net));
+    let deal_id = deal.deal_id.to_string();
+
+    let refused = net.fails(Some(CLAIMER), &["deal", "claim", &deal_id, "--force"], 3);
+    let message = refused["error"].as_str().expect("message");
+    assert!(
+        message.contains("no task of deal")
+            && message.contains("1 COMPLETED")
+            && message.contains(&format!("final deadline, unix {}", deal.final_deadline())),
+        "{refused}"
+    );
+
+    runtime.block_on(async {
+        let provider = client(&net, CLAIMER).await.provider().clone();
+        let now = client(&net, CLAIMER).await.now().await.expect("now");
+        let _: Value = provider
+            .raw_request("evm_increaseTime".into(), (deal.final_deadline() - now,))
+            .await
+            .expect("evm_increaseTime");
+        let _: Value = provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
+    });
+    let before = net.json(Some(REQUESTER), &["account", "show"]);
+    let claimed = net.json(Some(CLAIMER), &["deal", "claim", &deal_id, "--force"]);
+    assert_eq!(
+        claimed["claimed"],
+        serde_json::json!([deal.tasks[1].to_string()]),
+        "only the expired task: {claimed}"
+    );
+    assert_eq!(nrlc(&claimed["refunded"]), u128::from(PRICE));
+    let after = net.json(Some(REQUESTER), &["account", "show"]);
+    assert_eq!(
+        nrlc(&after["hubBalance"]) - nrlc(&before["hubBalance"]),
+        u128::from(PRICE),
+        "the payer has the expired task's price back"
+    );
+    assert_eq!(
+        net.json(None, &["task", "show", &deal.tasks[1].to_string()])["status"],
+        "FAILED"
+    );
+    let refused = net.fails(Some(CLAIMER), &["deal", "claim", &deal_id, "--force"], 3);
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("1 COMPLETED, 1 FAILED")),
+        "{refused}"
+    );
+}
