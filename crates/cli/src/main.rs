@@ -143,7 +143,10 @@ async fn main() -> ExitCode {
         eprintln!("dexec: cannot start {}: {error}", program.to_string_lossy());
         return ExitCode::from(exit::FAILURE);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     dexec_service::log::init(&cli.global.log, dexec_service::log::DEFAULT_FILTER);
     let json = cli.global.json;
@@ -156,7 +159,7 @@ async fn main() -> ExitCode {
         Err(report) => {
             let message = exit::message(&report);
             if json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::json!({ "ok": false, "error": message, "code": exit::code(&report) })
                 );
@@ -166,6 +169,37 @@ async fn main() -> ExitCode {
             ExitCode::from(exit::code(&report))
         }
     }
+}
+
+/// A command line clap refused (or `--help`/`--version`): with `--json` anywhere in it, a usage
+/// error is the JSON error object on stdout like any other error, exit 2; otherwise clap's
+/// own text and code.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if json && !informational {
+        let message = error.render().to_string();
+        // clap's text: "error: <sentence>\n\n<usage>…"; keep the sentence and the tip
+        let message = message
+            .trim()
+            .trim_start_matches("error: ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        crate::outln!(
+            "{}",
+            serde_json::json!({ "ok": false, "error": message, "code": exit::USAGE })
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    let _ = error.print();
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit::USAGE))
 }
 
 /// Run a command; `None` for commands that print for themselves.
@@ -214,7 +248,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
             return Ok(None);
         }
         Command::Reference => {
-            print!(
+            crate::out!(
                 "{}",
                 reference::markdown(<Cli as clap::CommandFactory>::command())
             );

@@ -1,4 +1,44 @@
 //! What a command prints: JSON with `--json`, otherwise readable text.
+//!
+//! Everything goes to stdout through [`emit`] (or the [`out!`](crate::out) and
+//! [`outln!`](crate::outln) macros): a reader that closes the pipe early (`dexec … | head -1`)
+//! ends the command quietly with exit 0 instead of a panic.
+
+/// Write `text` to stdout. A closed stdout (the reader has seen enough) ends the process at
+/// once with exit code 0; any other write error is reported on stderr, then exit 1.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `print!` through [`emit`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::emit(&format!($($arg)*))
+    };
+}
+
+/// `println!` through [`emit`].
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::emit("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::emit(&(format!($($arg)*) + "\n"))
+    };
+}
 
 use serde::Serialize;
 use serde_json::Value;
@@ -28,12 +68,12 @@ impl Output {
             if let Value::Object(map) = &mut value {
                 map.insert("ok".into(), Value::Bool(true));
             }
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             );
         } else if !self.text.is_empty() {
-            println!("{}", self.text.trim_end());
+            crate::outln!("{}", self.text.trim_end());
         }
     }
 }

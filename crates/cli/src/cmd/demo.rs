@@ -54,7 +54,7 @@ pub struct Args {
 }
 
 fn step(started: Instant, text: impl AsRef<str>) {
-    println!(
+    crate::outln!(
         "[{:>6.2}s] {}",
         started.elapsed().as_secs_f64(),
         text.as_ref()
@@ -149,18 +149,21 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             continue;
         }
         let text = std::fs::read_to_string(out.join(file)).unwrap_or_default();
-        println!("\n--- {file} ---\n{}", text.trim_end());
+        crate::outln!("\n--- {file} ---\n{}", text.trim_end());
     }
     let account = cluster.requester.account(me).await?;
-    println!(
+    crate::outln!(
         "\nrequester paid {}; free balance now {}",
-        matched.total_cost, account.hub_balance
+        matched.total_cost,
+        account.hub_balance
     );
 
     if args.keep {
-        println!(
+        crate::outln!(
             "\nstill running (Ctrl-C stops): chain {}, store {}, scheduler {}",
-            cluster.entry.host, cluster.store_url, cluster.scheduler_url
+            cluster.entry.host,
+            cluster.store_url,
+            cluster.scheduler_url
         );
         tokio::signal::ctrl_c().await?;
     }

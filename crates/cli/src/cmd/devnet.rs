@@ -247,9 +247,9 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     )
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", summary.table());
+        crate::out!("{}", summary.table());
     }
     std::io::stdout().flush()?;
 

@@ -6,6 +6,7 @@ mod devnet;
 mod flow;
 mod market;
 mod reference;
+mod scripts;
 mod silent_node;
 mod wallet;
 

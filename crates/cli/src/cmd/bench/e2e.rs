@@ -135,13 +135,15 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         ("throughput_steady_tasks_per_s", "Bacalhau ~16 no-op jobs/s"),
     ]
     .into();
-    println!(
+    crate::outln!(
         "end to end on this machine ({} s blocks, 2 workers, hello app)\n",
         args.block_time
     );
-    println!(
+    crate::outln!(
         "{:<30} {:>10}  {:<8} anchor",
-        "figure", "measured", "target"
+        "figure",
+        "measured",
+        "target"
     );
     for (name, value) in &figures {
         let target = targets.get(name).map_or("-", String::as_str);
@@ -162,7 +164,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             }
             _ => "",
         };
-        println!(
+        crate::outln!(
             "{name:<30} {value:>10.2}  {:<8} {}",
             format!("{target}{met}"),
             anchors.get(name).copied().unwrap_or("")
@@ -188,7 +190,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
         .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
-    println!("\nwritten to {}", args.out.display());
+    crate::outln!("\nwritten to {}", args.out.display());
     Ok(())
 }
 

@@ -70,11 +70,11 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         .wrap_err("runtime bench failed")?;
     tracing::debug!(target: "bench", ?bench, "measured");
 
-    println!(
+    crate::outln!(
         "runtime (wasmtime, deterministic profile; medians of wall time; pi {} iterations)\n",
         args.pi_iterations
     );
-    print!("{}", table(&bench));
+    crate::out!("{}", table(&bench));
 
     let report = Report {
         figures: figures(&bench)
@@ -109,7 +109,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.out, json + "\n")
         .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
-    println!("\nwritten to {}", args.out.display());
+    crate::outln!("\nwritten to {}", args.out.display());
     Ok(())
 }
 

@@ -139,13 +139,13 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     }
     figures.extend(first_runs);
 
-    println!("gas (receipt gasUsed, summed over a flow's transactions; anvil, Prague)\n");
-    print!("{}", table(&figures, "iExec anchor"));
+    crate::outln!("gas (receipt gasUsed, summed over a flow's transactions; anvil, Prague)\n");
+    crate::out!("{}", table(&figures, "iExec anchor"));
     let notes = notes(&figures);
     if !notes.is_empty() {
-        print!("\n{notes}");
+        crate::out!("\n{notes}");
     }
     Report::new(&figures).write(&args.out)?;
-    println!("\nwritten to {}", args.out.display());
+    crate::outln!("\nwritten to {}", args.out.display());
     Ok(())
 }
