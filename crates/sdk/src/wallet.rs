@@ -102,9 +102,13 @@ pub fn default_keystore_dir() -> PathBuf {
 }
 
 /// Create a new random key, encrypted with `password` in `dir` (created if missing).
-pub fn create(dir: &Path, password: &[u8]) -> Result<(PrivateKeySigner, PathBuf), WalletError> {
+pub fn create(
+    dir: &Path,
+    password: &[u8],
+    kdf: Kdf,
+) -> Result<(PrivateKeySigner, PathBuf), WalletError> {
     let signer = PrivateKeySigner::random();
-    let path = write_keystore(dir, &signer, password)?;
+    let path = write_keystore(dir, &signer, password, kdf)?;
     Ok((signer, path))
 }
 
@@ -115,9 +119,10 @@ pub fn import_key(
     dir: &Path,
     private_key: &str,
     password: &[u8],
+    kdf: Kdf,
 ) -> Result<(PrivateKeySigner, PathBuf), WalletError> {
     let signer = parse_private_key(private_key)?;
-    let path = write_keystore(dir, &signer, password)?;
+    let path = write_keystore(dir, &signer, password, kdf)?;
     Ok((signer, path))
 }
 
@@ -128,9 +133,10 @@ pub fn import_keystore(
     dir: &Path,
     file: &Path,
     password: &[u8],
+    kdf: Kdf,
 ) -> Result<(PrivateKeySigner, PathBuf), WalletError> {
     let signer = open(file, password)?;
-    let path = write_keystore(dir, &signer, password)?;
+    let path = write_keystore(dir, &signer, password, kdf)?;
     Ok((signer, path))
 }
 
@@ -262,6 +268,7 @@ fn write_keystore(
     dir: &Path,
     signer: &PrivateKeySigner,
     password: &[u8],
+    kdf: Kdf,
 ) -> Result<PathBuf, WalletError> {
     let write_err = |reason: String| WalletError::Write {
         dir: dir.to_owned(),
@@ -286,27 +293,98 @@ fn write_keystore(
             path,
         });
     }
-    let key = signer.credential().to_bytes();
-    PrivateKeySigner::encrypt_keystore(dir, &mut rand::thread_rng(), key, password, Some(&name))
-        .map_err(|e| write_err(e.to_string()))?;
-    restrict_permissions(&path);
-    add_address_field(&path, signer.address()).map_err(write_err)?;
+    let key: [u8; 32] = signer.credential().to_bytes().into();
+    let json = encrypt_v3(&key, password, signer.address(), kdf).map_err(write_err)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, json.to_string()).map_err(|e| write_err(e.to_string()))?;
+    restrict_permissions(&tmp);
+    std::fs::rename(&tmp, &path).map_err(|e| write_err(e.to_string()))?;
     Ok(path)
 }
 
-/// Add geth's `address` field (lower-case hex, no 0x) to a keystore written without it, so
-/// that geth lists it and we find it without decrypting. Readers that do not know the field
-/// (foundry) ignore it.
-fn add_address_field(path: &Path, address: Address) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    if let Some(obj) = json.as_object_mut() {
-        obj.insert("address".into(), hex_address(address).into());
+/// How hard a new keystore's password is to attack: its scrypt parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kdf {
+    /// geth's standard: n = 2^18, r = 8, p = 1 (about 256 MiB and a second or so to open on a
+    /// current core). The default.
+    #[default]
+    Standard,
+    /// geth's light: n = 2^12, r = 8, p = 6 (a few MiB, milliseconds): for test wallets and
+    /// small machines, far cheaper to brute-force.
+    Light,
+}
+
+impl Kdf {
+    /// (log2 n, r, p).
+    fn params(self) -> (u8, u32, u32) {
+        match self {
+            Self::Standard => (18, 8, 1),
+            Self::Light => (12, 8, 6),
+        }
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, json.to_string()).map_err(|e| e.to_string())?;
-    restrict_permissions(&tmp);
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+/// A Web3 Secret Storage v3 keystore of `key` (scrypt, AES-128-CTR, keccak-256 MAC) with
+/// geth's `address` field (lower-case hex, no 0x), so geth lists it and we find it without
+/// decrypting; readers that do not know the field (foundry) ignore it.
+fn encrypt_v3(
+    key: &[u8; 32],
+    password: &[u8],
+    address: Address,
+    kdf: Kdf,
+) -> Result<serde_json::Value, String> {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    use rand::RngCore;
+    let mut rng = rand::thread_rng();
+    let mut salt = [0u8; 32];
+    rng.fill_bytes(&mut salt);
+    let mut iv = [0u8; 16];
+    rng.fill_bytes(&mut iv);
+    let (log_n, r, p) = kdf.params();
+    let params = scrypt::Params::new(log_n, r, p).map_err(|e| e.to_string())?;
+    let mut derived = [0u8; 32];
+    scrypt::scrypt(password, &salt, &params, &mut derived).map_err(|e| e.to_string())?;
+    let mut ciphertext = *key;
+    ctr::Ctr128BE::<aes::Aes128>::new(derived[..16].into(), (&iv).into())
+        .apply_keystream(&mut ciphertext);
+    let mac = alloy::primitives::keccak256([&derived[16..], &ciphertext[..]].concat());
+    // a random (version 4) UUID
+    let mut id = [0u8; 16];
+    rng.fill_bytes(&mut id);
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    let id = hex_string(&id);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    );
+    Ok(serde_json::json!({
+        "address": hex_address(address),
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": { "iv": hex_string(&iv) },
+            "ciphertext": hex_string(&ciphertext),
+            "kdf": "scrypt",
+            "kdfparams": {
+                "dklen": 32,
+                "n": 1u32 << log_n,
+                "p": p,
+                "r": r,
+                "salt": hex_string(&salt),
+            },
+            "mac": hex_string(mac.as_slice()),
+        },
+        "id": id,
+        "version": 3,
+    }))
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lower-case hex of an address without 0x (geth's file-name form).
@@ -370,7 +448,7 @@ mod tests {
     #[test]
     fn create_open_find_and_refuse_duplicates() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (signer, path) = create(dir.path(), b"pw").expect("create");
+        let (signer, path) = create(dir.path(), b"pw", Kdf::Light).expect("create");
         assert!(
             path.file_name().and_then(|n| n.to_str()).is_some_and(
                 |n| n.starts_with("UTC--") && n.ends_with(&hex_address(signer.address()))
@@ -391,11 +469,11 @@ mod tests {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let again = import_key(dir.path(), &key, b"other").expect_err("duplicate");
+        let again = import_key(dir.path(), &key, b"other", Kdf::Light).expect_err("duplicate");
         assert!(matches!(again, WalletError::Exists { .. }), "{again}");
         assert_eq!(list(dir.path()).expect("list").len(), 1);
         // a second wallet makes the choice ambiguous
-        create(dir.path(), b"pw").expect("second");
+        create(dir.path(), b"pw", Kdf::Light).expect("second");
         assert!(matches!(
             only(dir.path()),
             Err(WalletError::Ambiguous { count: 2, .. })

@@ -43,8 +43,14 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Create a new random wallet, encrypted in the keystore directory.
-    Create,
+    /// Create a new random wallet, encrypted in the keystore directory (scrypt with geth's
+    /// standard parameters, n = 2^18: about a second to open; --light for n = 2^12).
+    Create {
+        /// geth's light scrypt parameters (n = 2^12, p = 6): opens in milliseconds, far
+        /// cheaper to brute-force; for test wallets and small machines.
+        #[arg(long)]
+        light: bool,
+    },
     /// Import a private key or another tool's keystore file into the keystore directory.
     ///
     /// Without arguments, the private key is read from the terminal (hidden) or from stdin.
@@ -57,6 +63,9 @@ enum Command {
         /// left untouched.
         #[arg(long, value_name = "FILE", conflicts_with = "private_key")]
         keystore: Option<PathBuf>,
+        /// geth's light scrypt parameters for the saved keystore (see `wallet create`).
+        #[arg(long)]
+        light: bool,
     },
     /// Show a wallet's address and balances (the selected wallet, or ADDRESS).
     Show {
@@ -70,22 +79,23 @@ enum Command {
 /// Run `dexec wallet`.
 pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
     match args.command {
-        Command::Create => {
+        Command::Create { light } => {
             let dir = global.keystore_dir();
             let password = global.password("Password for the new wallet: ", true)?;
-            let (signer, path) = wallet::create(&dir, password.as_bytes())?;
+            let (signer, path) = wallet::create(&dir, password.as_bytes(), kdf(light))?;
             saved("created", signer.address(), &path)
         }
         Command::Import {
             private_key,
             keystore,
+            light,
         } => {
             let dir = global.keystore_dir();
             let (signer, path) = match keystore {
                 Some(file) => {
                     let password =
                         global.password(&format!("Password of {}: ", file.display()), false)?;
-                    wallet::import_keystore(&dir, &file, password.as_bytes())?
+                    wallet::import_keystore(&dir, &file, password.as_bytes(), kdf(light))?
                 }
                 None => {
                     let key = match private_key {
@@ -95,7 +105,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
                     // check the key before asking for a password
                     wallet::parse_private_key(&key)?;
                     let password = global.password("Password for the wallet: ", true)?;
-                    wallet::import_key(&dir, &key, password.as_bytes())?
+                    wallet::import_key(&dir, &key, password.as_bytes(), kdf(light))?
                 }
             };
             saved("imported", signer.address(), &path)
@@ -174,4 +184,12 @@ fn read_secret(prompt: &str) -> eyre::Result<String> {
         ));
     }
     Ok(line)
+}
+
+fn kdf(light: bool) -> wallet::Kdf {
+    if light {
+        wallet::Kdf::Light
+    } else {
+        wallet::Kdf::Standard
+    }
 }

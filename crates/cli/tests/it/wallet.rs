@@ -96,6 +96,12 @@ fn cast_keystores_are_imported_and_used() {
         String::from_utf8_lossy(&out.stdout).trim().to_lowercase(),
         DEV5
     );
+    // with geth's standard scrypt parameters (issue 18: eth-keystore's default is n = 2^13)
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("keystore")).expect("JSON");
+    assert_eq!(saved["crypto"]["kdfparams"]["n"], 262_144);
+    assert_eq!(saved["crypto"]["kdfparams"]["p"], 1);
+    assert_eq!(saved["version"], 3);
 
     // importing the same key again is refused and writes nothing
     let again = net
@@ -130,11 +136,33 @@ fn cast_keystores_are_imported_and_used() {
         &[
             "wallet",
             "create",
+            "--light",
             "--password-file",
             password_file.to_str().expect("utf-8"),
         ],
     );
     let new_address = created["address"].as_str().expect("address").to_owned();
+    // --light: geth's light parameters, and cast opens it too
+    let light = created["file"].as_str().expect("file").to_owned();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&light).expect("keystore")).expect("JSON");
+    assert_eq!(saved["crypto"]["kdfparams"]["n"], 4096);
+    assert_eq!(saved["crypto"]["kdfparams"]["p"], 6);
+    let out = Command::new(cast())
+        .args([
+            "wallet",
+            "address",
+            "--keystore",
+            &light,
+            "--password",
+            "secret",
+        ])
+        .output()
+        .expect("cast runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim().to_lowercase(),
+        new_address.to_lowercase()
+    );
     let ambiguous = net.fails(None, &["wallet", "show"], 2);
     assert!(ambiguous["error"]
         .as_str()
