@@ -48,6 +48,7 @@ where
     let addr = listener.local_addr()?;
     tracing::info!(target: "scheduler", %addr, workerpool = %scheduler.config.workerpool, owner = %scheduler.owner(), "scheduler listening");
     let stop = stop_signal(shutdown);
+    let mut offer_task = None;
     if let Some(policy) = scheduler.config.offer.clone() {
         let offer = offer::Offer {
             policy,
@@ -56,14 +57,14 @@ where
             min_worker_score: scheduler.config.min_worker_score,
             default_duration: scheduler.config.replicate_timeout,
         };
-        tokio::spawn(offer::run(
+        offer_task = Some(tokio::spawn(offer::run(
             scheduler.client.clone(),
             scheduler.config.workerpool,
             offer,
             scheduler.offer.clone(),
             scheduler.load.subscribe(),
             stop.clone(),
-        ));
+        )));
     }
     let server = tokio::spawn(dexec_service::http::serve(
         listener,
@@ -86,6 +87,10 @@ where
             }
         }
         server.await.map_err(std::io::Error::other)??;
+        // the offer is withdrawn before the process may end (bounded by WITHDRAW_TIMEOUT)
+        if let Some(offer_task) = offer_task {
+            let _ = offer_task.await;
+        }
         tracing::info!(target: "scheduler", "scheduler stopped");
         Ok(())
     });

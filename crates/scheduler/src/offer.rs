@@ -156,9 +156,13 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rule = None;
     loop {
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            _ = interval.tick() => {}
+        let stopping = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            _ = interval.tick() => false,
+        };
+        if stopping {
+            withdraw(&client, &market, workerpool).await;
+            return;
         }
         let Some(now) = *load.borrow_and_update() else {
             continue; // the scheduler has not caught up with the chain yet
@@ -349,6 +353,51 @@ pub async fn check(
         volume: target,
         closed,
     })
+}
+
+/// How long a stopping scheduler spends withdrawing its offer.
+pub const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A stopping scheduler's last act: close on chain every order of its pool still open on the
+/// market, so that no requester buys tasks from a pool nobody runs (the market then lists
+/// them as cancelled; a copy of the signature elsewhere cannot be matched either). A restart
+/// publishes a fresh one. Failures are logged: the claim path still refunds requesters.
+pub async fn withdraw(client: &Client, market: &MarketClient, workerpool: Address) {
+    let any = Some(AddressFilter::Any);
+    let query = OrderQuery {
+        workerpool: Some(AddressFilter::Only(workerpool)),
+        app: any,
+        dataset: any,
+        requester: any,
+        min_volume: Some(1),
+        page_size: Some(50),
+        ..OrderQuery::default()
+    };
+    let work = async {
+        let open = market.orders(OrderKind::Workerpool, &query).await?;
+        let mut closed = 0;
+        for view in open.orders {
+            let Some(signed) = view.order.into_signed::<WorkerpoolOrder>() else {
+                continue;
+            };
+            if client.order_status(&signed).await?.remaining.is_zero() {
+                continue;
+            }
+            close(client, &signed).await?;
+            tracing::info!(target: "scheduler::offer", order = %view.order_hash, "workerpool order closed: the scheduler stops");
+            closed += 1;
+        }
+        Ok::<_, OfferError>(closed)
+    };
+    match tokio::time::timeout(WITHDRAW_TIMEOUT, work).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(target: "scheduler::offer", error = %e, "could not withdraw the offer at stop: its orders stay open until they expire or are matched")
+        }
+        Err(_) => {
+            tracing::warn!(target: "scheduler::offer", "withdrawing the offer at stop took too long; its orders may stay open")
+        }
+    }
 }
 
 async fn close(client: &Client, order: &Signed<WorkerpoolOrder>) -> Result<(), OfferError> {

@@ -402,3 +402,55 @@ async fn the_offered_volume_follows_the_workers_and_the_requester_restriction() 
     assert!(empty.is_some(), "no order open without workers");
     let _ = stop_market.send(());
 }
+
+/// A scheduler that stops withdraws its offer: its open order is closed on chain (no copy of
+/// the signature can be matched against a pool nobody runs) and the market no longer lists
+/// it; a restart publishes a fresh one (issue 18, finding 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_scheduler_withdraws_its_offer() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let (market, url, stop_market) = start_market(&pool).await;
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.offer = Some(OfferPolicy {
+        market_url: url,
+        price: Nrlc(u128::from(WORKERPOOL_PRICE)),
+        volume: 3,
+        category: 0,
+        trust: 1,
+        tag: B256::ZERO,
+        interval: Duration::from_millis(100),
+    });
+    pool.start_scheduler_with(config.clone()).await;
+    let _worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let offered = wait_offer(&market, &pool, 3).await;
+
+    pool.scheduler.take().expect("running").stop().await;
+    assert_eq!(
+        remaining_on_chain(&pool, &offered).await,
+        U256::ZERO,
+        "closed on chain before the scheduler ended"
+    );
+    let gone = wait_for(Duration::from_secs(20), || async {
+        open_orders(&market, &pool).await.is_empty().then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "the market no longer lists the dead pool's order"
+    );
+    let hash = pool.chain.reader().order_hash(&offered.order);
+    let seen = market
+        .order(hash)
+        .await
+        .expect("market answers")
+        .expect("known");
+    assert_eq!(seen.status, BookStatus::Cancelled);
+
+    // back (with a worker that registers with it): a fresh order
+    pool.start_scheduler_with(config).await;
+    let _again = pool.start_worker(pool.worker_config(FIRST_WORKER + 1)).await;
+    let fresh = wait_offer(&market, &pool, 3).await;
+    assert_ne!(fresh.order.salt, offered.order.salt);
+    let _ = stop_market.send(());
+}
