@@ -264,7 +264,7 @@ fn section(
     };
     if misplaced {
         return Err(Fail::usage(format!(
-            "an option given does not apply to a {kind} (see `dexec {kind} deploy --help`)"
+            "an option given does not apply to the {kind} kind (see `dexec {kind} deploy --help`)"
         )));
     }
     if let Some(path) = content {

@@ -176,7 +176,7 @@ fn resolve(
         }),
         Some(text) => text.parse().map(Some).map_err(|_| {
             Fail::usage(format!(
-                "`{text}` is not a {kind} address (0x and 40 hex digits) nor `deployed`"
+                "--{kind} `{text}` is neither an address (0x and 40 hex digits) nor `deployed`"
             ))
         }),
     }

@@ -449,7 +449,9 @@ async fn a_stopping_scheduler_withdraws_its_offer() {
 
     // back (with a worker that registers with it): a fresh order
     pool.start_scheduler_with(config).await;
-    let _again = pool.start_worker(pool.worker_config(FIRST_WORKER + 1)).await;
+    let _again = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
     let fresh = wait_offer(&market, &pool, 3).await;
     assert_ne!(fresh.order.salt, offered.order.salt);
     let _ = stop_market.send(());
