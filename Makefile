@@ -58,6 +58,7 @@ test-contracts: contracts
 # filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
 # nextest does not run doctests: `cargo test --doc` runs them after.
 test-rust: bootstrap apps
+	@echo "== make test: building the workspace and its tests (the first build takes about 15 minutes on 2 cores; cargo shows each crate), then running them =="
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -87,6 +88,9 @@ check-storage-layout: contracts
 ci: fmt-check clippy check-abi check-storage-layout test
 
 demo: bootstrap apps
+	@echo "== make demo: building dexec first (the first build takes about 12 minutes on 2 cores; cargo shows each crate) =="
+	$(CARGO) build -p dexec-cli
+	@echo "== make demo: the whole system on loopback, one task end to end =="
 	$(CARGO) run -q -p dexec-cli -- demo
 
 bench-gas: bootstrap

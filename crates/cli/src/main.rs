@@ -143,10 +143,21 @@ async fn main() -> ExitCode {
         eprintln!("dexec: cannot start {}: {error}", program.to_string_lossy());
         return ExitCode::from(exit::FAILURE);
     }
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    // the demo tells its story on stdout; the services' log lines go to a file it names
+    if let Command::Demo(args) = &cli.command {
+        if cli.global.log.log_file.is_none() {
+            if let Some(file) = args.log_file() {
+                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                cli.global.log.log_file = Some(file);
+            }
+        }
+    }
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     dexec_service::log::init(&cli.global.log, dexec_service::log::DEFAULT_FILTER);
     let json = cli.global.json;
@@ -224,7 +235,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
             return Ok(None);
         }
         Command::Demo(args) => {
-            cmd::demo::run(args).await?;
+            cmd::demo::run(args, g.log.log_file.as_deref()).await?;
             return Ok(None);
         }
         Command::Market(args) => {

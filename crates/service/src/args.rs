@@ -282,6 +282,10 @@ pub struct LogArgs {
     /// dexec's services and warn for the rest].
     #[arg(long, global = true, env = "DEXEC_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Append logs to FILE instead of writing them to stderr (each background service its
+    /// own file, so their lines do not interleave in one terminal).
+    #[arg(long, global = true, env = "DEXEC_LOG_FILE", value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

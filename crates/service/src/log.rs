@@ -1,6 +1,7 @@
 //! Logging: the tracing subscriber, set up in one place for the CLI and every service.
 //!
-//! Logs go to stderr, so that `--json` output on stdout stays machine-readable. The filter is
+//! Logs go to stderr (or, with `--log-file`, are appended to a file), so that `--json` output
+//! on stdout stays machine-readable. The filter is
 //! `--log`, else `RUST_LOG`, else the caller's default; `--log-format json` writes one JSON
 //! object per event for log collectors.
 
@@ -23,6 +24,30 @@ pub fn init(args: &LogArgs, default_filter: &str) {
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new(default_filter));
+    if let Some(path) = &args.log_file {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        match opened {
+            Ok(file) => {
+                let builder = tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_ansi(false);
+                // a subscriber may already be installed (tests): keep it
+                let _ = match args.log_format {
+                    LogFormat::Text => builder.try_init(),
+                    LogFormat::Json => builder.json().with_current_span(false).try_init(),
+                };
+                return;
+            }
+            Err(e) => eprintln!(
+                "cannot write logs to {}: {e}; they go to stderr",
+                path.display()
+            ),
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -51,6 +51,17 @@ pub struct Args {
     /// Give up waiting for the result after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Show the services' logs here (stderr) instead of in <state-dir>.log.
+    #[arg(long)]
+    verbose: bool,
+}
+
+impl Args {
+    /// Where the services' logs go unless --verbose or --log-file: `<state-dir>.log`, beside
+    /// the state directory (which is emptied at start).
+    pub fn log_file(&self) -> Option<PathBuf> {
+        (!self.verbose).then(|| self.state_dir.with_extension("log"))
+    }
 }
 
 fn step(started: Instant, text: impl AsRef<str>) {
@@ -62,8 +73,17 @@ fn step(started: Instant, text: impl AsRef<str>) {
 }
 
 /// Run `dexec demo`.
-pub async fn run(args: Args) -> eyre::Result<()> {
+pub async fn run(args: Args, log_file: Option<&std::path::Path>) -> eyre::Result<()> {
     let started = Instant::now();
+    if let Some(log) = log_file {
+        step(
+            started,
+            format!(
+                "the services log to {} (--verbose shows them here)",
+                log.display()
+            ),
+        );
+    }
     let wasm = std::fs::read(&args.app).wrap_err_with(|| {
         format!(
             "cannot read the app {} (build the example apps with `make apps`)",

@@ -35,6 +35,22 @@ fn demo_prints_a_verified_result() {
     assert!(stdout.contains("verified against the chain"), "{stdout}");
     assert!(stdout.contains("Hello, from the test!"), "{stdout}");
     assert!(stdout.contains("requester paid 3 RLC"), "{stdout}");
+    // the story on stdout, the services' log lines in a file it names (issue 18, finding 8)
+    let log = dir.path().join("demo.log");
+    assert!(
+        stdout.contains(&format!("the services log to {}", log.display())),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(" INFO "),
+        "service logs on stderr: {stderr}"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the log file");
+    assert!(
+        logged.contains("INFO") && logged.contains("scheduler"),
+        "{logged}"
+    );
     // the verified result is on disk, beside the services' state
     let result =
         std::fs::read_to_string(dir.path().join("demo/result/result.txt")).expect("result");
