@@ -76,12 +76,24 @@ where
         let mut follower = scheduler.follower();
         let mut interval = tokio::time::interval(scheduler.config.poll_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // a chain that is down for an hour: a few lines, not four per second
+        let mut failing = dexec_service::log::Repeated::new(std::time::Duration::from_secs(30));
         loop {
             tokio::select! {
                 _ = loop_stop.changed() => break,
                 _ = interval.tick() => {
-                    if let Err(e) = scheduler.tick(&mut follower).await {
-                        tracing::warn!(target: "scheduler", error = %e, "tick failed; retrying");
+                    use dexec_service::log::Say;
+                    match scheduler.tick(&mut follower).await {
+                        Err(e) => {
+                            if let Say::Failure { unlogged } = failing.failure() {
+                                tracing::warn!(target: "scheduler", error = %e, unlogged, "tick failed; retrying (said at most every 30 s)");
+                            }
+                        }
+                        Ok(_) => {
+                            if let Say::Recovered { failures, lasted } = failing.success() {
+                                tracing::info!(target: "scheduler", failures, lasted_s = lasted.as_secs(), "ticks work again");
+                            }
+                        }
                     }
                 }
             }

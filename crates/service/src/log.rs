@@ -59,3 +59,107 @@ pub fn init(args: &LogArgs, default_filter: &str) {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
     };
 }
+
+/// A loop's repeated failure, logged once and then at most every `every` (with how many were
+/// not logged), so a dependency that is down for an hour gives a handful of lines, not one
+/// per retry; and when the loop succeeds again, how long it failed.
+#[derive(Debug)]
+pub struct Repeated {
+    every: std::time::Duration,
+    since: Option<std::time::Instant>,
+    last_logged: Option<std::time::Instant>,
+    unlogged: u64,
+    failures: u64,
+}
+
+/// What [`Repeated`] says about a failure or a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Say {
+    /// Nothing to log.
+    Quiet,
+    /// Log this failure; `unlogged` failures since the last line were not.
+    Failure {
+        /// Failures not logged since the last line.
+        unlogged: u64,
+    },
+    /// The loop works again after `failures` failures during `lasted`.
+    Recovered {
+        /// How many attempts failed.
+        failures: u64,
+        /// Since the first failure.
+        lasted: std::time::Duration,
+    },
+}
+
+impl Repeated {
+    /// Log a failure at most every `every`.
+    pub fn new(every: std::time::Duration) -> Self {
+        Self {
+            every,
+            since: None,
+            last_logged: None,
+            unlogged: 0,
+            failures: 0,
+        }
+    }
+
+    /// One more failure: whether to log it.
+    pub fn failure(&mut self) -> Say {
+        let now = std::time::Instant::now();
+        self.since.get_or_insert(now);
+        self.failures += 1;
+        match self.last_logged {
+            Some(last) if now.duration_since(last) < self.every => {
+                self.unlogged += 1;
+                Say::Quiet
+            }
+            _ => {
+                self.last_logged = Some(now);
+                Say::Failure {
+                    unlogged: std::mem::take(&mut self.unlogged),
+                }
+            }
+        }
+    }
+
+    /// A success: after failures, say the loop recovered (once).
+    pub fn success(&mut self) -> Say {
+        match self.since.take() {
+            Some(since) => {
+                let failures = std::mem::take(&mut self.failures);
+                self.last_logged = None;
+                self.unlogged = 0;
+                Say::Recovered {
+                    failures,
+                    lasted: since.elapsed(),
+                }
+            }
+            None => Say::Quiet,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_failure_is_logged_once_per_period_and_its_recovery_once() {
+        let mut repeated = Repeated::new(std::time::Duration::from_secs(3600));
+        assert_eq!(repeated.failure(), Say::Failure { unlogged: 0 });
+        for _ in 0..99 {
+            assert_eq!(repeated.failure(), Say::Quiet);
+        }
+        assert!(matches!(
+            repeated.success(),
+            Say::Recovered { failures: 100, .. }
+        ));
+        assert_eq!(repeated.success(), Say::Quiet);
+        // a new outage is logged at once
+        assert_eq!(repeated.failure(), Say::Failure { unlogged: 0 });
+
+        let mut often = Repeated::new(std::time::Duration::ZERO);
+        assert_eq!(often.failure(), Say::Failure { unlogged: 0 });
+        assert_eq!(often.failure(), Say::Failure { unlogged: 0 });
+    }
+}

@@ -179,6 +179,8 @@ impl Worker {
                 drop(permit);
             });
         }
+        // a scheduler that is down for an hour: a few lines, not two per second
+        let mut failing = dexec_service::log::Repeated::new(Duration::from_secs(30));
         loop {
             let permit = slots
                 .clone()
@@ -186,7 +188,13 @@ impl Worker {
                 .await
                 .map_err(|e| Error::Fault(e.to_string()))?;
             while tasks.try_join_next().is_some() {}
-            match self.scheduler.next(self.config.poll_wait).await {
+            let next = self.scheduler.next(self.config.poll_wait).await;
+            if next.is_ok() {
+                if let dexec_service::log::Say::Recovered { failures, lasted } = failing.success() {
+                    tracing::info!(target: "worker", failures, lasted_s = lasted.as_secs(), "the scheduler answers again");
+                }
+            }
+            match next {
                 Ok(Some(assignment)) => {
                     let state = TaskState {
                         assignment,
@@ -201,7 +209,9 @@ impl Worker {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(target: "worker", error = %e, "asking for work failed; retrying");
+                    if let dexec_service::log::Say::Failure { unlogged } = failing.failure() {
+                        tracing::warn!(target: "worker", error = %e, unlogged, "asking for work failed; retrying (said at most every 30 s)");
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
