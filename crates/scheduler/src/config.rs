@@ -45,9 +45,11 @@ pub struct Args {
     /// Where the scheduler serves workers.
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// The workerpool this scheduler runs (its owner's key signs authorizations).
-    #[arg(long, env = "DEXEC_WORKERPOOL")]
-    pub workerpool: Address,
+    /// The workerpool this scheduler runs (its owner's key signs authorizations): its address,
+    /// or `deployed` for the last one `dexec workerpool deploy` recorded in ./deployed.json for
+    /// this chain.
+    #[arg(long, env = "DEXEC_WORKERPOOL", value_name = "ADDRESS|deployed")]
+    pub workerpool: String,
     /// Only act on events this many blocks deep.
     #[arg(long, default_value_t = 0)]
     pub confirmations: u64,
@@ -234,9 +236,14 @@ impl Config {
         }
     }
 
-    /// Validate `args`: read chain.json, open the owner's key.
+    /// Validate `args`: read chain.json, open the owner's key, find the workerpool.
     pub fn from_args(args: Args) -> Result<Self> {
         let (_, chain) = args.chain.entry()?;
+        let workerpool = resolve_workerpool(
+            &args.workerpool,
+            chain.chain_id().unwrap_or_default(),
+            std::path::Path::new("."),
+        )?;
         // the scheduler signs as the workerpool owner
         let signer = args.wallet.service_signer(
             chain.chain_id().unwrap_or(31337),
@@ -295,7 +302,7 @@ impl Config {
             chain,
             rpc_timeout: args.chain.rpc_timeout(),
             signer,
-            workerpool: args.workerpool,
+            workerpool,
             listen: args.listen.listen,
             db_url,
             confirmations: args.confirmations,
@@ -345,6 +352,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `--workerpool`: an address, or `deployed`: the workerpool `dexec workerpool deploy`
+/// recorded for `chain_id` in `dir/deployed.json` (`{"workerpool": {"<chain id>": "0x…"}}`,
+/// the CLI's project file).
+pub fn resolve_workerpool(text: &str, chain_id: u64, dir: &std::path::Path) -> Result<Address> {
+    if text != "deployed" {
+        return text.parse().map_err(|_| {
+            Error::Config(format!(
+                "--workerpool `{text}` is neither an address (0x and 40 hex digits) nor `deployed`"
+            ))
+        });
+    }
+    let path = dir.join("deployed.json");
+    let missing = || {
+        Error::Config(format!(
+            "--workerpool deployed: {} names no workerpool for chain {chain_id}; deploy one with \
+             `dexec workerpool deploy` in this directory, or pass its address",
+            path.display()
+        ))
+    };
+    let text = std::fs::read_to_string(&path).map_err(|_| missing())?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Config(format!("{} is not valid JSON: {e}", path.display())))?;
+    json["workerpool"][chain_id.to_string()]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(missing)
 }
 
 #[cfg(test)]
@@ -496,5 +531,40 @@ mod tests {
         config.offer.as_mut().unwrap().trust = 3;
         config.offer_margin_percent = 95;
         assert!(config.check_offer().is_err(), "a margin above 90%");
+    }
+
+    #[test]
+    fn the_workerpool_may_be_the_deployed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = "0x00000000000000000000000000000000000000aa";
+        assert_eq!(
+            resolve_workerpool(pool, 31337, dir.path()).unwrap(),
+            pool.parse::<Address>().unwrap()
+        );
+        let none = resolve_workerpool("deployed", 31337, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains("names no workerpool for chain 31337")
+                && none.contains("dexec workerpool deploy"),
+            "{none}"
+        );
+        std::fs::write(
+            dir.path().join("deployed.json"),
+            format!(r#"{{"app":{{"31337":"0x00000000000000000000000000000000000000bb"}},"workerpool":{{"31337":"{pool}"}}}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            resolve_workerpool("deployed", 31337, dir.path()).unwrap(),
+            pool.parse::<Address>().unwrap()
+        );
+        assert!(
+            resolve_workerpool("deployed", 1, dir.path()).is_err(),
+            "another chain's"
+        );
+        let bad = resolve_workerpool("0x12", 31337, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("neither an address"), "{bad}");
     }
 }

@@ -269,7 +269,7 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     let requester = Actor::new(&net, REQUESTER);
 
     pool.json(&["workerpool", "init", "--description", "process pool"]);
-    let pool_address = str_of(&pool.json(&["workerpool", "deploy"])["address"]);
+    pool.json(&["workerpool", "deploy"]);
     let scheduler_port = crate::free_port();
     let scheduler_url = format!("http://127.0.0.1:{scheduler_port}");
     let _scheduler = Service(
@@ -277,8 +277,9 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
             "scheduler",
             "--dev-account",
             "2",
+            // the pool deployed from this folder (deployed.json), as `app run` accepts it
             "--workerpool",
-            &pool_address,
+            "deployed",
             "--offer-price",
             "0.1 RLC",
             "--listen",
