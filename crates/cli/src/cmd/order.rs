@@ -218,6 +218,9 @@ fn template(kind: OrderKind, deployed: &DeployedFile, chain_id: u64, me: Option<
     }
 }
 
+/// Whole-number fields of order templates (volume at least 1).
+const COUNT_FIELDS: [&str; 3] = ["volume", "trust", "category"];
+
 const PRICE_FIELDS: [&str; 6] = [
     "appprice",
     "datasetprice",
@@ -263,6 +266,19 @@ fn normalize(kind: OrderKind, template_value: &Value, defaults: Value) -> eyre::
                 let parsed = tag::parse(s).map_err(|e| bad(key, e.to_string()))?;
                 *value = json!(parsed);
             }
+        } else if COUNT_FIELDS.contains(&key.as_str()) {
+            let text = match value {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.trim().to_owned(),
+                _ => return Err(bad(key, "must be a whole number".into())),
+            };
+            let n: u64 = text
+                .parse()
+                .map_err(|_| bad(key, format!("must be a whole number, not `{text}`")))?;
+            if key == "volume" && n == 0 {
+                return Err(bad(key, "0 tasks: an order offers at least 1".into()));
+            }
+            *value = json!(n.to_string());
         } else if key == "params" {
             if value.is_object() {
                 *value = json!(serde_json::to_string(value)?);

@@ -466,6 +466,16 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     let requester = Actor::new(&net, REQUESTER);
     let app = deploy_app(&provider, "watched");
     provider.json(&["order", "init", "--app"]);
+    // numbers that cannot be an order's are said before anything is signed (finding 10)
+    provider.edit_order("apporder", "volume", "-1");
+    let refused = provider.fails(&["order", "sign", "--app"], 2);
+    assert!(
+        refused.contains("order.apporder.volume: must be a whole number, not `-1`"),
+        "{refused}"
+    );
+    provider.edit_order("apporder", "volume", "0");
+    let refused = provider.fails(&["order", "sign", "--app"], 2);
+    assert!(refused.contains("0 tasks"), "{refused}");
     provider.edit_order("apporder", "volume", "3");
     provider.json(&["order", "sign", "--app"]);
     provider.json(&["order", "publish", "--app"]);
