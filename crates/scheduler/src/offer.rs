@@ -294,20 +294,10 @@ pub async fn check(
     offer: &Offer,
     target: u64,
 ) -> Result<Checked, OfferError> {
-    let any = Some(AddressFilter::Any);
     let open = market
         .orders(
             OrderKind::Workerpool,
-            &OrderQuery {
-                workerpool: Some(AddressFilter::Only(workerpool)),
-                category: Some(offer.policy.category),
-                app: any,
-                dataset: any,
-                requester: any,
-                min_volume: Some(1),
-                page_size: Some(50),
-                ..OrderQuery::default()
-            },
+            &pool_orders(workerpool, Some(offer.policy.category)),
         )
         .await?;
     let mut kept = None;
@@ -355,6 +345,22 @@ pub async fn check(
     })
 }
 
+/// The market query for `workerpool`'s orders with volume left, whatever they restrict (in
+/// `category`, or all).
+fn pool_orders(workerpool: Address, category: Option<u64>) -> OrderQuery {
+    let any = Some(AddressFilter::Any);
+    OrderQuery {
+        workerpool: Some(AddressFilter::Only(workerpool)),
+        category,
+        app: any,
+        dataset: any,
+        requester: any,
+        min_volume: Some(1),
+        page_size: Some(50),
+        ..OrderQuery::default()
+    }
+}
+
 /// How long a stopping scheduler spends withdrawing its offer.
 pub const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -363,16 +369,7 @@ pub const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(15);
 /// them as cancelled; a copy of the signature elsewhere cannot be matched either). A restart
 /// publishes a fresh one. Failures are logged: the claim path still refunds requesters.
 pub async fn withdraw(client: &Client, market: &MarketClient, workerpool: Address) {
-    let any = Some(AddressFilter::Any);
-    let query = OrderQuery {
-        workerpool: Some(AddressFilter::Only(workerpool)),
-        app: any,
-        dataset: any,
-        requester: any,
-        min_volume: Some(1),
-        page_size: Some(50),
-        ..OrderQuery::default()
-    };
+    let query = pool_orders(workerpool, None);
     let work = async {
         let open = market.orders(OrderKind::Workerpool, &query).await?;
         let mut closed = 0;

@@ -34,6 +34,21 @@ async fn client(net: &Devnet, account: u32) -> Client {
         .expect("connect")
 }
 
+/// Move the devnet's time to `deal`'s final deadline and mine a block there.
+async fn pass_final_deadline(net: &Devnet, deal: &DealInfo) {
+    let claimer = client(net, CLAIMER).await;
+    let now = claimer.now().await.expect("now");
+    let provider = claimer.provider().clone();
+    let _: Value = provider
+        .raw_request("evm_increaseTime".into(), (deal.final_deadline() - now,))
+        .await
+        .expect("evm_increaseTime");
+    let _: Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("evm_mine");
+}
+
 /// A trust-1 deal of two tasks; task 0 completed by the worker.
 async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
     let app_owner = client(net, APP_OWNER).await;
@@ -144,18 +159,7 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
     );
 
     // past the final deadline: claimable by anyone, after a confirmation
-    runtime.block_on(async {
-        let provider = client(&net, CLAIMER).await.provider().clone();
-        let now = client(&net, CLAIMER).await.now().await.expect("now");
-        let _: Value = provider
-            .raw_request("evm_increaseTime".into(), (deal.final_deadline() - now,))
-            .await
-            .expect("evm_increaseTime");
-        let _: Value = provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .expect("evm_mine");
-    });
+    runtime.block_on(pass_final_deadline(&net, &deal));
     let shown = net.json(None, &["task", "show", &expired]);
     assert_eq!(shown["status"], "TIMEOUT");
     net.fails(Some(CLAIMER), &["task", "claim", &expired], 5);
@@ -219,18 +223,7 @@ fn a_deals_expired_tasks_are_claimed_together() {
         "{refused}"
     );
 
-    runtime.block_on(async {
-        let provider = client(&net, CLAIMER).await.provider().clone();
-        let now = client(&net, CLAIMER).await.now().await.expect("now");
-        let _: Value = provider
-            .raw_request("evm_increaseTime".into(), (deal.final_deadline() - now,))
-            .await
-            .expect("evm_increaseTime");
-        let _: Value = provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .expect("evm_mine");
-    });
+    runtime.block_on(pass_final_deadline(&net, &deal));
     let before = net.json(Some(REQUESTER), &["account", "show"]);
     let claimed = net.json(Some(CLAIMER), &["deal", "claim", &deal_id, "--force"]);
     assert_eq!(

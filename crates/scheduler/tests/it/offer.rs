@@ -238,6 +238,20 @@ async fn start_market(pool: &Pool) -> (MarketClient, String, tokio::sync::onesho
     (client, url, stop)
 }
 
+/// An offer at the pool's price, at most `volume` tasks per order, in category 0 at trust 1,
+/// checked every 100 ms.
+fn offer_at_pool_price(market_url: String, volume: u64) -> OfferPolicy {
+    OfferPolicy {
+        market_url,
+        price: Nrlc(u128::from(WORKERPOOL_PRICE)),
+        volume,
+        category: 0,
+        trust: 1,
+        tag: B256::ZERO,
+        interval: Duration::from_millis(100),
+    }
+}
+
 /// The order's volume still available on chain.
 async fn remaining_on_chain(pool: &Pool, order: &Signed<WorkerpoolOrder>) -> U256 {
     pool.chain
@@ -283,15 +297,7 @@ async fn the_offered_volume_follows_the_workers_and_the_requester_restriction() 
     let (market, url, stop_market) = start_market(&pool).await;
     pool.scheduler.take().expect("running").stop().await;
     let mut config = pool.scheduler_config(None);
-    config.offer = Some(OfferPolicy {
-        market_url: url,
-        price: Nrlc(u128::from(WORKERPOOL_PRICE)),
-        volume: 1_000,
-        category: 0,
-        trust: 1,
-        tag: B256::ZERO,
-        interval: Duration::from_millis(100),
-    });
+    config.offer = Some(offer_at_pool_price(url, 1_000));
     let requester = pool.chain.address(REQUESTER);
     config.offer_restrict.requester = requester;
     pool.start_scheduler_with(config).await;
@@ -412,15 +418,7 @@ async fn a_stopping_scheduler_withdraws_its_offer() {
     let (market, url, stop_market) = start_market(&pool).await;
     pool.scheduler.take().expect("running").stop().await;
     let mut config = pool.scheduler_config(None);
-    config.offer = Some(OfferPolicy {
-        market_url: url,
-        price: Nrlc(u128::from(WORKERPOOL_PRICE)),
-        volume: 3,
-        category: 0,
-        trust: 1,
-        tag: B256::ZERO,
-        interval: Duration::from_millis(100),
-    });
+    config.offer = Some(offer_at_pool_price(url, 3));
     pool.start_scheduler_with(config.clone()).await;
     let _worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
     let offered = wait_offer(&market, &pool, 3).await;
