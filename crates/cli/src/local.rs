@@ -29,6 +29,10 @@ pub struct LocalChain {
 /// same arguments). See [`exec_with_parent_death_signal`].
 pub const EXEC_WITH_PARENT_DEATH_ENV: &str = "DEXEC_EXEC_WITH_PARENT_DEATH";
 
+/// The pid of the `dexec` that starts the launcher, so the launcher can tell that its parent
+/// is still the one that started it (a parent's pid may be 1 in a container).
+const PARENT_PID_ENV: &str = "DEXEC_EXEC_PARENT_PID";
+
 /// When `dexec` runs as the launcher of [`EXEC_WITH_PARENT_DEATH_ENV`], replace this process
 /// with the program it names, which then receives SIGTERM when the process that started it
 /// dies (`PR_SET_PDEATHSIG` survives `execv`). Returns (with the reason) only if it cannot.
@@ -42,13 +46,16 @@ pub fn exec_with_parent_death_signal(program: &std::ffi::OsStr) -> std::io::Erro
     if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
         return e.into();
     }
-    // the parent may already be gone (re-parented to init before the signal was set)
-    if getppid().is_none_or(|parent| parent.is_init()) {
+    // the parent may already be gone (re-parented before the signal was set)
+    let expected = std::env::var(PARENT_PID_ENV).ok();
+    let parent = getppid().map(|p| p.as_raw_nonzero().get().to_string());
+    if expected.is_none() || parent != expected {
         return std::io::Error::other("the dexec that started it is already gone");
     }
     std::process::Command::new(program)
         .args(std::env::args_os().skip(1))
         .env_remove(EXEC_WITH_PARENT_DEATH_ENV)
+        .env_remove(PARENT_PID_ENV)
         .exec()
 }
 
@@ -65,7 +72,8 @@ impl LocalChain {
         let launcher = std::env::current_exe().wrap_err("cannot find the dexec executable")?;
         let anvil = anvil
             .path(launcher)
-            .env(EXEC_WITH_PARENT_DEATH_ENV, shown.as_os_str());
+            .env(EXEC_WITH_PARENT_DEATH_ENV, shown.as_os_str())
+            .env(PARENT_PID_ENV, std::process::id().to_string());
         let instance = anvil
             .try_spawn()
             .map_err(|e| eyre!("{e}"))

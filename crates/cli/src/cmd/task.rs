@@ -22,6 +22,10 @@ States: UNSET (nobody contributed yet), ACTIVE (contributions arriving), REVEALI
 reached, winners revealing), COMPLETED (result agreed and paid), FAILED (claimed after the final
 deadline: payer refunded), TIMEOUT (past the final deadline, not yet claimed).
 
+`show` of a COMPLETED task fetches its result from the store and verifies it against the chain
+to tell an app's own result from the workers' error result (\"COMPLETED with an app error: …\",
+`appError` in the JSON); if the store cannot be reached it says the result was not checked.
+
 `--watch` follows the task until it completes or fails, printing each change (progress goes to
 stderr; with --json the final state is printed as JSON). It polls the chain every second, once
 per devnet block (iExec's SDK polls every 5 s).
