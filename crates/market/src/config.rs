@@ -59,7 +59,15 @@ pub struct Args {
     /// Most open orders per signer and order kind.
     #[arg(long, default_value_t = 50)]
     pub max_open_orders: u64,
+    /// How long a scheduler's heartbeat keeps its workerpool live, seconds: the workerpool
+    /// orders of a pool that sent heartbeats and then stopped for longer leave the book
+    /// (status `offline`) until the next one. Schedulers beat every 10 s.
+    #[arg(long, env = "DEXEC_MARKET_HEARTBEAT_TTL_SECS", default_value_t = DEFAULT_HEARTBEAT_TTL_SECS)]
+    pub heartbeat_ttl_secs: u64,
 }
+
+/// How long a scheduler's heartbeat keeps its pool live by default, seconds.
+pub const DEFAULT_HEARTBEAT_TTL_SECS: u64 = 45;
 
 /// A token bucket's refill rate and size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +116,8 @@ pub struct Config {
     pub max_open_orders: u64,
     /// How long a sufficient balance read from the chain is trusted.
     pub balance_ttl: Duration,
+    /// How long a scheduler's heartbeat keeps its pool live.
+    pub heartbeat_ttl: Duration,
 }
 
 impl Config {
@@ -133,6 +143,7 @@ impl Config {
             max_body_size: 16 * 1024,
             max_open_orders: 50,
             balance_ttl: Duration::from_secs(10),
+            heartbeat_ttl: Duration::from_secs(DEFAULT_HEARTBEAT_TTL_SECS),
         }
     }
 
@@ -147,6 +158,13 @@ impl Config {
             return Err(Error::Config(
                 "--max-params-size and --max-open-orders must be positive".into(),
             ));
+        }
+        if args.heartbeat_ttl_secs < 5 {
+            return Err(Error::Config(format!(
+                "--heartbeat-ttl-secs {} is shorter than two heartbeats: give at least 5 \
+                 (schedulers beat every few seconds)",
+                args.heartbeat_ttl_secs
+            )));
         }
         if args.rate_per_ip < 0.0 || args.rate_per_address < 0.0 {
             return Err(Error::Config("rates cannot be negative".into()));
@@ -171,6 +189,7 @@ impl Config {
             max_body_size: args.max_params_size + 8 * 1024,
             max_open_orders: args.max_open_orders,
             balance_ttl: Duration::from_secs(10),
+            heartbeat_ttl: Duration::from_secs(args.heartbeat_ttl_secs),
         })
     }
 }

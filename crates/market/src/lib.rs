@@ -10,6 +10,8 @@
 //! - `POST /{app,dataset,workerpool,request}orders` publishes `{"order": <signed order>}`;
 //!   `GET` on the same path queries with iExec's filters; `GET /<kind>orders/{hash}`.
 //! - `POST /orders/{hash}/unpublish` with a signature of the order's signer.
+//! - `POST /workerpools/{address}/heartbeat` (a scheduler's signed heartbeat; the orders of a
+//!   pool whose heartbeats stop leave the book), `GET /workerpools/{address}/liveness`.
 //! - `GET /deals`, `GET /deals/{id}`, `GET /ohlc`, `GET /ws` (live feed), `GET /health` (with
 //!   the watcher's cursor), `GET /openapi.json`.
 //!
@@ -29,6 +31,7 @@ mod db;
 mod error;
 mod feed;
 mod limits;
+mod liveness;
 mod state;
 mod watcher;
 
@@ -39,7 +42,7 @@ use dexec_sdk::Client;
 use dexec_service::shutdown::{run_until_ctrl_c, stop_signal, stopped};
 use dexec_service::ServiceHandle;
 
-pub use config::{Args, Config, Rate, DEFAULT_DB, DEFAULT_LISTEN};
+pub use config::{Args, Config, Rate, DEFAULT_DB, DEFAULT_HEARTBEAT_TTL_SECS, DEFAULT_LISTEN};
 pub use error::{Error, Result};
 
 /// Connects to the chain and the database (migrating it), starts the watcher, binds
@@ -58,10 +61,12 @@ where
     let shared = Arc::new(state::Shared::new(config, db, chain, stop.clone()));
     tracing::info!(target: "market::http", %addr, chain = shared.chain_id, hub = %shared.config.chain.deployment.hub, "market listening");
     let watcher = tokio::spawn(watcher::run(shared.clone()));
+    let sweeper = tokio::spawn(liveness::sweep(shared.clone()));
     let app = api::router(api::AppState { shared });
     let task = tokio::spawn(async move {
         let served = dexec_service::http::serve(listener, app, stopped(stop)).await;
         let _ = watcher.await;
+        let _ = sweeper.await;
         served?;
         tracing::info!(target: "market::http", %addr, "market stopped");
         Ok(())

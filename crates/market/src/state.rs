@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub feed: broadcast::Sender<FeedEvent>,
     pub per_ip: Limiter<IpAddr>,
     pub per_address: Limiter<Address>,
+    /// Schedulers' heartbeats.
+    pub heartbeats: crate::liveness::Heartbeats,
     pub stop: watch::Receiver<bool>,
     publication: AtomicI64,
 }
@@ -51,6 +53,7 @@ impl Shared {
         Self {
             per_ip: Limiter::new(config.per_ip),
             per_address: Limiter::new(config.per_address),
+            heartbeats: crate::liveness::Heartbeats::new(config.heartbeat_ttl),
             config,
             db,
             chain,

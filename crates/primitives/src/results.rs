@@ -26,6 +26,11 @@ pub const COMPUTED_JSON: &str = "computed.json";
 /// output with it when the app produced no result, naming it in `computed.json`.
 pub const ERROR_FILE: &str = "error.txt";
 
+/// Beside `error.txt`, what the worker saw of the failure (the runtime's full error, fuel,
+/// time, the app's stderr and stdout): for people, not part of the result's digest, and it
+/// may differ between workers.
+pub const ERROR_DETAIL_FILE: &str = "error-detail.txt";
+
 /// How `error.txt` begins: `dexec error: <one-line sentence>\n`.
 pub const ERROR_PREFIX: &str = "dexec error: ";
 

@@ -290,6 +290,9 @@ impl Job {
 pub struct Run {
     /// How it ended.
     pub outcome: Outcome,
+    /// When it ended in an error: the error's full text (a compiler's multi-line message, a
+    /// trap's wasm backtrace). For people, not for consensus: it may differ between hosts.
+    pub detail: Option<String>,
     /// Fuel used (deterministic: the same on every worker for the same task).
     pub fuel_consumed: u64,
     /// The first [`RuntimeConfig::stdio_capture_bytes`] bytes the app wrote to stdout.
@@ -419,19 +422,20 @@ impl Runtime {
 
     /// Compile and link `wasm` (or take it from the cache). `Err` is the reason the app
     /// cannot run, a deterministic [`Outcome::InvalidApp`].
-    fn prepare(&self, wasm: &[u8], digest: [u8; 32]) -> Result<(InstancePre<State>, bool), String> {
+    fn prepare(
+        &self,
+        wasm: &[u8],
+        digest: [u8; 32],
+    ) -> Result<(InstancePre<State>, bool), Invalid> {
         if let Some(pre) = self.cache.get(&digest) {
             return Ok((pre, true));
         }
-        let module = Module::from_binary(&self.engine, wasm).map_err(|e| {
-            one_line(&format!(
-                "not a WebAssembly module dexec can compile: {e:#}"
-            ))
-        })?;
+        let module = Module::from_binary(&self.engine, wasm)
+            .map_err(|e| Invalid::new("not a WebAssembly module dexec can compile: ", &e))?;
         let pre = self
             .linker
             .instantiate_pre(&module)
-            .map_err(|e| one_line(&format!("{e:#}")))?;
+            .map_err(|e| Invalid::new("", &e))?;
         self.cache.insert(digest, pre.clone());
         Ok((pre, false))
     }
@@ -445,7 +449,7 @@ impl Runtime {
     /// run is a paid error result.
     pub fn check_module(&self, wasm: &[u8]) -> std::result::Result<(), String> {
         let digest: [u8; 32] = Sha256::digest(wasm).into();
-        let (pre, _) = self.prepare(wasm, digest)?;
+        let (pre, _) = self.prepare(wasm, digest).map_err(|i| i.sentence)?;
         match pre.module().get_export("_start") {
             Some(wasmtime::ExternType::Func(f))
                 if f.params().len() == 0 && f.results().len() == 0 =>
@@ -480,29 +484,38 @@ impl Runtime {
         }
         let stdout = Capture::new(self.config.stdio_capture_bytes);
         let stderr = Capture::new(self.config.stdio_capture_bytes);
-        let finish = |outcome: Outcome, fuel_consumed: u64, cache_hit: bool| {
-            let (stdout, stdout_truncated) = stdout.take();
-            let (stderr, stderr_truncated) = stderr.take();
-            Run {
-                outcome,
-                fuel_consumed,
-                stdout,
-                stdout_truncated,
-                stderr,
-                stderr_truncated,
-                module_digest,
-                cache_hit,
-                elapsed: started.elapsed(),
-            }
-        };
+        let finish =
+            |outcome: Outcome, detail: Option<String>, fuel_consumed: u64, cache_hit: bool| {
+                let (stdout, stdout_truncated) = stdout.take();
+                let (stderr, stderr_truncated) = stderr.take();
+                Run {
+                    outcome,
+                    detail,
+                    fuel_consumed,
+                    stdout,
+                    stdout_truncated,
+                    stderr,
+                    stderr_truncated,
+                    module_digest,
+                    cache_hit,
+                    elapsed: started.elapsed(),
+                }
+            };
 
         let (pre, cache_hit) = match self.prepare(&job.wasm, module_digest) {
             Ok(prepared) => prepared,
-            Err(reason) => return Ok(finish(Outcome::InvalidApp(reason), 0, false)),
+            Err(invalid) => {
+                return Ok(finish(
+                    Outcome::InvalidApp(invalid.sentence),
+                    Some(invalid.detail),
+                    0,
+                    false,
+                ))
+            }
         };
 
         let mut store = self.store(&job, &stdout, &stderr)?;
-        let outcome = self.execute(&mut store, &pre);
+        let (outcome, detail) = self.execute(&mut store, &pre);
         let remaining = store.get_fuel().unwrap_or(0);
         let fuel_consumed = job.fuel.saturating_sub(remaining);
         drop(store);
@@ -523,7 +536,7 @@ impl Runtime {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "app finished"
         );
-        Ok(finish(outcome, fuel_consumed, cache_hit))
+        Ok(finish(outcome, detail, fuel_consumed, cache_hit))
     }
 
     /// [`Runtime::run`] on tokio's blocking thread pool.
@@ -598,21 +611,48 @@ impl Runtime {
         Ok(store)
     }
 
-    /// Instantiate and call `_start`, then classify how it ended.
-    fn execute(&self, store: &mut Store<State>, pre: &InstancePre<State>) -> Outcome {
+    /// Instantiate and call `_start`, then classify how it ended; with the error's full text
+    /// (wasm backtrace included) when it ended in one.
+    fn execute(
+        &self,
+        store: &mut Store<State>,
+        pre: &InstancePre<State>,
+    ) -> (Outcome, Option<String>) {
         let instance = match pre.instantiate(&mut *store) {
             Ok(instance) => instance,
-            Err(e) => return classify(e, store.data()),
+            Err(e) => return (classify(&e, store.data()), Some(format!("{e:?}"))),
         };
         let start = match instance.get_typed_func::<(), ()>(&mut *store, "_start") {
             Ok(start) => start,
             Err(e) => {
-                return Outcome::InvalidApp(format!("not a WASI command (no `_start`): {e:#}"))
+                let invalid = Invalid::new("not a WASI command (no `_start`): ", &e);
+                return (Outcome::InvalidApp(invalid.sentence), Some(invalid.detail));
             }
         };
         match start.call(&mut *store, ()) {
-            Ok(()) => Outcome::Ok { exit_code: 0 },
-            Err(e) => classify(e, store.data()),
+            Ok(()) => (Outcome::Ok { exit_code: 0 }, None),
+            Err(e) => {
+                let outcome = classify(&e, store.data());
+                // an exit code is a sentence of its own; anything else has a story to tell
+                let detail = (!matches!(outcome, Outcome::Ok { .. })).then(|| format!("{e:?}"));
+                (outcome, detail)
+            }
+        }
+    }
+}
+
+/// Why a module cannot run: the one-line sentence every worker agrees on, and the compiler's
+/// or linker's full text.
+struct Invalid {
+    sentence: String,
+    detail: String,
+}
+
+impl Invalid {
+    fn new(prefix: &str, error: &wasmtime::Error) -> Self {
+        Self {
+            sentence: one_line(&format!("{prefix}{error:#}")),
+            detail: format!("{prefix}{error:?}"),
         }
     }
 }
@@ -624,7 +664,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// Map an error out of wasm to an [`Outcome`].
-fn classify(error: wasmtime::Error, state: &State) -> Outcome {
+fn classify(error: &wasmtime::Error, state: &State) -> Outcome {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Outcome::Ok { exit_code: exit.0 };
     }

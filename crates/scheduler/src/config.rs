@@ -181,7 +181,14 @@ pub struct Config {
     pub allow_workers: Vec<Address>,
     /// Least on-chain score a worker needs to register.
     pub min_worker_score: u64,
+    /// The market told that this scheduler is alive, and how often: its signed heartbeats keep
+    /// the pool's workerpool orders in the book (they leave it when the heartbeats stop).
+    pub market_heartbeat: Option<(String, Duration)>,
 }
+
+/// How often the scheduler tells the market it is alive (the market's default time-to-live is
+/// 45 s: four heartbeats may be lost before the pool's orders leave the book).
+pub const MARKET_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Config {
     // The signer holds the workerpool owner's private key: show its address only.
@@ -198,6 +205,7 @@ impl std::fmt::Debug for Config {
             .field("trust1_mode", &self.trust1_mode)
             .field("offer", &self.offer)
             .field("offer_restrict", &self.offer_restrict)
+            .field("market_heartbeat", &self.market_heartbeat)
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +241,7 @@ impl Config {
             offer_margin_percent: DEFAULT_MARGIN_PERCENT,
             allow_workers: Vec::new(),
             min_worker_score: 0,
+            market_heartbeat: None,
         }
     }
 
@@ -253,6 +262,11 @@ impl Config {
         if args.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
+        let market_heartbeat = args
+            .market
+            .clone()
+            .or_else(|| chain.market.clone())
+            .map(|url| (url, MARKET_HEARTBEAT_INTERVAL));
         let offer = match args.offer_price {
             None => None,
             Some(price) => {
@@ -299,6 +313,7 @@ impl Config {
             offer_margin_percent: args.offer_margin,
             allow_workers: args.allow_workers,
             min_worker_score: args.min_worker_score,
+            market_heartbeat,
             chain,
             rpc_timeout: args.chain.rpc_timeout(),
             signer,

@@ -13,6 +13,9 @@ pub enum Error {
     /// A shared flag (chain, wallet, database) cannot be used.
     #[error(transparent)]
     Args(#[from] dexec_service::args::ArgsError),
+    /// Another process uses the database.
+    #[error(transparent)]
+    Lock(#[from] dexec_service::LockError),
     /// The database cannot be opened.
     #[error(transparent)]
     Open(#[from] dexec_service::db::DbError),

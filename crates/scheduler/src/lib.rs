@@ -22,6 +22,7 @@ pub mod capacity;
 mod config;
 mod db;
 mod error;
+mod heartbeat;
 mod http;
 pub mod offer;
 mod service;
@@ -32,7 +33,9 @@ use std::future::Future;
 use dexec_service::shutdown::{stop_signal, stopped};
 use dexec_service::ServiceHandle;
 
-pub use crate::config::{Args, Config, Trust1Mode, DEFAULT_DB, DEFAULT_LISTEN};
+pub use crate::config::{
+    Args, Config, Trust1Mode, DEFAULT_DB, DEFAULT_LISTEN, MARKET_HEARTBEAT_INTERVAL,
+};
 pub use crate::error::{Error, Result};
 use crate::service::Scheduler;
 
@@ -43,6 +46,15 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     config.check_offer()?;
+    // one scheduler per database: two would assign and settle the same tasks (a PostgreSQL
+    // database is shared on purpose by nobody but its operator, who runs one scheduler on it)
+    let db_lock = match config.db_url.sqlite_file() {
+        Some(file) => Some(dexec_service::StateLock::acquire_database(
+            &file,
+            "scheduler",
+        )?),
+        None => None,
+    };
     let scheduler = Scheduler::new(config).await?;
     let listener = tokio::net::TcpListener::bind(scheduler.config.listen).await?;
     let addr = listener.local_addr()?;
@@ -66,6 +78,19 @@ where
             stop.clone(),
         )));
     }
+    let heartbeat_task = scheduler
+        .config
+        .market_heartbeat
+        .clone()
+        .map(|(url, every)| {
+            tokio::spawn(heartbeat::run(
+                scheduler.client.clone(),
+                scheduler.config.workerpool,
+                url,
+                every,
+                stop.clone(),
+            ))
+        });
     let server = tokio::spawn(dexec_service::http::serve(
         listener,
         http::router(scheduler.clone()),
@@ -103,7 +128,11 @@ where
         if let Some(offer_task) = offer_task {
             let _ = offer_task.await;
         }
+        if let Some(heartbeat_task) = heartbeat_task {
+            let _ = heartbeat_task.await;
+        }
         tracing::info!(target: "scheduler", "scheduler stopped");
+        drop(db_lock);
         Ok(())
     });
     Ok(ServiceHandle { addr, task })

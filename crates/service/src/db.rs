@@ -39,6 +39,19 @@ impl DbUrl {
         self.is_sqlite() && self.0.contains(":memory:")
     }
 
+    /// The file of a SQLite database on disk (`None` for PostgreSQL and in-memory SQLite).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        if !self.is_sqlite() || self.is_memory() {
+            return None;
+        }
+        let path = self
+            .0
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+    }
+
     /// The URL with `***` for its password.
     pub fn redacted(&self) -> String {
         let url = &self.0;
@@ -61,11 +74,10 @@ impl DbUrl {
         if !self.is_sqlite() || self.is_memory() {
             return Ok(url.clone());
         }
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:");
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = std::path::Path::new(path).parent() {
+        let Some(path) = self.sqlite_file() else {
+            return Ok(url.clone());
+        };
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
             }

@@ -26,8 +26,8 @@ pub struct StateLock {
 pub enum LockError {
     /// Another live process holds it.
     #[error(
-        "{dir} is already used by another process ({holder}): one {role} per folder; stop that \
-         one or give this one another folder"
+        "{dir} is already used by another process ({holder}): one {role} per {per}; stop that \
+         one or give this one another {per}"
     )]
     Busy {
         /// The state directory.
@@ -36,6 +36,8 @@ pub enum LockError {
         holder: String,
         /// What this process is.
         role: String,
+        /// What is locked: "folder" or "database".
+        per: &'static str,
     },
     /// The directory or its lock file cannot be created or locked.
     #[error("cannot lock {path}: {source}")]
@@ -51,12 +53,27 @@ impl StateLock {
     /// Lock `dir` (created if missing) for this process, which is a `role` ("worker",
     /// "devnet", …); refused with [`LockError::Busy`] while another process holds it.
     pub fn acquire(dir: &Path, role: &str) -> Result<Self, LockError> {
-        let path = dir.join(LOCK_FILE);
+        Self::lock(dir.join(LOCK_FILE), dir, role, "folder")
+    }
+
+    /// Lock the SQLite database `file` for this process, a `role`, through `<file>.lock`
+    /// beside it (the database's own locks serialize writes, not whole processes: two
+    /// schedulers on one database would each assign the same tasks).
+    pub fn acquire_database(file: &Path, role: &str) -> Result<Self, LockError> {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".lock");
+        Self::lock(PathBuf::from(name), file, role, "database")
+    }
+
+    /// Lock the file `path` (its directory created if missing) on behalf of `what`.
+    fn lock(path: PathBuf, what: &Path, role: &str, per: &'static str) -> Result<Self, LockError> {
         let io = |source| LockError::Io {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -71,13 +88,14 @@ impl StateLock {
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
                 return Err(LockError::Busy {
-                    dir: dir.to_path_buf(),
+                    dir: what.to_path_buf(),
                     holder: if holder.is_empty() {
                         "it has not said which".into()
                     } else {
                         holder.to_owned()
                     },
                     role: role.to_owned(),
+                    per,
                 });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -117,5 +135,25 @@ mod tests {
         );
         drop(first);
         StateLock::acquire(&state, "worker").expect("free again once dropped");
+    }
+
+    #[test]
+    fn a_database_is_locked_through_a_file_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub").join("scheduler.db");
+        let first = StateLock::acquire_database(&db, "scheduler").expect("first lock");
+        assert_eq!(
+            first.path(),
+            dir.path().join("sub").join("scheduler.db.lock")
+        );
+        let refused = StateLock::acquire_database(&db, "scheduler")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("one scheduler per database")
+                && refused.contains("another database")
+                && refused.contains(&db.display().to_string()),
+            "{refused}"
+        );
     }
 }

@@ -96,6 +96,26 @@ pub fn exit_app(code: u32) -> Vec<u8> {
     .expect("valid WAT")
 }
 
+/// A WASI command that writes `stderr` (at most 1 KiB, no quotes or backslashes) to its
+/// stderr, then exits with `code`.
+pub fn exit_app_saying(code: u32, stderr: &str) -> Vec<u8> {
+    let text = stderr.replace('\n', "\\0a");
+    let len = stderr.len();
+    wat::parse_str(format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{text}")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const {len}))
+    (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $exit (i32.const {code}))))"#
+    ))
+    .expect("valid WAT")
+}
+
 /// sha256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> B256 {
     B256::from_slice(&Sha256::digest(bytes))

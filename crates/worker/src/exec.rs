@@ -18,8 +18,28 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::fetch::{fetch, zip_dir, Limits};
 
-pub use dexec_primitives::results::ERROR_FILE;
 use dexec_primitives::results::ERROR_PREFIX;
+pub use dexec_primitives::results::{ERROR_DETAIL_FILE, ERROR_FILE};
+
+/// Why an app produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The one-line sentence every honest worker reaches (the error result's content).
+    pub sentence: String,
+    /// What this worker saw (the runtime's full error, fuel, time, the app's stderr and
+    /// stdout), written beside the error result for people; not part of the digest.
+    pub detail: Option<String>,
+}
+
+impl Failure {
+    /// A failure told by its sentence alone.
+    pub fn said(sentence: impl Into<String>) -> Self {
+        Self {
+            sentence: sentence.into(),
+            detail: None,
+        }
+    }
+}
 
 /// What a computation produced.
 #[derive(Debug, Clone)]
@@ -127,11 +147,15 @@ impl Executor {
                     ),
                     Err(e) => {
                         let message = format!("invalid result: {e}");
-                        (error_result(&out_dir, &message)?, None, Some(message))
+                        (error_result(&out_dir, &message, None)?, None, Some(message))
                     }
                 }
             }
-            Err(message) => (error_result(&out_dir, &message)?, None, Some(message)),
+            Err(failure) => (
+                error_result(&out_dir, &failure.sentence, failure.detail.as_deref())?,
+                None,
+                Some(failure.sentence),
+            ),
         };
         let result_location = match &self.store {
             Some(store) => {
@@ -155,7 +179,7 @@ impl Executor {
         })
     }
 
-    /// Fetch and run; `Ok(Err(message))` is an app failure (an error result, see
+    /// Fetch and run; `Ok(Err(failure))` is an app failure (an error result, see
     /// [`app_result`]), `Err` a worker fault.
     async fn run(
         &self,
@@ -163,9 +187,15 @@ impl Executor {
         deal: &Deal,
         in_dir: &Path,
         out_dir: &Path,
-    ) -> Result<std::result::Result<(), String>> {
-        let Ok(params) = RequestParams::parse(&a.params) else {
-            return Ok(Err("invalid request params".into()));
+    ) -> Result<std::result::Result<(), Failure>> {
+        let params = match RequestParams::parse(&a.params) {
+            Ok(params) => params,
+            Err(e) => {
+                return Ok(Err(Failure {
+                    sentence: "invalid request params".into(),
+                    detail: Some(format!("invalid request params: {e}")),
+                }))
+            }
         };
         let store = self.store.as_deref();
         // the app and dataset come from their on-chain owners; input files from the requester
@@ -194,7 +224,7 @@ impl Executor {
                     }
                     wasm
                 }
-                Err(e) => return Ok(Err(format!("app: {e}"))),
+                Err(e) => return Ok(Err(Failure::said(format!("app: {e}")))),
             },
         };
         let mut env = TaskEnv::new(a.task_id.0);
@@ -215,7 +245,7 @@ impl Executor {
             .await
             {
                 Ok(bytes) => tokio::fs::write(in_dir.join(&name), bytes).await?,
-                Err(e) => return Ok(Err(format!("dataset: {e}"))),
+                Err(e) => return Ok(Err(Failure::said(format!("dataset: {e}")))),
             }
             env.dataset_address = Some(name.clone());
             env.dataset_filename = Some(name);
@@ -224,7 +254,7 @@ impl Executor {
             let name = hex::encode(Sha256::digest(url.as_bytes()));
             match fetch(&self.http, url, None, B256::ZERO, &self.limits).await {
                 Ok(bytes) => tokio::fs::write(in_dir.join(&name), bytes).await?,
-                Err(e) => return Ok(Err(format!("input file {}: {e}", i + 1))),
+                Err(e) => return Ok(Err(Failure::said(format!("input file {}: {e}", i + 1)))),
             }
             env.input_files.push(name);
         }
@@ -239,7 +269,7 @@ impl Executor {
         let timeout = job.timeout;
         let run = self.runtime.clone().run_blocking(job).await?;
         tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, elapsed_ms = run.elapsed.as_millis() as u64, "app finished");
-        app_result(run.outcome, timeout)
+        app_result(run, timeout)
     }
 }
 
@@ -254,27 +284,67 @@ impl Executor {
 /// contribute, the task would expire and the scheduler would lose its stake to a claim. Only the
 /// host failing (`HostError`) is the worker's own trouble, reported so the task is reassigned.
 pub fn app_result(
-    outcome: Outcome,
+    run: dexec_runtime::Run,
     wall_clock_limit: Duration,
-) -> Result<std::result::Result<(), String>> {
-    Ok(match outcome {
-        Outcome::Ok { exit_code: 0 } => Ok(()),
-        Outcome::Ok { exit_code } => Err(format!("app exited with code {exit_code}")),
-        Outcome::OutOfFuel => Err("app ran out of fuel".into()),
-        Outcome::Trap(trap) => Err(format!("app trapped: {trap}")),
-        Outcome::LimitExceeded(limit) => Err(format!("app exceeded its {limit} limit")),
-        Outcome::InvalidApp(why) => Err(format!("invalid app: {why}")),
-        Outcome::Timeout => Err(format!(
+) -> Result<std::result::Result<(), Failure>> {
+    let sentence = match &run.outcome {
+        Outcome::Ok { exit_code: 0 } => return Ok(Ok(())),
+        Outcome::Ok { exit_code } => format!("app exited with code {exit_code}"),
+        Outcome::OutOfFuel => "app ran out of fuel".into(),
+        Outcome::Trap(trap) => format!("app trapped: {trap}"),
+        Outcome::LimitExceeded(limit) => format!("app exceeded its {limit} limit"),
+        Outcome::InvalidApp(why) => format!("invalid app: {why}"),
+        Outcome::Timeout => format!(
             "app ran past its wall-clock limit of {} s",
             wall_clock_limit.as_secs()
-        )),
+        ),
         Outcome::HostError(e) => return Err(Error::Fault(format!("host error: {e}"))),
-    })
+    };
+    let detail = run_detail(&sentence, &run);
+    Ok(Err(Failure {
+        sentence,
+        detail: Some(detail),
+    }))
+}
+
+/// What a failed run leaves beside `error.txt`: the sentence, the runtime's full error, the
+/// fuel and time it used, and what it wrote to stderr and stdout (as much as was kept).
+fn run_detail(sentence: &str, run: &dexec_runtime::Run) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!("{sentence}\n");
+    if let Some(detail) = &run.detail {
+        let _ = write!(text, "\n{}\n", detail.trim_end());
+    }
+    let _ = write!(
+        text,
+        "\nfuel used: {}\nrun time: {} ms (compilation included{})\n",
+        run.fuel_consumed,
+        run.elapsed.as_millis(),
+        if run.cache_hit { ", module cached" } else { "" }
+    );
+    for (name, bytes, truncated) in [
+        ("stderr", &run.stderr, run.stderr_truncated),
+        ("stdout", &run.stdout, run.stdout_truncated),
+    ] {
+        if bytes.is_empty() {
+            let _ = writeln!(text, "{name}: (nothing)");
+            continue;
+        }
+        let kept = if truncated { ", its beginning" } else { "" };
+        let _ = write!(
+            text,
+            "\n{name} ({} bytes{kept}):\n{}\n",
+            bytes.len(),
+            String::from_utf8_lossy(bytes).trim_end()
+        );
+    }
+    text
 }
 
 /// Replace `/iexec_out` with a deterministic error result: `error.txt` holding `message`
-/// and a `computed.json` naming it. Returns its digest (sha256 of `error.txt`).
-pub fn error_result(out_dir: &Path, message: &str) -> Result<B256> {
+/// and a `computed.json` naming it, and `detail` (when there is one) in `error-detail.txt`
+/// beside it, outside the digest. Returns the digest (sha256 of `error.txt`).
+pub fn error_result(out_dir: &Path, message: &str, detail: Option<&str>) -> Result<B256> {
     if out_dir.exists() {
         std::fs::remove_dir_all(out_dir)?;
     }
@@ -285,6 +355,9 @@ pub fn error_result(out_dir: &Path, message: &str) -> Result<B256> {
         out_dir.join(COMPUTED_JSON),
         format!("{{\"deterministic-output-path\":\"/iexec_out/{ERROR_FILE}\"}}\n"),
     )?;
+    if let Some(detail) = detail {
+        std::fs::write(out_dir.join(ERROR_DETAIL_FILE), detail)?;
+    }
     let digest = file_sha256(&file).map_err(|e| Error::Fault(e.to_string()))?;
     Ok(B256::from(digest))
 }
@@ -318,8 +391,8 @@ mod tests {
         let a = tempfile::tempdir().expect("tempdir");
         let b = tempfile::tempdir().expect("tempdir");
         std::fs::write(a.path().join("partial"), b"junk").expect("write");
-        let da = error_result(a.path(), "app ran out of fuel").expect("a");
-        let db = error_result(b.path(), "app ran out of fuel").expect("b");
+        let da = error_result(a.path(), "app ran out of fuel", Some("on host a")).expect("a");
+        let db = error_result(b.path(), "app ran out of fuel", None).expect("b");
         assert_eq!(da, db);
         assert!(!a.path().join("partial").exists());
         assert_eq!(
@@ -327,6 +400,14 @@ mod tests {
             B256::from_slice(&Sha256::digest(b"dexec error: app ran out of fuel\n"))
         );
         let digest = dexec_sdk::results::result_digest(a.path()).expect("digest");
-        assert_eq!(B256::from(digest), da);
+        assert_eq!(
+            B256::from(digest),
+            da,
+            "the detail beside it is not in the digest"
+        );
+        assert_eq!(
+            std::fs::read_to_string(a.path().join(ERROR_DETAIL_FILE)).expect("detail"),
+            "on host a"
+        );
     }
 }

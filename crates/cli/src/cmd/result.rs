@@ -59,9 +59,18 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         out.unwrap_or_else(|| PathBuf::from(format!("result-{}", &task_id.to_string()[2..10])));
     let verified = download(&client, &task, &out).await?;
     if let Some(error) = &verified.app_error {
+        let detail = out.join(dexec_primitives::results::ERROR_DETAIL_FILE);
+        let detail = if detail.is_file() {
+            format!(
+                "; what the worker saw (full error, the app's stderr) is in {}",
+                detail.display()
+            )
+        } else {
+            String::new()
+        };
         return Err(Fail::app_error(format!(
             "task {task_id} completed with an app error: {error} (the app produced no result; \
-             the workers' error result, its digest verified against the chain, is in {})",
+             the workers' error result, its digest verified against the chain, is in {}{detail})",
             out.display()
         )));
     }

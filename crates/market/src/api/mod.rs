@@ -5,6 +5,7 @@
 
 mod deals;
 mod error;
+mod liveness;
 pub(crate) mod openapi;
 mod orders;
 
@@ -65,6 +66,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/requestorders/{hash}", get(orders::get_request))
         .route("/orders/{hash}", get(orders::get_any))
         .route("/orders/{hash}/unpublish", post(orders::unpublish))
+        .route(
+            "/workerpools/{address}/heartbeat",
+            post(liveness::heartbeat),
+        )
+        .route("/workerpools/{address}/liveness", get(liveness::liveness))
         .route("/deals", get(deals::deals))
         .route("/deals/{id}", get(deals::deal))
         .route("/ohlc", get(deals::ohlc))

@@ -5,7 +5,7 @@
 use axum::Json;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{deals, orders};
+use super::{deals, liveness, orders};
 
 /// The body of a publish (`POST /{kind}orders`): `{"order": <signed order>}`.
 #[derive(ToSchema)]
@@ -19,7 +19,7 @@ pub(crate) struct Publish {
 /// `GET /ws`, for the document (served by [`crate::feed::ws`]).
 #[utoipa::path(get, path = "/ws", tag = "feed",
     summary = "Live feed (WebSocket)",
-    description = "Upgrade to a WebSocket; `topics=orders,deals` (default both). Text messages: {\"event\": \"<kind>order_published\", \"order\": OrderView}, {\"event\": \"<kind>order_unpublished\", \"orderHash\", \"reason\": unpublished|filled|cancelled|dead}, {\"event\": \"deal_created\", \"deal\": Deal}, {\"event\": \"lagged\", \"missed\": n}.",
+    description = "Upgrade to a WebSocket; `topics=orders,deals` (default both). Text messages: {\"event\": \"<kind>order_published\", \"order\": OrderView}, {\"event\": \"<kind>order_unpublished\", \"orderHash\", \"reason\": unpublished|filled|cancelled|dead|offline}, {\"event\": \"deal_created\", \"deal\": Deal}, {\"event\": \"lagged\", \"missed\": n}.",
     params(("topics" = Option<String>, Query, description = "orders, deals or orders,deals")),
     responses(
         (status = 101, description = "Switching protocols"),
@@ -58,6 +58,8 @@ fn openapi_json() {}
         orders::get_request,
         orders::get_any,
         orders::unpublish,
+        liveness::heartbeat,
+        liveness::liveness,
         deals::deals,
         deals::deal,
         deals::ohlc,

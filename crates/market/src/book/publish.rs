@@ -24,7 +24,7 @@ use crate::{Error, Result};
 
 /// The ECDSA signer of `digest` (hub rules: libsecp256k1, low-`s` only); `None` when `sign` is
 /// no signature of it. A high-`s` signature is refused with a sentence.
-fn signer_of(sign: &[u8], digest: B256) -> Result<Option<Address>> {
+pub(crate) fn signer_of(sign: &[u8], digest: B256) -> Result<Option<Address>> {
     match recover_signer(sign, digest) {
         Ok(signer) => Ok(Some(signer)),
         Err(SignatureError::HighS) => Err(Error::BadRequest(

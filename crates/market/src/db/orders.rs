@@ -222,6 +222,35 @@ impl Db {
         Ok(stored)
     }
 
+    /// Move the workerpool orders of `pool` in status `from` to status `to` (open ones out of
+    /// the book while its scheduler is silent, offline ones back with volume left); returns
+    /// their hashes.
+    pub(crate) async fn set_pool_orders(
+        &self,
+        pool: Address,
+        from: BookStatus,
+        to: BookStatus,
+    ) -> Result<Vec<B256>> {
+        let rows = sqlx::query(
+            "UPDATE orders SET status = $1, updated_at = $2 \
+             WHERE kind = $3 AND asset = $4 AND status = $5 AND remaining > 0 RETURNING hash",
+        )
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(OrderKind::Workerpool.name())
+        .bind(hex_addr(&pool))
+        .bind(from.as_str())
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: String = r.try_get(0)?;
+                hash.parse()
+                    .map_err(|_| Error::Corrupt(format!("order hash `{hash}`")))
+            })
+            .collect()
+    }
+
     /// Unpublish `hash` if it is open under `publication`; false if it was not.
     pub(crate) async fn unpublish(&self, hash: &B256, publication: i64) -> Result<bool> {
         let done = sqlx::query(

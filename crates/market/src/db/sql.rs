@@ -90,8 +90,8 @@ pub(crate) fn placeholders(first: usize, n: usize, sqlite: bool) -> String {
     format!("({})", list.join(", "))
 }
 
-/// A multi-row insert of `rows` orders: an upsert that republishes unpublished and dead
-/// orders and returns the hashes it stored, or (`upsert` false) an insert that skips known
+/// A multi-row insert of `rows` orders: an upsert that republishes unpublished, dead and
+/// offline orders and returns the hashes it stored, or (`upsert` false) an insert that skips known
 /// hashes.
 pub(crate) fn insert_sql(rows: usize, upsert: bool, sqlite: bool) -> String {
     let values: Vec<String> = (0..rows)
@@ -102,7 +102,7 @@ pub(crate) fn insert_sql(rows: usize, upsert: bool, sqlite: bool) -> String {
          remaining = excluded.remaining, signer = excluded.signer, \
          publication = excluded.publication, published_at = excluded.published_at, \
          updated_at = excluded.updated_at, body = excluded.body \
-         WHERE orders.status IN ('unpublished', 'dead') RETURNING hash"
+         WHERE orders.status IN ('unpublished', 'dead', 'offline') RETURNING hash"
     } else {
         "ON CONFLICT (hash) DO NOTHING"
     };

@@ -148,6 +148,9 @@ fn other_traps_carry_their_description() {
         result.outcome,
         Outcome::Trap("wasm `unreachable` instruction executed".into())
     );
+    // the sentence is the trap's fixed description; the detail tells where it happened
+    let detail = result.detail.expect("a trap has a detail");
+    assert!(detail.contains("wasm backtrace"), "{detail}");
 }
 
 #[test]
@@ -305,10 +308,11 @@ fn modules_that_cannot_run_are_invalid_apps() {
         let dirs = TaskDirs::new();
         let result = run(dirs.job(bytes.into(), ""));
         assert!(
-            matches!(result.outcome, Outcome::InvalidApp(_)),
+            matches!(&result.outcome, Outcome::InvalidApp(why) if !why.contains('\n')),
             "{what}: {:?}",
             result.outcome
         );
         assert!(result.outcome.is_deterministic());
+        assert!(result.detail.is_some(), "{what}: the full error is kept");
     }
 }

@@ -194,3 +194,23 @@ async fn workers_outside_the_admission_policy_are_refused() {
         .expect_err("score 0");
     assert!(refused.to_string().contains("score 0"), "{refused}");
 }
+
+/// Two schedulers on one SQLite database would assign and settle the same tasks: the second
+/// is refused with a sentence naming the first, and starts once the first has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_scheduler_on_the_same_database_is_refused() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let refused = dexec_scheduler::serve(pool.scheduler_config(None), std::future::pending())
+        .await
+        .err()
+        .expect("the database is in use");
+    let said = refused.to_string();
+    assert!(
+        said.contains("scheduler.db is already used by another process")
+            && said.contains(&format!("pid {}, scheduler", std::process::id()))
+            && said.contains("one scheduler per database"),
+        "{said}"
+    );
+    pool.scheduler.take().expect("running").stop().await;
+    pool.start_scheduler(None).await;
+}

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use alloy::signers::SignerSync;
 use alloy::sol_types::Eip712Domain;
 use dexec_primitives::{OrderKind, Signed};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use super::liveness::{sign_heartbeat, PoolLiveness};
 use super::query::{DealQuery, OrderQuery};
 use super::types::{
     sign_unpublish, DealPage, DealView, Health, MarketOrder, OrderPage, OrderView, PublishBody,
@@ -246,6 +247,35 @@ impl MarketClient {
             self.http
                 .post(self.url(&format!("orders/{hash}/unpublish")))
                 .json(&body),
+        )
+        .await
+    }
+
+    /// Tells the market that the scheduler of `workerpool` is alive: a heartbeat at `timestamp`
+    /// (Unix seconds) signed by `signer`, the pool's owner, under the hub's `domain` (see
+    /// [`crate::market::liveness`]).
+    pub async fn heartbeat<S: SignerSync + ?Sized>(
+        &self,
+        workerpool: Address,
+        timestamp: u64,
+        signer: &S,
+        domain: &Eip712Domain,
+    ) -> ClientResult<PoolLiveness> {
+        let body = sign_heartbeat(signer, domain, workerpool, timestamp)
+            .map_err(|e| ClientError::Sign(e.to_string()))?;
+        self.send(
+            self.http
+                .post(self.url(&format!("workerpools/{workerpool}/heartbeat")))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Whether the scheduler of `workerpool` is alive, as the market sees it.
+    pub async fn liveness(&self, workerpool: Address) -> ClientResult<PoolLiveness> {
+        self.send(
+            self.http
+                .get(self.url(&format!("workerpools/{workerpool}/liveness"))),
         )
         .await
     }

@@ -4,10 +4,14 @@
 //! builds matches read and publish through the client. API: `docs/market.md`.
 
 pub mod client;
+pub mod liveness;
 pub mod query;
 pub mod types;
 
 pub use client::{collection, ClientError, ClientResult, MarketClient};
+pub use liveness::{
+    heartbeat_digest, sign_heartbeat, HeartbeatBody, Liveness, PoolLiveness, SchedulerHeartbeat,
+};
 pub use query::{AddressFilter, DealQuery, OhlcQuery, OrderQuery};
 pub use types::{
     sign_unpublish, unpublish_digest, unpublish_message, BookStatus, Candle, DealPage, DealView,

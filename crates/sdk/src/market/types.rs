@@ -135,16 +135,20 @@ pub enum BookStatus {
     Dead,
     /// Withdrawn from the book by its signer (still valid on chain).
     Unpublished,
+    /// A workerpool order whose scheduler stopped its heartbeats: out of the book until they
+    /// resume (see [`crate::market::liveness`]).
+    Offline,
 }
 
 impl BookStatus {
     /// Every status.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Open,
         Self::Filled,
         Self::Cancelled,
         Self::Dead,
         Self::Unpublished,
+        Self::Offline,
     ];
 
     /// The name, as stored and sent.
@@ -155,6 +159,7 @@ impl BookStatus {
             Self::Cancelled => "cancelled",
             Self::Dead => "dead",
             Self::Unpublished => "unpublished",
+            Self::Offline => "offline",
         }
     }
 

@@ -64,7 +64,8 @@ async fn trust_one_task_is_computed_uploaded_settled_and_paid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_app_gives_an_error_result() {
     let pool = Pool::start(PoolOptions::default()).await;
-    let app = pool.deploy_app("exit 3", &exit_app(3)).await;
+    let app = exit_app_saying(3, "no input file given\n");
+    let app = pool.deploy_app("exit 3", &app).await;
     let _worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
     let deal = pool.request(app, 1, 1).await;
 
@@ -75,6 +76,14 @@ async fn a_failing_app_gives_an_error_result() {
     let text = String::from_utf8_lossy(error);
     assert!(text.contains("app exited with code 3"), "{text}");
     assert_eq!(result.digest, sha256(error), "the digest of error.txt");
+    // beside it, outside the digest: what the worker saw
+    let detail = String::from_utf8_lossy(file(&files, "error-detail.txt"));
+    assert!(
+        detail.starts_with("app exited with code 3\n")
+            && detail.contains("fuel used: ")
+            && detail.contains("stderr (20 bytes):\nno input file given"),
+        "{detail}"
+    );
 }
 
 /// An app that never finishes still ends its task without a claim against the scheduler: the
