@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use dexec_sdk::market::MarketClient;
 
 use crate::cmd::devnet::deploy_and_fund;
-use crate::cmd::run::{prepare, ExecArgs, Prepared};
+use crate::cmd::run::{prepare, ExecArgs, Leg};
 use crate::local::LocalChain;
 
 /// Dev accounts by role.
@@ -317,8 +317,8 @@ impl Cluster {
     }
 
     /// The requester runs the app as `dexec app run` does: the best orders on the market,
-    /// checked, then matched. Needs the market.
-    pub async fn run_app(&self, args: &str) -> eyre::Result<(Prepared, Matched)> {
+    /// checked, then matched (one task: one deal). Needs the market.
+    pub async fn run_app(&self, args: &str) -> eyre::Result<(Leg, Matched)> {
         let market = self
             .market
             .as_ref()
@@ -332,8 +332,13 @@ impl Cluster {
             std::path::Path::new("."),
         )
         .await?;
-        let matched = self.requester.match_orders(&prepared.input).await?;
-        Ok((prepared, matched))
+        let leg = prepared
+            .legs
+            .into_iter()
+            .next()
+            .ok_or_else(|| eyre!("app run chose no orders"))?;
+        let matched = self.requester.match_orders(&leg.input).await?;
+        Ok((leg, matched))
     }
 
     /// Wait until every task of `deal` is final (polling every 50 ms); their states.

@@ -424,7 +424,7 @@ impl Client {
     }
 
     /// The free hub balance of `who`.
-    pub(crate) async fn account_free(&self, who: Address) -> Result<Nrlc> {
+    pub async fn account_free(&self, who: Address) -> Result<Nrlc> {
         let account = self
             .deployment()
             .hub(self.provider())

@@ -1,15 +1,18 @@
 //! `dexec app run` and `dexec app request-execution`: buy an execution at the market's best
 //! price, or publish a limit request for one.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
-use dexec_sdk::market::{AddressFilter, MarketClient, MarketOrder, OrderQuery};
+use dexec_sdk::market::{
+    AddressFilter, Liveness, MarketClient, MarketOrder, OrderQuery, OrderView,
+};
 use dexec_sdk::primitives::{
     tag, AppOrder, DatasetOrder, Nrlc, RequestOrder, Signed, WorkerpoolOrder,
 };
-use dexec_sdk::{AssetKind, Client, MatchInput, MatchPlan, Matched, TaskInfo};
+use dexec_sdk::{AssetKind, Client, MatchInput, MatchPlan, Matched, OrderKind, TaskInfo};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -32,9 +35,15 @@ How the orders are chosen:
   workerpool  if the wallet owns --workerpool, a free order it signs now; else the cheapest
               market order of the category that admits the app, dataset and requester, has
               the tag bits asked for (by the app, dataset and --tag) and at least --trust,
-              with volume left; without --category it tries categories 0, 1, 2… in turn;
+              with volume left; pools whose scheduler is known to run (its heartbeats reach
+              the market) before pools the market never heard from, whatever their price
+              (the market lists no order of a pool whose heartbeats stopped); without
+              --category it tries categories 0, 1, 2… in turn;
   request     signed now: the orders' prices as maxima, the workerpool's category, --trust,
-              --tag, --volume, --params (with --args and --input-files merged in).
+              --tag, --params (with --args and --input-files merged in), for the deal's tasks.
+--volume N buys exactly N tasks: when no single set of orders has N left (an app order with
+3 left), it makes one deal per set, best prices first (at most 16 deals), or refuses with
+what is available before anything is paid.
 Then it checks what the hub would refuse (incompatible orders, volume, the requester's
 balance, the scheduler's stake), shows the total cost and asks before paying (--force skips
 the question), matches, and prints the deal and task ids. --watch follows the tasks.
@@ -305,6 +314,126 @@ async fn best<T: MarketOrder>(
     Ok(None)
 }
 
+/// Orders of one kind to buy from, best first, each with the tasks it has left on chain.
+#[derive(Debug, Clone)]
+struct Supply<T> {
+    orders: VecDeque<(Signed<T>, u64)>,
+}
+
+impl<T> Supply<T> {
+    /// One order the wallet signs itself, for `volume` tasks.
+    fn one(order: Signed<T>, volume: u64) -> Self {
+        Self {
+            orders: VecDeque::from([(order, volume)]),
+        }
+    }
+
+    /// Tasks left in all.
+    fn total(&self) -> u64 {
+        self.orders
+            .iter()
+            .fold(0u64, |sum, (_, left)| sum.saturating_add(*left))
+    }
+
+    /// The best order with tasks left, and how many.
+    fn head(&self) -> Option<&(Signed<T>, u64)> {
+        self.orders.front()
+    }
+
+    /// `n` tasks bought from the best order.
+    fn take(&mut self, n: u64) {
+        if let Some((_, left)) = self.orders.front_mut() {
+            *left = left.saturating_sub(n);
+            if *left == 0 {
+                self.orders.pop_front();
+            }
+        }
+    }
+}
+
+/// The market's orders in `views` this client can read, in the market's order.
+fn readable<T: MarketOrder>(views: Vec<OrderView>) -> Vec<Signed<T>> {
+    views
+        .into_iter()
+        .filter_map(|view| {
+            let hash = view.order_hash;
+            let order = view.order.into_signed::<T>();
+            if order.is_none() {
+                tracing::warn!(%hash, "the market served an order this client cannot read; skipped");
+            }
+            order
+        })
+        .collect()
+}
+
+/// `orders` (best first) that still have tasks left on chain, until they hold `wanted` in all.
+async fn supply_of<T: MarketOrder>(
+    client: &Client,
+    orders: Vec<Signed<T>>,
+    wanted: u64,
+) -> eyre::Result<Supply<T>> {
+    let mut supply = Supply {
+        orders: VecDeque::new(),
+    };
+    for order in orders {
+        if supply.total() >= wanted {
+            break;
+        }
+        let left: u64 = client.order_status(&order).await?.remaining.saturating_to();
+        if left > 0 {
+            supply.orders.push_back((order, left));
+        }
+    }
+    Ok(supply)
+}
+
+/// The market's orders of `T` for `query` (best first) with tasks left, up to `wanted`.
+async fn market_supply<T: MarketOrder>(
+    client: &Client,
+    market: &MarketClient,
+    query: OrderQuery,
+    wanted: u64,
+) -> eyre::Result<Supply<T>> {
+    let query = OrderQuery {
+        page_size: Some(100),
+        ..query
+    };
+    let page = market.orders(T::KIND, &query).await?;
+    supply_of(client, readable(page.orders), wanted).await
+}
+
+/// Most pools whose liveness `app run` asks the market for.
+const LIVENESS_ASKED: usize = 20;
+
+/// `orders` with those of pools whose scheduler is known to run (its heartbeats reach the
+/// market) first, then pools the market knows nothing of; each group keeps the market's
+/// order (best price first). The market lists no offline pool's orders; one that cannot say
+/// (an older market) leaves the order as it is.
+async fn prefer_live(
+    market: &MarketClient,
+    orders: Vec<Signed<WorkerpoolOrder>>,
+) -> Vec<Signed<WorkerpoolOrder>> {
+    let mut rank: HashMap<Address, Liveness> = HashMap::new();
+    for order in &orders {
+        let pool = order.order.workerpool;
+        if rank.contains_key(&pool) || rank.len() >= LIVENESS_ASKED {
+            continue;
+        }
+        let liveness = market
+            .liveness(pool)
+            .await
+            .map_or(Liveness::Unknown, |l| l.liveness);
+        rank.insert(pool, liveness);
+    }
+    let mut orders = orders;
+    orders.sort_by_key(|o| {
+        rank.get(&o.order.workerpool)
+            .copied()
+            .unwrap_or(Liveness::Unknown)
+    });
+    orders
+}
+
 fn none_found(kind: &str, what: String) -> eyre::Report {
     Fail::not_found(format!(
         "no {kind} order matching your conditions is currently available on the market \
@@ -312,15 +441,15 @@ fn none_found(kind: &str, what: String) -> eyre::Report {
     ))
 }
 
-/// The app order: a free private one if the wallet owns the app, else the market's best.
-async fn app_order(
+/// The app orders: a free private one if the wallet owns the app, else the market's best.
+async fn app_supply(
     client: &Client,
     market: Option<&MarketClient>,
     want: &Want,
     volume: u64,
-) -> eyre::Result<Signed<AppOrder>> {
+) -> eyre::Result<Supply<AppOrder>> {
     if owns(client, AssetKind::App, want.app, want.me).await? {
-        return Ok(client
+        let order = client
             .sign_order(AppOrder {
                 app: want.app,
                 appprice: U256::ZERO,
@@ -331,12 +460,15 @@ async fn app_order(
                 requesterrestrict: want.me,
                 salt: salt(),
             })
-            .await?);
+            .await?;
+        return Ok(Supply::one(order, volume));
     }
     let market = need_market(market, "app")?;
-    best(client, market, app_query(want))
-        .await?
-        .ok_or_else(|| none_found("app", format!("app {}", want.app)))
+    let supply = market_supply(client, market, app_query(want), volume).await?;
+    if supply.head().is_none() {
+        return Err(none_found("app", format!("app {}", want.app)));
+    }
+    Ok(supply)
 }
 
 /// Whether `me` owns `asset`; an unregistered asset is an error.
@@ -357,15 +489,15 @@ fn need_market<'a>(market: Option<&'a MarketClient>, kind: &str) -> eyre::Result
     })
 }
 
-async fn dataset_order(
+async fn dataset_supply(
     client: &Client,
     market: Option<&MarketClient>,
     want: &Want,
     dataset: Address,
     volume: u64,
-) -> eyre::Result<Signed<DatasetOrder>> {
+) -> eyre::Result<Supply<DatasetOrder>> {
     if owns(client, AssetKind::Dataset, dataset, want.me).await? {
-        return Ok(client
+        let order = client
             .sign_order(DatasetOrder {
                 dataset,
                 datasetprice: U256::ZERO,
@@ -376,30 +508,34 @@ async fn dataset_order(
                 requesterrestrict: want.me,
                 salt: salt(),
             })
-            .await?);
+            .await?;
+        return Ok(Supply::one(order, volume));
     }
     let market = need_market(market, "dataset")?;
-    best(client, market, dataset_query(want, dataset))
-        .await?
-        .ok_or_else(|| none_found("dataset", format!("dataset {dataset}")))
+    let supply = market_supply(client, market, dataset_query(want, dataset), volume).await?;
+    if supply.head().is_none() {
+        return Err(none_found("dataset", format!("dataset {dataset}")));
+    }
+    Ok(supply)
 }
 
 fn or_tags(tags: &[B256]) -> B256 {
     tags.iter().fold(B256::ZERO, |acc, t| acc | *t)
 }
 
-/// The workerpool order: a free one if the wallet owns --workerpool, else the market's best
-/// (walking categories up from 0 when none is given).
-async fn workerpool_order(
+/// The workerpool orders: a free one if the wallet owns --workerpool, else the market's best of
+/// the first category (walking up from 0 when none is given) that has any, pools whose
+/// scheduler is known to run first ([`prefer_live`]).
+async fn workerpool_supply(
     client: &Client,
     market: Option<&MarketClient>,
     want: &Want,
     exec: &ExecArgs,
     required_tag: B256,
-) -> eyre::Result<Signed<WorkerpoolOrder>> {
+) -> eyre::Result<Supply<WorkerpoolOrder>> {
     if let Some(pool) = want.workerpool {
         if owns(client, AssetKind::Workerpool, pool, want.me).await? {
-            return Ok(client
+            let order = client
                 .sign_order(WorkerpoolOrder {
                     workerpool: pool,
                     workerpoolprice: U256::ZERO,
@@ -412,7 +548,8 @@ async fn workerpool_order(
                     requesterrestrict: want.me,
                     salt: salt(),
                 })
-                .await?);
+                .await?;
+            return Ok(Supply::one(order, exec.volume));
         }
     }
     let market = need_market(market, "workerpool")?;
@@ -421,9 +558,15 @@ async fn workerpool_order(
         None => 0..client.category_count().await?,
     };
     for category in categories.clone() {
-        let query = workerpool_query(want, category, required_tag, exec.trust);
-        if let Some(order) = best(client, market, query).await? {
-            return Ok(order);
+        let query = OrderQuery {
+            page_size: Some(100),
+            ..workerpool_query(want, category, required_tag, exec.trust)
+        };
+        let page = market.orders(OrderKind::Workerpool, &query).await?;
+        let orders = prefer_live(market, readable(page.orders)).await;
+        let supply = supply_of(client, orders, exec.volume).await?;
+        if supply.head().is_some() {
+            return Ok(supply);
         }
     }
     Err(none_found(
@@ -450,16 +593,40 @@ async fn workerpool_order(
     ))
 }
 
-/// The orders `app run` would match, and what the match would cost.
+/// One deal `app run` would make: its orders, and what the match would cost.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The four orders.
+pub struct Leg {
+    /// The four orders (the request for this deal's tasks only).
     pub input: MatchInput,
     /// The hub's terms and cost, checked.
     pub plan: MatchPlan,
 }
 
-/// Choose and sign the orders for `exec` (steps 1–6 of `app run`) and check the match.
+/// The deals `app run` would make: one, unless no single deal on the best orders can buy
+/// --volume tasks (an app order with 3 left, a pool with 10): then one deal per set of orders,
+/// best prices first, each with a request for its own share of the tasks.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The deals, in the order they are made.
+    pub legs: Vec<Leg>,
+}
+
+impl Prepared {
+    /// Tasks bought in all.
+    pub fn volume(&self) -> u64 {
+        self.legs.iter().map(|l| l.plan.volume).sum()
+    }
+
+    /// What the requester pays in all.
+    pub fn total_cost(&self) -> Nrlc {
+        Nrlc(self.legs.iter().map(|l| l.plan.total_cost.0).sum())
+    }
+}
+
+/// Most deals one `app run` makes.
+pub const MAX_DEALS: usize = 16;
+
+/// Choose and sign the orders for `exec` (steps 1–6 of `app run`) and check the matches.
 pub async fn prepare(
     client: &Client,
     market: Option<&MarketClient>,
@@ -467,57 +634,116 @@ pub async fn prepare(
     dir: &Path,
 ) -> eyre::Result<Prepared> {
     let want = want(exec, client, dir)?;
-    let app = app_order(client, market, &want, exec.volume).await?;
-    let dataset = match want.dataset {
-        Some(d) => Some(dataset_order(client, market, &want, d, exec.volume).await?),
+    let mut apps = app_supply(client, market, &want, exec.volume).await?;
+    let mut datasets = match want.dataset {
+        Some(d) => Some(dataset_supply(client, market, &want, d, exec.volume).await?),
         None => None,
     };
-    let required_tag = or_tags(&[
-        app.order.tag,
-        dataset.as_ref().map_or(B256::ZERO, |d| d.order.tag),
-        want.tag,
-    ]);
-    let workerpool = workerpool_order(client, market, &want, exec, required_tag).await?;
-    let request = client
-        .sign_order(RequestOrder {
-            app: want.app,
-            appmaxprice: app.order.appprice,
-            dataset: want.dataset.unwrap_or_default(),
-            datasetmaxprice: dataset
-                .as_ref()
-                .map_or(U256::ZERO, |d| d.order.datasetprice),
-            workerpool: workerpool.order.workerpool,
-            workerpoolmaxprice: workerpool.order.workerpoolprice,
-            requester: want.me,
-            volume: U256::from(exec.volume),
-            tag: want.tag,
-            category: workerpool.order.category,
-            trust: U256::from(exec.trust),
-            beneficiary: exec.beneficiary.unwrap_or(want.me),
-            callback: exec.callback.unwrap_or_default(),
-            params: want.params.clone(),
-            salt: salt(),
-        })
-        .await?;
-    let input = MatchInput {
-        app,
-        dataset,
-        workerpool,
-        request,
-    };
-    let plan = client.plan_match(&input).await?;
-    if plan.volume < exec.volume {
+    // a pool must have the tag bits of every app and dataset order it may run with
+    let mut tags = vec![want.tag];
+    tags.extend(apps.orders.iter().map(|(o, _)| o.order.tag));
+    if let Some(datasets) = &datasets {
+        tags.extend(datasets.orders.iter().map(|(o, _)| o.order.tag));
+    }
+    let required_tag = or_tags(&tags);
+    let mut pools = workerpool_supply(client, market, &want, exec, required_tag).await?;
+    let offered = [
+        ("app", Some(apps.total())),
+        ("dataset", datasets.as_ref().map(Supply::total)),
+        ("workerpool", Some(pools.total())),
+    ];
+    let mut legs = Vec::new();
+    let mut left = exec.volume;
+    while left > 0 && legs.len() < MAX_DEALS {
+        let (Some((app, app_left)), Some((pool, pool_left))) = (apps.head(), pools.head()) else {
+            break;
+        };
+        let dataset = match &datasets {
+            None => None,
+            Some(supply) => match supply.head() {
+                Some(head) => Some(head.clone()),
+                None => break,
+            },
+        };
+        let volume = left
+            .min(*app_left)
+            .min(*pool_left)
+            .min(dataset.as_ref().map_or(u64::MAX, |(_, l)| *l));
+        let request = client
+            .sign_order(RequestOrder {
+                app: want.app,
+                appmaxprice: app.order.appprice,
+                dataset: want.dataset.unwrap_or_default(),
+                datasetmaxprice: dataset
+                    .as_ref()
+                    .map_or(U256::ZERO, |(d, _)| d.order.datasetprice),
+                workerpool: pool.order.workerpool,
+                workerpoolmaxprice: pool.order.workerpoolprice,
+                requester: want.me,
+                volume: U256::from(volume),
+                tag: want.tag,
+                category: pool.order.category,
+                trust: U256::from(exec.trust),
+                beneficiary: exec.beneficiary.unwrap_or(want.me),
+                callback: exec.callback.unwrap_or_default(),
+                params: want.params.clone(),
+                salt: salt(),
+            })
+            .await?;
+        let input = MatchInput {
+            app: app.clone(),
+            dataset: dataset.map(|(d, _)| d),
+            workerpool: pool.clone(),
+            request,
+        };
+        let plan = client.plan_match(&input).await?;
+        // the request binds the deal's volume; less only if the chain moved meanwhile
+        let bought = plan.volume.min(volume);
+        apps.take(bought);
+        pools.take(bought);
+        if let Some(datasets) = &mut datasets {
+            datasets.take(bought);
+        }
+        left -= bought;
+        legs.push(Leg { input, plan });
+    }
+    if left > 0 {
         // never buy fewer tasks than asked without saying so: refuse, and say what is there
+        let available = exec.volume - left;
+        let short: Vec<String> = offered
+            .iter()
+            .filter_map(|(kind, total)| {
+                let total = (*total)?;
+                (total < exec.volume).then(|| format!("the {kind} orders have {total} left in all"))
+            })
+            .collect();
+        let why = if short.is_empty() {
+            format!("it would take more than {MAX_DEALS} deals")
+        } else {
+            short.join(", ")
+        };
         return Err(Fail::refused(format!(
-            "--volume {wanted} asks for {wanted} task(s), but one deal on these orders can buy \
-             only {available}: {short}. Run with --volume {available}, or choose other orders \
+            "--volume {wanted} asks for {wanted} task(s), but the orders available now can buy \
+             only {available}: {why}. Run with --volume {available}, or choose other orders \
              (--workerpool, or wait for offers with more volume); nothing was paid",
             wanted = exec.volume,
-            available = plan.volume,
-            short = plan.remaining.short_of(exec.volume).join(", "),
         )));
     }
-    Ok(Prepared { input, plan })
+    let prepared = Prepared { legs };
+    if prepared.legs.len() > 1 {
+        // each plan checked its own deal's cost; the payer must cover them all
+        let free = client.account_free(want.me).await?;
+        let total = prepared.total_cost();
+        if free < total {
+            return Err(Fail::refused(format!(
+                "the {} deals cost {total} in all but {} has {free} free on the hub: deposit \
+                 more (`dexec account deposit`) or ask for fewer tasks; nothing was paid",
+                prepared.legs.len(),
+                want.me
+            )));
+        }
+    }
+    Ok(prepared)
 }
 
 /// The chosen orders, one line each.
@@ -548,11 +774,23 @@ fn describe_orders(input: &MatchInput) -> String {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RunOutput {
+    /// The deals made (one unless --volume took several sets of orders).
+    deals: Vec<DealOutput>,
+    /// Tasks bought in all.
+    volume: u64,
+    /// What was paid in all.
+    total_cost: Nrlc,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_states: Option<Vec<TaskInfo>>,
+}
+
+/// One deal of `app run`: the match and the orders it took.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DealOutput {
     #[serde(flatten)]
     matched: Matched,
     orders: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    task_states: Option<Vec<TaskInfo>>,
 }
 
 fn order_hashes(client: &Client, input: &MatchInput) -> Value {
@@ -564,6 +802,29 @@ fn order_hashes(client: &Client, input: &MatchInput) -> Value {
     })
 }
 
+/// The question before paying: how many tasks, at what price, in how many deals.
+fn cost_question(prepared: &Prepared) -> String {
+    let legs = &prepared.legs;
+    let payer = legs.first().map(|l| l.plan.payer).unwrap_or_default();
+    let how = match legs.as_slice() {
+        [one] => format!("at {} each", one.plan.price_per_task),
+        several => format!(
+            "in {} deals ({})",
+            several.len(),
+            several
+                .iter()
+                .map(|l| format!("{} at {}", l.plan.volume, l.plan.price_per_task))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "Run {} task(s) {how}: spend {} from {payer}'s hub account?",
+        prepared.volume(),
+        prepared.total_cost()
+    )
+}
+
 /// Run `dexec app run`.
 pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
     let client = global.signer().await?;
@@ -573,85 +834,118 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         Err(e) => return Err(e),
     };
     let prepared = prepare(&client, market.as_ref(), &args.exec, Path::new(".")).await?;
-    let plan = &prepared.plan;
-    let input = &prepared.input;
     if !global.json {
-        eprint!("{}", describe_orders(input));
+        for leg in &prepared.legs {
+            eprint!("{}", describe_orders(&leg.input));
+        }
     }
-    confirm(
-        &format!(
-            "Run {} task(s) at {} each: spend {} from {}'s hub account?",
-            plan.volume, plan.price_per_task, plan.total_cost, plan.payer
-        ),
-        args.force,
-    )?;
-    let matched = client.match_orders(input).await?;
-    let mut text = super::order::describe_matched(&matched);
-    let task_states = if args.watch {
-        // listening before the ids are out: a Ctrl-C right after them must find the handler
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        // the ids and the cost the moment the match is mined, before watching: whatever
-        // happens to the watch (Ctrl-C, a timeout), the user knows what was bought
-        announce_matched(&matched, &text, global.json);
-        text.clear();
-        let deal = client.deal(matched.deal_id).await?;
-        let watching = watch_tasks(
-            &client,
-            &deal,
-            WatchOptions {
-                timeout: Duration::from_secs(args.timeout),
-                progress: true,
-            },
-        );
-        let tasks = tokio::select! {
-            tasks = watching => tasks?,
-            _ = interrupt.recv() => return Err(Fail::aborted(format!(
-                "stopped watching; deal {deal} and its task(s) run on without you: follow them \
-                 with `dexec deal show {deal}` (or `dexec deal list`), get a result with \
-                 `dexec result download <task>`",
-                deal = matched.deal_id
-            ))),
-        };
-        let done = tasks
-            .iter()
-            .filter(|t| t.status == dexec_sdk::TaskStatus::Completed)
-            .count();
-        text.push_str(&format!("completed {done} of {} task(s)\n", tasks.len()));
-        // completed is not succeeded: say which tasks' apps produced no result
-        let mut app_errors = Vec::new();
-        for task in tasks.iter().take(INSPECTED_TASKS) {
-            if let super::task::ResultOutcome::AppError(error) =
-                super::task::ResultOutcome::of(task).await
-            {
-                app_errors.push((task.task_id, error));
-            }
-        }
-        if let Some((first, error)) = app_errors.first() {
-            return Err(Fail::app_error(format!(
-                "{} of {} task(s) completed with an app error; task {first}: {error} \
-                 (`dexec result download {first}` gets the workers' error result)",
-                app_errors.len(),
-                tasks.len().min(INSPECTED_TASKS),
-            )));
-        }
-        if done < tasks.len() {
-            return Err(eyre::eyre!(
-                "{} of {} task(s) did not complete (see `dexec deal show {}`)",
-                tasks.len() - done,
-                tasks.len(),
-                matched.deal_id
-            ));
-        }
-        Some(tasks)
+    confirm(&cost_question(&prepared), args.force)?;
+    // listening before the ids are out: a Ctrl-C right after them must find the handler
+    let mut interrupt = if args.watch {
+        Some(tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::interrupt(),
+        )?)
     } else {
         None
     };
-    let orders = order_hashes(&client, input);
+    let mut made: Vec<(Matched, Value)> = Vec::new();
+    let mut text = String::new();
+    for leg in &prepared.legs {
+        let matched = match client.match_orders(&leg.input).await {
+            Ok(matched) => matched,
+            Err(e) if made.is_empty() => return Err(e.into()),
+            Err(e) => {
+                let deals: Vec<String> = made.iter().map(|(m, _)| m.deal_id.to_string()).collect();
+                return Err(eyre::eyre!(
+                    "bought {} of {} task(s) in deal(s) {}, then the next match failed: {e}. \
+                     The deals made run on: follow them with `dexec deal show <deal>`; run \
+                     again for the rest",
+                    made.iter().map(|(m, _)| m.tasks.len()).sum::<usize>(),
+                    prepared.volume(),
+                    deals.join(", ")
+                ));
+            }
+        };
+        let described = super::order::describe_matched(&matched);
+        if args.watch {
+            // the ids and the cost the moment the match is mined, before watching: whatever
+            // happens to the watch (Ctrl-C, a timeout), the user knows what was bought
+            announce_matched(&matched, &described, global.json);
+        } else {
+            text.push_str(&described);
+        }
+        made.push((matched, order_hashes(&client, &leg.input)));
+    }
+    let task_states = match &mut interrupt {
+        Some(interrupt) => {
+            let watching = async {
+                let mut all = Vec::new();
+                for (matched, _) in &made {
+                    let deal = client.deal(matched.deal_id).await?;
+                    let options = WatchOptions {
+                        timeout: Duration::from_secs(args.timeout),
+                        progress: true,
+                    };
+                    all.extend(watch_tasks(&client, &deal, options).await?);
+                }
+                Ok::<_, eyre::Report>(all)
+            };
+            let deals: Vec<String> = made.iter().map(|(m, _)| m.deal_id.to_string()).collect();
+            let follow = deals
+                .iter()
+                .map(|d| format!("`dexec deal show {d}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tasks = tokio::select! {
+                tasks = watching => tasks?,
+                _ = interrupt.recv() => return Err(Fail::aborted(format!(
+                    "stopped watching; deal {} and its task(s) run on without you: follow them \
+                     with {follow} (or `dexec deal list`), get a result with \
+                     `dexec result download <task>`",
+                    deals.join(", ")
+                ))),
+            };
+            let done = tasks
+                .iter()
+                .filter(|t| t.status == dexec_sdk::TaskStatus::Completed)
+                .count();
+            text.push_str(&format!("completed {done} of {} task(s)\n", tasks.len()));
+            // completed is not succeeded: say which tasks' apps produced no result
+            let mut app_errors = Vec::new();
+            for task in tasks.iter().take(INSPECTED_TASKS) {
+                if let super::task::ResultOutcome::AppError(error) =
+                    super::task::ResultOutcome::of(task).await
+                {
+                    app_errors.push((task.task_id, error));
+                }
+            }
+            if let Some((first, error)) = app_errors.first() {
+                return Err(Fail::app_error(format!(
+                    "{} of {} task(s) completed with an app error; task {first}: {error} \
+                     (`dexec result download {first}` gets the workers' error result)",
+                    app_errors.len(),
+                    tasks.len().min(INSPECTED_TASKS),
+                )));
+            }
+            if done < tasks.len() {
+                return Err(eyre::eyre!(
+                    "{} of {} task(s) did not complete (see {follow})",
+                    tasks.len() - done,
+                    tasks.len(),
+                ));
+            }
+            Some(tasks)
+        }
+        None => None,
+    };
     Output::new(
         RunOutput {
-            matched,
-            orders,
+            volume: prepared.volume(),
+            total_cost: Nrlc(made.iter().map(|(m, _)| m.total_cost.0).sum()),
+            deals: made
+                .into_iter()
+                .map(|(matched, orders)| DealOutput { matched, orders })
+                .collect(),
             task_states,
         },
         text,

@@ -152,13 +152,17 @@ fn publish_query_run_and_unpublish_through_the_cli() {
 
     // app run: the market's orders, category 1 found by walking up from 0
     let run = requester.json(&["app", "run", &app, "--args", "hi", "--force"]);
-    assert_eq!(str_of(&run["orders"]["apporder"]), app_order);
-    assert_eq!(str_of(&run["orders"]["workerpoolorder"]), pool_order);
-    assert_eq!(run["deal"]["category"], 1);
-    assert_eq!(run["deal"]["botSize"], 1);
-    assert_eq!(run["totalCost"], "600000000", "0.5 + 0.1 RLC");
+    assert_eq!(run["volume"], 1);
+    assert_eq!(run["deals"].as_array().expect("deals").len(), 1);
+    let made = &run["deals"][0];
+    assert_eq!(str_of(&made["orders"]["apporder"]), app_order);
+    assert_eq!(str_of(&made["orders"]["workerpoolorder"]), pool_order);
+    assert_eq!(made["deal"]["category"], 1);
+    assert_eq!(made["deal"]["botSize"], 1);
+    assert_eq!(made["totalCost"], "600000000", "0.5 + 0.1 RLC");
+    assert_eq!(run["totalCost"], "600000000");
     assert_eq!(requester.hub_locked() - locked_before, 600_000_000);
-    let deal_id = run["dealId"].as_str().expect("deal id");
+    let deal_id = made["dealId"].as_str().expect("deal id");
     let shown = requester.json(&["deal", "show", deal_id]);
     assert_eq!(shown["deal"]["params"], r#"{"iexec_args":"hi"}"#);
     assert_eq!(shown["tasks"].as_array().expect("tasks").len(), 1);
@@ -180,7 +184,7 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     // an app the requester owns runs on a free order it signs itself
     let own_app = deploy_app(&requester, "mine");
     let run = requester.json(&["app", "run", &own_app, "--category", "1", "--force"]);
-    assert_eq!(run["deal"]["appPrice"], 0);
+    assert_eq!(run["deals"][0]["deal"]["appPrice"], 0);
     assert_eq!(run["totalCost"], "100000000", "only the workerpool is paid");
 
     // with a dataset sold on the market too (dev account 5 owns it)
@@ -201,8 +205,11 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     let dataset_order =
         str_of(&data.json(&["order", "publish", "--dataset"])["published"][0]["orderHash"]);
     let run = requester.json(&["app", "run", &app, "--dataset", &dataset, "--force"]);
-    assert_eq!(str_of(&run["orders"]["datasetorder"]), dataset_order);
-    assert_eq!(str_of(&run["deal"]["dataset"]), dataset);
+    assert_eq!(
+        str_of(&run["deals"][0]["orders"]["datasetorder"]),
+        dataset_order
+    );
+    assert_eq!(str_of(&run["deals"][0]["deal"]["dataset"]), dataset);
     assert_eq!(run["totalCost"], "800000000", "0.5 + 0.2 + 0.1 RLC");
 
     // nothing offered where asked: a sentence and exit 4
@@ -339,6 +346,23 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // a cheaper pool whose scheduler the market never heard from: `app run` prefers the pool
+    // whose scheduler beats (finding 1)
+    let silent = Actor::new(&net, 5);
+    silent.json(&["workerpool", "init", "--description", "nobody runs it"]);
+    silent.json(&["workerpool", "deploy"]);
+    silent.json(&["order", "init", "--workerpool"]);
+    silent.edit_order("workerpoolorder", "workerpoolprice", "0.01 RLC");
+    silent.json(&["order", "sign", "--workerpool"]);
+    let silent_order =
+        str_of(&silent.json(&["order", "publish", "--workerpool"])["published"][0]["orderHash"]);
+    let book = requester.json(&["orderbook", "workerpool"]);
+    assert_eq!(
+        str_of(&book["orders"][0]["orderHash"]),
+        silent_order,
+        "the cheapest comes first in the book"
+    );
+
     // with --watch --json, the match comes first as a document of its own
     let out = requester
         .cmd(&[
@@ -364,11 +388,16 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     let matched = documents.next().expect("the match").expect("JSON");
     assert_eq!(matched["stage"], "matched");
     let run = documents.next().expect("the final result").expect("JSON");
-    assert_eq!(run["dealId"], matched["dealId"]);
+    assert_eq!(run["deals"][0]["dealId"], matched["dealId"]);
+    assert_ne!(
+        str_of(&run["deals"][0]["orders"]["workerpoolorder"]),
+        silent_order,
+        "the live pool, not the cheaper silent one"
+    );
     let states = run["taskStates"].as_array().expect("task states");
     assert_eq!(states.len(), 1);
     assert_eq!(states[0]["status"], "COMPLETED");
-    let task = run["tasks"][0].as_str().expect("task id");
+    let task = run["deals"][0]["tasks"][0].as_str().expect("task id");
     let out = requester.dir.join("out");
     let downloaded = requester.json(&[
         "result",
@@ -483,7 +512,7 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     pool.json(&["workerpool", "deploy"]);
     pool.json(&["order", "init", "--workerpool"]);
     pool.edit_order("workerpoolorder", "workerpoolprice", "0.1 RLC");
-    pool.edit_order("workerpoolorder", "volume", "5");
+    pool.edit_order("workerpoolorder", "volume", "50");
     pool.json(&["order", "sign", "--workerpool"]);
     pool.json(&["order", "publish", "--workerpool"]);
 
@@ -509,7 +538,7 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     assert!(
         refused.contains("--volume 40 asks for 40 task(s)")
             && refused.contains("only 3")
-            && refused.contains("the app order has 3 left")
+            && refused.contains("the app orders have 3 left in all")
             && refused.contains("Run with --volume 3"),
         "{refused}"
     );
@@ -616,4 +645,40 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
         "{}",
         documents[1]
     );
+
+    // --volume buys exactly that many, across orders when one cannot (finding 4): the first
+    // app order (free) has 1 task left; two more at 0.2 and 0.3 RLC make 40
+    for (volume, price) in [("17", "0.2 RLC"), ("22", "0.3 RLC")] {
+        provider.json(&["order", "init", "--app", "--force"]);
+        provider.edit_order("apporder", "volume", volume);
+        provider.edit_order("apporder", "appprice", price);
+        provider.json(&["order", "sign", "--app", "--force"]);
+        provider.json(&["order", "publish", "--app"]);
+    }
+    let refused = requester.fails(&["app", "run", &app, "--force", "--volume", "41"], 3);
+    assert!(
+        refused.contains("only 40") && refused.contains("the app orders have 40 left in all"),
+        "{refused}"
+    );
+    let locked = requester.hub_locked();
+    let run = requester.json(&["app", "run", &app, "--force", "--volume", "40"]);
+    let deals = run["deals"].as_array().expect("deals");
+    let bought: Vec<(u64, u64)> = deals
+        .iter()
+        .map(|d| {
+            (
+                d["deal"]["botSize"].as_u64().expect("volume"),
+                d["deal"]["appPrice"].as_u64().expect("price"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bought,
+        [(1, 0), (17, 200_000_000), (22, 300_000_000)],
+        "best price first, each order used up"
+    );
+    assert_eq!(run["volume"], 40);
+    // 1 x 0.1 + 17 x (0.2 + 0.1) + 22 x (0.3 + 0.1) RLC
+    assert_eq!(run["totalCost"], "14000000000");
+    assert_eq!(requester.hub_locked() - locked, 14_000_000_000);
 }

@@ -219,18 +219,29 @@ async fn keeps_a_workerpool_order_open_on_the_market() {
 /// The market, served on port 0 with its database in the pool's directory; stops when the
 /// sender is dropped or sent to.
 async fn start_market(pool: &Pool) -> (MarketClient, String, tokio::sync::oneshot::Sender<()>) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let market = dexec_market::serve(
-        dexec_market::Config::test(
-            pool.chain.chain_entry(),
-            format!("sqlite://{}", pool.dir.path().join("market.db").display())
-                .parse()
-                .expect("a SQLite URL"),
-        ),
-        async move {
-            let _ = stopped.await;
-        },
+    start_market_with(
+        pool,
+        Duration::from_secs(dexec_market::DEFAULT_HEARTBEAT_TTL_SECS),
     )
+    .await
+}
+
+/// [`start_market`] with schedulers' heartbeats good for `heartbeat_ttl`.
+async fn start_market_with(
+    pool: &Pool,
+    heartbeat_ttl: Duration,
+) -> (MarketClient, String, tokio::sync::oneshot::Sender<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut config = dexec_market::Config::test(
+        pool.chain.chain_entry(),
+        format!("sqlite://{}", pool.dir.path().join("market.db").display())
+            .parse()
+            .expect("a SQLite URL"),
+    );
+    config.heartbeat_ttl = heartbeat_ttl;
+    let market = dexec_market::serve(config, async move {
+        let _ = stopped.await;
+    })
     .await
     .expect("market starts");
     let url = market.url();
@@ -453,4 +464,135 @@ async fn a_stopping_scheduler_withdraws_its_offer() {
     let fresh = wait_offer(&market, &pool, 3).await;
     assert_ne!(fresh.order.salt, offered.order.salt);
     let _ = stop_market.send(());
+}
+
+/// A scheduler that stops without withdrawing its pool's orders (killed, its host gone) stops
+/// its heartbeats: the market takes the pool's workerpool orders out of the book (`offline`)
+/// once the heartbeats' time-to-live passes, and lists them again at the next heartbeat. A
+/// heartbeat is refused when replayed, signed by someone else or dated far from the market's
+/// clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_scheduler_s_orders_leave_the_book_until_it_beats_again() {
+    use dexec_sdk::market::{ClientError, Liveness};
+
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let (market, url, _stop_market) = start_market_with(&pool, Duration::from_secs(1)).await;
+    // an order the operator published by hand (no offer policy: nothing withdraws it)
+    let owner = pool.chain.client_for(SCHEDULER);
+    let order = owner
+        .sign_order(WorkerpoolOrder {
+            workerpool: pool.workerpool,
+            workerpoolprice: U256::from(WORKERPOOL_PRICE),
+            volume: U256::from(3),
+            trust: U256::from(1),
+            salt: B256::from(rand::random::<[u8; 32]>()),
+            ..Default::default()
+        })
+        .await
+        .expect("workerpool order");
+    let hash = market.publish(&order).await.expect("published").order_hash;
+    let status = |market: MarketClient| async move {
+        market
+            .order(hash)
+            .await
+            .expect("market answers")
+            .expect("known")
+            .status
+    };
+    assert_eq!(
+        market
+            .liveness(pool.workerpool)
+            .await
+            .expect("liveness")
+            .liveness,
+        Liveness::Unknown,
+        "no heartbeat yet: the order stays listed"
+    );
+    assert_eq!(open_orders(&market, &pool).await.len(), 1);
+
+    // a scheduler that beats every 100 ms
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.market_heartbeat = Some((url.clone(), Duration::from_millis(100)));
+    pool.start_scheduler_with(config.clone()).await;
+    let live = wait_for(Duration::from_secs(20), || async {
+        let seen = market.liveness(pool.workerpool).await.ok()?;
+        (seen.liveness == Liveness::Live).then_some(seen)
+    })
+    .await
+    .expect("the scheduler's heartbeats reach the market");
+    assert!(live.last_heartbeat.is_some());
+
+    // silence: the order leaves the book after the time-to-live, and is said offline
+    pool.scheduler.take().expect("running").stop().await;
+    let offline = wait_for(Duration::from_secs(20), || async {
+        (status(market.clone()).await == BookStatus::Offline).then_some(())
+    })
+    .await;
+    assert!(offline.is_some(), "the silent pool's order is offline");
+    assert!(open_orders(&market, &pool).await.is_empty());
+    assert_eq!(
+        market
+            .liveness(pool.workerpool)
+            .await
+            .expect("liveness")
+            .liveness,
+        Liveness::Offline
+    );
+
+    // the scheduler comes back: so does its order
+    pool.start_scheduler_with(config).await;
+    let back = wait_for(Duration::from_secs(20), || async {
+        (status(market.clone()).await == BookStatus::Open).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "the order is listed again");
+    assert_eq!(open_orders(&market, &pool).await.len(), 1);
+
+    // what the market refuses
+    let domain = owner.domain();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let stranger = pool.chain.client_for(REQUESTER);
+    let refused = |r: Result<_, ClientError>| match r {
+        Err(ClientError::Refused { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let (code, said) = refused(
+        market
+            .heartbeat(
+                pool.workerpool,
+                now + 1,
+                stranger.signer().expect("key"),
+                &domain,
+            )
+            .await,
+    );
+    assert!(code == 403 && said.contains("belongs to"), "{code} {said}");
+    let (code, said) = refused(
+        market
+            .heartbeat(
+                pool.workerpool,
+                now - 3_600,
+                owner.signer().expect("key"),
+                &domain,
+            )
+            .await,
+    );
+    assert!(code == 400 && said.contains("clock"), "{code} {said}");
+    // the scheduler's own last heartbeat, replayed
+    let last = market
+        .liveness(pool.workerpool)
+        .await
+        .expect("liveness")
+        .last_heartbeat
+        .expect("a heartbeat");
+    let (code, said) = refused(
+        market
+            .heartbeat(pool.workerpool, last, owner.signer().expect("key"), &domain)
+            .await,
+    );
+    assert!(code == 409 && said.contains("newer"), "{code} {said}");
 }
