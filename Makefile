@@ -8,6 +8,7 @@
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
+#   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
 #
 # Everything installs what it needs first (`make bootstrap`, idempotent).
 
@@ -21,10 +22,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps cli-reference clean
+.PHONY: help bootstrap contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps examples install cli-reference clean
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -101,6 +102,10 @@ apps:
 	scripts/bootstrap-debian.sh
 	$(MAKE) -C apps
 
+## examples: copy the example apps dexec carries inside its binary (crates/cli/apps) from a fresh build
+examples: apps
+	cp apps/build/hello.wasm apps/build/pi.wasm apps/build/wordcount.wasm crates/cli/apps/
+
 bench-runtime: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json
 
@@ -119,6 +124,13 @@ openapi:
 ## cli-reference: regenerate docs/cli.md from the binary's help (a test checks it is current)
 cli-reference: bootstrap
 	$(CARGO) run -q -p dexec-cli -- reference > docs/cli.md
+
+PREFIX ?= $(HOME)/.cargo
+## install: a release build of dexec into $(PREFIX)/bin; it finds anvil in this checkout (keep it)
+install: bootstrap
+	@echo "== make install: release build of dexec (the first takes about 15 minutes on 2 cores; cargo shows each crate) =="
+	$(CARGO) install --locked --path crates/cli --root $(PREFIX)
+	@echo "== installed $(PREFIX)/bin/dexec; make sure $(PREFIX)/bin is on your PATH =="
 
 clean:
 	rm -rf contracts/out contracts/cache target/bench

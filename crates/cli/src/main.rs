@@ -6,6 +6,7 @@
 mod cluster;
 mod cmd;
 mod context;
+mod examples;
 mod exit;
 mod local;
 mod output;
@@ -231,7 +232,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Result(args) => cmd::result::run(args, g).await?,
         Command::Info => cmd::info::run(g).await?,
         Command::Devnet(args) => {
-            cmd::devnet::run(args).await?;
+            cmd::devnet::run(args, g.log.log_file.as_deref()).await?;
             return Ok(None);
         }
         Command::Demo(args) => {

@@ -77,6 +77,43 @@ struct Worker {
     _state_lock: dexec_service::StateLock,
 }
 
+/// How long a starting worker waits for a scheduler it cannot reach (one started at the same
+/// time, restarting, or behind a network that is not up yet).
+pub const REGISTER_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Register with the scheduler, waiting (with back-off, up to [`REGISTER_PATIENCE`]) while it
+/// cannot be reached; a refusal is final at once.
+async fn register(
+    scheduler: &SchedulerClient,
+    url: &str,
+) -> Result<dexec_sdk::scheduler::Registered> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    let mut said = false;
+    loop {
+        match scheduler.register().await {
+            Err(dexec_sdk::scheduler::SchedulerError::Unreachable(e))
+                if started.elapsed() < REGISTER_PATIENCE =>
+            {
+                if !said {
+                    tracing::warn!(target: "worker", scheduler = %url, error = %e, patience_s = REGISTER_PATIENCE.as_secs(), "the scheduler cannot be reached yet; waiting for it");
+                    said = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(dexec_sdk::scheduler::SchedulerError::Unreachable(e)) => {
+                return Err(Error::Fault(format!(
+                    "the scheduler at {url} could not be reached for {} s: {e}; is it running, \
+                     and is --scheduler-url right?",
+                    REGISTER_PATIENCE.as_secs()
+                )))
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Start a worker that runs until `shutdown` resolves.
 pub async fn start<F>(config: Config, shutdown: F) -> Result<Running>
 where
@@ -103,7 +140,7 @@ where
             max_concurrent: config.max_concurrent,
         },
     );
-    let registered = scheduler.register().await?;
+    let registered = register(&scheduler, &config.scheduler_url).await?;
     let store = config.store_url.clone().or(registered.store_url);
     let executor = Executor {
         runtime,

@@ -26,8 +26,10 @@ same metadata twice is harmless and gives the same address. A module given with 
 checked first (valid WebAssembly, only WASI preview 1 imports, a `_start` export): one that
 cannot run is refused, since every run of it would be a paid error.
 
+Examples ship inside dexec: `--example hello` (or pi, wordcount) writes ./hello.wasm and uses it.
+
 Typical flow:
-  dexec app init --wasm apps/build/hello.wasm   # writes the `app` section of dexec.json
+  dexec app init --example hello                # writes the `app` section of dexec.json
   dexec app deploy                              # registers it, records it in deployed.json
   dexec app show                                # the last deployed app on this chain
   dexec order init --app && dexec order sign --app
@@ -135,6 +137,10 @@ struct Spec {
     /// --multiaddr, multiaddr = its absolute path).
     #[arg(long, value_name = "FILE")]
     wasm: Option<PathBuf>,
+    /// App: one of the example apps carried inside dexec (hello, pi, wordcount), written to
+    /// ./<name>.wasm and used as --wasm.
+    #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
+    example: Option<String>,
     /// Dataset: the data file (sets checksum, name and multiaddr like --wasm).
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
@@ -168,10 +174,12 @@ pub async fn run(kind: AssetKind, args: Args, global: &Global) -> eyre::Result<O
     let dir = Path::new(".");
     match args.command {
         Command::Init(mut spec) => {
+            use_example(kind, &mut spec, dir)?;
             upload(kind, &mut spec, global).await?;
             init(kind, spec, global, dir)
         }
         Command::Deploy(mut spec) => {
+            use_example(kind, &mut spec, dir)?;
             upload(kind, &mut spec, global).await?;
             deploy(kind, spec, global, dir).await
         }
@@ -226,6 +234,20 @@ pub async fn run(kind: AssetKind, args: Args, global: &Global) -> eyre::Result<O
             )
         }
     }
+}
+
+/// `--example NAME`: the example app written to `<dir>/<name>.wasm`, used as `--wasm`.
+fn use_example(kind: AssetKind, spec: &mut Spec, dir: &Path) -> eyre::Result<()> {
+    let Some(name) = spec.example.take() else {
+        return Ok(());
+    };
+    if kind != AssetKind::App {
+        return Err(Fail::usage(format!(
+            "--example gives an example app; a {kind} has none"
+        )));
+    }
+    spec.wasm = Some(crate::examples::write(&name, dir)?);
+    Ok(())
 }
 
 /// The section dexec.json holds for `kind`, built from the options and the current file.
@@ -357,6 +379,20 @@ async fn upload(kind: AssetKind, spec: &mut Spec, global: &Global) -> eyre::Resu
     if spec.multiaddr.is_some() {
         return Ok(None);
     }
+    if let Err(e) = std::fs::metadata(&path) {
+        let hint = if kind == AssetKind::App {
+            format!(
+                " (the example apps ship inside dexec: `--example <name>`, one of {})",
+                crate::examples::names()
+            )
+        } else {
+            String::new()
+        };
+        return Err(Fail::usage(format!(
+            "cannot read {}: {e}{hint}; nothing was uploaded",
+            path.display()
+        )));
+    }
     let client = dexec_sdk::store::StoreClient::new(&store)?;
     let blob = client
         .put_file(&path)
@@ -406,6 +442,7 @@ fn has_values(spec: &Spec) -> bool {
         || spec.mrenclave.is_some()
         || spec.description.is_some()
         || spec.store.is_some()
+        || spec.example.is_some()
 }
 
 async fn deploy(kind: AssetKind, spec: Spec, global: &Global, dir: &Path) -> eyre::Result<Output> {

@@ -33,9 +33,10 @@ emptied at start.";
 /// Arguments of `dexec demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The app to run (a WASI module).
-    #[arg(long, default_value = "apps/build/hello.wasm", value_name = "WASM")]
-    app: PathBuf,
+    /// The app to run (a WASI module) [default: the example app `hello`, carried inside
+    /// dexec].
+    #[arg(long, value_name = "WASM")]
+    app: Option<PathBuf>,
     /// Arguments given to the app (`iexec_args`).
     #[arg(long, default_value = "dexec")]
     args: String,
@@ -84,18 +85,27 @@ pub async fn run(args: Args, log_file: Option<&std::path::Path>) -> eyre::Result
             ),
         );
     }
-    let wasm = std::fs::read(&args.app).wrap_err_with(|| {
-        format!(
-            "cannot read the app {} (build the example apps with `make apps`)",
-            args.app.display()
-        )
-    })?;
-    let app_name = args
-        .app
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("app")
-        .to_owned();
+    let (wasm, app_name) = match &args.app {
+        Some(path) => {
+            let wasm = std::fs::read(path).wrap_err_with(|| {
+                format!(
+                    "cannot read the app {} (or leave --app out: dexec carries the example \
+                     app `hello`)",
+                    path.display()
+                )
+            })?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("app")
+                .to_owned();
+            (wasm, name)
+        }
+        None => {
+            let hello = crate::examples::find("hello")?;
+            (hello.wasm.to_vec(), hello.name.to_owned())
+        }
+    };
     let cluster = Cluster::start(
         Options {
             wasm,

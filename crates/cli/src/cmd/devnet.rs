@@ -89,6 +89,160 @@ pub struct Args {
     /// anvil binary to run instead of the pinned npm one.
     #[arg(long, env = "DEXEC_ANVIL", value_name = "PATH")]
     anvil_bin: Option<PathBuf>,
+    /// Run in the background: return once the chain and its services are ready (their logs go
+    /// to --log-file, else <state-dir>/devnet.log); `dexec devnet --stop` stops it.
+    #[arg(long, conflicts_with_all = ["once", "stop"])]
+    detach: bool,
+    /// Stop the devnet running on --state-dir (started with --detach, or in another terminal)
+    /// and wait until it has saved its chain.
+    #[arg(long, conflicts_with_all = ["once", "reset"])]
+    stop: bool,
+}
+
+/// How long `--detach` waits for the devnet to be ready, and `--stop` for it to end.
+const DETACH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `--detach`: start this same command without it in a process group of its own, its output
+/// in files, and return once it printed its summary (it is ready) or ended (it failed).
+fn detach(args: &Args, log_file: Option<&Path>) -> eyre::Result<()> {
+    std::fs::create_dir_all(&args.state_dir)
+        .wrap_err_with(|| format!("cannot create {}", args.state_dir.display()))?;
+    let summary_file = args.state_dir.join("devnet.out");
+    let log = log_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| args.state_dir.join("devnet.log"));
+    let open = |path: &Path| {
+        std::fs::File::create(path).wrap_err_with(|| format!("cannot write {}", path.display()))
+    };
+    let summary = open(&summary_file)?;
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .wrap_err_with(|| format!("cannot write {}", log.display()))?;
+    let child_args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--detach")
+        .collect();
+    let exe = std::env::current_exe().wrap_err("cannot find the dexec binary to run")?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(exe)
+            .args(child_args)
+            .stdin(std::process::Stdio::null())
+            .stdout(summary)
+            .stderr(stderr)
+            // Ctrl-C in this terminal is not for it
+            .process_group(0)
+            .spawn()
+            .wrap_err("cannot start the devnet in the background")?
+    };
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            bail!(
+                "the devnet stopped before it was ready ({status}); the end of {}:\n{}",
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        let printed = std::fs::read_to_string(&summary_file).unwrap_or_default();
+        // the summary is printed once everything is ready, in one write: wait for all of it
+        let whole = if args.json {
+            serde_json::from_str::<serde_json::Value>(&printed).is_ok()
+        } else {
+            printed.contains("Ctrl-C stops the chain") && printed.ends_with('\n')
+        };
+        if whole {
+            let printed = printed
+                .split("\nCtrl-C stops the chain")
+                .next()
+                .unwrap_or_default();
+            crate::outln!("{}", printed.trim_end());
+            eprintln!(
+                "devnet running in the background (pid {}); logs in {}; stop it with `dexec devnet \
+                 --stop{}`",
+                child.id(),
+                log.display(),
+                if args.state_dir == Path::new(".dexec") {
+                    String::new()
+                } else {
+                    format!(" --state-dir {}", args.state_dir.display())
+                }
+            );
+            return Ok(());
+        }
+        if started.elapsed() > DETACH_TIMEOUT {
+            let _ = child.kill();
+            bail!(
+                "the devnet was not ready after {} s; see {}",
+                DETACH_TIMEOUT.as_secs(),
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--stop`: SIGTERM to the devnet holding the state directory's lock, then wait until it let
+/// go (anvil saved the chain).
+fn stop(args: &Args) -> eyre::Result<()> {
+    let lock = args.state_dir.join(dexec_service::lock::LOCK_FILE);
+    let holder = match dexec_service::StateLock::acquire(&args.state_dir, "devnet") {
+        Ok(_free) => {
+            crate::outln!("no devnet runs on {}", args.state_dir.display());
+            return Ok(());
+        }
+        Err(dexec_service::LockError::Busy { .. }) => std::fs::read_to_string(&lock)
+            .wrap_err_with(|| format!("cannot read {}", lock.display()))?,
+        Err(e) => return Err(e.into()),
+    };
+    let pid = holder
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .and_then(|pid| pid.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| {
+            eyre!(
+                "{} does not say which process holds it: `{}`",
+                lock.display(),
+                holder.trim()
+            )
+        })?;
+    if !holder.contains("devnet") {
+        bail!(
+            "{} is held by {} , not by a devnet: not stopping it",
+            args.state_dir.display(),
+            holder.trim()
+        );
+    }
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(|e| {
+        eyre!(
+            "cannot signal the devnet (pid {}): {e}",
+            pid.as_raw_nonzero()
+        )
+    })?;
+    let started = std::time::Instant::now();
+    loop {
+        if dexec_service::StateLock::acquire(&args.state_dir, "devnet").is_ok() {
+            crate::outln!(
+                "devnet stopped (pid {}); its chain is saved in {} (the next `dexec devnet` resumes it)",
+                pid.as_raw_nonzero(),
+                args.state_dir.display()
+            );
+            return Ok(());
+        }
+        if started.elapsed() > DETACH_TIMEOUT {
+            bail!(
+                "the devnet (pid {}) did not stop within {} s",
+                pid.as_raw_nonzero(),
+                DETACH_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Files kept in the state directory.
@@ -142,8 +296,14 @@ struct DevnetMeta {
     artifacts: B256,
 }
 
-/// Run `dexec devnet`.
-pub async fn run(args: Args) -> eyre::Result<()> {
+/// Run `dexec devnet` (`log_file`: the global --log-file).
+pub async fn run(args: Args, log_file: Option<&Path>) -> eyre::Result<()> {
+    if args.stop {
+        return stop(&args);
+    }
+    if args.detach {
+        return detach(&args, log_file);
+    }
     std::fs::create_dir_all(&args.state_dir)
         .wrap_err_with(|| format!("cannot create {}", args.state_dir.display()))?;
     // one devnet per state directory, held until this process ends (however it ends)

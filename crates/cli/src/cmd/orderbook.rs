@@ -35,9 +35,9 @@ pub struct Args {
 enum Command {
     /// App orders of an app.
     App {
-        /// The app.
+        /// The app: an address, or `deployed` (the last one `dexec app deploy` recorded here).
         #[arg(value_name = "APP")]
-        address: Address,
+        address: String,
         #[command(flatten)]
         filters: Filters,
     },
@@ -124,6 +124,10 @@ struct Filters {
     /// Page to show, from 0.
     #[arg(long, default_value_t = 0)]
     page: u64,
+    /// Wait up to this many seconds for at least one order (a scheduler publishes its offer
+    /// once a worker has registered); exit code 4 if none came.
+    #[arg(long, value_name = "SECONDS")]
+    wait: Option<u64>,
 }
 
 impl Filters {
@@ -165,14 +169,39 @@ impl Filters {
 
 /// Run `dexec orderbook`.
 pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let wait = match &args.command {
+        Command::App { filters, .. }
+        | Command::Dataset { filters, .. }
+        | Command::Workerpool { filters, .. }
+        | Command::Requester { filters, .. } => filters.wait,
+    };
     let (kind, query) = match args.command {
-        Command::App { address, filters } => (
-            OrderKind::App,
-            OrderQuery {
-                app: Some(AddressFilter::Only(address)),
-                ..filters.query()?
-            },
-        ),
+        Command::App { address, filters } => {
+            let address = match address.as_str() {
+                "deployed" => crate::project::DeployedFile::load(std::path::Path::new("."))?
+                    .get(dexec_sdk::AssetKind::App, client.chain_id())
+                    .ok_or_else(|| {
+                        Fail::usage(format!(
+                            "no app deployed from this directory on chain {} (deployed.json): \
+                             pass its address",
+                            client.chain_id()
+                        ))
+                    })?,
+                text => text.parse().map_err(|_| {
+                    Fail::usage(format!(
+                        "`{text}` is neither an app address (0x and 40 hex digits) nor `deployed`"
+                    ))
+                })?,
+            };
+            (
+                OrderKind::App,
+                OrderQuery {
+                    app: Some(AddressFilter::Only(address)),
+                    ..filters.query()?
+                },
+            )
+        }
         Command::Dataset { address, filters } => (
             OrderKind::Dataset,
             OrderQuery {
@@ -195,9 +224,20 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             (OrderKind::Request, query)
         }
     };
-    let client = global.reader().await?;
     let market = global.market(&client)?;
-    let page = market.orders(kind, &query).await?;
+    let mut page = market.orders(kind, &query).await?;
+    if let Some(seconds) = wait {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while page.orders.is_empty() {
+            if std::time::Instant::now() >= deadline {
+                return Err(Fail::not_found(format!(
+                    "no {kind} order came within {seconds} s"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            page = market.orders(kind, &query).await?;
+        }
+    }
     let text = render(kind, &page);
     Output::new(&page, text)
 }

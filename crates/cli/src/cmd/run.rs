@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// With --watch: give up after this many seconds (exit code 1).
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
+    /// With --watch: download each completed task's result, verified against the chain's
+    /// digest, into DIR (one task), or DIR/<task id> (several). DIR must not exist yet.
+    #[arg(long, value_name = "DIR", requires = "watch")]
+    pub download: Option<std::path::PathBuf>,
     /// Do not ask before paying.
     #[arg(long)]
     pub force: bool,
@@ -933,6 +937,29 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
                     tasks.len() - done,
                     tasks.len(),
                 ));
+            }
+            if let Some(dir) = &args.download {
+                if dir.exists() {
+                    return Err(Fail::refused(format!(
+                        "{} exists already: the tasks completed, get their results with `dexec \
+                         result download <task> --out <new dir>`",
+                        dir.display()
+                    )));
+                }
+                for task in &tasks {
+                    let out = if tasks.len() == 1 {
+                        dir.clone()
+                    } else {
+                        dir.join(task.task_id.to_string())
+                    };
+                    let verified = super::result::download(&client, task, &out).await?;
+                    text.push_str(&format!(
+                        "result of task {} in {} (digest {} verified against the chain)\n",
+                        task.task_id,
+                        out.display(),
+                        verified.digest
+                    ));
+                }
             }
             Some(tasks)
         }

@@ -5,6 +5,7 @@ mod demo;
 mod devnet;
 mod flow;
 mod market;
+mod quickstart;
 mod reference;
 mod scripts;
 mod silent_node;
