@@ -200,10 +200,11 @@ async fn workers_outside_the_admission_policy_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_scheduler_on_the_same_database_is_refused() {
     let mut pool = Pool::start(PoolOptions::default()).await;
-    let refused = dexec_scheduler::serve(pool.scheduler_config(None), std::future::pending())
-        .await
-        .err()
-        .expect("the database is in use");
+    let Err(refused) =
+        dexec_scheduler::serve(pool.scheduler_config(None), std::future::pending()).await
+    else {
+        panic!("a second scheduler started on a database in use");
+    };
     let said = refused.to_string();
     assert!(
         said.contains("scheduler.db is already used by another process")
