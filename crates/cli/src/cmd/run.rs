@@ -134,7 +134,8 @@ pub struct RunArgs {
     /// how to follow them.
     #[arg(long)]
     pub watch: bool,
-    /// With --watch: give up after this many seconds (exit code 1).
+    /// With --watch: give up after this many seconds (exit code 1); with --confirms, the
+    /// longest wait for the confirmations (exit code 5).
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
     /// With --watch: download each completed task's result, verified against the chain's
@@ -144,6 +145,115 @@ pub struct RunArgs {
     /// Do not ask before paying.
     #[arg(long)]
     pub force: bool,
+    /// Skip the checks of the app itself before paying: that its module can be fetched from
+    /// its multiaddr (as workers do), matches its on-chain checksum and runs in dexec's
+    /// runtime (a module that cannot would make every task a paid error).
+    #[arg(long)]
+    pub skip_preflight_check: bool,
+    /// Wait until the match transaction has this many confirmations (its block included)
+    /// before saying the deal is made (at most --timeout seconds); a reorg that drops it is
+    /// said.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub confirms: u64,
+    /// With --watch: no progress lines while watching, only the outcome.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Where the tasks' results are stored: `dexec`, the workerpool's dexec store (the only
+    /// provider dexec workers support; iExec's `ipfs` and `dropbox` are not), recorded in the
+    /// request's params as `iexec_result_storage_provider`.
+    #[arg(long, value_name = "PROVIDER")]
+    pub storage_provider: Option<String>,
+}
+
+/// `--storage-provider`: only `dexec`.
+fn storage_provider(value: Option<&str>) -> eyre::Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some("dexec") => Ok(Some("dexec".into())),
+        Some(other) => Err(Fail::usage(format!(
+            "--storage-provider `{other}` is not one dexec workers support: results go to the \
+             workerpool's dexec store (`--storage-provider dexec`, the default)"
+        ))),
+    }
+}
+
+/// The checks of the app before paying (`--skip-preflight-check` skips them): its module can
+/// be fetched as a worker fetches it, hashes to the on-chain checksum and runs in dexec's
+/// runtime. Workers would otherwise turn every task into a paid error result.
+async fn preflight(client: &Client, app: Address, store: Option<&str>) -> eyre::Result<()> {
+    let info = client.asset(AssetKind::App, app).await?;
+    let dexec_sdk::AssetDetails::App(spec) = info.details else {
+        return Ok(());
+    };
+    let refused = |why: String| {
+        Fail::refused(format!(
+            "preflight check of app {app}: {why}; every task would end in a paid error \
+             result, so nothing was paid (--skip-preflight-check runs it anyway)"
+        ))
+    };
+    let limits = dexec_worker::fetch::Limits {
+        max_bytes: 256 << 20,
+        timeout: Duration::from_secs(60),
+        // the requester's own view of the app's location; workers apply their own rules
+        allow_private: true,
+    };
+    let http = reqwest::Client::new();
+    let wasm = dexec_worker::fetch::fetch(&http, &spec.multiaddr, store, spec.checksum, &limits)
+        .await
+        .map_err(|e| {
+            refused(format!(
+                "its module cannot be fetched from its multiaddr `{}` as workers fetch it ({e})",
+                spec.multiaddr
+            ))
+        })?;
+    let runtime = dexec_runtime::Runtime::new(dexec_runtime::RuntimeConfig::default())?;
+    runtime
+        .check_module(&wasm)
+        .map_err(|why| refused(format!("its module cannot run in dexec's runtime: {why}")))?;
+    Ok(())
+}
+
+/// `--confirms N`: wait until the match's block has `confirms` confirmations, then check that
+/// the deal is still on chain.
+async fn await_confirmations(
+    client: &Client,
+    matched: &Matched,
+    confirms: u64,
+    timeout: Duration,
+    quiet: bool,
+) -> eyre::Result<()> {
+    if confirms <= 1 {
+        return Ok(());
+    }
+    let target = matched.tx.block + confirms - 1;
+    if !quiet {
+        eprintln!(
+            "waiting for {confirms} confirmations of the match (block {})",
+            target
+        );
+    }
+    let started = std::time::Instant::now();
+    while client.block_number().await? < target {
+        if started.elapsed() > timeout {
+            return Err(Fail::aborted(format!(
+                "the match of deal {} was mined in block {} but block {target} did not come \
+                 within {} s; the deal may stand: `dexec deal show {}`",
+                matched.deal_id,
+                matched.tx.block,
+                timeout.as_secs(),
+                matched.deal_id
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    client.deal(matched.deal_id).await.map_err(|e| {
+        eyre::eyre!(
+            "deal {} is no longer on chain after {confirms} blocks (a reorganisation dropped the \
+             match?): {e}",
+            matched.deal_id
+        )
+    })?;
+    Ok(())
 }
 
 /// Flags of `dexec app request-execution`.
@@ -837,7 +947,22 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         Err(_) if global.market.is_none() => None,
         Err(e) => return Err(e),
     };
-    let prepared = prepare(&client, market.as_ref(), &args.exec, Path::new(".")).await?;
+    let mut exec = args.exec.clone();
+    if let Some(provider) = storage_provider(args.storage_provider.as_deref())? {
+        let mut map = match exec.params.as_deref().map(serde_json::from_str::<Value>) {
+            None => Map::new(),
+            Some(Ok(Value::Object(map))) => map,
+            Some(_) => return Err(Fail::usage("--params must be a JSON object")),
+        };
+        map.insert("iexec_result_storage_provider".into(), json!(provider));
+        exec.params = Some(Value::Object(map).to_string());
+    }
+    if !args.skip_preflight_check {
+        let want = want(&exec, &client, Path::new("."))?;
+        let store = global.chain_entry().ok().and_then(|(_, entry)| entry.store);
+        preflight(&client, want.app, store.as_deref()).await?;
+    }
+    let prepared = prepare(&client, market.as_ref(), &exec, Path::new(".")).await?;
     if !global.json {
         for leg in &prepared.legs {
             eprint!("{}", describe_orders(&leg.input));
@@ -870,6 +995,14 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
                 ));
             }
         };
+        await_confirmations(
+            &client,
+            &matched,
+            args.confirms,
+            Duration::from_secs(args.timeout),
+            args.quiet || global.json,
+        )
+        .await?;
         let described = super::order::describe_matched(&matched);
         if args.watch {
             // the ids and the cost the moment the match is mined, before watching: whatever
@@ -888,7 +1021,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
                     let deal = client.deal(matched.deal_id).await?;
                     let options = WatchOptions {
                         timeout: Duration::from_secs(args.timeout),
-                        progress: true,
+                        progress: !args.quiet,
                     };
                     all.extend(watch_tasks(&client, &deal, options).await?);
                 }

@@ -85,16 +85,15 @@ fn str_of(v: &Value) -> String {
     v.as_str().expect("a string").to_lowercase()
 }
 
+/// Deploy a minimal app named `name`, its module uploaded to the devnet's store (where
+/// `app run`'s preflight check fetches it, as workers would).
 fn deploy_app(actor: &Actor<'_>, name: &str) -> String {
-    std::fs::write(actor.dir.join(format!("{name}.wasm")), crate::MINIMAL_APP).expect("module");
-    actor.json(&[
-        "app",
-        "init",
-        "--wasm",
-        &format!("{name}.wasm"),
-        "--multiaddr",
-        &format!("https://store.example/{name}.wasm"),
-    ]);
+    std::fs::write(
+        actor.dir.join(format!("{name}.wasm")),
+        crate::minimal_app_named(name),
+    )
+    .expect("module");
+    actor.json(&["app", "init", "--wasm", &format!("{name}.wasm")]);
     str_of(&actor.json(&["app", "deploy"])["address"])
 }
 
@@ -681,4 +680,80 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     // 1 x 0.1 + 17 x (0.2 + 0.1) + 22 x (0.3 + 0.1) RLC
     assert_eq!(run["totalCost"], "14000000000");
     assert_eq!(requester.hub_locked() - locked, 14_000_000_000);
+
+    // app run's preflight (finding 12): an app whose module workers cannot fetch is refused
+    // before anything is paid; --skip-preflight-check runs it anyway
+    std::fs::write(
+        provider.dir.join("lost.wasm"),
+        crate::minimal_app_named("lost"),
+    )
+    .expect("module");
+    provider.json(&[
+        "app",
+        "init",
+        "--wasm",
+        "lost.wasm",
+        "--multiaddr",
+        "http://127.0.0.1:1/lost.wasm",
+    ]);
+    let lost = str_of(&provider.json(&["app", "deploy"])["address"]);
+    provider.json(&["order", "init", "--app", "--force"]);
+    provider.json(&["order", "sign", "--app", "--force"]);
+    provider.json(&["order", "publish", "--app"]);
+    let locked = requester.hub_locked();
+    let refused = requester.fails(&["app", "run", &lost, "--force"], 3);
+    assert!(
+        refused.contains("preflight check of app")
+            && refused.contains("cannot be fetched")
+            && refused.contains("nothing was paid"),
+        "{refused}"
+    );
+    assert_eq!(requester.hub_locked(), locked, "nothing was paid");
+    let run = requester.json(&["app", "run", &lost, "--force", "--skip-preflight-check"]);
+    assert_eq!(run["volume"], 1, "skipped: the user's call");
+
+    // --storage-provider: the pool's dexec store only, recorded in the params
+    let refused = requester.fails(
+        &["app", "run", &lost, "--force", "--storage-provider", "ipfs"],
+        2,
+    );
+    assert!(
+        refused.contains("not one dexec workers support"),
+        "{refused}"
+    );
+    let run = requester.json(&[
+        "app",
+        "run",
+        &lost,
+        "--force",
+        "--skip-preflight-check",
+        "--storage-provider",
+        "dexec",
+    ]);
+    let shown = requester.json(&["deal", "show", &str_of(&run["deals"][0]["dealId"])]);
+    assert!(
+        str_of(&shown["deal"]["params"]).contains(r#""iexec_result_storage_provider":"dexec""#),
+        "{shown}"
+    );
+
+    // --confirms: this devnet mines a block per transaction, so a third block never comes
+    // without another one: the wait ends at --timeout and says the deal may stand
+    let refused = requester.fails(
+        &[
+            "app",
+            "run",
+            &lost,
+            "--force",
+            "--skip-preflight-check",
+            "--confirms",
+            "3",
+            "--timeout",
+            "2",
+        ],
+        5,
+    );
+    assert!(
+        refused.contains("did not come within 2 s") && refused.contains("dexec deal show"),
+        "{refused}"
+    );
 }
