@@ -150,11 +150,23 @@ impl Client {
         };
         let code = client.provider.get_code_at(entry.deployment.hub).await?;
         if code.is_empty() {
-            return Err(Error::Decode(format!(
-                "no hub contract at {} on chain {chain_id}: the chain was reset or chain.json is \
-                 stale (restart `dexec devnet` or fix the `hub` address)",
-                entry.deployment.hub
-            )));
+            return Err(Error::NotAHub {
+                hub: entry.deployment.hub,
+                chain_id,
+                why: "there is no contract there (was the chain reset?)".into(),
+            });
+        }
+        // a contract that is not the hub (the token's address, another deployment's registry)
+        // would make every later call "revert without a reason"
+        if let Err(e) = client.category_count().await {
+            if matches!(e, Error::Unreachable { .. }) {
+                return Err(e);
+            }
+            return Err(Error::NotAHub {
+                hub: entry.deployment.hub,
+                chain_id,
+                why: format!("the contract there does not answer the hub's `countCategory` ({e})"),
+            });
         }
         Ok(client)
     }

@@ -25,6 +25,16 @@ pub enum Error {
         /// The JSON-RPC URL.
         url: String,
     },
+    /// chain.json's `hub` address holds no contract, or one that is not a dexec hub.
+    #[error("no dexec hub at {hub} on chain {chain_id}: {why}; chain.json names the wrong `hub` address or is stale (run `dexec init` again next to a running devnet, or fix the address)")]
+    NotAHub {
+        /// The address chain.json names.
+        hub: alloy::primitives::Address,
+        /// The node's chain id.
+        chain_id: u64,
+        /// What was found there.
+        why: String,
+    },
     /// The node cannot be reached.
     #[error("cannot reach the chain at {url}: {reason}; is the node (or `dexec devnet`) running?")]
     Unreachable {

@@ -82,3 +82,39 @@ fn a_silent_rpc_node_fails_the_command_within_its_timeout() {
         "{error}"
     );
 }
+
+/// A chain.json whose `hub` is another contract (here the token) is said to name the wrong
+/// hub, instead of every call "reverting without a reason" (issue 18, finding 10).
+#[test]
+fn a_chain_file_naming_the_wrong_hub_is_said() {
+    let net = crate::Devnet::start();
+    let chain_file = net.path().join(".dexec/chain.json");
+    let mut json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&chain_file).expect("chain.json"))
+            .expect("JSON");
+    let chains = json["chains"].as_object_mut().expect("chains");
+    let (_, chain) = chains.iter_mut().next().expect("one chain");
+    let token = chain["token"].clone();
+    chain["hub"] = token.clone();
+    let wrong = net.path().join("wrong-hub.json");
+    std::fs::write(&wrong, json.to_string()).expect("write");
+    let error = net.fails(
+        Some(1),
+        &[
+            "--chain-file",
+            &wrong.display().to_string(),
+            "account",
+            "show",
+        ],
+        1,
+    );
+    let said = error["error"].as_str().expect("sentence");
+    assert!(
+        said.contains("no dexec hub at")
+            && said.contains("does not answer the hub's `countCategory`")
+            && said
+                .to_lowercase()
+                .contains(&token.as_str().expect("address").to_lowercase()),
+        "{said}"
+    );
+}
