@@ -28,6 +28,13 @@ const NRLC_PER_RLC: u128 = 10u128.pow(DECIMALS);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Nrlc(pub u128);
 
+impl Nrlc {
+    /// The largest price an order may carry, 2⁶³ − 1 nRLC (about 9.2 billion RLC): the market
+    /// stores prices as 64-bit signed integers (the hub holds 96 bits, more than that). The
+    /// CLI refuses larger prices before signing, the market before listing.
+    pub const MAX_ORDER_PRICE: Self = Self(i64::MAX as u128);
+}
+
 /// Why an amount string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {

@@ -280,6 +280,13 @@ impl Config {
                                 .into(),
                         )
                     })?;
+                if price > Nrlc::MAX_ORDER_PRICE {
+                    return Err(Error::Config(format!(
+                        "--offer-price {price} is more than an order may ask, {} (the market's \
+                         limit)",
+                        Nrlc::MAX_ORDER_PRICE
+                    )));
+                }
                 if args.offer_volume == 0 {
                     return Err(Error::Config("--offer-volume must be at least 1".into()));
                 }

@@ -260,6 +260,16 @@ fn normalize(kind: OrderKind, template_value: &Value, defaults: Value) -> eyre::
             let amount: Nrlc = text
                 .parse()
                 .map_err(|e: dexec_sdk::primitives::AmountError| bad(key, e.to_string()))?;
+            if amount > Nrlc::MAX_ORDER_PRICE {
+                return Err(bad(
+                    key,
+                    format!(
+                        "{amount} is more than an order may ask, {} (the market's limit, \
+                         2^63 - 1 nRLC)",
+                        Nrlc::MAX_ORDER_PRICE
+                    ),
+                ));
+            }
             *value = json!(amount.0.to_string());
         } else if key == "tag" {
             if let Value::String(s) = value {
@@ -285,6 +295,21 @@ fn normalize(kind: OrderKind, template_value: &Value, defaults: Value) -> eyre::
             }
         } else if let Value::Number(n) = value {
             *value = json!(n.to_string());
+        }
+    }
+    if kind == OrderKind::Request {
+        // the market keeps what one task may cost, the max prices' sum, in the same 63 bits
+        let sum = ["appmaxprice", "datasetmaxprice", "workerpoolmaxprice"]
+            .iter()
+            .filter_map(|k| out.get(*k)?.as_str()?.parse::<u128>().ok())
+            .fold(0u128, u128::saturating_add);
+        if sum > Nrlc::MAX_ORDER_PRICE.0 {
+            return Err(Fail::usage(format!(
+                "dexec.json: order.requestorder: the max prices add up to {}, more than one task \
+                 may cost, {} (the market's limit, 2^63 - 1 nRLC)",
+                Nrlc(sum),
+                Nrlc::MAX_ORDER_PRICE
+            )));
         }
     }
     let salt_missing = out

@@ -1178,6 +1178,16 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
             market_price::<WorkerpoolOrder>(&client, &market, query, |o| o.workerpoolprice).await?
         }
     };
+    let sum = [app_max, dataset_max, workerpool_max]
+        .iter()
+        .fold(U256::ZERO, |a, b| a.saturating_add(*b));
+    if sum > U256::from(Nrlc::MAX_ORDER_PRICE.0) {
+        return Err(Fail::usage(format!(
+            "the max prices add up to {}, more than one task may cost, {} (the market's limit)",
+            nrlc(sum),
+            Nrlc::MAX_ORDER_PRICE
+        )));
+    }
     let request = client
         .sign_order(RequestOrder {
             app: want.app,

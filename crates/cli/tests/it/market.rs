@@ -504,6 +504,17 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     provider.edit_order("apporder", "volume", "0");
     let refused = provider.fails(&["order", "sign", "--app"], 2);
     assert!(refused.contains("0 tasks"), "{refused}");
+    // a price the market could not list is refused by the CLI too, with the same limit
+    provider.edit_order("apporder", "volume", "3");
+    provider.edit_order("apporder", "appprice", "10000000000 RLC");
+    let refused = provider.fails(&["order", "sign", "--app"], 2);
+    assert!(
+        refused.contains("order.apporder.appprice")
+            && refused.contains("more than an order may ask")
+            && refused.contains("9223372036.854775807 RLC"),
+        "{refused}"
+    );
+    provider.edit_order("apporder", "appprice", "0");
     provider.edit_order("apporder", "volume", "3");
     provider.json(&["order", "sign", "--app"]);
     provider.json(&["order", "publish", "--app"]);

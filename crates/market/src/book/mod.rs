@@ -58,13 +58,24 @@ fn int(what: &str, value: U256) -> Result<i64> {
     })
 }
 
+/// A price the book stores: at most [`Nrlc::MAX_ORDER_PRICE`], the limit the CLI applies too.
+fn price(what: &str, value: U256) -> Result<i64> {
+    int(what, value).map_err(|_| {
+        Error::BadRequest(format!(
+            "{what} {value} nRLC is more than an order may ask: at most {} ({} nRLC)",
+            dexec_primitives::Nrlc::MAX_ORDER_PRICE,
+            i64::MAX
+        ))
+    })
+}
+
 impl BookOrder for AppOrder {
     fn columns(&self) -> Result<Columns> {
         Ok(Columns {
             kind: OrderKind::App,
             asset: self.app,
             required_signer: None,
-            price: int("appprice", self.appprice)?,
+            price: price("appprice", self.appprice)?,
             needs: 0,
             volume: int("volume", self.volume)?,
             tag: self.tag,
@@ -86,7 +97,7 @@ impl BookOrder for DatasetOrder {
             kind: OrderKind::Dataset,
             asset: self.dataset,
             required_signer: None,
-            price: int("datasetprice", self.datasetprice)?,
+            price: price("datasetprice", self.datasetprice)?,
             needs: 0,
             volume: int("volume", self.volume)?,
             tag: self.tag,
@@ -104,7 +115,7 @@ impl BookOrder for DatasetOrder {
 
 impl BookOrder for WorkerpoolOrder {
     fn columns(&self) -> Result<Columns> {
-        let price = int("workerpoolprice", self.workerpoolprice)?;
+        let price = price("workerpoolprice", self.workerpoolprice)?;
         Ok(Columns {
             kind: OrderKind::Workerpool,
             asset: self.workerpool,
@@ -128,9 +139,9 @@ impl BookOrder for WorkerpoolOrder {
 
 impl BookOrder for RequestOrder {
     fn columns(&self) -> Result<Columns> {
-        let app = int("appmaxprice", self.appmaxprice)?;
-        let dataset = int("datasetmaxprice", self.datasetmaxprice)?;
-        let pool = int("workerpoolmaxprice", self.workerpoolmaxprice)?;
+        let app = price("appmaxprice", self.appmaxprice)?;
+        let dataset = price("datasetmaxprice", self.datasetmaxprice)?;
+        let pool = price("workerpoolmaxprice", self.workerpoolmaxprice)?;
         let needs = app
             .checked_add(dataset)
             .and_then(|s| s.checked_add(pool))
