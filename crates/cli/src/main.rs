@@ -188,6 +188,7 @@ async fn main() -> ExitCode {
 /// own text and code.
 fn usage_error(error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
+    let error = hex_sentence(error);
     let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let informational = matches!(
         error.kind(),
@@ -212,6 +213,45 @@ fn usage_error(error: clap::Error) -> ExitCode {
     }
     let _ = error.print();
     ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit::USAGE))
+}
+
+/// A value clap refused because it is not the hex an address, hash or id is: the hex
+/// decoder's "invalid string length" or "odd number of digits" become a sentence that says
+/// what was expected and what is wrong with the value.
+fn hex_sentence(error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::ValueValidation {
+        return error;
+    }
+    let Some(source) = std::error::Error::source(&error).map(|s| s.to_string()) else {
+        return error;
+    };
+    let from_hex = [
+        "invalid string length",
+        "odd number of digits",
+        "invalid character",
+        "Invalid character",
+    ];
+    if !from_hex.iter().any(|h| source.contains(h)) {
+        return error;
+    }
+    let (Some(ContextValue::String(value)), Some(ContextValue::String(arg))) = (
+        error.get(ContextKind::InvalidValue),
+        error.get(ContextKind::InvalidArg),
+    ) else {
+        return error;
+    };
+    let digits = value.strip_prefix("0x").unwrap_or(value);
+    let why = match digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        Some(c) => format!("`{c}` is not a hex digit"),
+        None => format!("it has {} hex digits", digits.len()),
+    };
+    let message = format!(
+        "invalid value '{value}' for '{arg}': {why}; an address is 0x and 40 hex digits, a hash \
+         or an id 0x and 64"
+    );
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap::Error::raw(ErrorKind::ValueValidation, message).format(&mut cmd)
 }
 
 /// Run a command; `None` for commands that print for themselves.

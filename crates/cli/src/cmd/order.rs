@@ -221,6 +221,39 @@ fn template(kind: OrderKind, deployed: &DeployedFile, chain_id: u64, me: Option<
 /// Whole-number fields of order templates (volume at least 1).
 const COUNT_FIELDS: [&str; 3] = ["volume", "trust", "category"];
 
+/// Address fields of order templates.
+const ADDRESS_FIELDS: [&str; 10] = [
+    "app",
+    "dataset",
+    "workerpool",
+    "requester",
+    "beneficiary",
+    "callback",
+    "apprestrict",
+    "datasetrestrict",
+    "workerpoolrestrict",
+    "requesterrestrict",
+];
+
+/// Why `text` is not an address, as a sentence (`None` when it is one).
+fn address_problem(text: &str) -> Option<String> {
+    if text.parse::<Address>().is_ok() {
+        return None;
+    }
+    let Some(digits) = text.strip_prefix("0x") else {
+        return Some(format!(
+            "`{text}` is not an address: an address is 0x and 40 hex digits"
+        ));
+    };
+    Some(match digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        Some(c) => format!("`{text}` is not an address: `{c}` is not a hex digit"),
+        None => format!(
+            "`{text}` is not an address: it has {} hex digits, an address has 40",
+            digits.len()
+        ),
+    })
+}
+
 const PRICE_FIELDS: [&str; 6] = [
     "appprice",
     "datasetprice",
@@ -271,6 +304,11 @@ fn normalize(kind: OrderKind, template_value: &Value, defaults: Value) -> eyre::
                 ));
             }
             *value = json!(amount.0.to_string());
+        } else if ADDRESS_FIELDS.contains(&key.as_str()) {
+            let text = value.as_str().unwrap_or_default();
+            if let Some(problem) = address_problem(text) {
+                return Err(bad(key, problem));
+            }
         } else if key == "tag" {
             if let Value::String(s) = value {
                 let parsed = tag::parse(s).map_err(|e| bad(key, e.to_string()))?;

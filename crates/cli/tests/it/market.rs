@@ -515,6 +515,26 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
         "{refused}"
     );
     provider.edit_order("apporder", "appprice", "0");
+    // an address with a digit missing gets a sentence, not the hex decoder's "invalid length"
+    provider.edit_order(
+        "apporder",
+        "requesterrestrict",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C",
+    );
+    let refused = provider.fails(&["order", "sign", "--app"], 2);
+    assert!(
+        refused.contains("order.apporder.requesterrestrict")
+            && refused.contains("it has 39 hex digits, an address has 40"),
+        "{refused}"
+    );
+    provider.edit_order(
+        "apporder",
+        "requesterrestrict",
+        "0x0000000000000000000000000000000000000000",
+    );
+    // so does one given on the command line
+    let refused = requester.fails(&["account", "show", "0x12zz"], 2);
+    assert!(refused.contains("`z` is not a hex digit"), "{refused}");
     provider.edit_order("apporder", "volume", "3");
     provider.json(&["order", "sign", "--app"]);
     provider.json(&["order", "publish", "--app"]);
