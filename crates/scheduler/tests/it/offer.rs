@@ -499,12 +499,16 @@ async fn a_silent_scheduler_s_orders_leave_the_book_until_it_beats_again() {
             .expect("known")
             .status
     };
-    assert_eq!(
+    let workerpool = pool.workerpool;
+    let liveness = |market: MarketClient| async move {
         market
-            .liveness(pool.workerpool)
+            .liveness(workerpool)
             .await
             .expect("liveness")
-            .liveness,
+            .liveness
+    };
+    assert_eq!(
+        liveness(market.clone()).await,
         Liveness::Unknown,
         "no heartbeat yet: the order stays listed"
     );
@@ -531,14 +535,7 @@ async fn a_silent_scheduler_s_orders_leave_the_book_until_it_beats_again() {
     .await;
     assert!(offline.is_some(), "the silent pool's order is offline");
     assert!(open_orders(&market, &pool).await.is_empty());
-    assert_eq!(
-        market
-            .liveness(pool.workerpool)
-            .await
-            .expect("liveness")
-            .liveness,
-        Liveness::Offline
-    );
+    assert_eq!(liveness(market.clone()).await, Liveness::Offline);
 
     // the scheduler comes back: so does its order
     pool.start_scheduler_with(config).await;
