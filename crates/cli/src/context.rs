@@ -46,6 +46,14 @@ impl Global {
         self.chain.entry().map_err(|e| Fail::usage(e.to_string()))
     }
 
+    /// The store client for `url`, silent for at most --rpc-timeout-secs.
+    pub fn store(&self, url: &str) -> eyre::Result<dexec_sdk::store::StoreClient> {
+        Ok(dexec_sdk::store::StoreClient::with_silence_limit(
+            url,
+            self.chain.rpc_timeout(),
+        )?)
+    }
+
     /// A client of the market of `client`'s chain: --market, else chain.json's `market`.
     pub fn market(&self, client: &Client) -> eyre::Result<MarketClient> {
         let url = match &self.market {
@@ -58,7 +66,11 @@ impl Global {
                 ))
             })?,
         };
-        Ok(MarketClient::new(&url, client.chain_id())?)
+        Ok(MarketClient::with_timeout(
+            &url,
+            client.chain_id(),
+            self.chain.rpc_timeout(),
+        )?)
     }
 
     /// The keystore directory in use.

@@ -51,9 +51,10 @@ pub struct ChainArgs {
     /// JSON-RPC URL overriding the chain's `host` in chain.json.
     #[arg(long, global = true, env = "DEXEC_RPC_URL", value_name = "URL")]
     pub rpc_url: Option<String>,
-    /// How long one JSON-RPC request may wait for the node's answer, seconds; a node that
-    /// accepts the connection and never answers then fails the command with a sentence instead
-    /// of holding it [default: 30].
+    /// How long one request may wait for an answer, seconds: a JSON-RPC request to the
+    /// chain's node, and in the CLI a request to the market or the store (which may take
+    /// longer while bytes flow); a peer that accepts the connection and never answers then
+    /// fails the command with a sentence instead of holding it [default: 30].
     #[arg(long, global = true, env = "DEXEC_RPC_TIMEOUT_SECS", value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rpc_timeout_secs: Option<u64>,

@@ -393,7 +393,7 @@ async fn upload(kind: AssetKind, spec: &mut Spec, global: &Global) -> eyre::Resu
             path.display()
         )));
     }
-    let client = dexec_sdk::store::StoreClient::new(&store)?;
+    let client = global.store(&store)?;
     let blob = client
         .put_file(&path)
         .await

@@ -118,3 +118,29 @@ fn a_chain_file_naming_the_wrong_hub_is_said() {
         "{said}"
     );
 }
+
+/// A market that accepts connections and never answers: the command fails within
+/// --rpc-timeout-secs with a sentence instead of hanging (issue 18, finding 3: every network
+/// call has a timeout).
+#[test]
+fn a_silent_market_fails_the_command_within_its_timeout() {
+    let net = crate::Devnet::start();
+    let port = silent_node();
+    let started = Instant::now();
+    let error = net.fails(
+        Some(3),
+        &[
+            "--market",
+            &format!("http://127.0.0.1:{port}"),
+            "--rpc-timeout-secs",
+            "2",
+            "orderbook",
+            "workerpool",
+        ],
+        1,
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let said = error["error"].as_str().expect("sentence");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+}

@@ -99,9 +99,15 @@ impl MarketClient {
     /// A client of the market at `base_url` (e.g. `http://127.0.0.1:8547`) for chain
     /// `chain_id`, with 10 s connect and 30 s request timeouts.
     pub fn new(base_url: &str, chain_id: u64) -> ClientResult<Self> {
+        Self::with_timeout(base_url, chain_id, Duration::from_secs(30))
+    }
+
+    /// [`new`](Self::new) with requests failing after `timeout` (a market that accepts the
+    /// connection and never answers then fails the call instead of holding it).
+    pub fn with_timeout(base_url: &str, chain_id: u64, timeout: Duration) -> ClientResult<Self> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
             .build()
             .map_err(|source| ClientError::Unreachable {
                 url: base_url.to_owned(),

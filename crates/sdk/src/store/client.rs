@@ -71,10 +71,18 @@ pub struct StoreClient {
 
 impl StoreClient {
     /// A client of the store at `base_url` (e.g. `http://127.0.0.1:8701`) with a 10 s connect
-    /// timeout and a download cap of [`DEFAULT_MAX_BLOB_SIZE`].
+    /// timeout, a store silent for 60 s failing the request (however long a large transfer
+    /// takes while bytes flow) and a download cap of [`DEFAULT_MAX_BLOB_SIZE`].
     pub fn new(base_url: &str) -> Result<Self> {
+        Self::with_silence_limit(base_url, Duration::from_secs(60))
+    }
+
+    /// [`new`](Self::new) with a store silent for `silence` (no answer, no bytes) failing the
+    /// request.
+    pub fn with_silence_limit(base_url: &str, silence: Duration) -> Result<Self> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10).min(silence))
+            .read_timeout(silence)
             .build()?;
         Self::with_http_client(base_url, http)
     }
