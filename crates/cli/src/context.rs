@@ -17,9 +17,8 @@ use crate::exit::Fail;
 /// environment variables as the services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
-    /// Print the result as JSON on stdout (errors too: {"ok": false, "error": "..."}); amounts
-    /// are decimal strings whose key names the unit (`hubBalanceNrlc`), ids 0x-hex, counts
-    /// and blocks JSON numbers (docs/cli.md, "JSON output").
+    /// Print the result as JSON on stdout (errors too: {"ok": false, "error": "..."}; numbers:
+    /// see "JSON output").
     #[arg(long, global = true)]
     pub json: bool,
     // chain.json, chain name, JSON-RPC override
