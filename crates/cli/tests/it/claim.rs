@@ -24,7 +24,7 @@ fn nrlc(v: &Value) -> u128 {
     v.as_str().expect("amount string").parse().expect("amount")
 }
 
-async fn client(net: &Devnet, account: u32) -> Client {
+pub(crate) async fn client(net: &Devnet, account: u32) -> Client {
     let chains = ChainFile::load(&net.path().join(".dexec/chain.json")).expect("chain.json");
     let entry = chains.default_chain().expect("a chain").clone();
     let signer = dexec_sdk::wallet::dev_account(account, entry.chain_id().unwrap_or_default())

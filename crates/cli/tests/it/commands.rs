@@ -2,9 +2,14 @@
 //! `category create`, `task debug`, `storage init | check`) on a running devnet, and the one
 //! number format of `--json` output checked over many commands' JSON.
 
+use alloy::primitives::{Bytes, B256, U256};
+use alloy::signers::SignerSync;
+use dexec_sdk::primitives::poco::{authorization_hash, result_hash, result_seal};
+use dexec_sdk::primitives::{AppOrder, RequestOrder, WorkerpoolOrder};
+use dexec_sdk::{AppSpec, DealRef, MatchInput, WorkerpoolSpec};
 use serde_json::Value;
 
-use crate::claim::deal_with_one_completed_task;
+use crate::claim::{client, deal_with_one_completed_task};
 use crate::Devnet;
 
 const SENDER: u32 = 4;
@@ -434,4 +439,144 @@ fn task_debug_tells_the_chain_the_market_and_an_unreachable_scheduler() {
         ONE_RLC
     );
     assert_eq!(decimal(&shown["deal"]["deal"]["appPriceNrlc"]), 0);
+}
+
+/// A trust-3 deal of one task on a fresh devnet, with workers 4 and 5 having voted for the
+/// same digest (made through the SDK: the CLI has no worker).
+async fn replicated_task_with_two_votes(net: &Devnet) -> (dexec_sdk::DealInfo, B256) {
+    let app_owner = client(net, 1).await;
+    let scheduler = client(net, 2).await;
+    let requester = client(net, 3).await;
+    let app = app_owner
+        .deploy_app(&AppSpec {
+            name: "echo".into(),
+            app_type: "WASM".into(),
+            multiaddr: "https://store.example/echo.wasm".into(),
+            checksum: B256::repeat_byte(7),
+            mrenclave: Default::default(),
+        })
+        .await
+        .expect("app")
+        .address;
+    let pool = scheduler
+        .deploy_workerpool(&WorkerpoolSpec {
+            description: "pool".into(),
+        })
+        .await
+        .expect("pool")
+        .address;
+    let volume = U256::from(1);
+    let trust = U256::from(3);
+    let price = U256::from(ONE_RLC);
+    let input = MatchInput {
+        app: app_owner
+            .sign_order(AppOrder {
+                app,
+                volume,
+                ..Default::default()
+            })
+            .await
+            .expect("app order"),
+        dataset: None,
+        workerpool: scheduler
+            .sign_order(WorkerpoolOrder {
+                workerpool: pool,
+                workerpoolprice: price,
+                volume,
+                trust,
+                ..Default::default()
+            })
+            .await
+            .expect("workerpool order"),
+        request: requester
+            .sign_order(RequestOrder {
+                app,
+                workerpoolmaxprice: price,
+                requester: requester.address().expect("wallet"),
+                volume,
+                trust,
+                ..Default::default()
+            })
+            .await
+            .expect("request order"),
+    };
+    let matched = requester.match_orders(&input).await.expect("match");
+    let deal = requester.deal(matched.deal_id).await.expect("deal");
+    let task = DealRef::from(&deal).task(0).expect("task 0");
+    let digest = B256::repeat_byte(0xd1);
+    for account in [4, 5] {
+        let worker = client(net, account).await;
+        let me = worker.address().expect("wallet");
+        let hash = authorization_hash(me, task.task_id(), Default::default());
+        let authorization = dexec_sdk::wallet::dev_account(2, scheduler.chain_id())
+            .expect("key")
+            .sign_message_sync(hash.as_slice())
+            .expect("sign");
+        worker
+            .contribute(
+                &task,
+                result_hash(task.task_id(), digest),
+                result_seal(me, task.task_id(), digest),
+                None,
+                &Bytes::copy_from_slice(&authorization.as_bytes()),
+            )
+            .await
+            .expect("contribute");
+    }
+    (deal, task.task_id())
+}
+
+#[test]
+fn task_debug_shows_each_workers_contribution_and_vote() {
+    let net = Devnet::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (deal, task_id) = runtime.block_on(replicated_task_with_two_votes(&net));
+    let debug = net.json(
+        None,
+        &[
+            "task",
+            "debug",
+            &task_id.to_string(),
+            "--deal",
+            &deal.deal_id.to_string(),
+        ],
+    );
+    assert_json_rule(&debug, "task debug");
+    assert_eq!(debug["task"]["contributors"], 2, "{debug}");
+    assert_eq!(debug["deal"]["trust"], 3);
+    let workers = debug["workers"].as_array().expect("workers");
+    assert_eq!(workers.len(), 2, "{debug}");
+    let vote = result_hash(task_id, B256::repeat_byte(0xd1)).to_string();
+    let consensus = debug["task"]["consensus"].as_str().map(str::to_owned);
+    for w in workers {
+        assert_eq!(w["resultHash"], vote.as_str());
+        assert_eq!(w["status"], "contributed");
+        match &consensus {
+            Some(c) => assert_eq!(w["withConsensus"], *c == vote),
+            None => assert!(w["withConsensus"].is_null()),
+        }
+    }
+    let events = debug["events"].as_array().expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "taskContribute")
+            .count(),
+        2,
+        "{debug}"
+    );
+    let text = net.text(
+        None,
+        &[
+            "task",
+            "debug",
+            &task_id.to_string(),
+            "--deal",
+            &deal.deal_id.to_string(),
+        ],
+    );
+    assert!(
+        text.contains("WORKER") && text.contains("contributed"),
+        "{text}"
+    );
 }
