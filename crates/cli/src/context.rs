@@ -17,7 +17,8 @@ use crate::exit::Fail;
 /// environment variables as the services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
-    /// Print the result as JSON on stdout (errors too: {"ok": false, "error": "..."}).
+    /// Print the result as JSON on stdout (errors too: {"ok": false, "error": "..."}; numbers:
+    /// see "JSON output").
     #[arg(long, global = true)]
     pub json: bool,
     // chain.json, chain name, JSON-RPC override

@@ -8,6 +8,7 @@ mod cmd;
 mod context;
 mod examples;
 mod exit;
+mod json;
 mod local;
 mod output;
 mod project;
@@ -55,7 +56,8 @@ enum Command {
     /// Create the project files (dexec.json, chain.json) in the current directory.
     #[command(long_about = cmd::init::LONG_ABOUT)]
     Init(cmd::init::Args),
-    /// Create, import and show wallets (keystores interoperable with geth, foundry, MetaMask).
+    /// Create, import and show wallets (keystores interoperable with geth, foundry, MetaMask);
+    /// send ether and tokens from them.
     #[command(long_about = cmd::wallet::LONG_ABOUT)]
     Wallet(cmd::wallet::Args),
     /// Deposit to, withdraw from and show the hub account (escrow).
@@ -70,7 +72,8 @@ enum Command {
     /// Register and manage workerpools.
     #[command(long_about = cmd::asset::WORKERPOOL_ABOUT)]
     Workerpool(cmd::asset::Args),
-    /// Show the hub's work categories.
+    /// Show the hub's work categories; create one (hub owner).
+    #[command(long_about = cmd::category::LONG_ABOUT)]
     Category(cmd::category::Args),
     /// Write, sign, cancel, show and fill orders.
     #[command(long_about = cmd::order::LONG_ABOUT)]
@@ -83,6 +86,9 @@ enum Command {
     /// Show and follow tasks.
     #[command(long_about = cmd::task::TASK_ABOUT)]
     Task(cmd::task::TaskArgs),
+    /// Set up and check the blob store uploads go to (no token needed: content-addressed).
+    #[command(long_about = cmd::storage::LONG_ABOUT)]
+    Storage(cmd::storage::Args),
     /// Download task results, verified against the chain.
     #[command(long_about = cmd::result::LONG_ABOUT)]
     Result(cmd::result::Args),
@@ -270,6 +276,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
         Command::Task(args) => cmd::task::run_task(args, g).await?,
         Command::Result(args) => cmd::result::run(args, g).await?,
+        Command::Storage(args) => cmd::storage::run(args, g).await?,
         Command::Info => cmd::info::run(g).await?,
         Command::Devnet(args) => {
             cmd::devnet::run(args, g.log.log_file.as_deref()).await?;

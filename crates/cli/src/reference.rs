@@ -11,6 +11,11 @@ pub fn markdown(mut command: clap::Command) -> String {
          Generated from `dexec --help` by `make cli-reference` (`dexec reference`); do not edit.\n\
          A test fails when this file differs from the binary's help.\n",
     );
+    let _ = write!(
+        out,
+        "\n## JSON output\n\n```text\n{}\n```\n",
+        crate::json::RULE.trim_end()
+    );
     section(&mut out, &command, "dexec");
     out
 }

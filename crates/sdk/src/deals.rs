@@ -194,6 +194,13 @@ impl Client {
             .find(|deal| deal.tasks.contains(&task)))
     }
 
+    /// Every hub event about task `task_id` of `deal` (contributions, consensus, reveals,
+    /// reopens, judgements, finalization or claim), oldest first.
+    pub async fn task_events(&self, deal: &DealInfo, task_id: B256) -> Result<Vec<HubLog>> {
+        let head = self.block_number().await?;
+        fetch(self, Filter::new().topic1(task_id), deal.block, head).await
+    }
+
     /// Task `index` (absolute in the bag) of `deal`.
     pub async fn task(&self, deal: &DealInfo, index: u64) -> Result<TaskInfo> {
         let id = task_id(deal.deal_id, index);

@@ -4,6 +4,7 @@ use alloy::primitives::Address;
 use serde_json::json;
 
 use crate::context::Global;
+use crate::json;
 use crate::output::{rows, Output};
 
 use super::{amount, tx_line};
@@ -22,7 +23,15 @@ nRLC, as in iExec's CLI.
 Examples:
   dexec account deposit 100 RLC
   dexec account withdraw 2500000000
-  dexec account show";
+  dexec account show
+
+There is no `account approve`, `allowance` or `revoke` (iExec's let another address spend from
+one's hub account): dexec's hub accounts are escrow balances, not ERC-20 tokens; the hub has no
+approve nor transferFrom on them (only deposit, depositFor, withdraw and withdrawTo), and the
+contracts are not changed from the CLI. To pay for someone else's tasks, sign their request as
+a sponsor (the hub's sponsorMatchOrders draws from the sponsor's own account). The wallet's
+ERC-20 allowance to the hub is handled by `deposit`: it approves exactly what it deposits when
+the allowance is short.";
 
 /// Arguments of `dexec account`.
 #[derive(Debug, clap::Args)]
@@ -61,7 +70,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             let tx = client.deposit(value).await?;
             let account = client.account(client.address()?).await?;
             Output::new(
-                json!({ "deposited": value, "tx": tx, "account": account }),
+                json!({ "depositedNrlc": json::nrlc(value), "tx": tx, "account": json::with_units(account)? }),
                 rows(&[
                     ("deposited", value.to_string()),
                     ("hub balance (free)", account.hub_balance.to_string()),
@@ -75,7 +84,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             let tx = client.withdraw(value).await?;
             let account = client.account(client.address()?).await?;
             Output::new(
-                json!({ "withdrawn": value, "tx": tx, "account": account }),
+                json!({ "withdrawnNrlc": json::nrlc(value), "tx": tx, "account": json::with_units(account)? }),
                 rows(&[
                     ("withdrawn", value.to_string()),
                     ("hub balance (free)", account.hub_balance.to_string()),
@@ -96,7 +105,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
                 ("locked", account.hub_locked.to_string()),
                 ("score", account.score.to_string()),
             ]);
-            Output::new(account, text)
+            Output::new(json::with_units(account)?, text)
         }
     }
 }

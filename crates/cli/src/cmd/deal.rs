@@ -86,7 +86,10 @@ pub async fn run_deal(args: DealArgs, global: &Global) -> eyre::Result<Output> {
         tasks.push(client.task(&deal, index).await?);
     }
     let text = describe_deal(&deal, &tasks);
-    Output::new(json!({ "deal": deal, "tasks": tasks }), text)
+    Output::new(
+        crate::json::with_units(json!({ "deal": deal, "tasks": tasks }))?,
+        text,
+    )
 }
 
 fn describe_deal(deal: &DealInfo, tasks: &[TaskInfo]) -> String {
@@ -166,7 +169,7 @@ async fn list_deals(args: ListArgs, global: &Global) -> eyre::Result<Output> {
     };
     let page = market.deals(&query).await?;
     let text = describe_deals(&page.deals, page.count, requester, page.next_page);
-    Output::new(&page, text)
+    Output::new(crate::json::with_units(&page)?, text)
 }
 
 fn describe_deals(
@@ -283,8 +286,8 @@ async fn claim_deal(deal_id: B256, force: bool, global: &Global) -> eyre::Result
             "dealId": deal_id,
             "claimed": claimed,
             "payer": d.payer,
-            "refunded": refund,
-            "schedulerStakeSeized": seized,
+            "refundedNrlc": crate::json::nrlc(refund),
+            "schedulerStakeSeizedNrlc": crate::json::nrlc(seized),
             "txs": txs,
         }),
         text,

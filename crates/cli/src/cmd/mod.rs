@@ -25,6 +25,7 @@ pub mod asset;
 pub mod bench;
 pub mod category;
 pub mod deal;
+pub mod debug;
 pub mod demo;
 pub mod devnet;
 pub mod info;
@@ -33,7 +34,9 @@ pub mod order;
 pub mod orderbook;
 pub mod result;
 pub mod run;
+pub mod storage;
 pub mod task;
+pub mod transfer;
 pub mod wallet;
 
 use dexec_sdk::primitives::Nrlc;

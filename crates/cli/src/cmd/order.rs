@@ -760,5 +760,5 @@ async fn fill(
     )?;
     let matched = client.match_orders(&input).await?;
     let text = describe_matched(&matched);
-    Output::new(matched, text)
+    Output::new(crate::json::with_units(matched)?, text)
 }

@@ -239,7 +239,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         }
     }
     let text = render(kind, &page);
-    Output::new(&page, text)
+    Output::new(crate::json::with_units(&page)?, text)
 }
 
 /// A field of the signed order as text (numbers in decimal, addresses as given).

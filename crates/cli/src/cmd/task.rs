@@ -1,4 +1,4 @@
-//! `dexec task show [--watch]` and `dexec task claim`.
+//! `dexec task show [--watch]`, `dexec task claim` (and `task debug`, in [`super::debug`]).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -30,6 +30,9 @@ to tell an app's own result from the workers' error result (\"COMPLETED with an 
 stderr; with --json the final state is printed as JSON). It polls the chain every second, once
 per devnet block (iExec's SDK polls every 5 s).
 
+`debug` gathers what the chain, the workerpool's scheduler (--scheduler URL), the market and
+the result say of a task, for a requester wondering why it is slow or failed.
+
 `claim` settles a task in TIMEOUT: the payer gets the task's price back (and nothing more), the
 scheduler's stake goes to the kitty (an account nobody can take from, so no one profits from a
 failed task); contributors get their stakes back, except those who voted against a consensus,
@@ -59,6 +62,22 @@ enum TaskCommand {
         #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
         timeout: u64,
     },
+    /// Tell everything known about a task, to understand where it is or why it failed: the
+    /// chain's view (status, deadlines, each worker's contribution, vote and stake, the
+    /// consensus and the result digest, the hub's events), the workerpool's scheduler's (its
+    /// replicates and their errors, with --scheduler), the market's (the deal it indexed) and,
+    /// once completed, the app's error sentence if the result is an error result. A service
+    /// that cannot be reached is said, and the rest is still shown.
+    Debug {
+        /// The task id.
+        task_id: B256,
+        /// Its deal (found by scanning deals when omitted).
+        #[arg(long, value_name = "DEAL_ID")]
+        deal: Option<B256>,
+        /// URL of the workerpool's scheduler (it serves GET /tasks/<id>); not asked without.
+        #[arg(long, env = "DEXEC_SCHEDULER_URL", value_name = "URL")]
+        scheduler: Option<String>,
+    },
     /// Claim a task past its final deadline that did not complete: refund its payer's price,
     /// send the scheduler's stake to the kitty and settle the contributors' stakes.
     Claim {
@@ -87,6 +106,11 @@ pub async fn run_task(args: TaskArgs, global: &Global) -> eyre::Result<Output> {
             deal,
             force,
         } => claim_task(task_id, deal, force, global).await,
+        TaskCommand::Debug {
+            task_id,
+            deal,
+            scheduler,
+        } => super::debug::debug(task_id, deal, scheduler, global).await,
     }
 }
 
@@ -128,8 +152,8 @@ async fn claim_task(
             "dealId": deal.deal_id,
             "index": index,
             "payer": d.payer,
-            "refunded": refund,
-            "schedulerStakeSeized": seized,
+            "refundedNrlc": crate::json::nrlc(refund),
+            "schedulerStakeSeizedNrlc": crate::json::nrlc(seized),
             "tx": tx,
         }),
         text,
@@ -278,7 +302,7 @@ async fn watch_indices(
 }
 
 /// The absolute index of `task_id` in `deal`.
-fn index_in(deal: &DealInfo, task_id: B256) -> eyre::Result<u64> {
+pub(super) fn index_in(deal: &DealInfo, task_id: B256) -> eyre::Result<u64> {
     let position = deal
         .tasks
         .iter()
@@ -300,7 +324,11 @@ pub async fn find_task(
     Ok(client.task(&deal, index).await?)
 }
 
-async fn find_deal(client: &Client, task_id: B256, deal: Option<B256>) -> eyre::Result<DealInfo> {
+pub(super) async fn find_deal(
+    client: &Client,
+    task_id: B256,
+    deal: Option<B256>,
+) -> eyre::Result<DealInfo> {
     match deal {
         Some(id) => Ok(client.deal(id).await?),
         None => client

@@ -14,7 +14,7 @@ use crate::output::{rows, table, Output};
 
 /// Long help of `dexec wallet`.
 pub const LONG_ABOUT: &str = "\
-Create, import and inspect wallets.
+Create, import and inspect wallets, and send ether and tokens from them.
 
 Wallets are Web3 Secret Storage (v3) keystore files, the format geth, foundry (`cast wallet`)
 and MetaMask exports use, kept in a keystore directory (default ~/.ethereum/keystore, like geth
@@ -32,7 +32,13 @@ Examples:
   dexec wallet create
   dexec wallet import --keystore ~/.foundry/keystores/alice    # a cast wallet
   dexec wallet import 0xac09…ff80                              # a raw private key
-  dexec wallet show";
+  dexec wallet show
+  dexec wallet send-rlc 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 10 RLC
+  dexec wallet send-ether 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 0.1 ether
+  dexec wallet sweep 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+
+send-ether, send-rlc and sweep ask for confirmation on a terminal; --force sends without
+asking (required when stdin is not a terminal).";
 
 /// Arguments of `dexec wallet`.
 #[derive(Debug, clap::Args)]
@@ -74,6 +80,48 @@ enum Command {
     },
     /// List the keystores in the keystore directory.
     List,
+    /// Send native currency (gas money) from the wallet to another address.
+    ///
+    /// AMOUNT is `<amount> [unit]` with unit ether (or eth), gwei or wei; a plain number is
+    /// wei, as in iExec's CLI. Refused before sending when it is zero or the wallet cannot pay
+    /// it plus the gas.
+    SendEther {
+        /// Who receives it.
+        to: Address,
+        /// Amount, e.g. `0.1 ether`, `1000 gwei` or `1000` (wei).
+        #[arg(required = true, num_args = 1..=2, value_name = "AMOUNT [UNIT]")]
+        amount: Vec<String>,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Send base tokens held by the wallet (not those deposited on the hub) to another
+    /// address.
+    ///
+    /// AMOUNT is `<amount> [unit]` with unit RLC or nRLC (1 RLC = 10^9 nRLC); a plain number
+    /// is nRLC, as in iExec's CLI. Refused before sending when it is zero or more than the
+    /// wallet holds.
+    #[command(name = "send-rlc", alias = "send-RLC")]
+    SendRlc {
+        /// Who receives them.
+        to: Address,
+        /// Amount, e.g. `10 RLC` or `1500` (nRLC).
+        #[arg(required = true, num_args = 1..=2, value_name = "AMOUNT [UNIT]")]
+        amount: Vec<String>,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Empty the wallet into another address: all its base tokens, then all its native
+    /// currency but the gas of that last transfer (the hub account is left alone: withdraw
+    /// first with `dexec account withdraw`).
+    Sweep {
+        /// Who receives everything.
+        to: Address,
+        /// Do not ask for confirmation before sending.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Run `dexec wallet`.
@@ -111,6 +159,13 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             saved("imported", signer.address(), &path)
         }
         Command::Show { address } => show(address, global).await,
+        Command::SendEther { to, amount, force } => {
+            super::transfer::send_ether(to, &amount, force, global).await
+        }
+        Command::SendRlc { to, amount, force } => {
+            super::transfer::send_rlc(to, &amount, force, global).await
+        }
+        Command::Sweep { to, force } => super::transfer::sweep(to, force, global).await,
         Command::List => {
             let dir = global.keystore_dir();
             let entries = wallet::list(&dir)?;
@@ -164,7 +219,7 @@ async fn show(address: Option<Address>, global: &Global) -> eyre::Result<Output>
         ("hub balance (free)", account.hub_balance.to_string()),
         ("hub balance (locked)", account.hub_locked.to_string()),
     ]);
-    Output::new(account, text)
+    Output::new(crate::json::with_units(account)?, text)
 }
 
 /// Read a secret line from the terminal (hidden) or stdin.

@@ -24,7 +24,7 @@ fn nrlc(v: &Value) -> u128 {
     v.as_str().expect("amount string").parse().expect("amount")
 }
 
-async fn client(net: &Devnet, account: u32) -> Client {
+pub(crate) async fn client(net: &Devnet, account: u32) -> Client {
     let chains = ChainFile::load(&net.path().join(".dexec/chain.json")).expect("chain.json");
     let entry = chains.default_chain().expect("a chain").clone();
     let signer = dexec_sdk::wallet::dev_account(account, entry.chain_id().unwrap_or_default())
@@ -50,7 +50,7 @@ async fn pass_final_deadline(net: &Devnet, deal: &DealInfo) {
 }
 
 /// A trust-1 deal of two tasks; task 0 completed by the worker.
-async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
+pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
     let app_owner = client(net, APP_OWNER).await;
     let scheduler = client(net, POOL_OWNER).await;
     let requester = client(net, REQUESTER).await;
@@ -175,11 +175,11 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
     assert!(claimed["tx"]["txHash"].is_string(), "{claimed}");
     let refund = u128::from(PRICE);
     let stake = u128::from(PRICE) * 30 / 100;
-    assert_eq!(nrlc(&claimed["refunded"]), refund);
-    assert_eq!(nrlc(&claimed["schedulerStakeSeized"]), stake);
+    assert_eq!(nrlc(&claimed["refundedNrlc"]), refund);
+    assert_eq!(nrlc(&claimed["schedulerStakeSeizedNrlc"]), stake);
     let after = net.json(Some(REQUESTER), &["account", "show"]);
     assert_eq!(
-        nrlc(&after["hubBalance"]) - nrlc(&before["hubBalance"]),
+        nrlc(&after["hubBalanceNrlc"]) - nrlc(&before["hubBalanceNrlc"]),
         refund,
         "the payer gets the task's price back and nothing more"
     );
@@ -189,7 +189,7 @@ fn expired_tasks_are_claimed_and_completed_ones_refused() {
         "the scheduler's stake is seized"
     );
     assert_eq!(
-        nrlc(&before["hubLocked"]) - nrlc(&after["hubLocked"]),
+        nrlc(&before["hubLockedNrlc"]) - nrlc(&after["hubLockedNrlc"]),
         refund,
         "the task's price is no longer locked"
     );
@@ -231,10 +231,10 @@ fn a_deals_expired_tasks_are_claimed_together() {
         serde_json::json!([deal.tasks[1].to_string()]),
         "only the expired task: {claimed}"
     );
-    assert_eq!(nrlc(&claimed["refunded"]), u128::from(PRICE));
+    assert_eq!(nrlc(&claimed["refundedNrlc"]), u128::from(PRICE));
     let after = net.json(Some(REQUESTER), &["account", "show"]);
     assert_eq!(
-        nrlc(&after["hubBalance"]) - nrlc(&before["hubBalance"]),
+        nrlc(&after["hubBalanceNrlc"]) - nrlc(&before["hubBalanceNrlc"]),
         u128::from(PRICE),
         "the payer has the expired task's price back"
     );

@@ -142,17 +142,17 @@ fn deploy_sign_match_and_show_through_the_cli() {
     );
     let deal_id = deal["dealId"].as_str().expect("deal id").to_owned();
     assert_eq!(deal["deal"]["botSize"], 3);
-    assert_eq!(deal["totalCost"], "9000000000");
+    assert_eq!(deal["totalCostNrlc"], "9000000000");
     let requester_after = net.json(Some(REQUESTER), &["account", "show"]);
     assert_eq!(
-        nrlc(&requester_before["hubBalance"]) - nrlc(&requester_after["hubBalance"]),
+        nrlc(&requester_before["hubBalanceNrlc"]) - nrlc(&requester_after["hubBalanceNrlc"]),
         9_000_000_000,
         "price x volume left the free balance"
     );
-    assert_eq!(nrlc(&requester_after["hubLocked"]), 9_000_000_000);
+    assert_eq!(nrlc(&requester_after["hubLockedNrlc"]), 9_000_000_000);
     let pool_after = net.json(Some(POOL_OWNER), &["account", "show"]);
     assert_eq!(
-        nrlc(&pool_after["hubLocked"]) - nrlc(&pool_before["hubLocked"]),
+        nrlc(&pool_after["hubLockedNrlc"]) - nrlc(&pool_before["hubLockedNrlc"]),
         900_000_000,
         "the scheduler stakes 30% of its price per task"
     );
@@ -205,9 +205,9 @@ fn escrow_and_refusals_before_sending() {
     let account = |a| net.json(Some(a), &["account", "show"]);
     let before = account(4);
     let deposit = net.json(Some(4), &["account", "deposit", "5", "RLC"]);
-    assert_eq!(deposit["deposited"], "5000000000");
+    assert_eq!(deposit["depositedNrlc"], "5000000000");
     assert_eq!(
-        nrlc(&account(4)["hubBalance"]) - nrlc(&before["hubBalance"]),
+        nrlc(&account(4)["hubBalanceNrlc"]) - nrlc(&before["hubBalanceNrlc"]),
         5_000_000_000
     );
     // more than the free balance: refused with a sentence, nothing sent
@@ -220,11 +220,11 @@ fn escrow_and_refusals_before_sending() {
         "{refused}"
     );
     assert_eq!(
-        nrlc(&account(4)["hubBalance"]),
-        nrlc(&before["hubBalance"]) + 5_000_000_000
+        nrlc(&account(4)["hubBalanceNrlc"]),
+        nrlc(&before["hubBalanceNrlc"]) + 5_000_000_000
     );
     net.json(Some(4), &["account", "withdraw", "5", "RLC"]);
-    assert_eq!(account(4)["hubBalance"], before["hubBalance"]);
+    assert_eq!(account(4)["hubBalanceNrlc"], before["hubBalanceNrlc"]);
     // bad amounts are usage errors
     net.fails(Some(4), &["account", "deposit", "1.5", "nRLC"], 2);
     net.fails(Some(4), &["account", "deposit", "3", "ETH"], 2);

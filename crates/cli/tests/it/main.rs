@@ -1,6 +1,7 @@
 //! End-to-end tests of the `dexec` binary against real anvil processes.
 
 mod claim;
+mod commands;
 mod demo;
 mod devnet;
 mod flow;

@@ -73,7 +73,7 @@ impl<'a> Actor<'a> {
 
     fn hub_locked(&self) -> u128 {
         let shown = self.json(&["account", "show"]);
-        shown["hubLocked"]
+        shown["hubLockedNrlc"]
             .as_str()
             .expect("amount")
             .parse()

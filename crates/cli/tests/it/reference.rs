@@ -31,10 +31,13 @@ fn cli_reference_is_current() {
         "task",
         "info",
         "devnet",
+        "storage",
     ] {
         assert!(
             generated.contains(&format!("## `dexec {group}`")),
             "{group} missing"
         );
     }
+    // the number format of --json output is stated once, in the preamble
+    assert!(generated.contains("## JSON output") && generated.contains("hubBalanceNrlc"));
 }

@@ -13,7 +13,7 @@ use tokio::sync::RwLock;
 
 use super::types::{
     Action, Assignment, Capabilities, Challenge, Heartbeat, NextAction, NextRequest,
-    RegisterRequest, Registered, Report,
+    RegisterRequest, Registered, Report, TaskView,
 };
 use crate::ErrorBody;
 
@@ -206,6 +206,26 @@ impl SchedulerClient {
         }
         Err(SchedulerError::Unauthorized)
     }
+}
+
+/// `GET /tasks/{task_id}` of the scheduler at `base`: what it knows of a task (its replicates,
+/// their workers and errors). Needs no session: requesters and tools may ask. `None` when the
+/// scheduler does not know the task (404: not its workerpool's, or not seen yet).
+pub async fn task_view(
+    base: &str,
+    task_id: B256,
+    timeout: Duration,
+) -> Result<Option<TaskView>, SchedulerError> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/tasks/{task_id:#x}", base.trim_end_matches('/')))
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(SchedulerError::Unreachable)?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    decode(response).await
 }
 
 /// 2xx with a JSON body → `Some`, 204 → `None`, 401 → [`SchedulerError::Unauthorized`], other

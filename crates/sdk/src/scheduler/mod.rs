@@ -5,5 +5,5 @@
 pub mod client;
 pub mod types;
 
-pub use client::{SchedulerClient, SchedulerError, REPORT_PATIENCE};
+pub use client::{task_view, SchedulerClient, SchedulerError, REPORT_PATIENCE};
 pub use types::*;
