@@ -651,9 +651,9 @@ struct AccountInfo {
     /// anvil's well-known test key.
     private_key: String,
     /// Token balance of the wallet, in nRLC.
-    token_balance: String,
+    token_balance_nrlc: String,
     /// Free hub balance, in nRLC.
-    hub_balance: String,
+    hub_balance_nrlc: String,
 }
 
 impl Summary {
@@ -676,8 +676,8 @@ impl Summary {
             accounts.push(AccountInfo {
                 address,
                 private_key: private_key_hex(signer),
-                token_balance: token_balance.to_string(),
-                hub_balance: hub_balance.to_string(),
+                token_balance_nrlc: token_balance.to_string(),
+                hub_balance_nrlc: hub_balance.to_string(),
             });
         }
         Ok(Self {
@@ -756,8 +756,8 @@ impl Summary {
                 "  {i:<3} {:<42}  {:<66}  {:>16}  {:>16}",
                 account.address.to_string(),
                 account.private_key,
-                rlc(&account.token_balance),
-                rlc(&account.hub_balance),
+                rlc(&account.token_balance_nrlc),
+                rlc(&account.hub_balance_nrlc),
             );
         }
         let _ = writeln!(

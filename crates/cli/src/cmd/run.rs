@@ -1099,7 +1099,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         None => None,
     };
     Output::new(
-        RunOutput {
+        crate::json::with_units(RunOutput {
             volume: prepared.volume(),
             total_cost: Nrlc(made.iter().map(|(m, _)| m.total_cost.0).sum()),
             deals: made
@@ -1107,7 +1107,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
                 .map(|(matched, orders)| DealOutput { matched, orders })
                 .collect(),
             task_states,
-        },
+        })?,
         text,
     )
 }
@@ -1121,7 +1121,7 @@ fn announce_matched(matched: &Matched, text: &str, json: bool) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let line = if json {
-        let mut value = serde_json::to_value(matched).unwrap_or_default();
+        let mut value = crate::json::with_units(matched).unwrap_or_default();
         if let Value::Object(map) = &mut value {
             map.insert("ok".into(), Value::Bool(true));
             map.insert("stage".into(), Value::String("matched".into()));
@@ -1222,5 +1222,8 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
         ("volume", view.remaining.to_string()),
         ("market", market.base_url().to_string()),
     ]);
-    Output::new(json!({ "published": view, "order": request }), text)
+    Output::new(
+        crate::json::with_units(json!({ "published": view, "order": request }))?,
+        text,
+    )
 }

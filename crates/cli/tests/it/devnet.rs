@@ -71,11 +71,11 @@ fn devnet_deploys_funds_and_resumes() {
     assert_eq!(accounts.len(), 3);
     for account in accounts {
         assert_eq!(
-            account["hubBalance"], "100000000000000",
+            account["hubBalanceNrlc"], "100000000000000",
             "100,000 RLC deposited"
         );
         assert_eq!(
-            account["tokenBalance"], "900000000000000",
+            account["tokenBalanceNrlc"], "900000000000000",
             "1,000,000 RLC minted"
         );
     }

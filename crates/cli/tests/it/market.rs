@@ -158,8 +158,8 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     assert_eq!(str_of(&made["orders"]["workerpoolorder"]), pool_order);
     assert_eq!(made["deal"]["category"], 1);
     assert_eq!(made["deal"]["botSize"], 1);
-    assert_eq!(made["totalCost"], "600000000", "0.5 + 0.1 RLC");
-    assert_eq!(run["totalCost"], "600000000");
+    assert_eq!(made["totalCostNrlc"], "600000000", "0.5 + 0.1 RLC");
+    assert_eq!(run["totalCostNrlc"], "600000000");
     assert_eq!(requester.hub_locked() - locked_before, 600_000_000);
     let deal_id = made["dealId"].as_str().expect("deal id");
     let shown = requester.json(&["deal", "show", deal_id]);
@@ -183,8 +183,11 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     // an app the requester owns runs on a free order it signs itself
     let own_app = deploy_app(&requester, "mine");
     let run = requester.json(&["app", "run", &own_app, "--category", "1", "--force"]);
-    assert_eq!(run["deals"][0]["deal"]["appPrice"], 0);
-    assert_eq!(run["totalCost"], "100000000", "only the workerpool is paid");
+    assert_eq!(run["deals"][0]["deal"]["appPriceNrlc"], "0");
+    assert_eq!(
+        run["totalCostNrlc"], "100000000",
+        "only the workerpool is paid"
+    );
 
     // with a dataset sold on the market too (dev account 5 owns it)
     let data = Actor::new(&net, 5);
@@ -209,7 +212,7 @@ fn publish_query_run_and_unpublish_through_the_cli() {
         dataset_order
     );
     assert_eq!(str_of(&run["deals"][0]["deal"]["dataset"]), dataset);
-    assert_eq!(run["totalCost"], "800000000", "0.5 + 0.2 + 0.1 RLC");
+    assert_eq!(run["totalCostNrlc"], "800000000", "0.5 + 0.2 + 0.1 RLC");
 
     // nothing offered where asked: a sentence and exit 4
     let error = requester.fails(&["app", "run", &app, "--category", "0", "--force"], 4);
@@ -668,7 +671,7 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
     assert_eq!(documents[0]["ok"], true);
     assert_eq!(documents[0]["stage"], "matched");
     assert!(documents[0]["dealId"].is_string() && documents[0]["tasks"][0].is_string());
-    assert_eq!(documents[0]["totalCost"], "100000000");
+    assert_eq!(documents[0]["totalCostNrlc"], "100000000");
     assert_eq!(documents[1]["ok"], false);
     assert!(
         str_of(&documents[1]["error"]).contains("still running"),
@@ -698,7 +701,10 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
         .map(|d| {
             (
                 d["deal"]["botSize"].as_u64().expect("volume"),
-                d["deal"]["appPrice"].as_u64().expect("price"),
+                d["deal"]["appPriceNrlc"]
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                    .expect("price"),
             )
         })
         .collect();
@@ -708,8 +714,9 @@ fn app_run_watch_prints_the_ids_first_and_ctrl_c_says_how_to_follow() {
         "best price first, each order used up"
     );
     assert_eq!(run["volume"], 40);
+    crate::commands::assert_json_rule(&run, "app run");
     // 1 x 0.1 + 17 x (0.2 + 0.1) + 22 x (0.3 + 0.1) RLC
-    assert_eq!(run["totalCost"], "14000000000");
+    assert_eq!(run["totalCostNrlc"], "14000000000");
     assert_eq!(requester.hub_locked() - locked, 14_000_000_000);
 
     // app run's preflight (finding 12): an app whose module workers cannot fetch is refused
