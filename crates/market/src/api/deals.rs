@@ -17,7 +17,7 @@ use crate::{Error, Result};
     params(DealQuery),
     responses(
         (status = 200, description = "A page of deals", body = DealPage),
-        (status = 400, description = "Malformed request, bad parameter or bad signature", body = ErrorBody),
+        (status = 400, description = "A parameter the schema refuses, an unknown parameter, or chainId of another chain", body = ErrorBody),
     ))]
 pub(crate) async fn deals(
     State(state): State<AppState>,
@@ -39,13 +39,24 @@ pub(crate) async fn deals(
     }))
 }
 
+/// The `{id}` of `GET /deals/{id}`, for the document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct DealIdPath {
+    /// The deal id: 0x and 64 hex digits.
+    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
+    id: (),
+}
+
 /// `GET /deals/{id}`.
 #[utoipa::path(get, path = "/deals/{id}", tag = "deals",
     summary = "A deal",
-    params(("id" = String, Path, description = "Deal id")),
+    params(DealIdPath),
     responses(
         (status = 200, description = "The deal", body = DealView),
-        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 400, description = "Not a deal id", body = ErrorBody),
+        (status = 404, description = "No such deal is known to this market", body = ErrorBody),
     ))]
 pub(crate) async fn deal(
     State(state): State<AppState>,
@@ -94,7 +105,7 @@ pub(crate) fn candles(trades: &[(i64, i64, i64)], interval: i64) -> Vec<Candle> 
     params(OhlcQuery),
     responses(
         (status = 200, description = "Candles", body = Ohlc),
-        (status = 400, description = "Malformed request, bad parameter or bad signature", body = ErrorBody),
+        (status = 400, description = "A parameter the schema refuses, an unknown parameter, or chainId of another chain", body = ErrorBody),
     ))]
 pub(crate) async fn ohlc(
     State(state): State<AppState>,

@@ -79,12 +79,20 @@ async fn malformed_and_forged_orders_are_refused() {
     raw[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
     raw[64] = if raw[64] == 27 { 28 } else { 27 };
     high_s.sign = raw.into();
+    // well-formed signatures that authorize no one: refused as a wrong signer is (403)
     let (status, body) = market.publish("app", &high_s).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     assert!(sentence(&body).contains("high `s`"), "{body}");
+    let mut off_curve = w.sign(w.app_order(1, 3), APP_OWNER);
+    let mut raw = off_curve.sign.to_vec();
+    raw[..32].fill(0); // r = 0 is no point's x
+    off_curve.sign = raw.into();
+    let (status, body) = market.publish("app", &off_curve).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(sentence(&body).contains("recovers no signer"), "{body}");
     let unsigned = Signed::unsigned(w.app_order(1, 3));
     let (status, body) = market.publish("app", &unsigned).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     assert!(sentence(&body).contains("not presigned"), "{body}");
 
     // non-owner signer, request signed by someone else, unregistered asset

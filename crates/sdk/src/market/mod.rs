@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod query;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod types;
 
 pub use client::{collection, ClientError, ClientResult, MarketClient};
