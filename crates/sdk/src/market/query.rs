@@ -200,7 +200,7 @@ pub struct OrderQuery {
     pub is_requester_strict: bool,
     /// Category (workerpool and request orders).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: Option<u64>,
     /// Orders whose tag has all these bits: 0x-hex of bits 0 to 62, or names (tee, scone,
     /// gramine, tdx, gpu), comma-separated.
@@ -214,15 +214,15 @@ pub struct OrderQuery {
     pub max_tag: Option<String>,
     /// Trust at least this (workerpool orders; applied when > 1).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub min_trust: Option<u64>,
     /// Trust at most this (request orders).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub max_trust: Option<u64>,
     /// Remaining volume at least this.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub min_volume: Option<u64>,
     /// Orders per page, 10 to 1000 (default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,7 +246,7 @@ pub struct DealQuery {
     pub chain_id: Option<u64>,
     /// Category.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: Option<u64>,
     /// Requester.
     #[serde(
@@ -337,7 +337,7 @@ pub struct OhlcQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chain_id: Option<u64>,
     /// The category.
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: u64,
     /// Candle width in seconds, 1 to a year (default 3600).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,7 +345,7 @@ pub struct OhlcQuery {
     pub interval: Option<u64>,
     /// First second covered, Unix time (default 0: all history).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807))]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub since: Option<u64>,
 }
 
