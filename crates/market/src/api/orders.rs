@@ -50,7 +50,11 @@ fn publish_body<T: BookOrder + Default + serde::Serialize>(body: &[u8]) -> Resul
             return Err(shape(&format!("unknown field `{field}`")));
         }
     }
-    if let Some(order) = value.get("order").and_then(serde_json::Value::as_object) {
+    let mut value = value;
+    if let Some(order) = value
+        .get_mut("order")
+        .and_then(serde_json::Value::as_object_mut)
+    {
         let known = serde_json::to_value(Signed::<T>::default()).map_err(|e| shape(&e))?;
         let known = known.as_object().map(|o| o.keys().collect::<Vec<_>>());
         let known = known.unwrap_or_default();
@@ -64,8 +68,26 @@ fn publish_body<T: BookOrder + Default + serde::Serialize>(body: &[u8]) -> Resul
                     .join(", ")
             )));
         }
+        // `5.0` is an integer to JSON (Schema): the order's numbers read it as 5
+        for field in order.values_mut() {
+            if let Some(n) = integral_float(field) {
+                *field = n.into();
+            }
+        }
     }
     serde_json::from_value(value).map_err(|e| shape(&e))
+}
+
+/// `value` as an integer, if it is a float with no fraction, from 0 to 2^53 (beyond, a float
+/// is not exact).
+fn integral_float(value: &serde_json::Value) -> Option<u64> {
+    let n = value.as_number()?;
+    if n.is_u64() || n.is_i64() {
+        return None;
+    }
+    n.as_f64()
+        .filter(|f| f.fract() == 0.0 && (0.0..=(1u64 << 53) as f64).contains(f))
+        .map(|f| f as u64)
 }
 
 /// The order `hash`, if it is of `kind` (any kind when `None`).

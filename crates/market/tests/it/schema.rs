@@ -13,7 +13,7 @@ use dexec_sdk::MatchInput;
 use crate::*;
 
 /// Examples per operation and phase: the run takes about a minute on 2 cores.
-const MAX_EXAMPLES: &str = "25";
+const MAX_EXAMPLES: &str = "60";
 /// The run's seed: the same requests every time.
 const SEED: &str = "18011";
 
@@ -75,15 +75,13 @@ async fn the_openapi_document_describes_what_the_market_does() {
             MAX_EXAMPLES,
             "--seed",
             SEED,
-            "--generation-deterministic",
             "--generation-database",
             "none",
+            // one worker: hypothesis' lambda descriptions hit a CPython AST bug in threads
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "10",
-            "--max-time",
-            "120",
             "--report-dir",
         ])
         .arg(report.path())
@@ -107,17 +105,8 @@ async fn the_openapi_document_describes_what_the_market_does() {
         output.status
     );
     eprintln!(
-        "schemathesis passed in {:.0} s:\n{}",
-        started.elapsed().as_secs_f64(),
-        log.lines()
-            .filter(|l| !l.trim().is_empty())
-            .rev()
-            .take(12)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        "schemathesis passed in {:.0} s:\n{log}",
+        started.elapsed().as_secs_f64()
     );
     market.stop().await;
 }

@@ -18,8 +18,12 @@ pub const ADDRESS_PATTERN: &str = "^0x[0-9a-fA-F]{40}$";
 pub const BYTES32_PATTERN: &str = "^0x[0-9a-fA-F]{64}$";
 /// An address or `any` (query filters).
 pub const ADDRESS_FILTER_PATTERN: &str = "^(0x[0-9a-fA-F]{40}|any)$";
-/// Largest number the book stores (BIGINT): 2^63 − 1.
+/// Largest number the book stores (BIGINT): 2^63 − 1, as a string.
 pub const MAX_NUMBER: i64 = i64::MAX;
+/// Largest JSON integer the document allows, 2^53 − 1: a JSON number beyond it is not exact in
+/// most JSON parsers (I-JSON), and `5.0` is an integer to JSON Schema: the server takes an
+/// integral float up to it as the integer. Larger numbers are written as strings.
+pub const MAX_JSON_INTEGER: i64 = (1 << 53) - 1;
 /// Characters of a request's `params` the document allows: 1024 characters are at most 4096
 /// bytes of UTF-8, the server's default `--max-params-size`.
 pub const PARAMS_MAX_CHARS: usize = 1024;
@@ -94,8 +98,8 @@ impl PartialSchema for OrderKind {
 }
 impl ToSchema for OrderKind {}
 
-/// A number of an order, at most 2^63 − 1: a JSON integer, a `0x`-hex string or a decimal
-/// string (iExec tools write strings). Answers write it as `0x`-hex.
+/// A number of an order, at most 2^63 − 1: a JSON integer (up to 2^53 − 1), a `0x`-hex string
+/// or a decimal string (iExec tools write strings). Answers write it as `0x`-hex.
 #[derive(Debug, Clone, Copy)]
 pub struct Amount;
 
@@ -105,7 +109,7 @@ impl PartialSchema for Amount {
             0,
             "^0x0{0,48}[0-7]?[0-9a-fA-F]{1,15}$",
             "^[0-9]{1,18}$",
-            "A number up to 2^63 - 1: a JSON integer, a 0x-hex string (as answers write it) or a decimal string of up to 18 digits",
+            "A number up to 2^63 - 1: a JSON integer up to 2^53 - 1, or a string, 0x-hex (as answers write it) or decimal (up to 18 digits)",
         )
     }
 }
@@ -121,13 +125,14 @@ impl PartialSchema for Volume {
             1,
             "^0x0{0,48}([1-7][0-9a-fA-F]{0,15}|[89a-fA-F][0-9a-fA-F]{0,14})$",
             "^0{0,8}[1-9][0-9]{0,17}$",
-            "Number of tasks, 1 to 2^63 - 1: a JSON integer, a 0x-hex string or a decimal string",
+            "Number of tasks, 1 to 2^63 - 1: a JSON integer up to 2^53 - 1, or a string, 0x-hex or decimal",
         )
     }
 }
 impl ToSchema for Volume {}
 
-/// One of: an integer from `minimum` to [`MAX_NUMBER`], a hex string, a decimal string.
+/// One of: an integer from `minimum` to [`MAX_JSON_INTEGER`], a hex or a decimal string up to
+/// [`MAX_NUMBER`].
 fn number(minimum: i64, hex: &str, decimal: &str, description: &str) -> RefOr<Schema> {
     OneOfBuilder::new()
         .item(
@@ -137,7 +142,7 @@ fn number(minimum: i64, hex: &str, decimal: &str, description: &str) -> RefOr<Sc
                     utoipa::openapi::KnownFormat::Int64,
                 )))
                 .minimum(Some(minimum))
-                .maximum(Some(MAX_NUMBER)),
+                .maximum(Some(MAX_JSON_INTEGER)),
         )
         .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(hex)))
         .item(

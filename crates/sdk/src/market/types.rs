@@ -435,6 +435,8 @@ pub enum UnpublishScheme {
 #[cfg_attr(feature = "openapi", schema(as = Unpublish))]
 pub struct UnpublishBody {
     /// The publication number the signature names (the order's `publication`).
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_i64))]
     pub publication: i64,
     /// The signer's 65- or 64-byte ECDSA signature, 0x-hex.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::EcdsaSign))]
@@ -442,6 +444,19 @@ pub struct UnpublishBody {
     /// `eip712` (default) or `personal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<UnpublishScheme>,
+}
+
+/// An integer written as a JSON integer, or as a float with no fraction up to 2^53 (`5.0`:
+/// JSON Schema counts it as an integer, and some clients write one).
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(deserializer)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= (1u64 << 53) as f64)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, found {n}")))
 }
 
 /// The EIP-712 digest to sign to unpublish `hash` (publication `publication`).
