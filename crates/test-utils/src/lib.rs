@@ -391,8 +391,8 @@ pub const REQUIRE_SCHEMATHESIS_ENV: &str = "DEXEC_TEST_REQUIRE_SCHEMATHESIS";
 /// required: the test then prints a visible `SKIPPED` line and returns. Under `make test` / CI
 /// ([`REQUIRE_SCHEMATHESIS_ENV`]=1) a missing tool panics, as [`postgres_url`] does.
 pub fn schemathesis(test: &str) -> Option<std::path::PathBuf> {
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.tools/venv/bin/schemathesis");
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/schemathesis");
     if bin.is_file() {
         return Some(bin);
     }

@@ -148,8 +148,9 @@ pub(crate) fn served(chain_id: u64, max_params_size: usize) -> utoipa::openapi::
         }
     }
     if let Some(components) = doc.components.as_mut() {
-        if let Some(RefOr::T(Schema::Object(params))) =
-            components.schemas.get_mut(&schema::Params::name().into_owned())
+        if let Some(RefOr::T(Schema::Object(params))) = components
+            .schemas
+            .get_mut(&schema::Params::name().into_owned())
         {
             params.max_length = Some(max_params_size / 4);
         }

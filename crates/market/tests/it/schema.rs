@@ -38,10 +38,20 @@ async fn the_openapi_document_describes_what_the_market_does() {
     let request = w.sign(w.request_order(300, 4), REQUESTER);
     for (kind, status_body) in [
         ("app", market.publish("app", &app).await),
-        ("dataset", market.publish("dataset", &w.sign(w.dataset_order(5, 5), DATASET_OWNER)).await),
+        (
+            "dataset",
+            market
+                .publish("dataset", &w.sign(w.dataset_order(5, 5), DATASET_OWNER))
+                .await,
+        ),
         ("workerpool", market.publish("workerpool", &pool).await),
         ("request", market.publish("request", &request).await),
-        ("request", market.publish("request", &w.sign(w.request_order(200, 6), REQUESTER)).await),
+        (
+            "request",
+            market
+                .publish("request", &w.sign(w.request_order(200, 6), REQUESTER))
+                .await,
+        ),
     ] {
         assert_eq!(status_body.0, 201, "{kind}: {}", status_body.1);
     }

@@ -205,12 +205,22 @@ pub struct OrderQuery {
     /// Orders whose tag has all these bits: 0x-hex of bits 0 to 62, or names (tee, scone,
     /// gramine, tdx, gpu), comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(pattern = r"^(0x0{0,48}[0-7]?[0-9a-fA-F]{1,15}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = r"^(0x0{0,48}[0-7]?[0-9a-fA-F]{1,15}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"
+        )
+    )]
     pub min_tag: Option<String>,
     /// Orders whose tag bits are all within these: 0x-hex (up to 64 digits), or names (tee,
     /// scone, gramine, tdx, gpu), comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(pattern = r"^(0x[0-9a-fA-F]{1,64}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = r"^(0x[0-9a-fA-F]{1,64}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"
+        )
+    )]
     pub max_tag: Option<String>,
     /// Trust at least this (workerpool orders; applied when > 1).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -341,7 +351,10 @@ pub struct OhlcQuery {
     pub category: u64,
     /// Candle width in seconds, 1 to a year (default 3600).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 31536000, default = 3600))]
+    #[cfg_attr(
+        feature = "openapi",
+        param(minimum = 1, maximum = 31536000, default = 3600)
+    )]
     pub interval: Option<u64>,
     /// First second covered, Unix time (default 0: all history).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -144,7 +144,11 @@ fn number(minimum: i64, hex: &str, decimal: &str, description: &str) -> RefOr<Sc
                 .minimum(Some(minimum))
                 .maximum(Some(MAX_JSON_INTEGER)),
         )
-        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(hex)))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(hex)),
+        )
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -318,7 +322,10 @@ impl ToSchema for AnySignedOrder {
         for (name, schema) in [
             (SignedAppOrder::name(), SignedAppOrder::schema()),
             (SignedDatasetOrder::name(), SignedDatasetOrder::schema()),
-            (SignedWorkerpoolOrder::name(), SignedWorkerpoolOrder::schema()),
+            (
+                SignedWorkerpoolOrder::name(),
+                SignedWorkerpoolOrder::schema(),
+            ),
             (SignedRequestOrder::name(), SignedRequestOrder::schema()),
         ] {
             schemas.push((name.into_owned(), schema));

@@ -436,7 +436,10 @@ pub enum UnpublishScheme {
 pub struct UnpublishBody {
     /// The publication number the signature names (the order's `publication`).
     #[serde(deserialize_with = "integral")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991_i64))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_i64)
+    )]
     pub publication: i64,
     /// The signer's 65- or 64-byte ECDSA signature, 0x-hex.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::EcdsaSign))]
