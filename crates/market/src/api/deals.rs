@@ -39,20 +39,10 @@ pub(crate) async fn deals(
     }))
 }
 
-/// The `{id}` of `GET /deals/{id}`, for the document.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub(crate) struct DealIdPath {
-    /// The deal id: 0x and 64 hex digits.
-    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
-    id: (),
-}
-
 /// `GET /deals/{id}`.
 #[utoipa::path(get, path = "/deals/{id}", tag = "deals",
     summary = "A deal",
-    params(DealIdPath),
+    params(("id" = String, Path, description = "The deal id: 0x and 64 hex digits", pattern = "^0x[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, description = "The deal", body = DealView),
         (status = 400, description = "Not a deal id", body = ErrorBody),

@@ -112,16 +112,6 @@ async fn get_order(
     Ok(Json(book::view(s.chain_id, &row)?))
 }
 
-/// The `{hash}` of an order route, for the document.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub(crate) struct HashPath {
-    /// The order's EIP-712 hash: 0x and 64 hex digits.
-    #[param(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
-    hash: (),
-}
-
 fn parse_hash(hash: &str) -> Result<B256> {
     hash.parse().map_err(|_| {
         Error::BadRequest(format!(
@@ -134,7 +124,7 @@ fn parse_hash(hash: &str) -> Result<B256> {
 #[utoipa::path(post, path = "/orders/{hash}/unpublish", tag = "orders",
     summary = "Unpublish an order (signed by its signer)",
     description = "Sign the EIP-712 typed data UnpublishOrder(bytes32 orderHash,uint256 publication) under the hub's domain, or personal_sign the text `dexec market: unpublish order <hash> publication <n>` with scheme `personal`.",
-    params(HashPath),
+    params(("hash" = String, Path, description = "The order's EIP-712 hash: 0x and 64 hex digits", pattern = "^0x[0-9a-fA-F]{64}$")),
     request_body = UnpublishBody,
     responses(
         (status = 200, description = "Unpublished", body = OrderView),
@@ -208,7 +198,7 @@ macro_rules! kind_routes {
 
         #[utoipa::path(get, path = $one, tag = "orders",
             summary = concat!("Get a ", $name, " order by hash"),
-            params(HashPath),
+            params(("hash" = String, Path, description = "The order's EIP-712 hash: 0x and 64 hex digits", pattern = "^0x[0-9a-fA-F]{64}$")),
             responses(
                 (status = 200, description = "The order, any status", body = OrderView),
                 (status = 400, description = "Not an order hash", body = ErrorBody),
@@ -285,7 +275,7 @@ kind_routes!(
 /// `GET /orders/{hash}`: an order of any kind.
 #[utoipa::path(get, path = "/orders/{hash}", tag = "orders",
     summary = "Get an order of any kind by hash",
-    params(HashPath),
+    params(("hash" = String, Path, description = "The order's EIP-712 hash: 0x and 64 hex digits", pattern = "^0x[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, description = "The order, any status", body = OrderView),
         (status = 400, description = "Not an order hash", body = ErrorBody),
