@@ -44,13 +44,12 @@ fn publish_body<T: BookOrder + Default + serde::Serialize>(body: &[u8]) -> Resul
             "the body must be JSON {{\"order\": <signed {kind} order>}}: {e}"
         ))
     };
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| shape(&e))?;
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| shape(&e))?;
     if let Some(top) = value.as_object() {
         if let Some(field) = top.keys().find(|k| *k != "order") {
             return Err(shape(&format!("unknown field `{field}`")));
         }
     }
-    let mut value = value;
     if let Some(order) = value
         .get_mut("order")
         .and_then(serde_json::Value::as_object_mut)
