@@ -10,7 +10,7 @@
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
 #
-# Everything installs what it needs first (`make bootstrap`, idempotent).
+# Everything installs what it needs first (`make bootstrap`, `make bootstrap-python`: idempotent).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,7 +22,7 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps examples install cli-reference clean
 
 help:
 	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -36,6 +36,10 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@$(ROOT)/scripts/solc --version | tail -1
 	@touch $@
+
+## bootstrap-python: pinned Python test tools (schemathesis) in .tools/venv, idempotent
+bootstrap-python:
+	@scripts/bootstrap-python.sh
 
 ## contracts: compile the hub with forge (offline, solc-js behind scripts/solc)
 contracts: bootstrap
@@ -57,18 +61,19 @@ test-contracts: contracts
 # PostgreSQL paths (market, scheduler) run against a throwaway loopback cluster
 # (scripts/postgres.sh); the market's suite runs a second time on SQLite, its default (a
 # filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
-# nextest does not run doctests: `cargo test --doc` runs them after.
-test-rust: bootstrap apps
+# nextest does not run doctests: `cargo test --doc` runs them after. The market's OpenAPI test
+# drives it with schemathesis (.tools/venv, bootstrap-python): required here, as PostgreSQL is.
+test-rust: bootstrap bootstrap-python apps
 	@echo "== make test: building the workspace and its tests (the first build takes about 15 minutes on 2 cores; cargo shows each crate), then running them =="
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
-		$(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 $(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 		$(CARGO) test --workspace --doc; \
 	else \
-		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
-		$(CARGO) test -p dexec-market; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) test --workspace; \
+		DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 $(CARGO) test -p dexec-market; \
 	fi
 
 fmt: bootstrap

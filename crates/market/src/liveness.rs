@@ -114,7 +114,8 @@ pub(crate) async fn heartbeat(
     let ttl = s.heartbeats.ttl.as_secs();
     let now = unix_now();
     if body.timestamp.abs_diff(now) > ttl {
-        return Err(Error::BadRequest(format!(
+        // well-formed, refused by the market's clock: 422 as other refusals of state
+        return Err(Error::Unprocessable(format!(
             "the heartbeat's timestamp {} is {} s away from the market's clock ({now}); at most \
              {ttl} s are allowed: check the scheduler's clock",
             body.timestamp,

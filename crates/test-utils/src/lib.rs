@@ -381,3 +381,31 @@ pub fn postgres_url(test: &str) -> Option<String> {
         }
     }
 }
+
+/// When set to `1` (`make test` and CI set it), a test that drives a service with schemathesis
+/// fails when the tool is not installed instead of being skipped.
+pub const REQUIRE_SCHEMATHESIS_ENV: &str = "DEXEC_TEST_REQUIRE_SCHEMATHESIS";
+
+/// The schemathesis executable of the repository's Python tools (`.tools/venv`, installed by
+/// `scripts/bootstrap-python.sh`; `make test` runs it), or `None` when it is missing and not
+/// required: the test then prints a visible `SKIPPED` line and returns. Under `make test` / CI
+/// ([`REQUIRE_SCHEMATHESIS_ENV`]=1) a missing tool panics, as [`postgres_url`] does.
+pub fn schemathesis(test: &str) -> Option<std::path::PathBuf> {
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/schemathesis");
+    if bin.is_file() {
+        return Some(bin);
+    }
+    if std::env::var(REQUIRE_SCHEMATHESIS_ENV).is_ok_and(|v| v == "1") {
+        panic!(
+            "{test}: {REQUIRE_SCHEMATHESIS_ENV}=1 but {} is missing: install it with \
+             scripts/bootstrap-python.sh (make test does)",
+            bin.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED {test}: schemathesis is not installed in .tools/venv (scripts/bootstrap-python.sh \
+         installs it; make test runs it)"
+    );
+    None
+}

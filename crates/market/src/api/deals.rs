@@ -17,7 +17,7 @@ use crate::{Error, Result};
     params(DealQuery),
     responses(
         (status = 200, description = "A page of deals", body = DealPage),
-        (status = 400, description = "Malformed request, bad parameter or bad signature", body = ErrorBody),
+        (status = 400, description = "A parameter the schema refuses, an unknown parameter, or chainId of another chain", body = ErrorBody),
     ))]
 pub(crate) async fn deals(
     State(state): State<AppState>,
@@ -42,10 +42,11 @@ pub(crate) async fn deals(
 /// `GET /deals/{id}`.
 #[utoipa::path(get, path = "/deals/{id}", tag = "deals",
     summary = "A deal",
-    params(("id" = String, Path, description = "Deal id")),
+    params(("id" = String, Path, description = "The deal id: 0x and 64 hex digits", pattern = "^0x[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, description = "The deal", body = DealView),
-        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 400, description = "Not a deal id", body = ErrorBody),
+        (status = 404, description = "No such deal is known to this market", body = ErrorBody),
     ))]
 pub(crate) async fn deal(
     State(state): State<AppState>,
@@ -94,7 +95,7 @@ pub(crate) fn candles(trades: &[(i64, i64, i64)], interval: i64) -> Vec<Candle> 
     params(OhlcQuery),
     responses(
         (status = 200, description = "Candles", body = Ohlc),
-        (status = 400, description = "Malformed request, bad parameter or bad signature", body = ErrorBody),
+        (status = 400, description = "A parameter the schema refuses, an unknown parameter, or chainId of another chain", body = ErrorBody),
     ))]
 pub(crate) async fn ohlc(
     State(state): State<AppState>,

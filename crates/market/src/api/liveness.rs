@@ -28,10 +28,10 @@ fn parse_pool(address: &str) -> Result<Address> {
     request_body = HeartbeatBody,
     responses(
         (status = 200, description = "Recorded: the pool is live", body = PoolLiveness),
-        (status = 400, description = "Malformed request, bad signature or a timestamp far from the market's clock", body = ErrorBody),
-        (status = 403, description = "Not signed by the workerpool's owner", body = ErrorBody),
+        (status = 400, description = "Malformed request: the body, the address or the signature's shape", body = ErrorBody),
+        (status = 403, description = "Not signed by the workerpool's owner (or a signature that verifies for nobody)", body = ErrorBody),
         (status = 409, description = "Not newer than the pool's last heartbeat", body = ErrorBody),
-        (status = 422, description = "The workerpool is not registered on the hub", body = ErrorBody),
+        (status = 422, description = "The workerpool is not registered on the hub, or the timestamp is far from the market's clock", body = ErrorBody),
     ))]
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,

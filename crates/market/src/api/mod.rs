@@ -80,11 +80,15 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             limit_ip,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            json_errors,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
 
-/// Per-IP token bucket on every request; oversized bodies get a JSON 413.
+/// Per-IP token bucket on every request.
 async fn limit_ip(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -99,17 +103,55 @@ async fn limit_ip(
         ))
         .into_response();
     }
+    next.run(request).await
+}
+
+/// Every error is JSON `{"error": "<sentence>"}`, including those axum answers itself before a
+/// handler runs, as plain text or with no body: 405 for a method a path does not serve (its
+/// `Allow` header kept), 413 for a body over the limit, 400 for a path segment that does not
+/// decode. Handlers' own errors are JSON already and pass through.
+async fn json_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(header::CONTENT_TYPE)
-            != Some(&HeaderValue::from_static("application/json"))
+    let status = response.status();
+    let json = HeaderValue::from_static("application/json");
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().get(header::CONTENT_TYPE) == Some(&json)
     {
-        return Error::TooLarge(format!(
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let allow = parts.headers.get(header::ALLOW).cloned();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let sentence = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "{method} is not served at {path}; it serves {} (see /openapi.json)",
+            allow
+                .as_ref()
+                .and_then(|a| a.to_str().ok())
+                .unwrap_or("other methods")
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
             "the request body is larger than {} bytes; orders are small, and request params are \
              limited to {} bytes",
             state.shared.config.max_body_size, state.shared.config.max_params_size
-        ))
-        .into_response();
+        ),
+        _ if text.is_empty() => status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_owned(),
+        _ => text,
+    };
+    if status.is_server_error() {
+        tracing::error!(target: "market::api", %status, %method, %path, "request failed outside a handler");
+    }
+    let mut response = json_error(status, sentence);
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
     }
     response
 }
@@ -137,9 +179,11 @@ async fn no_route(uri: Uri) -> Response {
 }
 
 /// `?chainId=` accepted by every route, checked when given.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
-struct ChainQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ChainQuery {
+    /// Must be this market's chain when given (the served document lists it).
     chain_id: Option<u64>,
 }
 

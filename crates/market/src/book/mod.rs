@@ -145,7 +145,13 @@ impl BookOrder for RequestOrder {
         let needs = app
             .checked_add(dataset)
             .and_then(|s| s.checked_add(pool))
-            .ok_or_else(|| Error::BadRequest("the sum of the max prices is too large".into()))?;
+            // well-formed (each price fits), but no balance can pay it
+            .ok_or_else(|| {
+                Error::Unprocessable(
+                    "the sum of the max prices is more than 2^63 - 1 nRLC: no balance can pay it"
+                        .into(),
+                )
+            })?;
         Ok(Columns {
             kind: OrderKind::Request,
             asset: self.app,

@@ -22,17 +22,23 @@ use crate::db::{now_ms, NewOrder, Published, Recheck};
 use crate::state::Shared;
 use crate::{Error, Result};
 
-/// The ECDSA signer of `digest` (hub rules: libsecp256k1, low-`s` only); `None` when `sign` is
-/// no signature of it. A high-`s` signature is refused with a sentence.
+/// The ECDSA signer of `digest` (hub rules: libsecp256k1, low-`s` only); `None` when `sign`
+/// is not shaped as a signature (64 or 65 bytes, v 27 or 28: a malformed request, 400). A
+/// well-formed signature that authorizes no one (a high `s`, or no point of the curve) is
+/// refused as a signature of the wrong signer is, 403: the OpenAPI document can say the shape
+/// of a signature, not whether it verifies.
 pub(crate) fn signer_of(sign: &[u8], digest: B256) -> Result<Option<Address>> {
     match recover_signer(sign, digest) {
         Ok(signer) => Ok(Some(signer)),
-        Err(SignatureError::HighS) => Err(Error::BadRequest(
+        Err(SignatureError::HighS) => Err(Error::Forbidden(
             "the signature has a high `s` value (a malleable copy of another signature); sign \
              again with a standard signer"
                 .into(),
         )),
-        Err(SignatureError::Length(_) | SignatureError::Unrecoverable) => Ok(None),
+        Err(SignatureError::Unrecoverable) => Err(Error::Forbidden(format!(
+            "the signature recovers no signer: it is no signature of the EIP-712 hash {digest}"
+        ))),
+        Err(SignatureError::Length(_)) => Ok(None),
     }
 }
 
@@ -122,7 +128,7 @@ pub(crate) async fn publish<T: BookOrder>(s: &Shared, signed: Signed<T>) -> Resu
     let signer = match signer_of(&signed.sign, hash)? {
         Some(signer) => signer,
         None if signed.sign.is_empty() => s.chain.presigner(hash).await?.ok_or_else(|| {
-            Error::BadRequest(format!(
+            Error::Forbidden(format!(
                 "the order has no signature and is not presigned on chain: sign its EIP-712 hash \
                  {hash} (domain dexec/1, chain {}, hub {})",
                 s.chain_id, s.config.chain.deployment.hub

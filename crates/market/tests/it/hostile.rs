@@ -4,7 +4,7 @@ use alloy::primitives::{Address, Bytes, U256};
 use dexec_market::Rate;
 use dexec_primitives::{domain, AppOrder, RequestOrder, Signed};
 use dexec_sdk::market::sign_unpublish;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::*;
 
@@ -82,12 +82,20 @@ async fn malformed_and_forged_orders_are_refused() {
     raw[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
     raw[64] = if raw[64] == 27 { 28 } else { 27 };
     high_s.sign = raw.into();
+    // well-formed signatures that authorize no one: refused as a wrong signer is (403)
     let (status, body) = market.publish("app", &high_s).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     assert!(sentence(&body).contains("high `s`"), "{body}");
+    let mut off_curve = w.sign(w.app_order(1, 3), APP_OWNER);
+    let mut raw = off_curve.sign.to_vec();
+    raw[..32].fill(0); // r = 0 is no point's x
+    off_curve.sign = raw.into();
+    let (status, body) = market.publish("app", &off_curve).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(sentence(&body).contains("recovers no signer"), "{body}");
     let unsigned = Signed::unsigned(w.app_order(1, 3));
     let (status, body) = market.publish("app", &unsigned).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     assert!(sentence(&body).contains("not presigned"), "{body}");
 
     // non-owner signer, request signed by someone else, unregistered asset
@@ -113,6 +121,29 @@ async fn malformed_and_forged_orders_are_refused() {
     let (status, body) = market.publish("app", &ghost).await;
     assert_eq!(status, 422, "{body}");
     assert!(sentence(&body).contains("not registered"), "{body}");
+
+    // a field the order does not have is refused, not dropped from what was signed; `5.0` is
+    // the integer 5, as JSON Schema says
+    let mut extra = json!({"order": w.sign(w.app_order(1, 8), APP_OWNER)});
+    extra["order"]["apprestrict"] = json!(format!("{:#x}", Address::ZERO));
+    let (status, body) = market.post("/apporders", &extra).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(sentence(&body).contains("no field `apprestrict`"), "{body}");
+    let mut float = json!({"order": w.sign(w.app_order(1, 8), APP_OWNER)});
+    float["order"]["volume"] = json!(10.0);
+    let (status, body) = market.post("/apporders", &float).await;
+    assert_eq!(status, 201, "{body}");
+    // max prices that each fit but add up past 2^63 - 1: no balance pays them (422)
+    let sum = w.sign(
+        RequestOrder {
+            appmaxprice: U256::from(i64::MAX as u64),
+            workerpoolmaxprice: U256::from(1),
+            ..w.request_order(1, 9)
+        },
+        REQUESTER,
+    );
+    let (status, body) = market.publish("request", &sum).await;
+    assert_eq!(status, 422, "{body}");
 
     // duplicates
     let good = w.sign(w.app_order(1, 5), APP_OWNER);
@@ -152,6 +183,45 @@ async fn malformed_and_forged_orders_are_refused() {
     );
     let (status, body) = market.publish("request", &fatter).await;
     assert_eq!(status, 413, "{body}");
+    assert!(sentence(&body).contains("larger than"), "{body}");
+    market.stop().await;
+}
+
+#[tokio::test]
+async fn errors_axum_answers_itself_are_json_too() {
+    let world = World::new().await;
+    let market = world.market().await;
+    // a method the path does not serve: 405 with Allow, and the error body
+    let r = market
+        .http
+        .delete(market.url("/apporders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let body: Value = r.json().await.unwrap();
+    assert!(sentence(&body).contains("DELETE is not served"), "{body}");
+    // a path no route knows; a path segment that is not UTF-8
+    for (path, status) in [("/nothing", 404), ("/orders/%FF", 400)] {
+        let r = market.http.get(market.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(!sentence(&body).is_empty(), "{path}");
+    }
+    // an unpublish body over the limit
+    let r = market
+        .http
+        .post(market.url(&format!("/orders/0x{}/unpublish", "1".repeat(64))))
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let body: Value = r.json().await.unwrap();
     assert!(sentence(&body).contains("larger than"), "{body}");
     market.stop().await;
 }

@@ -10,6 +10,7 @@ mod book;
 mod durability;
 mod feed;
 mod hostile;
+mod schema;
 mod watcher;
 
 use std::net::SocketAddr;

@@ -578,7 +578,7 @@ async fn a_silent_scheduler_s_orders_leave_the_book_until_it_beats_again() {
             )
             .await,
     );
-    assert!(code == 400 && said.contains("clock"), "{code} {said}");
+    assert!(code == 422 && said.contains("clock"), "{code} {said}");
     // the scheduler's own last heartbeat, replayed
     let last = market
         .liveness(pool.workerpool)

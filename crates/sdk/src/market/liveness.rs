@@ -35,10 +35,21 @@ sol! {
 #[cfg_attr(feature = "openapi", schema(as = Heartbeat))]
 pub struct HeartbeatBody {
     /// When it was signed, Unix seconds.
+    #[serde(deserialize_with = "unix_seconds")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_i64)
+    )]
     pub timestamp: u64,
     /// The workerpool owner's 65- or 64-byte ECDSA signature of [`SchedulerHeartbeat`], 0x-hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::EcdsaSign))]
     pub sign: Bytes,
+}
+
+/// A JSON integer (or an integral float, as JSON Schema allows) that is not negative.
+fn unix_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let n = super::types::integral(deserializer)?;
+    u64::try_from(n).map_err(|_| serde::de::Error::custom(format!("a negative timestamp, {n}")))
 }
 
 /// The EIP-712 digest of a heartbeat of `workerpool` at `timestamp`.
@@ -101,7 +112,7 @@ impl std::fmt::Display for Liveness {
 #[cfg_attr(feature = "openapi", schema(as = PoolLiveness))]
 pub struct PoolLiveness {
     /// The workerpool, 0x-hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub workerpool: Address,
     /// Live, unknown or offline.
     pub liveness: Liveness,

@@ -6,6 +6,8 @@
 pub mod client;
 pub mod liveness;
 pub mod query;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod types;
 
 pub use client::{collection, ClientError, ClientResult, MarketClient};

@@ -200,28 +200,48 @@ pub struct OrderQuery {
     pub is_requester_strict: bool,
     /// Category (workerpool and request orders).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: Option<u64>,
-    /// Orders whose tag has all these bits (0x-hex or names: tee,gpu…).
+    /// Orders whose tag has all these bits: 0x-hex of bits 0 to 62, or names (tee, scone,
+    /// gramine, tdx, gpu), comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = r"^(0x0{0,48}[0-7]?[0-9a-fA-F]{1,15}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"
+        )
+    )]
     pub min_tag: Option<String>,
-    /// Orders whose tag bits are all within these.
+    /// Orders whose tag bits are all within these: 0x-hex (up to 64 digits), or names (tee,
+    /// scone, gramine, tdx, gpu), comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            pattern = r"^(0x[0-9a-fA-F]{1,64}|(tee|scone|gramine|tdx|gpu)(,(tee|scone|gramine|tdx|gpu))*)$"
+        )
+    )]
     pub max_tag: Option<String>,
     /// Trust at least this (workerpool orders; applied when > 1).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub min_trust: Option<u64>,
     /// Trust at most this (request orders).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub max_trust: Option<u64>,
     /// Remaining volume at least this.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub min_volume: Option<u64>,
     /// Orders per page, 10 to 1000 (default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 10, maximum = 1000, default = 20))]
     pub page_size: Option<u64>,
-    /// Page index, from 0.
+    /// Page index, from 0 (pages start at most 10 000 000 items in: the document allows
+    /// 10 000, which any page size keeps within).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 10000))]
     pub page_index: Option<u64>,
 }
 
@@ -236,6 +256,7 @@ pub struct DealQuery {
     pub chain_id: Option<u64>,
     /// Category.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: Option<u64>,
     /// Requester.
     #[serde(
@@ -303,14 +324,16 @@ pub struct DealQuery {
     pub workerpool_owner: Option<AddressFilter>,
     /// Deals that used this order.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$"))]
     pub order_hash: Option<B256>,
     /// Deals per page, 10 to 1000 (default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(minimum = 10, maximum = 1000, default = 20))]
     pub page_size: Option<u64>,
-    /// Page index, from 0.
+    /// Page index, from 0 (pages start at most 10 000 000 items in: the document allows
+    /// 10 000, which any page size keeps within).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 10000))]
     pub page_index: Option<u64>,
 }
 
@@ -324,12 +347,18 @@ pub struct OhlcQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chain_id: Option<u64>,
     /// The category.
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub category: u64,
-    /// Candle width in seconds (default 3600).
+    /// Candle width in seconds, 1 to a year (default 3600).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        param(minimum = 1, maximum = 31536000, default = 3600)
+    )]
     pub interval: Option<u64>,
     /// First second covered, Unix time (default 0: all history).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_i64))]
     pub since: Option<u64>,
 }
 

@@ -192,18 +192,18 @@ impl FromStr for BookStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderView {
     /// The order's EIP-712 hash under the hub's domain.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub order_hash: B256,
     /// Its kind.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(app|dataset|workerpool|request)$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::OrderKind))]
     pub kind: OrderKind,
     /// The chain.
     pub chain_id: u64,
     /// The signed order as published: its fields and `sign`, flat.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::AnySignedOrder))]
     pub order: SignedOrder,
     /// Who signed it.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub signer: Address,
     /// Volume still available on chain (as last seen).
     pub remaining: i64,
@@ -272,40 +272,40 @@ pub struct OrderPage {
 #[cfg_attr(feature = "openapi", schema(as = Deal))]
 pub struct DealView {
     /// The deal id.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub deal_id: B256,
     /// Block of its creation.
     pub block: u64,
     /// Position of its event in the block.
     pub log_index: u64,
     /// Transaction that created it.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub tx_hash: B256,
     /// Category.
     pub category: u64,
     /// App.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub app: Address,
     /// Dataset (zero if none).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub dataset: Address,
     /// Workerpool.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub workerpool: Address,
     /// App owner.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub app_owner: Address,
     /// Dataset owner (zero if none).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub dataset_owner: Address,
     /// Workerpool owner (the scheduler).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub workerpool_owner: Address,
     /// Requester.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub requester: Address,
     /// Beneficiary.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Address))]
     pub beneficiary: Address,
     /// App price per task, nRLC.
     pub app_price: u64,
@@ -318,21 +318,21 @@ pub struct DealView {
     /// Trust.
     pub trust: u64,
     /// Tag (0x-hex bytes32).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub tag: B256,
     /// Start time (Unix seconds, the block's timestamp).
     pub start_time: u64,
     /// App order hash.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub apporder_hash: B256,
     /// Dataset order hash (zero if none).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub datasetorder_hash: B256,
     /// Workerpool order hash.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub workerpoolorder_hash: B256,
     /// Request order hash.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::Bytes32))]
     pub requestorder_hash: B256,
 }
 
@@ -440,13 +440,31 @@ pub enum UnpublishScheme {
 #[cfg_attr(feature = "openapi", schema(as = Unpublish))]
 pub struct UnpublishBody {
     /// The publication number the signature names (the order's `publication`).
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_i64)
+    )]
     pub publication: i64,
     /// The signer's 65- or 64-byte ECDSA signature, 0x-hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::market::schema::EcdsaSign))]
     pub sign: Bytes,
     /// `eip712` (default) or `personal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<UnpublishScheme>,
+}
+
+/// An integer written as a JSON integer, or as a float with no fraction up to 2^53 (`5.0`:
+/// JSON Schema counts it as an integer, and some clients write one).
+pub(crate) fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(deserializer)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= (1u64 << 53) as f64)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, found {n}")))
 }
 
 /// The EIP-712 digest to sign to unpublish `hash` (publication `publication`).
