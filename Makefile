@@ -68,7 +68,7 @@ test-rust: bootstrap bootstrap-python apps
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_REQUIRE_NAMESPACES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
 		DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 $(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 		$(CARGO) test --workspace --doc; \
 	else \
