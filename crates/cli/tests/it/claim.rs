@@ -49,12 +49,12 @@ async fn pass_final_deadline(net: &Devnet, deal: &DealInfo) {
         .expect("evm_mine");
 }
 
-/// A trust-1 deal of two tasks; task 0 completed by the worker.
-pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
+/// A deal of `volume` tasks at `trust` on `net`, made through the SDK: an app of dev account 1
+/// (free), a workerpool of dev account 2 at `price` per task, requested by dev account 3.
+pub(crate) async fn matched_deal(net: &Devnet, volume: u64, trust: u64, price: u64) -> DealInfo {
     let app_owner = client(net, APP_OWNER).await;
     let scheduler = client(net, POOL_OWNER).await;
     let requester = client(net, REQUESTER).await;
-    let worker = client(net, WORKER).await;
     let app = app_owner
         .deploy_app(&AppSpec {
             name: "echo".into(),
@@ -73,7 +73,7 @@ pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
         .await
         .expect("pool")
         .address;
-    let volume = U256::from(2);
+    let (volume, trust, price) = (U256::from(volume), U256::from(trust), U256::from(price));
     let input = MatchInput {
         app: app_owner
             .sign_order(AppOrder {
@@ -87,9 +87,9 @@ pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
         workerpool: scheduler
             .sign_order(WorkerpoolOrder {
                 workerpool: pool,
-                workerpoolprice: U256::from(PRICE),
+                workerpoolprice: price,
                 volume,
-                trust: U256::from(1),
+                trust,
                 ..Default::default()
             })
             .await
@@ -97,24 +97,35 @@ pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
         request: requester
             .sign_order(RequestOrder {
                 app,
-                workerpoolmaxprice: U256::from(PRICE),
+                workerpoolmaxprice: price,
                 requester: requester.address().expect("wallet"),
                 volume,
-                trust: U256::from(1),
+                trust,
                 ..Default::default()
             })
             .await
             .expect("request order"),
     };
     let matched = requester.match_orders(&input).await.expect("match");
-    let deal = requester.deal(matched.deal_id).await.expect("deal");
-    let task = DealRef::from(&deal).task(0).expect("task 0");
+    requester.deal(matched.deal_id).await.expect("deal")
+}
+
+/// The workerpool owner's (dev account 2) authorization of `worker` for `task_id`.
+pub(crate) fn authorization(worker: &Client, task_id: B256) -> Bytes {
     let me = worker.address().expect("wallet");
-    let hash = authorization_hash(me, task.task_id(), Default::default());
-    let authorization = dexec_sdk::wallet::dev_account(POOL_OWNER, scheduler.chain_id())
+    let hash = authorization_hash(me, task_id, Default::default());
+    let signature = dexec_sdk::wallet::dev_account(POOL_OWNER, worker.chain_id())
         .expect("key")
         .sign_message_sync(hash.as_slice())
         .expect("sign");
+    Bytes::copy_from_slice(&signature.as_bytes())
+}
+
+/// A trust-1 deal of two tasks; task 0 completed by the worker.
+pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
+    let deal = matched_deal(net, 2, 1, PRICE).await;
+    let worker = client(net, WORKER).await;
+    let task = DealRef::from(&deal).task(0).expect("task 0");
     worker
         .contribute_and_finalize(
             &task,
@@ -122,7 +133,7 @@ pub(crate) async fn deal_with_one_completed_task(net: &Devnet) -> DealInfo {
             &Bytes::new(),
             &Bytes::new(),
             None,
-            &Bytes::copy_from_slice(&authorization.as_bytes()),
+            &authorization(&worker, task.task_id()),
         )
         .await
         .expect("contributeAndFinalize");

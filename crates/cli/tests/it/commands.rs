@@ -2,14 +2,12 @@
 //! `category create`, `task debug`, `storage init | check`) on a running devnet, and the one
 //! number format of `--json` output checked over many commands' JSON.
 
-use alloy::primitives::{Bytes, B256, U256};
-use alloy::signers::SignerSync;
-use dexec_sdk::primitives::poco::{authorization_hash, result_hash, result_seal};
-use dexec_sdk::primitives::{AppOrder, RequestOrder, WorkerpoolOrder};
-use dexec_sdk::{AppSpec, DealRef, MatchInput, WorkerpoolSpec};
+use alloy::primitives::B256;
+use dexec_sdk::primitives::poco::{result_hash, result_seal};
+use dexec_sdk::DealRef;
 use serde_json::Value;
 
-use crate::claim::{client, deal_with_one_completed_task};
+use crate::claim::{authorization, client, deal_with_one_completed_task, matched_deal};
 use crate::Devnet;
 
 const SENDER: u32 = 4;
@@ -444,81 +442,19 @@ fn task_debug_tells_the_chain_the_market_and_an_unreachable_scheduler() {
 /// A trust-3 deal of one task on a fresh devnet, with workers 4 and 5 having voted for the
 /// same digest (made through the SDK: the CLI has no worker).
 async fn replicated_task_with_two_votes(net: &Devnet) -> (dexec_sdk::DealInfo, B256) {
-    let app_owner = client(net, 1).await;
-    let scheduler = client(net, 2).await;
-    let requester = client(net, 3).await;
-    let app = app_owner
-        .deploy_app(&AppSpec {
-            name: "echo".into(),
-            app_type: "WASM".into(),
-            multiaddr: "https://store.example/echo.wasm".into(),
-            checksum: B256::repeat_byte(7),
-            mrenclave: Default::default(),
-        })
-        .await
-        .expect("app")
-        .address;
-    let pool = scheduler
-        .deploy_workerpool(&WorkerpoolSpec {
-            description: "pool".into(),
-        })
-        .await
-        .expect("pool")
-        .address;
-    let volume = U256::from(1);
-    let trust = U256::from(3);
-    let price = U256::from(ONE_RLC);
-    let input = MatchInput {
-        app: app_owner
-            .sign_order(AppOrder {
-                app,
-                volume,
-                ..Default::default()
-            })
-            .await
-            .expect("app order"),
-        dataset: None,
-        workerpool: scheduler
-            .sign_order(WorkerpoolOrder {
-                workerpool: pool,
-                workerpoolprice: price,
-                volume,
-                trust,
-                ..Default::default()
-            })
-            .await
-            .expect("workerpool order"),
-        request: requester
-            .sign_order(RequestOrder {
-                app,
-                workerpoolmaxprice: price,
-                requester: requester.address().expect("wallet"),
-                volume,
-                trust,
-                ..Default::default()
-            })
-            .await
-            .expect("request order"),
-    };
-    let matched = requester.match_orders(&input).await.expect("match");
-    let deal = requester.deal(matched.deal_id).await.expect("deal");
+    let deal = matched_deal(net, 1, 3, ONE_RLC as u64).await;
     let task = DealRef::from(&deal).task(0).expect("task 0");
     let digest = B256::repeat_byte(0xd1);
     for account in [4, 5] {
         let worker = client(net, account).await;
         let me = worker.address().expect("wallet");
-        let hash = authorization_hash(me, task.task_id(), Default::default());
-        let authorization = dexec_sdk::wallet::dev_account(2, scheduler.chain_id())
-            .expect("key")
-            .sign_message_sync(hash.as_slice())
-            .expect("sign");
         worker
             .contribute(
                 &task,
                 result_hash(task.task_id(), digest),
                 result_seal(me, task.task_id(), digest),
                 None,
-                &Bytes::copy_from_slice(&authorization.as_bytes()),
+                &authorization(&worker, task.task_id()),
             )
             .await
             .expect("contribute");
