@@ -131,6 +131,20 @@ pub struct Args {
     /// Tag of the offered orders: what the pool's workers have (hex or names).
     #[arg(long, default_value = "0x0", requires = "offer_price")]
     pub offer_tag: String,
+    /// Do not fill requesters' limit orders. By default a scheduler with an offer matches the
+    /// market's request orders its policy accepts (workerpool price at least --offer-price,
+    /// its category, trust and tag, app orders available, capacity free) against its
+    /// standing order, best price first; `GET /requests` shows what it decided and why.
+    #[arg(long, requires = "offer_price")]
+    pub no_fill_requests: bool,
+    /// How often to look for request orders to fill, milliseconds.
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MS",
+        requires = "offer_price"
+    )]
+    pub fill_interval_ms: u64,
 }
 
 /// The scheduler's validated configuration.
@@ -177,6 +191,8 @@ pub struct Config {
     pub offer_restrict: Restrictions,
     /// Share of the deadline window the offered capacity leaves unplanned, percent.
     pub offer_margin_percent: u64,
+    /// How often the market's request orders are read and filled (none: not filled).
+    pub fill_interval: Option<Duration>,
     /// Workers admitted (empty: any).
     pub allow_workers: Vec<Address>,
     /// Least on-chain score a worker needs to register.
@@ -205,6 +221,7 @@ impl std::fmt::Debug for Config {
             .field("trust1_mode", &self.trust1_mode)
             .field("offer", &self.offer)
             .field("offer_restrict", &self.offer_restrict)
+            .field("fill_interval", &self.fill_interval)
             .field("market_heartbeat", &self.market_heartbeat)
             .finish_non_exhaustive()
     }
@@ -239,6 +256,7 @@ impl Config {
             offer: None,
             offer_restrict: Restrictions::default(),
             offer_margin_percent: DEFAULT_MARGIN_PERCENT,
+            fill_interval: None,
             allow_workers: Vec::new(),
             min_worker_score: 0,
             market_heartbeat: None,
@@ -311,6 +329,8 @@ impl Config {
             }
         };
         let store_url = args.store_url.or_else(|| chain.store.clone());
+        let fill_interval = (offer.is_some() && !args.no_fill_requests)
+            .then(|| Duration::from_millis(args.fill_interval_ms.max(50)));
         let config = Self {
             offer,
             offer_restrict: Restrictions {
@@ -318,6 +338,7 @@ impl Config {
                 app: args.offer_app.unwrap_or(Address::ZERO),
             },
             offer_margin_percent: args.offer_margin,
+            fill_interval,
             allow_workers: args.allow_workers,
             min_worker_score: args.min_worker_score,
             market_heartbeat,

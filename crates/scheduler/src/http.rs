@@ -23,7 +23,8 @@ type AppState = Arc<Scheduler>;
 /// The routes, for the answer to a path none of them knows.
 const ROUTES: &str = "GET /health, GET /workers/challenge, POST /workers/register, \
     POST /workers/{address}/heartbeat, POST /workers/{address}/next, \
-    POST /workers/{address}/replicates/{taskId} and GET /tasks/{taskId}";
+    POST /workers/{address}/replicates/{taskId}, GET /tasks/{taskId}, GET /requests and \
+    GET /requests/{hash}";
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -34,6 +35,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/workers/{address}/next", post(next))
         .route("/workers/{address}/replicates/{task_id}", post(report))
         .route("/tasks/{task_id}", get(task))
+        .route("/requests", get(requests))
+        .route("/requests/{hash}", get(request))
         .fallback(|| async { no_route("scheduler", ROUTES) })
         .with_state(state)
 }
@@ -67,8 +70,34 @@ async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
         "tasks": tasks,
         "cachedDeals": s.cached_deals(),
         "offer": s.config.offer.is_some().then(|| s.offer.counts()),
+        "fill": s.config.fill_interval.is_some().then(|| s.fills.counts()),
         "batches": s.batch_counts(),
     })))
+}
+
+/// The market's request orders the fill loop looked at, most recently decided first, each
+/// with its decision (`filled`, `refused` for good, `waiting`) and the reason.
+async fn requests(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "filling": s.config.fill_interval.is_some(),
+        "requests": s.fills.considered(),
+    }))
+}
+
+/// What the fill loop decided about one request order.
+async fn request(
+    State(s): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<Json<crate::fill::Considered>> {
+    let hash: B256 = hash
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("{hash:?} is not a request order hash")))?;
+    s.fills.get(hash).map(Json).ok_or_else(|| {
+        Error::NotFound(format!(
+            "request {hash} was not looked at by this scheduler (not on the market, not in its \
+             category or for another workerpool, or not read yet)"
+        ))
+    })
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,8 @@
 //! the states themselves: [`state`].
 //!
 //! With an [`offer::OfferPolicy`] it keeps a workerpool order open on a market, of the
-//! volume its workers can finish before the category's deadline ([`capacity`]).
+//! volume its workers can finish before the category's deadline ([`capacity`]), and fills
+//! the market's request orders (limit orders) its policy accepts ([`fill`]).
 //!
 //! The crate is the server; the protocol's types and the worker's client are in the SDK
 //! (`dexec_sdk::scheduler`), re-exported as [`api`].
@@ -22,6 +23,7 @@ pub mod capacity;
 mod config;
 mod db;
 mod error;
+pub mod fill;
 mod heartbeat;
 mod http;
 pub mod offer;
@@ -61,6 +63,7 @@ where
     tracing::info!(target: "scheduler", %addr, workerpool = %scheduler.config.workerpool, owner = %scheduler.owner(), "scheduler listening");
     let stop = stop_signal(shutdown);
     let mut offer_task = None;
+    let mut fill_task = None;
     if let Some(policy) = scheduler.config.offer.clone() {
         let offer = offer::Offer {
             policy,
@@ -69,6 +72,17 @@ where
             min_worker_score: scheduler.config.min_worker_score,
             default_duration: scheduler.config.replicate_timeout,
         };
+        if let Some(every) = scheduler.config.fill_interval {
+            fill_task = Some(tokio::spawn(fill::run(
+                scheduler.client.clone(),
+                scheduler.config.workerpool,
+                offer.clone(),
+                every,
+                scheduler.fills.clone(),
+                scheduler.load.subscribe(),
+                stop.clone(),
+            )));
+        }
         offer_task = Some(tokio::spawn(offer::run(
             scheduler.client.clone(),
             scheduler.config.workerpool,
@@ -127,6 +141,9 @@ where
         // the offer is withdrawn before the process may end (bounded by WITHDRAW_TIMEOUT)
         if let Some(offer_task) = offer_task {
             let _ = offer_task.await;
+        }
+        if let Some(fill_task) = fill_task {
+            let _ = fill_task.await;
         }
         if let Some(heartbeat_task) = heartbeat_task {
             let _ = heartbeat_task.await;

@@ -347,7 +347,7 @@ pub async fn check(
 
 /// The market query for `workerpool`'s orders with volume left, whatever they restrict (in
 /// `category`, or all).
-fn pool_orders(workerpool: Address, category: Option<u64>) -> OrderQuery {
+pub(crate) fn pool_orders(workerpool: Address, category: Option<u64>) -> OrderQuery {
     let any = Some(AddressFilter::Any);
     OrderQuery {
         workerpool: Some(AddressFilter::Only(workerpool)),

@@ -120,6 +120,8 @@ pub(crate) struct Scheduler {
     pub db: Db,
     /// What the offer loop did, shown by `GET /health`.
     pub offer: Arc<OfferStats>,
+    /// What the fill loop decided about the market's requests (`GET /requests`).
+    pub fills: Arc<crate::fill::FillBook>,
     /// What the scheduler measures for the offer's capacity, published after every tick.
     pub load: tokio::sync::watch::Sender<Option<Load>>,
     /// Recent replicate durations.
@@ -158,6 +160,7 @@ impl Scheduler {
             client,
             db,
             offer: Arc::default(),
+            fills: Arc::default(),
             load: tokio::sync::watch::Sender::new(None),
             durations: Mutex::default(),
             batches: settle::Batches::default(),

@@ -593,3 +593,146 @@ async fn a_silent_scheduler_s_orders_leave_the_book_until_it_beats_again() {
     );
     assert!(code == 409 && said.contains("newer"), "{code} {said}");
 }
+
+/// What the scheduler's fill loop decided about `request` (`GET /requests/{hash}`), once it
+/// decided `state`.
+async fn wait_decision(pool: &Pool, request: B256, state: &str) -> serde_json::Value {
+    let url = format!("{}/requests/{request:#x}", pool.scheduler_url());
+    let seen = wait_for(Duration::from_secs(30), || async {
+        let answer: serde_json::Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        (answer["state"] == state).then_some(answer)
+    })
+    .await;
+    match seen {
+        Some(seen) => seen,
+        None => panic!(
+            "request {request}: not {state}: {:?}",
+            reqwest::get(&url).await.expect("scheduler").text().await
+        ),
+    }
+}
+
+/// Limit orders complete on their own: a request published on the market that the pool's
+/// policy accepts is matched by the scheduler against its standing order and runs; requests
+/// it must refuse (a workerpool price below its floor, a tag its workers lack) stay open on
+/// the market, the reason shown by `GET /requests/{hash}`; a filled request is not matched
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduler_fills_the_limit_orders_its_policy_accepts() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let (market, url, _stop_market) = start_market(&pool).await;
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.offer = Some(offer_at_pool_price(url, 10));
+    config.fill_interval = Some(Duration::from_millis(100));
+    pool.start_scheduler_with(config).await;
+    let _worker = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let salt = || B256::from(rand::random::<[u8; 32]>());
+    let app_order = pool
+        .chain
+        .client_for(APP_OWNER)
+        .sign_order(AppOrder {
+            app,
+            appprice: U256::from(APP_PRICE),
+            volume: U256::from(10),
+            salt: salt(),
+            ..Default::default()
+        })
+        .await
+        .expect("app order");
+    market
+        .publish(&app_order)
+        .await
+        .expect("app order published");
+    let requester = pool.chain.client_for(REQUESTER);
+    let me = pool.chain.address(REQUESTER);
+    let limit = |workerpoolmaxprice: u64, tag: B256| RequestOrder {
+        app,
+        appmaxprice: U256::from(APP_PRICE),
+        workerpoolmaxprice: U256::from(workerpoolmaxprice),
+        requester: me,
+        beneficiary: me,
+        volume: U256::from(2),
+        trust: U256::from(1),
+        tag,
+        params: r#"{"iexec_args":"limit"}"#.into(),
+        salt: salt(),
+        ..Default::default()
+    };
+    let cheap = requester
+        .sign_order(limit(WORKERPOOL_PRICE - 1, B256::ZERO))
+        .await
+        .expect("signed");
+    let tee = requester
+        .sign_order(limit(
+            WORKERPOOL_PRICE,
+            dexec_primitives::tag::parse("tee").expect("tag"),
+        ))
+        .await
+        .expect("signed");
+    let good = requester
+        .sign_order(limit(WORKERPOOL_PRICE, B256::ZERO))
+        .await
+        .expect("signed");
+    let mut hashes = Vec::new();
+    for order in [&cheap, &tee, &good] {
+        hashes.push(market.publish(order).await.expect("published").order_hash);
+    }
+    let balance_before = pool.total_on_hub().await;
+
+    let filled = wait_decision(&pool, hashes[2], "filled").await;
+    assert_eq!(filled["volume"], 2, "{filled}");
+    let deal_id: B256 = filled["deal"]
+        .as_str()
+        .expect("deal")
+        .parse()
+        .expect("deal id");
+    let deal = pool.chain.reader().deal(deal_id).await.expect("deal");
+    assert_eq!(deal.deal.requester, me);
+    assert_eq!(
+        deal.deal.workerpool_price,
+        u128::from(WORKERPOOL_PRICE),
+        "matched at the pool's price"
+    );
+    pool.wait_completed(&deal, Duration::from_secs(60)).await;
+
+    let cheap_why = wait_decision(&pool, hashes[0], "refused").await;
+    assert!(
+        cheap_why["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("below this pool's floor")),
+        "{cheap_why}"
+    );
+    let tee_why = wait_decision(&pool, hashes[1], "refused").await;
+    assert!(
+        tee_why["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("tag bits") && r.contains("tee")),
+        "{tee_why}"
+    );
+    // the refused ones stay open on the market and on chain
+    for hash in &hashes[..2] {
+        let view = market.order(*hash).await.expect("market").expect("known");
+        assert_eq!(view.status, BookStatus::Open, "{hash}");
+        assert_eq!(
+            requester.consumed(*hash).await.expect("consumed"),
+            U256::ZERO
+        );
+    }
+    // never matched twice: more passes, still one deal for it
+    let passes = pool.health().await["fill"]["passes"]
+        .as_u64()
+        .expect("passes");
+    wait_for(Duration::from_secs(20), || async {
+        (pool.health().await["fill"]["passes"].as_u64()? >= passes + 5).then_some(())
+    })
+    .await
+    .expect("the fill loop keeps passing");
+    let again = wait_decision(&pool, hashes[2], "filled").await;
+    assert_eq!(again["deals"], 1, "{again}");
+    assert_eq!(pool.health().await["fill"]["filled"], 1);
+    // money moved between accounts only
+    assert_eq!(pool.total_on_hub().await, balance_before);
+}
