@@ -211,6 +211,8 @@ impl Cluster {
                 tag: B256::ZERO,
                 interval: Duration::from_millis(500),
             });
+        // limit orders published on the market are filled by the scheduler
+        config.fill_interval = config.offer.as_ref().map(|_| Duration::from_millis(250));
         let scheduler = dexec_scheduler::serve(config, stopped()).await?;
         let scheduler_url = scheduler.url();
         tasks.push(tokio::spawn(async move {

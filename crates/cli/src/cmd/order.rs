@@ -133,22 +133,61 @@ enum Command {
         #[arg(value_name = "ORDER_HASH")]
         hashes: Vec<B256>,
     },
-    /// Show the signed orders of orders.json and their state on chain (all without flags).
+    /// Show the signed orders of orders.json and their state on chain (all without flags), or
+    /// orders of the market by hash: their book status (open, filled, cancelled, dead,
+    /// unpublished, offline) and what is left on chain.
     Show {
         #[command(flatten)]
         kinds: Kinds,
+        /// Hashes of orders on the market to show instead of orders.json's.
+        #[arg(value_name = "HASH", conflicts_with_all = ["app", "dataset", "workerpool", "request"])]
+        hashes: Vec<B256>,
     },
-    /// Match the signed orders of orders.json into a deal (signing a request order from the
-    /// template, or from the other orders, when orders.json has none).
+    /// Match orders into a deal: the signed orders of orders.json, or orders of the market
+    /// named by hash (`--request <hash>` fills a requester's limit order, as iExec's `order
+    /// fill --request`). Without a request, one is signed from the template or from the other
+    /// orders.
     Fill {
         /// Params of the request when one is built here (JSON, e.g.
         /// '{"iexec_args":"hello"}').
-        #[arg(long)]
+        #[arg(long, conflicts_with = "request")]
         params: Option<String>,
+        /// The request order: this hash on the market [default: orders.json's, or one signed
+        /// here].
+        #[arg(long, value_name = "HASH")]
+        request: Option<B256>,
+        /// The app order: this hash on the market [default: orders.json's].
+        #[arg(long, value_name = "HASH")]
+        app: Option<B256>,
+        /// The dataset order: this hash on the market [default: orders.json's, when the
+        /// request names a dataset].
+        #[arg(long, value_name = "HASH")]
+        dataset: Option<B256>,
+        /// The workerpool order: this hash on the market [default: orders.json's].
+        #[arg(long, value_name = "HASH")]
+        workerpool: Option<B256>,
         /// Do not ask for confirmation before paying.
         #[arg(long)]
         force: bool,
     },
+}
+
+/// Orders of a fill named by their hash on the market.
+#[derive(Debug, Clone, Copy, Default)]
+struct FromMarket {
+    request: Option<B256>,
+    app: Option<B256>,
+    dataset: Option<B256>,
+    workerpool: Option<B256>,
+}
+
+impl FromMarket {
+    fn any(&self) -> bool {
+        self.request.is_some()
+            || self.app.is_some()
+            || self.dataset.is_some()
+            || self.workerpool.is_some()
+    }
 }
 
 /// Run `dexec order`.
@@ -158,7 +197,11 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         Command::Init { kinds, force } => init(kinds.required()?, force, global, dir).await,
         Command::Sign { kinds, force } => sign(kinds.required()?, force, global, dir).await,
         Command::Cancel { kinds, force } => cancel(kinds.required()?, force, global, dir).await,
-        Command::Show { kinds } => {
+        Command::Show { kinds, hashes } if !hashes.is_empty() => {
+            let _ = kinds;
+            show_market(hashes, global).await
+        }
+        Command::Show { kinds, .. } => {
             let mut kinds = kinds.selected();
             if kinds.is_empty() {
                 kinds = vec![
@@ -170,7 +213,22 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
             }
             show(kinds, global, dir).await
         }
-        Command::Fill { params, force } => fill(params, force, global, dir).await,
+        Command::Fill {
+            params,
+            request,
+            app,
+            dataset,
+            workerpool,
+            force,
+        } => {
+            let named = FromMarket {
+                request,
+                app,
+                dataset,
+                workerpool,
+            };
+            fill(params, named, force, global, dir).await
+        }
         Command::Publish { kinds } => publish(kinds.required()?, global, dir).await,
         Command::Unpublish { kinds, hashes } => {
             let kinds = if hashes.is_empty() {
@@ -544,6 +602,45 @@ async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Resul
     Output::new(json!({ "chainId": client.chain_id(), "orders": all }), text)
 }
 
+/// Orders of the market by hash: kind, book status, what is left on chain.
+async fn show_market(hashes: Vec<B256>, global: &Global) -> eyre::Result<Output> {
+    let client = global.reader().await?;
+    let market = global.market(&client)?;
+    let mut views = Vec::new();
+    let mut body = Vec::new();
+    for hash in hashes {
+        let view = market.order(hash).await?.ok_or_else(|| {
+            Fail::not_found(format!(
+                "the market at {} knows no order {hash}",
+                market.base_url()
+            ))
+        })?;
+        let remaining = client.consumed(hash).await.map(|consumed| {
+            let volume = view.order.to_json()["volume"]
+                .as_str()
+                .and_then(|v| v.parse::<alloy::primitives::U256>().ok())
+                .unwrap_or_default();
+            volume.saturating_sub(consumed)
+        })?;
+        body.push(vec![
+            view.kind.name().to_owned(),
+            hash.to_string(),
+            view.status.to_string(),
+            remaining.to_string(),
+            view.signer.to_string(),
+        ]);
+        views.push(json!({ "market": view, "remainingOnChain": remaining.to_string() }));
+    }
+    let text = table(
+        &["KIND", "HASH", "STATUS", "LEFT ON CHAIN", "SIGNER"],
+        &body,
+    );
+    Output::new(
+        crate::json::with_units(json!({ "chainId": client.chain_id(), "orders": views }))?,
+        text,
+    )
+}
+
 async fn publish_one<T: MarketOrder>(
     client: &Client,
     market: &MarketClient,
@@ -669,31 +766,83 @@ pub fn describe_matched(matched: &dexec_sdk::Matched) -> String {
     text
 }
 
+/// The order `hash` of kind `T` as the market has it.
+async fn market_order<T: MarketOrder>(
+    market: &MarketClient,
+    hash: B256,
+) -> eyre::Result<Signed<T>> {
+    let kind = T::KIND;
+    let view = market.order(hash).await?.ok_or_else(|| {
+        Fail::not_found(format!(
+            "the market at {} knows no order {hash}",
+            market.base_url()
+        ))
+    })?;
+    if view.kind != kind {
+        return Err(Fail::usage(format!(
+            "order {hash} on the market is a {} order, not a {} order",
+            view.kind.name(),
+            kind.name()
+        )));
+    }
+    view.order.into_signed::<T>().ok_or_else(|| {
+        eyre::eyre!("the market served order {hash} in a form this client cannot read")
+    })
+}
+
+/// The order of `T`: `hash` on the market when given, else orders.json's.
+async fn fill_order<T: MarketOrder + DeserializeOwned>(
+    hash: Option<B256>,
+    market: Option<&MarketClient>,
+    orders: &OrdersFile,
+    chain: u64,
+) -> eyre::Result<Option<Signed<T>>> {
+    match (hash, market) {
+        (Some(hash), Some(market)) => Ok(Some(market_order::<T>(market, hash).await?)),
+        _ => Ok(orders.get(chain, T::KIND)?),
+    }
+}
+
 async fn fill(
     params: Option<String>,
+    named: FromMarket,
     force: bool,
     global: &Global,
     dir: &Path,
 ) -> eyre::Result<Output> {
     let client = global.signer().await?;
     let chain = client.chain_id();
+    let market = if named.any() {
+        Some(global.market(&client)?)
+    } else {
+        None
+    };
+    let market = market.as_ref();
     let orders = OrdersFile::load(dir)?;
     let need = |kind: OrderKind| {
         Fail::usage(format!(
-            "no signed {} for chain {chain} in {}: sign one with `dexec order sign --{kind}`",
+            "no signed {} for chain {chain} in {}: sign one with `dexec order sign --{kind}`, or \
+             name one of the market with --{kind} <hash>",
             kind.file_key(),
             orders.path().display()
         ))
     };
-    let app: Signed<AppOrder> = orders
-        .get(chain, OrderKind::App)?
+    let app: Signed<AppOrder> = fill_order(named.app, market, &orders, chain)
+        .await?
         .ok_or_else(|| need(OrderKind::App))?;
-    let workerpool: Signed<WorkerpoolOrder> = orders
-        .get(chain, OrderKind::Workerpool)?
+    let workerpool: Signed<WorkerpoolOrder> = fill_order(named.workerpool, market, &orders, chain)
+        .await?
         .ok_or_else(|| need(OrderKind::Workerpool))?;
-    let dataset: Option<Signed<DatasetOrder>> = orders.get(chain, OrderKind::Dataset)?;
-    let request = match orders.get::<Signed<RequestOrder>>(chain, OrderKind::Request)? {
-        Some(request) if params.is_none() => request,
+    let dataset: Option<Signed<DatasetOrder>> =
+        fill_order(named.dataset, market, &orders, chain).await?;
+    let from_file = if named.request.is_some() {
+        None
+    } else {
+        orders.get::<Signed<RequestOrder>>(chain, OrderKind::Request)?
+    };
+    let request = match (named.request, market, from_file) {
+        (Some(hash), Some(market), _) => market_order::<RequestOrder>(market, hash).await?,
+        (_, _, Some(request)) if params.is_none() => request,
         _ => {
             let project = Project::load(dir)?;
             let mut value = project

@@ -239,6 +239,59 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     );
     assert_eq!(book["orders"][0]["remaining"], 2);
 
+    // anyone fills a limit order of the market by its hash (iExec's `order fill --request`),
+    // after the same checks as `app run`: this one is for category 0, the pool's order for 1
+    let request_hash = str_of(&request["published"]["orderHash"]);
+    let shown = requester.json(&["order", "show", &request_hash]);
+    assert_eq!(shown["orders"][0]["market"]["status"], "open");
+    assert_eq!(shown["orders"][0]["remainingOnChain"], "2");
+    let fill = [
+        "order",
+        "fill",
+        "--request",
+        &request_hash,
+        "--app",
+        &app_order,
+        "--workerpool",
+        &pool_order,
+        "--force",
+    ];
+    let error = pool.fails(&fill, 3);
+    assert!(error.contains("category"), "{error}");
+    let request = requester.json(&[
+        "app",
+        "request-execution",
+        &app,
+        "--category",
+        "1",
+        "--workerpool-max-price",
+        "0.1 RLC",
+    ]);
+    let request_hash = str_of(&request["published"]["orderHash"]);
+    let fill = [
+        "order",
+        "fill",
+        "--request",
+        &request_hash,
+        "--app",
+        &app_order,
+        "--workerpool",
+        &pool_order,
+        "--force",
+    ];
+    let filled = pool.json(&fill);
+    assert_eq!(
+        str_of(&filled["deal"]["requester"]),
+        str_of(&request["order"]["requester"])
+    );
+    let shown = requester.json(&["order", "show", &request_hash]);
+    assert_eq!(shown["orders"][0]["remainingOnChain"], "0", "{shown}");
+    let error = pool.fails(&fill, 3);
+    assert!(
+        error.contains("no volume left") || error.contains("consumed"),
+        "{error}"
+    );
+
     // a market that is not there: said, exit 1
     let mut cmd = requester.cmd(&[
         "orderbook",
@@ -417,6 +470,79 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
         shown.get("appError").is_none(),
         "a result, not an error: {shown}"
     );
+
+    // a limit order from the CLI completes on its own: the scheduler fills it (issue 15)
+    let request = requester.json(&[
+        "app",
+        "request-execution",
+        &app,
+        "--category",
+        "0",
+        // the market's best is the silent pool's 0.01 RLC, below the live one's floor
+        "--workerpool-max-price",
+        "0.1 RLC",
+        "--args",
+        "limit order",
+    ]);
+    let request_hash = str_of(&request["published"]["orderHash"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let shown = requester.json(&["order", "show", &request_hash]);
+        if shown["orders"][0]["remainingOnChain"] == "0" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler did not fill the limit order: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deals = requester.json(&["deal", "list", "--app", &app]);
+    let limit_deal = deals["deals"]
+        .as_array()
+        .expect("deals")
+        .iter()
+        .map(|d| str_of(&d["dealId"]))
+        .find(|d| *d != str_of(&matched["dealId"]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let limit_deal = loop {
+        match &limit_deal {
+            Some(deal) => break deal.clone(),
+            None => {
+                let deals = requester.json(&["deal", "list", "--app", &app]);
+                if let Some(deal) = deals["deals"]
+                    .as_array()
+                    .expect("deals")
+                    .iter()
+                    .map(|d| str_of(&d["dealId"]))
+                    .find(|d| *d != str_of(&matched["dealId"]))
+                {
+                    break deal;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the market never indexed the deal"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let limit_task = str_of(&requester.json(&["deal", "show", &limit_deal])["tasks"][0]["taskId"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while requester.json(&["task", "show", &limit_task])["status"] != "COMPLETED" {
+        assert!(Instant::now() < deadline, "the filled task never completed");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = requester.dir.join("limit");
+    requester.json(&[
+        "result",
+        "download",
+        &limit_task,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let text = std::fs::read_to_string(out.join("result.txt")).expect("result.txt");
+    assert_eq!(text.trim(), "Hello, limit order!");
 
     // an app that fails is told as such everywhere, with exit code 6 (issue 18, finding 5)
     let callback =
