@@ -47,6 +47,16 @@ pub struct Args {
     /// Let input-file URLs reach loopback and private addresses (off by default).
     #[arg(long)]
     pub allow_private_inputs: bool,
+    /// Let input files come from this host even when it is a loopback or private address:
+    /// `host` (any port) or `host:port`, compared with the URL's host as written (repeat, or
+    /// comma-separate). For sources the operator vouches for, such as a devnet's price
+    /// servers; every other private address stays refused.
+    #[arg(
+        long = "allow-inputs-from",
+        value_name = "HOST[:PORT]",
+        value_delimiter = ','
+    )]
+    pub allow_inputs_from: Vec<String>,
     /// Largest download (app, dataset, input file), MiB.
     #[arg(long, default_value_t = 256)]
     pub max_download_mb: u64,
@@ -94,6 +104,8 @@ pub struct Config {
     pub tags: B256,
     /// Allow private input-file addresses.
     pub allow_private_inputs: bool,
+    /// Private hosts input files may come from anyway (`host` or `host:port`).
+    pub allowed_input_hosts: Vec<String>,
     /// Largest download.
     pub max_download_bytes: u64,
     /// Longest download.
@@ -152,6 +164,7 @@ impl Config {
             memory_mb: 1024,
             tags: B256::ZERO,
             allow_private_inputs: true,
+            allowed_input_hosts: Vec::new(),
             max_download_bytes: 64 << 20,
             download_timeout: Duration::from_secs(30),
             fuel: None,
@@ -187,6 +200,7 @@ impl Config {
             memory_mb: args.memory_mb,
             tags,
             allow_private_inputs: args.allow_private_inputs,
+            allowed_input_hosts: args.allow_inputs_from,
             max_download_bytes: args.max_download_mb << 20,
             download_timeout: Duration::from_secs(args.download_timeout_secs),
             fuel: args.fuel,

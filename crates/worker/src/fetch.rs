@@ -19,6 +19,33 @@ pub struct Limits {
     /// Allow URLs whose host resolves to loopback, private or link-local addresses (off:
     /// a requester must not make workers probe their own network).
     pub allow_private: bool,
+    /// Hosts input files may come from even when they resolve to private addresses (the
+    /// operator's allow-list, e.g. a devnet's price sources on loopback): `host` (any port)
+    /// or `host:port`, compared with the URL's host as written.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Limits {
+    /// Whether the operator's allow-list names `url`'s host (and port).
+    pub fn allows(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_matches(['[', ']']);
+        let port = url.port_or_known_default();
+        self.allowed_hosts.iter().any(|entry| {
+            let entry = entry.trim();
+            // `host:port`, `[v6]:port`, or a bare host (an IPv6 address has colons of its own)
+            let (name, wanted) = match entry.rsplit_once(':') {
+                Some((name, p)) if !name.contains(':') || name.ends_with(']') => {
+                    (name, p.parse::<u16>().ok())
+                }
+                _ => (entry, None),
+            };
+            name.trim_matches(['[', ']']).eq_ignore_ascii_case(host)
+                && wanted.is_none_or(|w| Some(w) == port)
+        })
+    }
 }
 
 /// Why a download failed. The `Display` text is deterministic (no addresses, no transport
@@ -101,7 +128,7 @@ pub async fn fetch(
 ) -> Result<Vec<u8>, FetchError> {
     let (url, trusted) = resolve(location, store)?;
     let mut pinned = None;
-    if !trusted && !limits.allow_private {
+    if !trusted && !limits.allow_private && !limits.allows(&url) {
         let host = url.host_str().ok_or(FetchError::Unsupported)?;
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs: Vec<std::net::SocketAddr> =
@@ -291,6 +318,7 @@ mod tests {
             max_bytes: 1024,
             timeout: Duration::from_secs(5),
             allow_private: false,
+            allowed_hosts: Vec::new(),
         };
         let http = reqwest::Client::new();
         let got = fetch(
@@ -302,6 +330,56 @@ mod tests {
         )
         .await;
         assert_eq!(got, Err(FetchError::Private));
+    }
+
+    /// The operator's allow-list opens named loopback sources (a devnet's price servers) and
+    /// nothing else: another port of the same host stays refused.
+    #[tokio::test]
+    async fn allowed_hosts_open_named_private_sources_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nprice",
+                    )
+                    .await;
+            }
+        });
+        let limits = Limits {
+            max_bytes: 1024,
+            timeout: Duration::from_secs(5),
+            allow_private: false,
+            allowed_hosts: vec![format!("127.0.0.1:{port}"), "localhost".into()],
+        };
+        let http = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{port}/p");
+        let got = fetch(&http, &url, None, B256::ZERO, &limits).await;
+        assert_eq!(got.as_deref(), Ok(&b"price"[..]));
+        let other = format!("http://127.0.0.1:{}/p", port.wrapping_add(1).max(1));
+        let got = fetch(&http, &other, None, B256::ZERO, &limits).await;
+        assert_eq!(got, Err(FetchError::Private));
+        for (url, allowed) in [
+            ("http://localhost:9/x", true),
+            ("http://LOCALHOST/x", true),
+            ("http://127.0.0.2/x", false),
+            ("http://[::1]:80/x", false),
+        ] {
+            let url: url::Url = url.parse().expect("url");
+            assert_eq!(limits.allows(&url), allowed, "{url}");
+        }
+        let v6 = Limits {
+            allowed_hosts: vec!["[::1]:8080".into()],
+            ..limits
+        };
+        assert!(v6.allows(&"http://[::1]:8080/x".parse().expect("url")));
+        assert!(!v6.allows(&"http://[::1]:8081/x".parse().expect("url")));
     }
 
     #[test]

@@ -155,6 +155,7 @@ where
             max_bytes: config.max_download_bytes,
             timeout: config.download_timeout,
             allow_private: config.allow_private_inputs,
+            allowed_hosts: config.allowed_input_hosts.clone(),
         },
         fuel_override: config.fuel,
         wall_clock_override: config.wall_clock_limit,

@@ -196,6 +196,7 @@ async fn preflight(client: &Client, app: Address, store: Option<&str>) -> eyre::
         timeout: Duration::from_secs(60),
         // the requester's own view of the app's location; workers apply their own rules
         allow_private: true,
+        allowed_hosts: Vec::new(),
     };
     let http = reqwest::Client::new();
     let wasm = dexec_worker::fetch::fetch(&http, &spec.multiaddr, store, spec.checksum, &limits)
