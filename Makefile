@@ -109,7 +109,7 @@ apps:
 
 ## examples: copy the example apps dexec carries inside its binary (crates/cli/apps) from a fresh build
 examples: apps
-	cp apps/build/hello.wasm apps/build/pi.wasm apps/build/wordcount.wasm crates/cli/apps/
+	cp apps/build/hello.wasm apps/build/pi.wasm apps/build/wordcount.wasm apps/build/pricefeed.wasm crates/cli/apps/
 
 bench-runtime: bootstrap apps
 	$(CARGO) run -q -p dexec-cli -- bench runtime --out target/bench/runtime.json

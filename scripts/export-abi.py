@@ -19,6 +19,8 @@ CONTRACTS = [
     ("DatasetRegistry.sol", "DatasetRegistry"),
     ("WorkerpoolRegistry.sol", "WorkerpoolRegistry"),
     ("DevToken.sol", "DevToken"),
+    ("PriceFeedOracle.sol", "PriceFeedOracle"),
+    ("HashCheckConsumer.sol", "HashCheckConsumer"),
 ]
 
 

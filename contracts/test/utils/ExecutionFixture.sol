@@ -13,6 +13,8 @@ abstract contract ExecutionFixture is HubFixture {
     uint256[] internal workerKeys;
     address[] internal workers;
     address internal enclave;
+    /// @dev Accounts a test adds (contracts that hold hub funds): `_assertConserved` counts them.
+    address[] internal extraAccounts;
 
     function setUp() public virtual override {
         super.setUp();
@@ -204,6 +206,10 @@ abstract contract ExecutionFixture is HubFixture {
         }
         for (uint256 i = 0; i < workers.length; i++) {
             (uint256 b, uint256 l) = hub.viewAccount(workers[i]);
+            sum += b + l;
+        }
+        for (uint256 i = 0; i < extraAccounts.length; i++) {
+            (uint256 b, uint256 l) = hub.viewAccount(extraAccounts[i]);
             sum += b + l;
         }
         assertEq(sum, hub.totalHeld(), "accounts sum to totalHeld");

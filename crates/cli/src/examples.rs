@@ -33,9 +33,15 @@ pub const EXAMPLES: &[Example] = &[
         about: "counts the bytes, lines and words of the task's dataset",
         wasm: include_bytes!("../apps/wordcount.wasm"),
     },
+    Example {
+        name: "pricefeed",
+        about: "a price-feed oracle: the median of its input files' prices as callback data for \
+                PriceFeedOracle (`--args '<decimals> <bucket secs>'`, e.g. `8 60`)",
+        wasm: include_bytes!("../apps/pricefeed.wasm"),
+    },
 ];
 
-/// The names, for messages: `hello, pi, wordcount`.
+/// The names, for messages: `hello, pi, wordcount, pricefeed`.
 pub fn names() -> String {
     EXAMPLES
         .iter()

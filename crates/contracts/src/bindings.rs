@@ -58,3 +58,24 @@ sol!(
     DevToken,
     "abi/DevToken.json"
 );
+
+sol!(
+    /// A price feed kept up to date by dexec tasks (`contracts/src/oracle/PriceFeedOracle.sol`):
+    /// `requestUpdate` presigns a volume-1 request order on the hub and emits it whole in
+    /// `ResultRequested` (for the market); the task's callback data
+    /// `abi.encode(int256 value, uint256 timestamp)` updates the feed; readers pull `valueFor`
+    /// (EIP-2362 shape: status 200 fresh, 404 none, 408 stale) or `latest`. Its ABI types
+    /// (`RequestOrder`, `OracleRequest`) are file-level, so they live in this module.
+    #[sol(rpc, all_derives)]
+    PriceFeedOracle,
+    "abi/PriceFeedOracle.json"
+);
+
+sol!(
+    /// The example request/response consumer (`contracts/src/oracle/examples/HashCheckConsumer.sol`):
+    /// a wallet's request names it as callback; it keeps the last callback data and decodes
+    /// `abi.encode(bool)` answers per task.
+    #[sol(rpc, all_derives)]
+    HashCheckConsumer,
+    "abi/HashCheckConsumer.json"
+);

@@ -5,6 +5,8 @@
 //!   [`DatasetRegistry`], [`WorkerpoolRegistry`], [`DevToken`]:
 //!   `sol!` bindings generated from the committed forge artifacts in `abi/` (exported by
 //!   `scripts/export-abi.py`; never read from `contracts/` at build time).
+//! - [`PriceFeedOracle`], [`HashCheckConsumer`]: the oracle consumers of `contracts/src/oracle/`
+//!   (a price feed updated by dexec tasks, and the example request/response consumer).
 //! - [`convert`]: from `dexec_primitives` orders ([`Signed`](dexec_primitives::Signed)) to the
 //!   ABI structs, and order operations (presign / close).
 //! - [`deploy`]: deploy the token, the registries and the hub, and create the default categories.
@@ -23,7 +25,8 @@ pub mod error;
 pub mod tx;
 
 pub use bindings::{
-    AppRegistry, DatasetRegistry, DevToken, Hub, HubBase, HubPoco, WorkerpoolRegistry,
+    AppRegistry, DatasetRegistry, DevToken, HashCheckConsumer, Hub, HubBase, HubPoco,
+    PriceFeedOracle, WorkerpoolRegistry,
 };
 pub use chain_file::{ChainEntry, ChainFile, ChainFileError};
 pub use deploy::{deploy_hub, Deployment};

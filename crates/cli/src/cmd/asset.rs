@@ -26,7 +26,7 @@ same metadata twice is harmless and gives the same address. A module given with 
 checked first (valid WebAssembly, only WASI preview 1 imports, a `_start` export): one that
 cannot run is refused, since every run of it would be a paid error.
 
-Examples ship inside dexec: `--example hello` (or pi, wordcount) writes ./hello.wasm and uses it.
+Examples ship inside dexec: `--example hello` (or pi, wordcount, pricefeed) writes ./hello.wasm and uses it.
 
 Typical flow:
   dexec app init --example hello                # writes the `app` section of dexec.json
@@ -137,8 +137,8 @@ struct Spec {
     /// --multiaddr, multiaddr = its absolute path).
     #[arg(long, value_name = "FILE")]
     wasm: Option<PathBuf>,
-    /// App: one of the example apps carried inside dexec (hello, pi, wordcount), written to
-    /// ./<name>.wasm and used as --wasm.
+    /// App: one of the example apps carried inside dexec (hello, pi, wordcount, pricefeed),
+    /// written to ./<name>.wasm and used as --wasm.
     #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
     example: Option<String>,
     /// Dataset: the data file (sets checksum, name and multiaddr like --wasm).
