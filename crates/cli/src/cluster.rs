@@ -57,6 +57,11 @@ pub struct Options {
     pub batch_size: usize,
     /// Replicates each worker runs at once.
     pub worker_slots: u32,
+    /// Private hosts the workers fetch input files from anyway (`host:port`; the oracle
+    /// demo's price servers on loopback).
+    pub allowed_input_hosts: Vec<String>,
+    /// The first this many workers lie about their results (demonstrations of consensus).
+    pub dishonest_workers: usize,
 }
 
 /// A running system.
@@ -75,6 +80,8 @@ pub struct Cluster {
     pub pool: alloy::primitives::Address,
     /// The market, if one was asked for.
     pub market: Option<MarketClient>,
+    /// The workers' addresses, each with whether it lies (`Options::dishonest_workers`).
+    pub workers: Vec<(alloy::primitives::Address, bool)>,
     app_order: Signed<AppOrder>,
     pool_order: Signed<WorkerpoolOrder>,
     stop: watch::Sender<bool>,
@@ -219,6 +226,7 @@ impl Cluster {
             let _ = scheduler.task.await;
         }));
         log(format!("scheduler at {scheduler_url}"));
+        let mut workers = Vec::new();
         for n in 0..options.workers {
             let mut config = dexec_worker::Config::test(
                 scheduler_url.clone(),
@@ -228,9 +236,17 @@ impl Cluster {
             );
             config.name = format!("worker-{n}");
             config.allow_private_inputs = false;
+            config.allowed_input_hosts = options.allowed_input_hosts.clone();
+            config.dishonest = config_dishonest(n, &options);
             config.max_concurrent = options.worker_slots;
             let worker = dexec_worker::start(config, stopped()).await?;
-            log(format!("worker {n} ({})", worker.address));
+            workers.push((worker.address, config_dishonest(n, &options)));
+            let role = if config_dishonest(n, &options) {
+                ", lies about its results"
+            } else {
+                ""
+            };
+            log(format!("worker {n} ({}{role})", worker.address));
             tasks.push(tokio::spawn(async move {
                 let _ = worker.task.await;
             }));
@@ -279,6 +295,7 @@ impl Cluster {
             app: app.address,
             pool: pool.address,
             market,
+            workers,
             app_order,
             pool_order,
             stop,
@@ -383,6 +400,12 @@ impl Cluster {
         }
         drop(self.chain);
     }
+}
+
+/// Whether worker `n` lies: the first `dishonest_workers` (they register first, so the
+/// scheduler tends to give them the first replicates).
+fn config_dishonest(n: usize, options: &Options) -> bool {
+    n < options.dishonest_workers
 }
 
 /// The open workerpool order of `pool` on `market`, once its scheduler published one.

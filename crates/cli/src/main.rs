@@ -78,6 +78,10 @@ enum Command {
     /// Write, sign, cancel, show and fill orders.
     #[command(long_about = cmd::order::LONG_ABOUT)]
     Order(cmd::order::Args),
+    /// Oracles: price feeds and other contracts that order computations and receive the
+    /// results.
+    #[command(long_about = cmd::oracle::LONG_ABOUT)]
+    Oracle(cmd::oracle::Args),
     /// Show the market's open orders, best first, with iExec's filters.
     #[command(long_about = cmd::orderbook::LONG_ABOUT)]
     Orderbook(cmd::orderbook::Args),
@@ -273,6 +277,7 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
         Command::Category(args) => cmd::category::run(args, g).await?,
         Command::Order(args) => cmd::order::run(args, g).await?,
         Command::Orderbook(args) => cmd::orderbook::run(args, g).await?,
+        Command::Oracle(args) => cmd::oracle::run(args, g).await?,
         Command::Deal(args) => cmd::deal::run_deal(args, g).await?,
         Command::Task(args) => cmd::task::run_task(args, g).await?,
         Command::Result(args) => cmd::result::run(args, g).await?,

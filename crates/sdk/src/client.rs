@@ -292,6 +292,15 @@ impl Client {
     /// Move `amount` of the wallet's tokens into its hub account (approving the hub first
     /// when its allowance is short).
     pub async fn deposit(&self, amount: Nrlc) -> Result<TxOutcome> {
+        self.approve_hub(amount).await?;
+        let hub = self.deployment.hub(&self.provider);
+        let receipt = send(&hub.deposit(amount.to_u256())).await?;
+        Ok(TxOutcome::from(&receipt))
+    }
+
+    /// Check that the wallet holds `amount` tokens and let the hub take them (an approval
+    /// is sent only when the allowance is short).
+    pub(crate) async fn approve_hub(&self, amount: Nrlc) -> Result<()> {
         let me = self.address()?;
         let token = self.deployment.token(&self.provider);
         let held = nrlc(token.balanceOf(me).call().await.map_err(contract)?)?;
@@ -314,9 +323,7 @@ impl Client {
                 .await
                 .map_err(contract)?;
         }
-        let hub = self.deployment.hub(&self.provider);
-        let receipt = send(&hub.deposit(amount.to_u256())).await?;
-        Ok(TxOutcome::from(&receipt))
+        Ok(())
     }
 
     /// Move `amount` from the wallet's free hub balance back to the wallet.

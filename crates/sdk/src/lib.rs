@@ -40,6 +40,7 @@ pub mod events;
 pub mod execution;
 #[cfg(feature = "market")]
 pub mod market;
+pub mod oracle;
 pub mod orders;
 pub mod results;
 #[cfg(feature = "scheduler")]

@@ -42,19 +42,24 @@ pub struct Args {
     args: String,
     /// Seconds between blocks of the devnet.
     #[arg(long, default_value_t = 1)]
-    block_time: u64,
+    pub block_time: u64,
     /// Directory for the store, the market's and scheduler's databases and the workers' state.
     #[arg(long, default_value = ".dexec/demo", value_name = "DIR")]
-    state_dir: PathBuf,
+    pub state_dir: PathBuf,
     /// Keep everything running after the result (Ctrl-C stops).
     #[arg(long)]
-    keep: bool,
+    pub keep: bool,
     /// Give up waiting for the result after this many seconds.
     #[arg(long, default_value_t = 120)]
-    timeout: u64,
+    pub timeout: u64,
     /// Show the services' logs here (stderr) instead of in <state-dir>.log.
     #[arg(long)]
     verbose: bool,
+    /// The oracle demo instead: three price sources on loopback (one lying by 20%), a
+    /// PriceFeedOracle contract, a feed update at trust 3 on four workers (one lying about its
+    /// result); prints the median the contract holds on chain.
+    #[arg(long, conflicts_with_all = ["app", "args"])]
+    pub oracle: bool,
 }
 
 impl Args {
@@ -65,12 +70,30 @@ impl Args {
     }
 }
 
-fn step(started: Instant, text: impl AsRef<str>) {
+pub(crate) fn step(started: Instant, text: impl AsRef<str>) {
     crate::outln!(
         "[{:>6.2}s] {}",
         started.elapsed().as_secs_f64(),
         text.as_ref()
     );
+}
+
+/// The demo's system: two workers, the pool at trust 1, a market.
+pub(crate) fn options(args: &Args, wasm: Vec<u8>, app_name: String) -> Options {
+    Options {
+        wasm,
+        app_name,
+        block_time: args.block_time,
+        state_dir: args.state_dir.clone(),
+        workers: 2,
+        trust1_mode: dexec_scheduler::Trust1Mode::Fast,
+        pool_trust: 1,
+        market: true,
+        batch_size: 64,
+        worker_slots: 2,
+        allowed_input_hosts: Vec::new(),
+        dishonest_workers: 0,
+    }
 }
 
 /// Run `dexec demo`.
@@ -84,6 +107,9 @@ pub async fn run(args: Args, log_file: Option<&std::path::Path>) -> eyre::Result
                 log.display()
             ),
         );
+    }
+    if args.oracle {
+        return crate::cmd::oracle::demo::run(&args, started).await;
     }
     let (wasm, app_name) = match &args.app {
         Some(path) => {
@@ -106,22 +132,8 @@ pub async fn run(args: Args, log_file: Option<&std::path::Path>) -> eyre::Result
             (hello.wasm.to_vec(), hello.name.to_owned())
         }
     };
-    let cluster = Cluster::start(
-        Options {
-            wasm,
-            app_name,
-            block_time: args.block_time,
-            state_dir: args.state_dir.clone(),
-            workers: 2,
-            trust1_mode: dexec_scheduler::Trust1Mode::Fast,
-            pool_trust: 1,
-            market: true,
-            batch_size: 64,
-            worker_slots: 2,
-        },
-        |line| step(started, line),
-    )
-    .await?;
+    let cluster =
+        Cluster::start(options(&args, wasm, app_name), |line| step(started, line)).await?;
 
     // the requester runs the app as `dexec app run` does: best market orders, checks, match
     let ordered = Instant::now();

@@ -30,6 +30,7 @@ pub mod demo;
 pub mod devnet;
 pub mod info;
 pub mod init;
+pub mod oracle;
 pub mod order;
 pub mod orderbook;
 pub mod result;

@@ -90,6 +90,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         market: false,
         batch_size: args.batch_size,
         worker_slots: args.worker_slots,
+        allowed_input_hosts: Vec::new(),
+        dishonest_workers: 0,
     };
     let quiet = |_line: String| {};
 
