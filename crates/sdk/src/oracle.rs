@@ -114,11 +114,18 @@ impl Client {
     pub async fn deploy_price_feed(&self) -> Result<(Address, TxOutcome)> {
         self.address()?;
         let builder = PriceFeedOracle::deploy_builder(self.provider(), self.deployment().hub);
-        let receipt = send(&builder).await?;
-        let address = receipt
-            .contract_address
-            .ok_or_else(|| Error::Decode("the deployment receipt names no contract".into()))?;
-        Ok((address, TxOutcome::from(&receipt)))
+        deployed(&send(&builder).await?)
+    }
+
+    /// Deploy the [`HashCheckConsumer`](dexec_contracts::HashCheckConsumer) example on this
+    /// hub.
+    pub async fn deploy_hash_check_consumer(&self) -> Result<(Address, TxOutcome)> {
+        self.address()?;
+        let builder = dexec_contracts::HashCheckConsumer::deploy_builder(
+            self.provider(),
+            self.deployment().hub,
+        );
+        deployed(&send(&builder).await?)
     }
 
     /// Let `who` request updates of `feed` (or not); the feed's owner only.
@@ -265,6 +272,14 @@ impl Client {
         use alloy::providers::Provider;
         Ok(self.provider().get_code_at(at).await?.is_empty())
     }
+}
+
+/// The contract a deployment made, and its transaction.
+fn deployed(receipt: &alloy::rpc::types::TransactionReceipt) -> Result<(Address, TxOutcome)> {
+    let address = receipt
+        .contract_address
+        .ok_or_else(|| Error::Decode("the deployment receipt names no contract".into()))?;
+    Ok((address, TxOutcome::from(receipt)))
 }
 
 fn contract_err(e: alloy::contract::Error) -> Error {

@@ -45,3 +45,47 @@ fn demo_prints_a_verified_result() {
         std::fs::read_to_string(dir.path().join(".dexec/demo/result/result.txt")).expect("result");
     assert_eq!(result.trim(), "Hello, from the test!");
 }
+
+/// `dexec demo --oracle` (issue 15): a feed update at trust 3 with a lying source and a lying
+/// worker puts the honest median on chain; the liar is slashed.
+#[test]
+fn the_oracle_demo_puts_the_median_on_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = crate::dexec()
+        .current_dir(dir.path())
+        .args(["demo", "--oracle", "--block-time", "1"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("lying source C (+20%): 2400.15"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("made by a scheduler"),
+        "the scheduler filled the feed's request: {stdout}"
+    );
+    // 2000.12 and 2000.14 at one decimal: 2000.1, whatever the lying source says
+    assert!(
+        stdout.contains("valueFor(ETH/USD) on chain: 2000.1 (status 200)"),
+        "{stdout}"
+    );
+    // the liar registered first and took a replicate: it lost its stake and its score
+    let liar = stdout
+        .lines()
+        .find(|l| l.contains("(the liar"))
+        .unwrap_or_else(|| panic!("the lying worker contributed: {stdout}"));
+    assert!(liar.contains("score 0"), "{liar}");
+    assert!(
+        liar.contains("99999.4 RLC"),
+        "stake of 0.6 RLC lost: {liar}"
+    );
+    let honest: Vec<&str> = stdout.lines().filter(|l| l.contains("(honest")).collect();
+    assert!(honest.len() >= 2, "{stdout}");
+    assert!(honest.iter().all(|l| l.contains("score 1")), "{honest:?}");
+}

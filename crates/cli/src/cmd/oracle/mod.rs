@@ -52,10 +52,23 @@ pub struct Args {
     command: Command,
 }
 
+/// The consumer contracts `dexec oracle deploy` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Consumer {
+    /// PriceFeedOracle: a feed kept up to date by `dexec oracle update` / `feed`.
+    PriceFeed,
+    /// HashCheckConsumer: keeps each task's callback data, decodes `abi.encode(bool)` answers.
+    HashCheck,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Deploy a PriceFeedOracle on this hub, owned by the wallet.
+    /// Deploy a consumer contract on this hub, owned by the wallet: a PriceFeedOracle, or the
+    /// HashCheckConsumer example (`--consumer hash-check`, for `dexec oracle request`).
     Deploy {
+        /// Which consumer.
+        #[arg(long, value_enum, default_value_t = Consumer::PriceFeed)]
+        consumer: Consumer,
         /// Deposit this much of the wallet's tokens into the feed's hub account (it pays its
         /// updates from there), e.g. `10` or `10 RLC`.
         #[arg(long, value_name = "AMOUNT")]
@@ -206,7 +219,11 @@ pub struct RequestArgs {
 /// Run `dexec oracle`.
 pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
     match args.command {
-        Command::Deploy { fund, updater } => deploy(fund, updater, global).await,
+        Command::Deploy {
+            consumer,
+            fund,
+            updater,
+        } => deploy(consumer, fund, updater, global).await,
         Command::Fund { consumer, amount } => {
             let client = global.signer().await?;
             let amount = super::amount(&amount)?;
@@ -332,11 +349,27 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
 }
 
 async fn deploy(
+    consumer: Consumer,
     fund: Option<Nrlc>,
     updaters: Vec<Address>,
     global: &Global,
 ) -> eyre::Result<Output> {
     let client = global.signer().await?;
+    if consumer == Consumer::HashCheck {
+        if !updaters.is_empty() || fund.is_some() {
+            return Err(Fail::usage(
+                "HashCheckConsumer issues no requests: --fund and --updater are for price feeds",
+            ));
+        }
+        let (address, tx) = client.deploy_hash_check_consumer().await?;
+        return Output::new(
+            json!({ "consumer": address, "kind": "HashCheckConsumer", "tx": tx }),
+            rows(&[
+                ("consumer", format!("HashCheckConsumer at {address}")),
+                ("", tx_line(&tx)),
+            ]),
+        );
+    }
     let (feed, tx) = client.deploy_price_feed().await?;
     let mut lines = vec![
         ("feed".to_owned(), format!("PriceFeedOracle at {feed}")),

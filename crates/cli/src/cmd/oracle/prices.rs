@@ -106,11 +106,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_runner_reads_the_lower_median_of_what_answers() {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let stopped = async move {
-            let _ = stopped.await;
-        };
-        let shared = futures_stop(stopped);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut urls = Vec::new();
         for price in ["100.5", "99.5", "120"] {
             let quote = Quote {
@@ -118,9 +114,12 @@ mod tests {
                 timestamp: Some(1_700_000_000),
                 step: 1,
             };
-            let (addr, _) = serve("127.0.0.1:0".parse().unwrap(), quote, shared.clone())
-                .await
-                .unwrap();
+            let mut stopped = stopped.clone();
+            let (addr, _) = serve("127.0.0.1:0".parse().unwrap(), quote, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+            .unwrap();
             urls.push(format!("http://{addr}/price"));
         }
         urls.push("http://127.0.0.1:9/nobody".into());
@@ -137,21 +136,6 @@ mod tests {
         assert_eq!(body["price"], "100.5");
         assert_eq!(body["timestamp"], 1_700_000_000);
         assert_eq!(median(&http, &urls[3..]).await, None);
-        let _ = stop.send(());
-    }
-
-    /// A stop future every server can await.
-    fn futures_stop(
-        stopped: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> impl std::future::Future<Output = ()> + Clone + Send + 'static {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            stopped.await;
-            let _ = tx.send(true);
-        });
-        async move {
-            let mut rx = rx;
-            let _ = rx.wait_for(|s| *s).await;
-        }
+        let _ = stop.send(true);
     }
 }
