@@ -6,6 +6,7 @@ mod demo;
 mod devnet;
 mod flow;
 mod market;
+mod oracle;
 mod quickstart;
 mod reference;
 mod scripts;

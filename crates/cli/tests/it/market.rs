@@ -16,14 +16,14 @@ const POOL_OWNER: u32 = 2;
 const REQUESTER: u32 = 3;
 
 /// One participant: a dev account working in its own project directory.
-struct Actor<'a> {
+pub(crate) struct Actor<'a> {
     net: &'a Devnet,
     account: u32,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl<'a> Actor<'a> {
-    fn new(net: &'a Devnet, account: u32) -> Self {
+    pub(crate) fn new(net: &'a Devnet, account: u32) -> Self {
         let dir = net.path().join(format!("actor{account}"));
         std::fs::create_dir_all(&dir).expect("actor dir");
         let actor = Self { net, account, dir };
@@ -31,7 +31,7 @@ impl<'a> Actor<'a> {
         actor
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.net.cmd(Some(self.account), args);
         cmd.current_dir(&self.dir).env(
             "DEXEC_CHAIN_FILE",
@@ -40,13 +40,13 @@ impl<'a> Actor<'a> {
         cmd
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let mut args = args.to_vec();
         args.push("--json");
         run_json(&mut self.cmd(&args))
     }
 
-    fn fails(&self, args: &[&str], code: i32) -> String {
+    pub(crate) fn fails(&self, args: &[&str], code: i32) -> String {
         let mut args = args.to_vec();
         args.push("--json");
         let out = self.cmd(&args).output().expect("runs");
@@ -81,7 +81,7 @@ impl<'a> Actor<'a> {
     }
 }
 
-fn str_of(v: &Value) -> String {
+pub(crate) fn str_of(v: &Value) -> String {
     v.as_str().expect("a string").to_lowercase()
 }
 
@@ -306,7 +306,7 @@ fn publish_query_run_and_unpublish_through_the_cli() {
 }
 
 /// A child process killed when dropped.
-struct Service(std::process::Child);
+pub(crate) struct Service(pub(crate) std::process::Child);
 
 impl Drop for Service {
     fn drop(&mut self) {

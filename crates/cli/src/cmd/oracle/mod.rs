@@ -32,11 +32,11 @@ N decides the value, as for any task.
 
 A price feed (the `pricefeed` example app: the median of N sources, rounded to the feed's
 decimals and time bucket so that honest replicas agree byte for byte):
-  dexec oracle deploy --fund 10                       # a PriceFeedOracle owned by the wallet
+  dexec oracle deploy --fund \"10 RLC\"                # a PriceFeedOracle owned by the wallet
   dexec oracle update 0xFeed --id ETH/USD --app 0xPricefeedApp \\
       --source https://a.example/eth --source https://b.example/eth --source https://c.example/eth
   dexec oracle read 0xFeed ETH/USD --decimals 8       # valueFor: value, timestamp, status
-  dexec oracle feed 0xFeed … --every 600 --deviation 0.5 --budget 20   # keep it updated
+  dexec oracle feed 0xFeed … --every 600 --deviation 0.5 --budget \"20 RLC\"   # keep it updated
 
 Any app that writes callback-data, for any consumer contract:
   dexec oracle request 0xApp --callback 0xConsumer --args … --watch
@@ -70,7 +70,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Consumer::PriceFeed)]
         consumer: Consumer,
         /// Deposit this much of the wallet's tokens into the feed's hub account (it pays its
-        /// updates from there), e.g. `10` or `10 RLC`.
+        /// updates from there), e.g. `"10 RLC"` or `1500` (nRLC).
         #[arg(long, value_name = "AMOUNT")]
         fund: Option<Nrlc>,
         /// Accounts allowed to request updates besides the owner (repeat, or comma-separate).
@@ -81,7 +81,7 @@ enum Command {
     Fund {
         /// The consumer contract.
         consumer: Address,
-        /// How much, e.g. `10` or `10 RLC`.
+        /// How much, e.g. `10 RLC` or `1500` (nRLC).
         #[arg(num_args = 1..=2, required = true)]
         amount: Vec<String>,
     },

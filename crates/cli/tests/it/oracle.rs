@@ -1,0 +1,257 @@
+//! Oracles through the CLI on a devnet, as separate processes (issue 15): price servers, a
+//! scheduler that fills the feed's presigned request from the market, a worker allowed to
+//! fetch the loopback sources, a PriceFeedOracle deployed and funded with `dexec oracle`, its
+//! value read in the EIP-2362 shape (unknown id, fresh, stale), and `oracle request` of a
+//! generic callback app with the HashCheckConsumer example.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::market::{str_of, Actor, Service};
+use crate::Devnet;
+
+const APP_OWNER: u32 = 1;
+const POOL_OWNER: u32 = 2;
+const REQUESTER: u32 = 3;
+/// Dev account 1 (anvil's second account).
+const PROVIDER_ADDRESS: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_feed_is_updated_and_read_through_the_cli() {
+    let net = Devnet::start();
+    let provider = Actor::new(&net, APP_OWNER);
+    let pool = Actor::new(&net, POOL_OWNER);
+    let requester = Actor::new(&net, REQUESTER);
+
+    // three sources on loopback, one lying by 20%, all observed at the same time
+    let observed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let mut sources = Vec::new();
+    let mut servers = Vec::new();
+    for price in ["2000.12", "2000.13", "2400.00"] {
+        let port = crate::free_port();
+        servers.push(Service(
+            pool.cmd(&[
+                "oracle",
+                "price-server",
+                "--price",
+                price,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--timestamp",
+                &observed,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("price server starts"),
+        ));
+        sources.push(port);
+    }
+    for port in &sources {
+        wait_port(*port);
+    }
+
+    // the pool: a scheduler that offers and fills, a worker allowed to reach the sources
+    pool.json(&["workerpool", "init", "--description", "oracle pool"]);
+    pool.json(&["workerpool", "deploy"]);
+    let scheduler_port = crate::free_port();
+    let _scheduler = Service(
+        pool.cmd(&[
+            "scheduler",
+            "--dev-account",
+            "2",
+            "--workerpool",
+            "deployed",
+            "--offer-price",
+            "0.1 RLC",
+            "--listen",
+            &format!("127.0.0.1:{scheduler_port}"),
+            "--db",
+            &format!("sqlite://{}", net.path().join("scheduler.db").display()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("scheduler starts"),
+    );
+    wait_port(scheduler_port);
+    let allowed: Vec<String> = sources.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let _worker = Service(
+        pool.cmd(&[
+            "worker",
+            "--dev-account",
+            "4",
+            "--scheduler-url",
+            &format!("http://127.0.0.1:{scheduler_port}"),
+            "--work-dir",
+            &net.path().join("worker").display().to_string(),
+            "--allow-inputs-from",
+            &allowed.join(","),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker starts"),
+    );
+
+    // the pricefeed example app, offered on the market
+    provider.json(&["app", "init", "--example", "pricefeed"]);
+    let app = str_of(&provider.json(&["app", "deploy"])["address"]);
+    provider.json(&["order", "init", "--app"]);
+    provider.json(&["order", "sign", "--app"]);
+    provider.json(&["order", "publish", "--app"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while requester.json(&["orderbook", "workerpool"])["count"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler published no order"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // the feed, funded; nothing to read yet
+    let deployed = requester.json(&["oracle", "deploy", "--fund", "5 RLC"]);
+    let feed = str_of(&deployed["feed"]);
+    let error = requester.fails(&["oracle", "read", &feed, "ETH/USD"], 4);
+    assert!(
+        error.contains("no value") && error.contains("404"),
+        "{error}"
+    );
+
+    // one update: presigned by the feed, published, filled by the scheduler, run, called back
+    let mut update = vec![
+        "oracle",
+        "update",
+        &feed,
+        "--id",
+        "ETH/USD",
+        "--app",
+        &app,
+        "--decimals",
+        "2",
+        "--bucket",
+        "60",
+        "--timeout",
+        "120",
+    ];
+    let urls: Vec<String> = sources
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}/price"))
+        .collect();
+    for url in &urls {
+        update.push("--source");
+        update.push(url);
+    }
+    let updated = requester.json(&update);
+    // 200012, 200013, 240000: the median is the higher honest source
+    assert_eq!(updated["value"]["value"], "200013", "{updated}");
+    assert_eq!(updated["value"]["status"], 200);
+    let observed: u64 = observed.parse().expect("number");
+    assert_eq!(updated["value"]["timestamp"], observed - observed % 60);
+    assert!(updated["gas"]["total"].as_u64().expect("gas") > 0);
+    let task = str_of(&updated["requested"]["taskId"]);
+    let read = requester.json(&["oracle", "read", &feed, "ETH/USD", "--decimals", "2"]);
+    assert_eq!(read["value"], "200013");
+    assert_eq!(read["status"], 200);
+    assert_eq!(str_of(&read["taskId"]), task);
+    let text = String::from_utf8(
+        requester
+            .cmd(&["oracle", "read", &feed, "ETH/USD", "--decimals", "2"])
+            .output()
+            .expect("runs")
+            .stdout,
+    )
+    .expect("utf-8");
+    assert!(
+        text.contains("2000.13") && text.contains("200 (fresh)"),
+        "{text}"
+    );
+    // the feed's hub account paid the task: 0.1 RLC to the pool, the app is free
+    let shown = requester.json(&["account", "show", &feed]);
+    assert_eq!(shown["hubBalanceNrlc"], "4900000000", "{shown}");
+
+    // only the owner or an updater may spend the feed's money
+    let error = provider.fails(&update, 3);
+    assert!(error.contains("may not request updates"), "{error}");
+
+    // stale: older than the max age (a transaction moves the devnet's clock)
+    requester.json(&["oracle", "max-age", &feed, "ETH/USD", "1"]);
+    std::thread::sleep(Duration::from_secs(2));
+    requester.json(&["oracle", "updater", &feed, PROVIDER_ADDRESS]);
+    let read = requester.json(&["oracle", "read", &feed, "ETH/USD"]);
+    assert_eq!(read["status"], 408, "{read}");
+    assert_eq!(read["value"], "200013", "a stale value is still given");
+    // an id nobody asked for
+    requester.fails(&["oracle", "read", &feed, "BTC/USD"], 4);
+
+    // any app writing callback-data, for any consumer: the generic request/response
+    let callback =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apps/build/callback.wasm");
+    let squares = str_of(
+        &provider.json(&["app", "deploy", "--wasm", &callback.display().to_string()])["address"],
+    );
+    provider.json(&["order", "init", "--app", "--force"]);
+    provider.json(&["order", "sign", "--app", "--force"]);
+    provider.json(&["order", "publish", "--app"]);
+    let consumer =
+        str_of(&requester.json(&["oracle", "deploy", "--consumer", "hash-check"])["consumer"]);
+    // like `app run --watch --json`: the match first, then the outcome
+    let out = requester
+        .cmd(&[
+            "oracle",
+            "request",
+            &squares,
+            "--callback",
+            &consumer,
+            "--args",
+            "1",
+            "--force",
+            "--timeout",
+            "120",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let asked: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<serde_json::Value>()
+        .last()
+        .expect("a JSON document")
+        .expect("JSON");
+    assert_eq!(asked["taskStates"][0]["status"], "COMPLETED", "{asked}");
+    // abi.encode(uint256(1 * 1)): read by the consumer as `true`
+    assert_eq!(
+        asked["delivered"][0]["callbackData"],
+        format!("0x{}1", "0".repeat(63)),
+        "{asked}"
+    );
+    let error = requester.fails(
+        &[
+            "oracle",
+            "request",
+            &squares,
+            "--callback",
+            PROVIDER_ADDRESS,
+            "--force",
+        ],
+        2,
+    );
+    assert!(error.contains("not a contract"), "{error}");
+    drop(servers);
+}
