@@ -7,6 +7,7 @@
 #   make bench-e2e      order -> result latency, bag throughput -> target/bench/e2e.json
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
+#   make bench-oracle   price-feed update latency and gas, request fill latency -> target/bench/oracle.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
 #
@@ -22,7 +23,7 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e apps examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps examples install cli-reference clean
 
 help:
 	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -117,6 +118,10 @@ bench-runtime: bootstrap apps
 ## bench-e2e: order -> verified result latency (trust 1 and 3) and bag throughput (release build) -> target/bench/e2e.json
 bench-e2e: bootstrap apps
 	$(CARGO) run -q --release -p dexec-cli -- bench e2e --out target/bench/e2e.json
+
+## bench-oracle: price-feed update latency (trust 1 and 3), gas per update, request fill latency (release build) -> target/bench/oracle.json
+bench-oracle: bootstrap
+	$(CARGO) run -q --release -p dexec-cli -- bench oracle --out target/bench/oracle.json
 
 ## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
 bench-market: bootstrap

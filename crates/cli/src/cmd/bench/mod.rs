@@ -5,6 +5,7 @@
 
 mod e2e;
 mod gas;
+mod oracle;
 mod report;
 mod runtime;
 
@@ -26,6 +27,9 @@ enum Bench {
     /// Order-to-result latency and bag throughput of the whole system on this machine.
     #[command(long_about = e2e::LONG_ABOUT)]
     E2e(e2e::Args),
+    /// Latency and gas of price-feed updates, and how fast schedulers fill requests.
+    #[command(long_about = oracle::LONG_ABOUT)]
+    Oracle(oracle::Args),
 }
 
 /// Run `dexec bench`.
@@ -34,5 +38,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         Bench::Gas(args) => gas::run(args).await,
         Bench::Runtime(args) => runtime::run(args).await,
         Bench::E2e(args) => e2e::run(args).await,
+        Bench::Oracle(args) => oracle::run(args).await,
     }
 }

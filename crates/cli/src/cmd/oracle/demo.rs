@@ -47,16 +47,18 @@ pub struct OracleSetup {
 
 impl OracleSetup {
     /// Start the price servers and the system (`workers` workers of which `liars` lie, the
-    /// pool at `trust`), deploy the feed as the requester and fund it.
+    /// pool at `trust`), deploy the feed as the requester and fund it. The sources report
+    /// the time they started (`fixed_time`) or the clock, to the second.
     pub async fn start(
         base: Options,
         trust: u64,
         workers: usize,
         liars: usize,
+        fixed_time: bool,
         log: impl Fn(String),
     ) -> eyre::Result<Self> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let observed = prices::unix_now();
+        let observed = fixed_time.then(prices::unix_now);
         let mut sources = Vec::new();
         let mut hosts = Vec::new();
         for (what, price) in SOURCES {
@@ -65,7 +67,7 @@ impl OracleSetup {
                 "127.0.0.1:0".parse()?,
                 Quote {
                     price: price.into(),
-                    timestamp: Some(observed),
+                    timestamp: observed,
                     step: 1,
                 },
                 async move {
@@ -108,8 +110,14 @@ impl OracleSetup {
         })
     }
 
-    /// The feed's request for one update of `id` at `trust`, at the market's prices.
-    pub async fn spec(&self, id: &str, trust: u64) -> eyre::Result<dexec_sdk::oracle::OracleSpec> {
+    /// The feed's request for one update of `id` at `trust` (timestamps floored to `bucket`
+    /// seconds), at the market's prices.
+    pub async fn spec(
+        &self,
+        id: &str,
+        trust: u64,
+        bucket: u64,
+    ) -> eyre::Result<dexec_sdk::oracle::OracleSpec> {
         let market = self.market()?;
         let args = super::UpdateArgs {
             feed: self.feed,
@@ -117,7 +125,7 @@ impl OracleSetup {
             app: self.cluster.app,
             sources: self.sources.clone(),
             decimals: DECIMALS,
-            bucket: 60,
+            bucket,
             trust,
             category: 0,
             workerpool: None,
@@ -147,9 +155,9 @@ impl OracleSetup {
 /// Run the oracle demo.
 pub async fn run(args: &crate::cmd::demo::Args, started: Instant) -> eyre::Result<()> {
     let base = crate::cmd::demo::options(args, Vec::new(), String::new());
-    let setup = OracleSetup::start(base, TRUST, 4, 1, |line| step(started, line)).await?;
+    let setup = OracleSetup::start(base, TRUST, 4, 1, true, |line| step(started, line)).await?;
     let id = "ETH/USD";
-    let spec = setup.spec(id, TRUST).await?;
+    let spec = setup.spec(id, TRUST, 60).await?;
     step(
         started,
         format!(
