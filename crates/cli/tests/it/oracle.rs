@@ -16,6 +16,34 @@ const REQUESTER: u32 = 3;
 /// Dev account 1 (anvil's second account).
 const PROVIDER_ADDRESS: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// `dexec oracle price-server` answering `price` on `port`, its time the clock's second.
+fn price_server(actor: &Actor<'_>, price: &str, port: u16) -> Service {
+    Service(
+        actor
+            .cmd(&[
+                "oracle",
+                "price-server",
+                "--price",
+                price,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--step",
+                "1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("price server starts"),
+    )
+}
+
 fn wait_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -31,32 +59,13 @@ fn a_feed_is_updated_and_read_through_the_cli() {
     let pool = Actor::new(&net, POOL_OWNER);
     let requester = Actor::new(&net, REQUESTER);
 
-    // three sources on loopback, one lying by 20%, all observed at the same time
-    let observed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        .to_string();
+    // three sources on loopback, one lying by 20%, reporting the clock to the second
+    let started = unix_now();
     let mut sources = Vec::new();
     let mut servers = Vec::new();
     for price in ["2000.12", "2000.13", "2400.00"] {
         let port = crate::free_port();
-        servers.push(Service(
-            pool.cmd(&[
-                "oracle",
-                "price-server",
-                "--price",
-                price,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--timestamp",
-                &observed,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("price server starts"),
-        ));
+        servers.push(price_server(&pool, price, port));
         sources.push(port);
     }
     for port in &sources {
@@ -142,7 +151,7 @@ fn a_feed_is_updated_and_read_through_the_cli() {
         "--decimals",
         "2",
         "--bucket",
-        "60",
+        "1",
         "--timeout",
         "120",
     ];
@@ -158,8 +167,11 @@ fn a_feed_is_updated_and_read_through_the_cli() {
     // 200012, 200013, 240000: the median is the higher honest source
     assert_eq!(updated["value"]["value"], "200013", "{updated}");
     assert_eq!(updated["value"]["status"], 200);
-    let observed: u64 = observed.parse().expect("number");
-    assert_eq!(updated["value"]["timestamp"], observed - observed % 60);
+    let at = updated["value"]["timestamp"].as_u64().expect("timestamp");
+    assert!(
+        started <= at && at <= unix_now(),
+        "{at}: the sources' clock"
+    );
     assert!(updated["gas"]["total"].as_u64().expect("gas") > 0);
     let task = str_of(&updated["requested"]["taskId"]);
     let read = requester.json(&["oracle", "read", &feed, "ETH/USD", "--decimals", "2"]);
@@ -195,6 +207,88 @@ fn a_feed_is_updated_and_read_through_the_cli() {
     assert_eq!(read["value"], "200013", "a stale value is still given");
     // an id nobody asked for
     requester.fails(&["oracle", "read", &feed, "BTC/USD"], 4);
+
+    // a feed runner: it updates at once (no update made by this runner yet), then only when
+    // the sources move more than 1 % (its schedule is an hour away); two updates and it stops
+    let mut feed_cmd = vec![
+        "oracle",
+        "feed",
+        &feed,
+        "--id",
+        "ETH/USD",
+        "--app",
+        &app,
+        "--decimals",
+        "2",
+        "--bucket",
+        "1",
+        "--every",
+        "3600",
+        "--deviation",
+        "1",
+        "--check-every",
+        "1",
+        "--budget",
+        "1 RLC",
+        "--updates",
+        "2",
+        "--json",
+    ];
+    for url in &urls {
+        feed_cmd.push("--source");
+        feed_cmd.push(url);
+    }
+    let runner = requester
+        .cmd(&feed_cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the feed runner starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let read = requester.json(&["oracle", "read", &feed, "ETH/USD"]);
+        if str_of(&read["taskId"]) != task {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runner's first update never came"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // the honest sources move up 5 %: the runner sees it and updates again
+    servers.truncate(0);
+    for (price, port) in ["2100.12", "2100.13", "2520.00"].iter().zip(&sources) {
+        servers.push(price_server(&pool, price, *port));
+    }
+    for port in &sources {
+        wait_port(*port);
+    }
+    let out = runner.wait_with_output().expect("the runner ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let fed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(fed["updates"].as_array().map(Vec::len), Some(2), "{fed}");
+    assert_eq!(fed["updates"][1]["value"]["value"], "210013", "{fed}");
+    assert_eq!(fed["spentNrlc"], "200000000", "two updates at 0.1 RLC");
+    let read = requester.json(&["oracle", "read", &feed, "ETH/USD"]);
+    assert_eq!(read["value"], "210013");
+    // a budget that cannot pay an update stops the runner before it spends anything
+    let mut broke = feed_cmd.clone();
+    let at = broke.iter().position(|a| *a == "1 RLC").expect("budget");
+    broke[at] = "0.05 RLC";
+    broke.retain(|a| *a != "--json");
+    let stopped = requester.json(&broke);
+    assert_eq!(stopped["updates"].as_array().map(Vec::len), Some(0));
+    assert!(
+        stopped["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("budget")),
+        "{stopped}"
+    );
 
     // any app writing callback-data, for any consumer: the generic request/response
     let callback =
