@@ -305,6 +305,70 @@ fn publish_query_run_and_unpublish_through_the_cli() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be reached"));
 }
 
+/// `actor` deploys a workerpool described `description`, then runs its scheduler (offering
+/// 0.1 RLC per task, filling limit orders) and one worker (dev account 4, with
+/// `worker_flags`) as processes, the worker once the scheduler listens.
+pub(crate) fn pool_processes(
+    actor: &Actor<'_>,
+    description: &str,
+    worker_flags: &[&str],
+) -> (Service, Service) {
+    actor.json(&["workerpool", "init", "--description", description]);
+    actor.json(&["workerpool", "deploy"]);
+    let port = crate::free_port();
+    let scheduler = Service(
+        actor
+            .cmd(&[
+                "scheduler",
+                "--dev-account",
+                "2",
+                // the pool deployed from this folder (deployed.json), as `app run` accepts it
+                "--workerpool",
+                "deployed",
+                "--offer-price",
+                "0.1 RLC",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--db",
+                &format!(
+                    "sqlite://{}",
+                    actor.net.path().join("scheduler.db").display()
+                ),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("scheduler starts"),
+    );
+    // the worker registers once the scheduler answers
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the scheduler never listened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let scheduler_url = format!("http://127.0.0.1:{port}");
+    let work_dir = actor.net.path().join("worker").display().to_string();
+    let mut args = vec![
+        "worker",
+        "--dev-account",
+        "4",
+        "--scheduler-url",
+        &scheduler_url,
+        "--work-dir",
+        &work_dir,
+    ];
+    args.extend_from_slice(worker_flags);
+    let worker = Service(
+        actor
+            .cmd(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("worker starts"),
+    );
+    (scheduler, worker)
+}
+
 /// A child process killed when dropped.
 pub(crate) struct Service(pub(crate) std::process::Child);
 
@@ -330,51 +394,7 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     let pool = Actor::new(&net, POOL_OWNER);
     let requester = Actor::new(&net, REQUESTER);
 
-    pool.json(&["workerpool", "init", "--description", "process pool"]);
-    pool.json(&["workerpool", "deploy"]);
-    let scheduler_port = crate::free_port();
-    let scheduler_url = format!("http://127.0.0.1:{scheduler_port}");
-    let _scheduler = Service(
-        pool.cmd(&[
-            "scheduler",
-            "--dev-account",
-            "2",
-            // the pool deployed from this folder (deployed.json), as `app run` accepts it
-            "--workerpool",
-            "deployed",
-            "--offer-price",
-            "0.1 RLC",
-            "--listen",
-            &format!("127.0.0.1:{scheduler_port}"),
-            "--db",
-            &format!("sqlite://{}", net.path().join("scheduler.db").display()),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("scheduler starts"),
-    );
-    // the worker registers once the scheduler answers
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", scheduler_port)).is_err() {
-        assert!(Instant::now() < deadline, "the scheduler never listened");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _worker = Service(
-        pool.cmd(&[
-            "worker",
-            "--dev-account",
-            "4",
-            "--scheduler-url",
-            &scheduler_url,
-            "--work-dir",
-            &net.path().join("worker").display().to_string(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("worker starts"),
-    );
+    let (_scheduler, _worker) = pool_processes(&pool, "process pool", &[]);
 
     // the app goes to the devnet's store at deployment; its order to the market
     let deployed = provider.json(&["app", "deploy", "--wasm", &hello.display().to_string()]);

@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::market::{str_of, Actor, Service};
+use crate::market::{pool_processes, str_of, Actor, Service};
 use crate::Devnet;
 
 const APP_OWNER: u32 = 1;
@@ -73,47 +73,10 @@ fn a_feed_is_updated_and_read_through_the_cli() {
     }
 
     // the pool: a scheduler that offers and fills, a worker allowed to reach the sources
-    pool.json(&["workerpool", "init", "--description", "oracle pool"]);
-    pool.json(&["workerpool", "deploy"]);
-    let scheduler_port = crate::free_port();
-    let _scheduler = Service(
-        pool.cmd(&[
-            "scheduler",
-            "--dev-account",
-            "2",
-            "--workerpool",
-            "deployed",
-            "--offer-price",
-            "0.1 RLC",
-            "--listen",
-            &format!("127.0.0.1:{scheduler_port}"),
-            "--db",
-            &format!("sqlite://{}", net.path().join("scheduler.db").display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("scheduler starts"),
-    );
-    wait_port(scheduler_port);
     let allowed: Vec<String> = sources.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let _worker = Service(
-        pool.cmd(&[
-            "worker",
-            "--dev-account",
-            "4",
-            "--scheduler-url",
-            &format!("http://127.0.0.1:{scheduler_port}"),
-            "--work-dir",
-            &net.path().join("worker").display().to_string(),
-            "--allow-inputs-from",
-            &allowed.join(","),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("worker starts"),
-    );
+    let allowed = allowed.join(",");
+    let (_scheduler, _worker) =
+        pool_processes(&pool, "oracle pool", &["--allow-inputs-from", &allowed]);
 
     // the pricefeed example app, offered on the market
     provider.json(&["app", "init", "--example", "pricefeed"]);

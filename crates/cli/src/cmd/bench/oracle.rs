@@ -91,6 +91,32 @@ struct Report {
     config: BTreeMap<&'static str, u64>,
 }
 
+/// One update of `id`, said on stderr.
+async fn measure(
+    setup: &OracleSetup,
+    id: &str,
+    spec: &dexec_sdk::oracle::OracleSpec,
+    label: &str,
+    i: usize,
+) -> eyre::Result<Updated> {
+    let done = update(
+        &setup.cluster.requester,
+        setup.market()?,
+        setup.feed,
+        feed_id(id),
+        spec,
+        Duration::from_secs(180),
+        &|_: &str| {},
+    )
+    .await
+    .wrap_err_with(|| format!("{label} update {i}"))?;
+    eprintln!(
+        "{label} update {i}: {:.2} s, filled after {:.2} s, gas {}",
+        done.latency_s, done.fill_latency_s, done.gas.total
+    );
+    Ok(done)
+}
+
 /// Run `dexec bench oracle`.
 pub async fn run(args: Args) -> eyre::Result<()> {
     let base = Options {
@@ -108,10 +134,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         dishonest_workers: 0,
     };
     let setup = OracleSetup::start(base, 3, 3, 0, false, |line| eprintln!("{line}")).await?;
-    let quiet = |_: &str| {};
-    let client = &setup.cluster.requester;
-    let market = setup.market()?;
-
     // trust 1: one feed id updated again and again (timestamps to the second, bucket 1 s)
     let id = "BENCH/T1";
     let spec = setup.spec(id, 1, 1).await?;
@@ -119,44 +141,14 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     for i in 0..args.updates {
         // a newer second than the value held
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        let done = update(
-            client,
-            market,
-            setup.feed,
-            feed_id(id),
-            &spec,
-            Duration::from_secs(120),
-            &quiet,
-        )
-        .await
-        .wrap_err_with(|| format!("trust-1 update {i}"))?;
-        eprintln!(
-            "trust 1 update {i}: {:.2} s, filled after {:.2} s, gas {}",
-            done.latency_s, done.fill_latency_s, done.gas.total
-        );
-        trust1.push(done);
+        trust1.push(measure(&setup, id, &spec, "trust 1", i).await?);
     }
     // trust 3: a fresh id each time (one-hour buckets: replicas fetching a second apart agree)
     let mut trust3: Vec<Updated> = Vec::new();
     for i in 0..args.updates_trust3 {
         let id = format!("BENCH/T3/{i}");
         let spec = setup.spec(&id, 3, 3600).await?;
-        let done = update(
-            client,
-            market,
-            setup.feed,
-            feed_id(&id),
-            &spec,
-            Duration::from_secs(180),
-            &quiet,
-        )
-        .await
-        .wrap_err_with(|| format!("trust-3 update {i}"))?;
-        eprintln!(
-            "trust 3 update {i}: {:.2} s, filled after {:.2} s, gas {}",
-            done.latency_s, done.fill_latency_s, done.gas.total
-        );
-        trust3.push(done);
+        trust3.push(measure(&setup, &id, &spec, "trust 3", i).await?);
     }
     setup.stop().await;
 
@@ -279,11 +271,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         ]
         .into(),
     };
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")
-        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
+    super::report::write_json(&args.out, &report)?;
     crate::outln!("\nwritten to {}", args.out.display());
     Ok(())
 }

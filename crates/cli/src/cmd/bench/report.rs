@@ -108,14 +108,18 @@ impl Report {
 
     /// Write the report as pretty JSON, creating parent directories.
     pub fn write(&self, path: &Path) -> eyre::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        }
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n")
-            .wrap_err_with(|| format!("cannot write {}", path.display()))
+        write_json(path, self)
     }
+}
+
+/// Write any bench report as pretty JSON at `path`, creating parent directories.
+pub fn write_json(path: &Path, report: &impl Serialize) -> eyre::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, json + "\n").wrap_err_with(|| format!("cannot write {}", path.display()))
 }
 
 /// `1234567` as `1,234,567`.

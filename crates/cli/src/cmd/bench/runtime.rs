@@ -102,13 +102,7 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         ]
         .into(),
     };
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-    }
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&args.out, json + "\n")
-        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
+    super::report::write_json(&args.out, &report)?;
     crate::outln!("\nwritten to {}", args.out.display());
     Ok(())
 }
