@@ -258,3 +258,44 @@ mod tests {
         assert!(op.sign.is_empty());
     }
 }
+
+/// `From` between a signed primitives order and an ABI order with the same fields and `sign`.
+macro_rules! signed_conversions {
+    ($order:ident, $abi:ty { $($field:ident),* $(,)? }) => {
+        impl From<$abi> for Signed<$order> {
+            fn from(o: $abi) -> Self {
+                Signed { order: $order { $($field: o.$field,)* }, sign: o.sign }
+            }
+        }
+
+        impl From<Signed<$order>> for $abi {
+            fn from(signed: Signed<$order>) -> Self {
+                let o = signed.order;
+                Self { $($field: o.$field,)* sign: signed.sign }
+            }
+        }
+    };
+}
+
+// The request order in the oracle consumers' ABI (the same struct as the hub's, in another
+// binding module).
+signed_conversions!(
+    RequestOrder,
+    crate::bindings::PriceFeedOracle::RequestOrder {
+        app,
+        appmaxprice,
+        dataset,
+        datasetmaxprice,
+        workerpool,
+        workerpoolmaxprice,
+        requester,
+        volume,
+        tag,
+        category,
+        trust,
+        beneficiary,
+        callback,
+        params,
+        salt,
+    }
+);

@@ -205,24 +205,7 @@ impl Client {
         };
         let receipt = send(&contract.requestUpdate(id, request)).await?;
         let event = find_event::<PriceFeedOracle::ResultRequested>(&receipt, feed)?;
-        let o = event.order;
-        let order = RequestOrder {
-            app: o.app,
-            appmaxprice: o.appmaxprice,
-            dataset: o.dataset,
-            datasetmaxprice: o.datasetmaxprice,
-            workerpool: o.workerpool,
-            workerpoolmaxprice: o.workerpoolmaxprice,
-            requester: o.requester,
-            volume: o.volume,
-            tag: o.tag,
-            category: o.category,
-            trust: o.trust,
-            beneficiary: o.beneficiary,
-            callback: o.callback,
-            params: o.params,
-            salt: o.salt,
-        };
+        let order = Signed::<RequestOrder>::from(event.order).order;
         let request_hash = self.order_hash(&order);
         if request_hash != event.requestHash {
             return Err(Error::Decode(format!(
@@ -241,6 +224,20 @@ impl Client {
             task_id: event.taskId,
             tx: TxOutcome::from(&receipt),
         })
+    }
+
+    /// Close `feed`'s pending `request` on the hub before any scheduler matches it (the
+    /// feed's owner or an updater): it can no longer be filled, nothing was locked for it.
+    /// Fails with the feed's reason when it was matched meanwhile.
+    pub async fn cancel_feed_request(
+        &self,
+        feed: Address,
+        request: &RequestOrder,
+    ) -> Result<TxOutcome> {
+        let order = PriceFeedOracle::RequestOrder::from(Signed::unsigned(request.clone()));
+        let contract = PriceFeedOracle::new(feed, self.provider());
+        let receipt = send(&contract.cancelRequest(order)).await?;
+        Ok(TxOutcome::from(&receipt))
     }
 
     /// `feed`'s value of `id`: `valueFor` (EIP-2362 shape) and the task that produced it.

@@ -161,6 +161,26 @@ fn a_feed_is_updated_and_read_through_the_cli() {
     let error = provider.fails(&update, 3);
     assert!(error.contains("may not request updates"), "{error}");
 
+    // a request no scheduler takes (below the pool's floor of 0.1 RLC) is closed by the
+    // feed when the runner gives up, so that nobody fills it later
+    let mut cheap = update.clone();
+    cheap.extend_from_slice(&["--workerpool-max-price", "0.01 RLC"]);
+    let at = cheap.iter().position(|a| *a == "120").expect("timeout");
+    cheap[at] = "3";
+    let error = requester.fails(&cheap, 5);
+    assert!(error.contains("the feed closed the request"), "{error}");
+    let hash = error
+        .split_whitespace()
+        .find(|w| w.starts_with("0x") && w.len() == 66)
+        .expect("the request's hash");
+    let shown = requester.json(&["order", "show", hash]);
+    assert_eq!(shown["orders"][0]["remainingOnChain"], "0", "{shown}");
+    let shown = requester.json(&["account", "show", &feed]);
+    assert_eq!(
+        shown["hubBalanceNrlc"], "4900000000",
+        "nothing spent: {shown}"
+    );
+
     // stale: older than the max age (a transaction moves the devnet's clock)
     requester.json(&["oracle", "max-age", &feed, "ETH/USD", "1"]);
     std::thread::sleep(Duration::from_secs(2));

@@ -84,10 +84,18 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
         if Instant::now() > deadline {
+            // closed on chain, so that no scheduler fills it after the runner gave up on it
+            let closed = match client
+                .cancel_feed_request(feed, &requested.request.order)
+                .await
+            {
+                Ok(tx) => format!("the feed closed the request (tx {})", tx.tx_hash),
+                Err(e) => format!("closing it failed ({e}): it may still be filled"),
+            };
             return Err(Fail::aborted(format!(
                 "no scheduler filled the feed's request {} within {} s: is a workerpool with a \
                  live scheduler offering category {} at trust ≥ {} for at most {} per task? \
-                 (`dexec orderbook workerpool`); the request stays open on the market",
+                 (`dexec orderbook workerpool`); {closed}",
                 requested.request_hash,
                 timeout.as_secs(),
                 spec.category,
