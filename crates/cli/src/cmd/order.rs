@@ -602,12 +602,169 @@ async fn show(kinds: Vec<OrderKind>, global: &Global, dir: &Path) -> eyre::Resul
     Output::new(json!({ "chainId": client.chain_id(), "orders": all }), text)
 }
 
+/// Whether a request order of the market can be filled now, and if not why: what a requester
+/// wants to know of a limit order that waits.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FillOutlook {
+    /// A workerpool whose open order (with the best app order) matches it now, if any.
+    pub fillable_by: Option<Address>,
+    /// Whether that pool's scheduler beats (only a live scheduler fills requests on its own).
+    pub liveness: Option<dexec_sdk::market::Liveness>,
+    /// Why the best candidates do not match, one sentence each.
+    pub reasons: Vec<String>,
+}
+
+impl FillOutlook {
+    fn not_now(reason: String) -> Self {
+        Self {
+            fillable_by: None,
+            liveness: None,
+            reasons: vec![reason],
+        }
+    }
+
+    /// One line for people.
+    pub fn sentence(&self) -> String {
+        use dexec_sdk::market::Liveness;
+        match (self.fillable_by, self.liveness) {
+            (Some(pool), Some(Liveness::Live)) => format!(
+                "fillable now: workerpool {pool}'s order matches it and its scheduler is live \
+                 (it fills matching requests within seconds)"
+            ),
+            (Some(pool), _) => format!(
+                "fillable now by workerpool {pool}'s order, but the market hears no scheduler \
+                 beating for it: fill it yourself (`dexec order fill --request <hash> --app \
+                 <hash> --workerpool <hash>`) or wait for a live pool"
+            ),
+            (None, _) => format!("not fillable now: {}", self.reasons.join("; ")),
+        }
+    }
+}
+
+/// What the market's open orders say about filling `request` now: the best app (and dataset)
+/// order for it, then each workerpool order of its category, best price first, checked with
+/// the hub's rules.
+pub(crate) async fn fill_outlook(
+    market: &MarketClient,
+    request: &RequestOrder,
+) -> eyre::Result<FillOutlook> {
+    use dexec_sdk::market::{AddressFilter, OrderQuery};
+    use dexec_sdk::primitives::compat::{incompatibilities, MatchOrders};
+    let only = |a: Address| Some(AddressFilter::Only(a));
+    let dataset = (request.dataset != Address::ZERO).then_some(request.dataset);
+    let query = OrderQuery {
+        app: only(request.app),
+        requester: only(request.requester),
+        dataset: dataset.map(AddressFilter::Only),
+        page_size: Some(10),
+        ..OrderQuery::default()
+    };
+    let page = market.orders(OrderKind::App, &query).await?;
+    let Some(app) = page
+        .orders
+        .into_iter()
+        .find_map(|v| v.order.into_signed::<AppOrder>())
+    else {
+        return Ok(FillOutlook::not_now(format!(
+            "no app order of {} on the market admits requester {}",
+            request.app, request.requester
+        )));
+    };
+    let dataset_order = match dataset {
+        None => None,
+        Some(d) => {
+            let query = OrderQuery {
+                dataset: only(d),
+                app: only(request.app),
+                requester: only(request.requester),
+                page_size: Some(10),
+                ..OrderQuery::default()
+            };
+            let page = market.orders(OrderKind::Dataset, &query).await?;
+            let found = page
+                .orders
+                .into_iter()
+                .find_map(|v| v.order.into_signed::<DatasetOrder>());
+            match found {
+                Some(order) => Some(order),
+                None => {
+                    return Ok(FillOutlook::not_now(format!(
+                        "no order of dataset {d} on the market admits requester {}",
+                        request.requester
+                    )))
+                }
+            }
+        }
+    };
+    let query = OrderQuery {
+        category: Some(request.category.saturating_to()),
+        app: only(request.app),
+        requester: only(request.requester),
+        workerpool: (request.workerpool != Address::ZERO)
+            .then_some(AddressFilter::Only(request.workerpool)),
+        page_size: Some(20),
+        ..OrderQuery::default()
+    };
+    let pools = market.orders(OrderKind::Workerpool, &query).await?;
+    let mut reasons = Vec::new();
+    // a pool whose scheduler beats fills on its own: preferred to a cheaper silent one
+    let mut silent = None;
+    for view in pools.orders {
+        let Some(pool) = view.order.into_signed::<WorkerpoolOrder>() else {
+            continue;
+        };
+        let why = incompatibilities(&MatchOrders {
+            app: &app.order,
+            dataset: dataset_order.as_ref().map(|d| &d.order),
+            workerpool: &pool.order,
+            request,
+        });
+        let address = pool.order.workerpool;
+        if why.is_empty() {
+            let liveness = market.liveness(address).await?.liveness;
+            if liveness == dexec_sdk::market::Liveness::Live {
+                return Ok(FillOutlook {
+                    fillable_by: Some(address),
+                    liveness: Some(liveness),
+                    reasons,
+                });
+            }
+            silent.get_or_insert((address, liveness));
+            continue;
+        }
+        if reasons.len() < 3 {
+            let said: Vec<String> = why.iter().map(ToString::to_string).collect();
+            reasons.push(format!("workerpool {address}: {}", said.join(", ")));
+        }
+    }
+    if let Some((address, liveness)) = silent {
+        return Ok(FillOutlook {
+            fillable_by: Some(address),
+            liveness: Some(liveness),
+            reasons,
+        });
+    }
+    if reasons.is_empty() {
+        reasons.push(format!(
+            "no workerpool order of category {} on the market admits it",
+            request.category
+        ));
+    }
+    Ok(FillOutlook {
+        fillable_by: None,
+        liveness: None,
+        reasons,
+    })
+}
+
 /// Orders of the market by hash: kind, book status, what is left on chain.
 async fn show_market(hashes: Vec<B256>, global: &Global) -> eyre::Result<Output> {
     let client = global.reader().await?;
     let market = global.market(&client)?;
     let mut views = Vec::new();
     let mut body = Vec::new();
+    let mut notes = Vec::new();
     for hash in hashes {
         let view = market.order(hash).await?.ok_or_else(|| {
             Fail::not_found(format!(
@@ -622,6 +779,18 @@ async fn show_market(hashes: Vec<B256>, global: &Global) -> eyre::Result<Output>
                 .unwrap_or_default();
             volume.saturating_sub(consumed)
         })?;
+        // a limit order that waits: can it be filled, and if not why
+        let outlook = match view.order.clone().into_signed::<RequestOrder>() {
+            Some(request)
+                if view.status == dexec_sdk::market::BookStatus::Open && !remaining.is_zero() =>
+            {
+                Some(fill_outlook(&market, &request.order).await?)
+            }
+            _ => None,
+        };
+        if let Some(outlook) = &outlook {
+            notes.push(format!("{hash}: {}", outlook.sentence()));
+        }
         body.push(vec![
             view.kind.name().to_owned(),
             hash.to_string(),
@@ -629,12 +798,19 @@ async fn show_market(hashes: Vec<B256>, global: &Global) -> eyre::Result<Output>
             remaining.to_string(),
             view.signer.to_string(),
         ]);
-        views.push(json!({ "market": view, "remainingOnChain": remaining.to_string() }));
+        views.push(json!({
+            "market": view,
+            "remainingOnChain": remaining.to_string(),
+            "fill": outlook,
+        }));
     }
-    let text = table(
+    let mut text = table(
         &["KIND", "HASH", "STATUS", "LEFT ON CHAIN", "SIGNER"],
         &body,
     );
+    for note in notes {
+        text.push_str(&format!("\n{note}"));
+    }
     Output::new(
         crate::json::with_units(json!({ "chainId": client.chain_id(), "orders": views }))?,
         text,

@@ -56,7 +56,9 @@ Examples:
 /// Long help of `dexec app request-execution`.
 pub const REQUEST_ABOUT: &str = "\
 Publish a request order on the market: a limit order that any workerpool (with matching app
-and dataset orders) may fill, as iExec's `iexec app request-execution`.
+and dataset orders) may fill, as iExec's `iexec app request-execution`. Schedulers fill the
+requests their policy accepts on their own; the answer says whether an open order matches it
+now, or why none does (`dexec order show <hash>` asks again later).
 
 The maximum prices default to the best current market price of each order kind (0 where the
 market has none, and for the workerpool when no --category is given); the market checks that
@@ -1209,6 +1211,7 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
         })
         .await?;
     let view = market.publish(&request).await?;
+    let outlook = crate::cmd::order::fill_outlook(&market, &request.order).await?;
     let text = rows(&[
         ("requestorder", view.order_hash.to_string()),
         (
@@ -1222,9 +1225,10 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
         ),
         ("volume", view.remaining.to_string()),
         ("market", market.base_url().to_string()),
+        ("fill", outlook.sentence()),
     ]);
     Output::new(
-        crate::json::with_units(json!({ "published": view, "order": request }))?,
+        crate::json::with_units(json!({ "published": view, "order": request, "fill": outlook }))?,
         text,
     )
 }

@@ -425,7 +425,7 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
     // whose scheduler beats (finding 1)
     let silent = Actor::new(&net, 5);
     silent.json(&["workerpool", "init", "--description", "nobody runs it"]);
-    silent.json(&["workerpool", "deploy"]);
+    let silent_pool = str_of(&silent.json(&["workerpool", "deploy"])["address"]);
     silent.json(&["order", "init", "--workerpool"]);
     silent.edit_order("workerpoolorder", "workerpoolprice", "0.01 RLC");
     silent.json(&["order", "sign", "--workerpool"]);
@@ -491,6 +491,22 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
         "a result, not an error: {shown}"
     );
 
+    // a limit order at the market's best price: the silent pool's 0.01 RLC, below the live
+    // pool's floor; the answer says that only the silent pool's order matches it
+    let waiting = requester.json(&["app", "request-execution", &app, "--category", "0"]);
+    assert_eq!(
+        str_of(&waiting["fill"]["fillableBy"]),
+        silent_pool,
+        "{waiting}"
+    );
+    assert_eq!(waiting["fill"]["liveness"], "unknown", "{waiting}");
+    assert!(
+        waiting["fill"]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("the workerpool costs 0.1 RLC")),
+        "the live pool's order asks more: {waiting}"
+    );
+
     // a limit order from the CLI completes on its own: the scheduler fills it (issue 15)
     let request = requester.json(&[
         "app",
@@ -504,6 +520,7 @@ fn app_run_watch_through_scheduler_and_worker_processes() {
         "--args",
         "limit order",
     ]);
+    assert_eq!(request["fill"]["liveness"], "live", "{request}");
     let request_hash = str_of(&request["published"]["orderHash"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
