@@ -11,7 +11,7 @@ use alloy::primitives::{Address, B256, I256, U256};
 use dexec_sdk::market::{AddressFilter, MarketClient, OrderQuery};
 use dexec_sdk::oracle::{feed_id, FeedValue, OracleSpec, STATUS_NOT_FOUND, STATUS_OK};
 use dexec_sdk::primitives::{tag, Nrlc, RequestParams};
-use dexec_sdk::{Client, OrderKind};
+use dexec_sdk::OrderKind;
 use serde_json::json;
 
 use crate::context::Global;
@@ -277,7 +277,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         Command::Update(args) => {
             let client = global.signer().await?;
             let market = global.market(&client)?;
-            let spec = spec_of(&client, &market, &args).await?;
+            let spec = spec_of(&market, &args).await?;
             let quiet = global.json;
             let say = |line: &str| {
                 if !quiet {
@@ -392,11 +392,7 @@ async fn deploy(
 
 /// The request an update makes: the app, its sources as input files, the feed's precision
 /// and bucket as the app's arguments, and the max prices (the market's best unless given).
-pub async fn spec_of(
-    client: &Client,
-    market: &MarketClient,
-    args: &UpdateArgs,
-) -> eyre::Result<OracleSpec> {
+pub async fn spec_of(market: &MarketClient, args: &UpdateArgs) -> eyre::Result<OracleSpec> {
     if args.bucket == 0 {
         return Err(Fail::usage("--bucket must be at least 1 second"));
     }
@@ -455,7 +451,6 @@ pub async fn spec_of(
                 })?
         }
     };
-    let _ = client;
     Ok(OracleSpec {
         app: args.app,
         app_max_price,
@@ -552,7 +547,7 @@ async fn run_feed(args: FeedArgs, global: &Global) -> eyre::Result<Output> {
     let market = global.market(&client)?;
     let u = &args.update;
     let key = feed_id(&u.id);
-    let spec = spec_of(&client, &market, u).await?;
+    let spec = spec_of(&market, u).await?;
     let per_update = spec.max_cost();
     let http = reqwest::Client::new();
     let every = Duration::from_secs(args.every.max(1));
