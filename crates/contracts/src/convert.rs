@@ -14,25 +14,33 @@ use dexec_primitives::{
 
 use crate::bindings::Hub;
 
-/// Field-by-field conversions between a primitives order and the ABI order of the same name.
-macro_rules! order_conversions {
-    ($order:ident, $operation:ident { $($field:ident),* $(,)? }) => {
-        impl From<Signed<$order>> for Hub::$order {
+/// `From` between a signed primitives order and an ABI order with the same fields and `sign`.
+macro_rules! signed_conversions {
+    ($order:ident, $abi:ty { $($field:ident),* $(,)? }) => {
+        impl From<$abi> for Signed<$order> {
+            fn from(o: $abi) -> Self {
+                Signed { order: $order { $($field: o.$field,)* }, sign: o.sign }
+            }
+        }
+
+        impl From<Signed<$order>> for $abi {
             fn from(signed: Signed<$order>) -> Self {
                 let o = signed.order;
                 Self { $($field: o.$field,)* sign: signed.sign }
             }
         }
+    };
+}
+
+/// Field-by-field conversions between a primitives order and the hub's ABI order of the same
+/// name, and the hub's order operations on it.
+macro_rules! order_conversions {
+    ($order:ident, $operation:ident { $($field:ident),* $(,)? }) => {
+        signed_conversions!($order, Hub::$order { $($field),* });
 
         impl From<&Signed<$order>> for Hub::$order {
             fn from(signed: &Signed<$order>) -> Self {
                 signed.clone().into()
-            }
-        }
-
-        impl From<Hub::$order> for Signed<$order> {
-            fn from(abi: Hub::$order) -> Self {
-                Signed { order: $order { $($field: abi.$field,)* }, sign: abi.sign }
             }
         }
 
@@ -257,24 +265,6 @@ mod tests {
         assert_eq!(op.operation, 1);
         assert!(op.sign.is_empty());
     }
-}
-
-/// `From` between a signed primitives order and an ABI order with the same fields and `sign`.
-macro_rules! signed_conversions {
-    ($order:ident, $abi:ty { $($field:ident),* $(,)? }) => {
-        impl From<$abi> for Signed<$order> {
-            fn from(o: $abi) -> Self {
-                Signed { order: $order { $($field: o.$field,)* }, sign: o.sign }
-            }
-        }
-
-        impl From<Signed<$order>> for $abi {
-            fn from(signed: Signed<$order>) -> Self {
-                let o = signed.order;
-                Self { $($field: o.$field,)* sign: signed.sign }
-            }
-        }
-    };
 }
 
 // The request order in the oracle consumers' ABI (the same struct as the hub's, in another
