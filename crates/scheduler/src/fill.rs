@@ -294,7 +294,7 @@ impl Pass<'_> {
             let Some(request) = view.order.into_signed::<RequestOrder>() else {
                 continue;
             };
-            if let Some(reason) = refusal(self.offer, self.workerpool, &request.order) {
+            if let Some(reason) = refusal(self.offer, &request.order) {
                 self.book
                     .record(&request, hash, Decision::Refused { reason });
                 continue;
@@ -477,7 +477,7 @@ impl Pass<'_> {
 }
 
 /// Why the pool's policy refuses `request` for good, if it does.
-pub fn refusal(offer: &Offer, workerpool: Address, request: &RequestOrder) -> Option<String> {
+pub fn refusal(offer: &Offer, request: &RequestOrder) -> Option<String> {
     let policy = &offer.policy;
     let offered: u128 = request.workerpoolmaxprice.saturating_to();
     if offered < policy.price.0 {
@@ -507,10 +507,6 @@ pub fn refusal(offer: &Offer, workerpool: Address, request: &RequestOrder) -> Op
             "it needs tag bits this pool's workers lack: {}",
             dexec_primitives::tag::names(missing).join(", ")
         ));
-    }
-    if request.workerpool != Address::ZERO && request.workerpool != workerpool {
-        // a group contract may admit the pool: the hub decides at match time
-        tracing::debug!(target: "scheduler::fill", restriction = %request.workerpool, "request restricted to another workerpool or a group");
     }
     let restrict = offer.restrict;
     if restrict.requester != Address::ZERO && restrict.requester != request.requester {
@@ -559,34 +555,33 @@ mod tests {
     #[test]
     fn the_policy_refuses_with_a_sentence_what_it_can_never_accept() {
         let offer = offer();
-        let pool = Address::repeat_byte(1);
-        assert_eq!(refusal(&offer, pool, &request()), None);
+        assert_eq!(refusal(&offer, &request()), None);
         let cheap = RequestOrder {
             workerpoolmaxprice: U256::from(99),
             ..request()
         };
-        let why = refusal(&offer, pool, &cheap).unwrap_or_default();
+        let why = refusal(&offer, &cheap).unwrap_or_default();
         assert!(why.contains("below this pool's floor"), "{why}");
         let tee = RequestOrder {
             tag: dexec_primitives::tag::parse("tee").unwrap_or_default(),
             ..request()
         };
-        let why = refusal(&offer, pool, &tee).unwrap_or_default();
+        let why = refusal(&offer, &tee).unwrap_or_default();
         assert!(why.contains("tag bits") && why.contains("tee"), "{why}");
         let trust = RequestOrder {
             trust: U256::from(5),
             ..request()
         };
-        let why = refusal(&offer, pool, &trust).unwrap_or_default();
+        let why = refusal(&offer, &trust).unwrap_or_default();
         assert!(why.contains("trust 5"), "{why}");
         let other = RequestOrder {
             category: U256::from(2),
             ..request()
         };
-        assert!(refusal(&offer, pool, &other).is_some());
+        assert!(refusal(&offer, &other).is_some());
         let mut only = offer.clone();
         only.restrict.app = Address::repeat_byte(7);
-        let why = refusal(&only, pool, &request()).unwrap_or_default();
+        let why = refusal(&only, &request()).unwrap_or_default();
         assert!(why.contains("only app"), "{why}");
     }
 }

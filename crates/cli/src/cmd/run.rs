@@ -409,7 +409,7 @@ fn workerpool_query(want: &Want, category: u64, tag: B256, trust: u64) -> OrderQ
 }
 
 /// The best order of `T` on the market for `query` that still has volume on chain.
-async fn best<T: MarketOrder>(
+pub(crate) async fn best<T: MarketOrder>(
     client: &Client,
     market: &MarketClient,
     query: OrderQuery,

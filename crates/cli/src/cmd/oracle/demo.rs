@@ -134,7 +134,7 @@ impl OracleSetup {
             tag: "0x0".into(),
             timeout: 120,
         };
-        super::spec_of(market, &args).await
+        super::spec_of(&self.cluster.requester, market, &args).await
     }
 
     /// The market.

@@ -7,11 +7,12 @@ pub mod update;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, I256, U256};
+use alloy::primitives::{Address, B256, I256};
 use dexec_sdk::market::{AddressFilter, MarketClient, OrderQuery};
 use dexec_sdk::oracle::{feed_id, FeedValue, OracleSpec, STATUS_NOT_FOUND, STATUS_OK};
 use dexec_sdk::primitives::{tag, Nrlc, RequestParams};
-use dexec_sdk::OrderKind;
+use dexec_sdk::primitives::{AppOrder, WorkerpoolOrder};
+use dexec_sdk::Client;
 use serde_json::json;
 
 use crate::context::Global;
@@ -277,7 +278,7 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         Command::Update(args) => {
             let client = global.signer().await?;
             let market = global.market(&client)?;
-            let spec = spec_of(&market, &args).await?;
+            let spec = spec_of(&client, &market, &args).await?;
             let quiet = global.json;
             let say = |line: &str| {
                 if !quiet {
@@ -392,7 +393,11 @@ async fn deploy(
 
 /// The request an update makes: the app, its sources as input files, the feed's precision
 /// and bucket as the app's arguments, and the max prices (the market's best unless given).
-pub async fn spec_of(market: &MarketClient, args: &UpdateArgs) -> eyre::Result<OracleSpec> {
+pub async fn spec_of(
+    client: &Client,
+    market: &MarketClient,
+    args: &UpdateArgs,
+) -> eyre::Result<OracleSpec> {
     if args.bucket == 0 {
         return Err(Fail::usage("--bucket must be at least 1 second"));
     }
@@ -417,8 +422,8 @@ pub async fn spec_of(market: &MarketClient, args: &UpdateArgs) -> eyre::Result<O
                 max_tag: Some(tag.to_string()),
                 ..OrderQuery::default()
             };
-            best_price(market, OrderKind::App, query, "appprice")
-                .await?
+            let best = super::run::best::<AppOrder>(client, market, query).await?;
+            best.map(|o| Nrlc(o.order.appprice.saturating_to()))
                 .ok_or_else(|| {
                     Fail::not_found(format!(
                         "the market has no order of app {} that admits the feed: publish one, or \
@@ -440,8 +445,8 @@ pub async fn spec_of(market: &MarketClient, args: &UpdateArgs) -> eyre::Result<O
                 min_trust: Some(args.trust),
                 ..OrderQuery::default()
             };
-            best_price(market, OrderKind::Workerpool, query, "workerpoolprice")
-                .await?
+            let best = super::run::best::<WorkerpoolOrder>(client, market, query).await?;
+            best.map(|o| Nrlc(o.order.workerpoolprice.saturating_to()))
                 .ok_or_else(|| {
                     Fail::not_found(format!(
                         "the market has no workerpool order of category {} at trust ≥ {}: give \
@@ -463,27 +468,6 @@ pub async fn spec_of(market: &MarketClient, args: &UpdateArgs) -> eyre::Result<O
         tag,
         params,
     })
-}
-
-/// The price of the best order of `kind` for `query` (the book's first), if any.
-async fn best_price(
-    market: &MarketClient,
-    kind: OrderKind,
-    query: OrderQuery,
-    field: &str,
-) -> eyre::Result<Option<Nrlc>> {
-    let page = market.orders(kind, &query).await?;
-    let Some(view) = page.orders.into_iter().next() else {
-        return Ok(None);
-    };
-    let text = view.order.to_json()[field]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_default();
-    let price: U256 = text.parse().map_err(|_| {
-        eyre::eyre!("the market served a {kind:?} order without a readable {field}")
-    })?;
-    Ok(Some(Nrlc(price.saturating_to())))
 }
 
 /// `value` as a decimal with `decimals` digits after the point.
@@ -519,7 +503,7 @@ fn describe_update(name: &str, decimals: u32, updated: &update::Updated) -> Stri
     let mut text = describe_value(name, updated.requested.id, decimals, &updated.value);
     text.push_str(&rows(&[
         ("deal", updated.deal_id.to_string()),
-        ("cost", format!("{} nRLC", updated.cost_nrlc)),
+        ("cost", updated.cost.to_string()),
         (
             "latency",
             format!(
@@ -547,7 +531,7 @@ async fn run_feed(args: FeedArgs, global: &Global) -> eyre::Result<Output> {
     let market = global.market(&client)?;
     let u = &args.update;
     let key = feed_id(&u.id);
-    let spec = spec_of(&market, u).await?;
+    let spec = spec_of(&client, &market, u).await?;
     let per_update = spec.max_cost();
     let http = reqwest::Client::new();
     let every = Duration::from_secs(args.every.max(1));
@@ -595,23 +579,21 @@ async fn run_feed(args: FeedArgs, global: &Global) -> eyre::Result<Output> {
                 None => say("scheduled update"),
             }
             last = Some(Instant::now());
-            match update::update(
-                &client,
-                &market,
-                u.feed,
-                key,
-                &spec,
-                Duration::from_secs(u.timeout),
-                &say,
-            )
-            .await
-            {
+            let timeout = Duration::from_secs(u.timeout);
+            // the money counts from the match on, whatever the task then does (a claim's
+            // refund is not counted back: the budget errs on the safe side)
+            let outcome =
+                match update::request_and_fill(&client, &market, u.feed, key, &spec, timeout, &say)
+                    .await
+                {
+                    Ok(filled) => {
+                        spent = Nrlc(spent.0.saturating_add(filled.cost().0));
+                        update::await_value(&client, u.feed, key, filled, timeout).await
+                    }
+                    Err(e) => Err(e),
+                };
+            match outcome {
                 Ok(updated) => {
-                    spent = Nrlc(
-                        spent
-                            .0
-                            .saturating_add(updated.cost_nrlc.parse().unwrap_or(0)),
-                    );
                     say(&format!(
                         "value {} at {} (task {}, {:.2} s, gas {})",
                         scaled(updated.value.value, u.decimals),

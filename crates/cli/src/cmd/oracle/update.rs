@@ -44,7 +44,8 @@ pub struct Updated {
     /// Seconds from sending `requestUpdate` to the value readable on chain.
     pub latency_s: f64,
     /// What the task cost the feed.
-    pub cost_nrlc: String,
+    #[serde(rename = "costNrlc")]
+    pub cost: dexec_sdk::primitives::Nrlc,
     /// Gas of its transactions.
     pub gas: UpdateGas,
 }
@@ -60,6 +61,40 @@ pub async fn update(
     timeout: Duration,
     say: &(dyn Fn(&str) + Sync),
 ) -> eyre::Result<Updated> {
+    let filled = request_and_fill(client, market, feed, id, spec, timeout, say).await?;
+    await_value(client, feed, id, filled, timeout).await
+}
+
+/// A feed's request matched by a scheduler: the feed has paid for it (its price is locked).
+pub struct Filled {
+    /// The request.
+    pub requested: OracleRequested,
+    /// Its deal.
+    pub deal: DealInfo,
+    /// When `requestUpdate` was sent.
+    started: Instant,
+    /// Seconds from publication to the deal.
+    fill_latency_s: f64,
+}
+
+impl Filled {
+    /// What the feed paid (locked at the match; a claim refunds it).
+    pub fn cost(&self) -> dexec_sdk::primitives::Nrlc {
+        dexec_sdk::primitives::Nrlc(self.deal.deal.total_price())
+    }
+}
+
+/// The first half of [`update`]: the request presigned, published and matched (or closed
+/// on chain when no scheduler filled it within `timeout`).
+pub async fn request_and_fill(
+    client: &Client,
+    market: &MarketClient,
+    feed: Address,
+    id: B256,
+    spec: &OracleSpec,
+    timeout: Duration,
+    say: &(dyn Fn(&str) + Sync),
+) -> eyre::Result<Filled> {
     let started = Instant::now();
     let requested = client.request_feed_update(feed, id, spec).await?;
     say(&format!(
@@ -67,13 +102,13 @@ pub async fn update(
         requested.request_hash, requested.tx.tx_hash, requested.tx.gas_used, requested.task_id
     ));
     let published_at = Instant::now();
-    market.publish(&requested.request).await.map_err(|e| {
-        eyre::eyre!(
-            "the market refused the feed's request {}: {e}; it stays presigned on chain \
-             (cancel it with the feed's cancelRequest, or publish it again)",
+    if let Err(e) = market.publish(&requested.request).await {
+        let closed = close(client, feed, &requested).await;
+        return Err(eyre::eyre!(
+            "the market refused the feed's request {}: {e}; {closed}",
             requested.request_hash
-        )
-    })?;
+        ));
+    }
     say("request published on the market; waiting for a scheduler to fill it");
     let deal_id = dexec_sdk::primitives::ids::deal_id(requested.request_hash, 0);
     let deadline = started + timeout;
@@ -84,14 +119,7 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
         if Instant::now() > deadline {
-            // closed on chain, so that no scheduler fills it after the runner gave up on it
-            let closed = match client
-                .cancel_feed_request(feed, &requested.request.order)
-                .await
-            {
-                Ok(tx) => format!("the feed closed the request (tx {})", tx.tx_hash),
-                Err(e) => format!("closing it failed ({e}): it may still be filled"),
-            };
+            let closed = close(client, feed, &requested).await;
             return Err(Fail::aborted(format!(
                 "no scheduler filled the feed's request {} within {} s: is a workerpool with a \
                  live scheduler offering category {} at trust ≥ {} for at most {} per task? \
@@ -110,12 +138,44 @@ pub async fn update(
         "deal {deal_id} made by a scheduler after {fill_latency_s:.2} s (block {}); the task runs",
         deal.block
     ));
+    Ok(Filled {
+        requested,
+        deal,
+        started,
+        fill_latency_s,
+    })
+}
+
+/// Close a request the runner gives up on, on chain, so that nobody fills it later (a copy
+/// of the order may be anywhere): what happened, as words for the error.
+async fn close(client: &Client, feed: Address, requested: &OracleRequested) -> String {
+    match client
+        .cancel_feed_request(feed, &requested.request.order)
+        .await
+    {
+        Ok(tx) => format!("the feed closed the request (tx {})", tx.tx_hash),
+        Err(e) => format!("closing it failed ({e}): it may still be filled"),
+    }
+}
+
+/// The second half of [`update`]: wait (at most `timeout` from the request) until the feed
+/// holds the value of the filled task.
+pub async fn await_value(
+    client: &Client,
+    feed: Address,
+    id: B256,
+    filled: Filled,
+    timeout: Duration,
+) -> eyre::Result<Updated> {
+    let deadline = filled.started + timeout;
+    let requested = &filled.requested;
+    let deal = &filled.deal;
     let value = loop {
         let value = client.feed_value(feed, id).await?;
         if value.task_id == requested.task_id {
             break value;
         }
-        let task = client.task(&deal, 0).await?;
+        let task = client.task(deal, 0).await?;
         match task.status {
             TaskStatus::Failed => {
                 return Err(Fail::refused(format!(
@@ -146,16 +206,16 @@ pub async fn update(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let latency_s = started.elapsed().as_secs_f64();
-    let gas = gas_of(client, &requested, &deal).await?;
+    let latency_s = filled.started.elapsed().as_secs_f64();
+    let gas = gas_of(client, requested, deal).await?;
     Ok(Updated {
-        cost_nrlc: deal.deal.total_price().to_string(),
-        requested,
-        deal_id,
+        cost: filled.cost(),
+        deal_id: deal.deal_id,
         value,
-        fill_latency_s,
+        fill_latency_s: filled.fill_latency_s,
         latency_s,
         gas,
+        requested: filled.requested,
     })
 }
 
