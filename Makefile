@@ -10,6 +10,7 @@
 #   make bench-oracle   price-feed update latency and gas, request fill latency -> target/bench/oracle.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
+#   make images     base images of the container apps in podman's store (scripts/images.sh)
 #
 # Everything installs what it needs first (`make bootstrap`, `make bootstrap-python`: idempotent).
 
@@ -23,10 +24,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps images examples install cli-reference clean
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -107,6 +108,11 @@ bench-gas: bootstrap
 apps:
 	scripts/bootstrap-debian.sh
 	$(MAKE) -C apps
+
+## images: base images of container apps (podman store), reproducible; --force via IMAGES_FLAGS=--force
+images:
+	scripts/bootstrap-containers.sh
+	scripts/images.sh $(IMAGES_FLAGS)
 
 ## examples: copy the example apps dexec carries inside its binary (crates/cli/apps) from a fresh build
 examples: apps
