@@ -14,10 +14,11 @@
 # /etc/shadow's change day; the base root file system goes in as a tar sorted by name with owners
 # and times normalised; `podman build --timestamp` gives every file, history entry and the image
 # its time, and --identity-label=false leaves out the builder's version label.
-# The limit: packages come from deb.debian.org's bookworm suite (no updates or security suites),
-# which changes only at a Debian point release (every few months); snapshot.debian.org, which
-# would pin a date, is not reachable from our machines. A build after a point release gives new
-# IDs (the base image's label org.dexec.debian says which release it holds).
+# The limit: packages come from Debian's main archive (debootstrap's default mirror), bookworm
+# suite only (no updates or security suites), which changes only at a Debian point release
+# (every few months); Debian's snapshot archive, which would pin a date, is not reachable from
+# our machines. A build after a point release gives new IDs (the base image's label
+# org.dexec.debian says which release it holds).
 #
 # Idempotent: an image whose org.dexec.recipe label matches the sha256 of this script, the
 # normalize script, its files in scripts/images (<name>.*) and its parent image's ID is up to
@@ -27,7 +28,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="$ROOT/scripts/images"
-MIRROR=http://deb.debian.org/debian
 SUITE=bookworm
 # 2026-07-11 00:00:00 UTC, the day of Debian 12.15 (the point release these images were made
 # from). Not a pin: see the header.
@@ -50,7 +50,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--force) force=1 ;;
 	base | python | imagemagick) names+=("$arg") ;;
-	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "images: unknown argument '$arg' (--force, base, python, imagemagick)" >&2; exit 2 ;;
 	esac
 done
@@ -91,9 +91,10 @@ trap cleanup EXIT
 build_base() {
 	local ref=$1 label=$2 rootfs="$WORK/rootfs" start=$SECONDS
 	rm -rf "$WORK" && mkdir -p "$WORK"
-	say "base: debootstrap --variant=minbase $SUITE from $MIRROR (about a minute) ..."
+	say "base: debootstrap --variant=minbase $SUITE from Debian's mirror (about a minute) ..."
+	# No mirror argument: debootstrap's default, which also goes into the image's sources.list.
 	debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-		"$SUITE" "$rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
+		"$SUITE" "$rootfs" >"$WORK/debootstrap.log" 2>&1 || {
 		tail -20 "$WORK/debootstrap.log" >&2
 		echo "images: debootstrap failed (log above)" >&2
 		exit 1
