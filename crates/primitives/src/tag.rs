@@ -1,8 +1,9 @@
 //! Tags: a 256-bit set of requirements (orders) and capabilities (workerpool orders).
 //!
 //! Bits follow iExec so that its users' tags mean the same here: bit 0 = TEE, bits 1–3 = TEE
-//! framework (Scone, Gramine, TDX), bit 8 = GPU. A match needs every bit of
-//! `app | dataset | request` to be offered by the workerpool order.
+//! framework (Scone, Gramine, TDX), bit 8 = GPU. dexec adds bit 9 = container: the worker runs
+//! container apps (app type `OCI`). A match needs every bit of `app | dataset | request` to be
+//! offered by the workerpool order.
 
 use alloy::primitives::{B256, U256};
 
@@ -16,23 +17,46 @@ pub const GRAMINE: B256 = bit(2);
 pub const TDX: B256 = bit(3);
 /// Bit 8: the task needs a GPU.
 pub const GPU: B256 = bit(8);
+/// Bit 9 (dexec's): the workers run container apps (app type `OCI`, iExec's `DOCKER`).
+pub const CONTAINER: B256 = bit(9);
 /// The TEE framework bits (1–3); the hub ignores a dataset's framework bits.
 pub const TEE_FRAMEWORKS: B256 = bit_or(bit_or(SCONE, GRAMINE), TDX);
 
 /// Named bits, lowest first: what [`parse`] accepts and [`names`] prints.
-pub const NAMED: [(&str, B256); 5] = [
+pub const NAMED: [(&str, B256); 6] = [
     ("tee", TEE),
     ("scone", SCONE),
     ("gramine", GRAMINE),
     ("tdx", TDX),
     ("gpu", GPU),
+    ("container", CONTAINER),
 ];
+
+/// Whether an app of this registry type runs in a container (`OCI`, or iExec's `DOCKER`), not
+/// in the WASM runtime. Case-insensitive.
+pub fn is_container_app(app_type: &str) -> bool {
+    let t = app_type.trim();
+    t.eq_ignore_ascii_case("OCI") || t.eq_ignore_ascii_case("DOCKER")
+}
+
+/// The tag bits an app of this type needs from the worker: [`CONTAINER`] for container apps,
+/// none for WASM.
+pub fn required_by_app_type(app_type: &str) -> B256 {
+    if is_container_app(app_type) {
+        CONTAINER
+    } else {
+        B256::ZERO
+    }
+}
 
 /// Why a tag string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
-    /// A name that is not one of `tee`, `scone`, `gramine`, `tdx`, `gpu`.
-    #[error("unknown tag `{0}` (known: tee, scone, gramine, tdx, gpu, or a 0x-prefixed bytes32)")]
+    /// A name that is not one of `tee`, `scone`, `gramine`, `tdx`, `gpu`, `container`.
+    #[error(
+        "unknown tag `{0}` (known: tee, scone, gramine, tdx, gpu, container, or a 0x-prefixed \
+         bytes32)"
+    )]
     UnknownName(String),
     /// A `0x` value that is not at most 32 bytes of hex.
     #[error("invalid tag `{0}`: expected at most 64 hex digits after 0x")]
@@ -124,6 +148,16 @@ mod tests {
             parse(&names(TEE | TDX).join(",")).expect("round trip"),
             TEE | TDX
         );
+    }
+
+    #[test]
+    fn container_apps_need_the_container_bit() {
+        assert_eq!(U256::from_be_bytes(CONTAINER.0), U256::from(0x200));
+        assert_eq!(parse("container,gpu").expect("names"), CONTAINER | GPU);
+        assert!(is_container_app("OCI") && is_container_app(" docker "));
+        assert!(!is_container_app("WASM"));
+        assert_eq!(required_by_app_type("oci"), CONTAINER);
+        assert_eq!(required_by_app_type("WASM"), B256::ZERO);
     }
 
     #[test]

@@ -21,10 +21,14 @@
 //! algorithm is `dexec_primitives::results`, reading the directory `dexec_sdk::results`.
 //!
 //! [`bench`] measures cold/warm start and the WASM/native speed ratio for `dexec bench runtime`.
+//!
+//! [`oci`] runs container apps (app type `OCI`) with podman in a sandbox that mirrors the WASM
+//! one, returning the same [`Outcome`]s.
 
 pub mod bench;
 mod cache;
 mod fuel;
+pub mod oci;
 mod runtime;
 mod shell;
 mod wasi;

@@ -698,7 +698,7 @@ fn seed_u128(task_id: &[u8; 32]) -> u128 {
 }
 
 /// Walk `/iexec_out` (without following links) and return the first limit it exceeds.
-fn check_output(dir: &Path, limits: &OutputLimits) -> Result<Option<Limit>> {
+pub(crate) fn check_output(dir: &Path, limits: &OutputLimits) -> Result<Option<Limit>> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io {

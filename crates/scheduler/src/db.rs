@@ -21,6 +21,7 @@ pub(crate) struct DealRow {
     pub deal_id: B256,
     pub encoded: Vec<u8>,
     pub params: String,
+    pub app_type: String,
     pub app_multiaddr: String,
     pub app_checksum: B256,
     pub dataset_multiaddr: String,
@@ -180,8 +181,8 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO deals (deal_id, encoded, params, app_multiaddr, app_checksum, \
-             dataset_multiaddr, dataset_checksum, block) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (deal_id) DO NOTHING",
+             dataset_multiaddr, dataset_checksum, block, app_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (deal_id) DO NOTHING",
         )
         .bind(hex32(&deal.deal_id))
         .bind(format!("0x{}", hex::encode(&deal.encoded)))
@@ -191,6 +192,7 @@ impl Db {
         .bind(deal.dataset_multiaddr.clone())
         .bind(hex32(&deal.dataset_checksum))
         .bind(deal.block as i64)
+        .bind(deal.app_type.clone())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -219,7 +221,7 @@ impl Db {
     pub async fn deal(&self, deal_id: &B256) -> Result<Option<DealRow>> {
         let row = sqlx::query(
             "SELECT deal_id, encoded, params, app_multiaddr, app_checksum, dataset_multiaddr, \
-             dataset_checksum, block FROM deals WHERE deal_id = $1",
+             dataset_checksum, block, app_type FROM deals WHERE deal_id = $1",
         )
         .bind(hex32(deal_id))
         .fetch_optional(&self.pool)
@@ -234,6 +236,7 @@ impl Db {
                 dataset_multiaddr: r.get(5),
                 dataset_checksum: parse("checksum", &r.get::<String, _>(6))?,
                 block: r.get::<i64, _>(7) as u64,
+                app_type: r.get(8),
             })
         })
         .transpose()

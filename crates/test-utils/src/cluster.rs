@@ -349,6 +349,31 @@ impl Pool {
             .address
     }
 
+    /// Upload an OCI image archive to the store and register it as a container app (type
+    /// `OCI`, checksum = its manifest digest).
+    pub async fn deploy_container_app(&self, name: &str, archive: &[u8]) -> Address {
+        let info = dexec_runtime::oci::archive::verify(archive, None).expect("an OCI archive");
+        let blob = self
+            .store
+            .client()
+            .expect("store client")
+            .put(archive.to_vec())
+            .await
+            .expect("upload image");
+        self.chain
+            .client_for(APP_OWNER)
+            .deploy_app(&AppSpec {
+                name: name.into(),
+                app_type: "OCI".into(),
+                multiaddr: blob.url.to_string(),
+                checksum: B256::from(info.manifest_digest),
+                mrenclave: Default::default(),
+            })
+            .await
+            .expect("app deploys")
+            .address
+    }
+
     /// Match orders for `volume` tasks of `app` at `trust` on this pool (category XS), with
     /// the params `{"iexec_args":"--greeting hello"}`.
     pub async fn request(&self, app: Address, trust: u64, volume: u64) -> DealInfo {

@@ -409,3 +409,31 @@ pub fn schemathesis(test: &str) -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// When set to `1` (`make test` and CI set it), a container test on a host whose engine fails
+/// its self-check fails instead of being skipped.
+pub const REQUIRE_CONTAINERS_ENV: &str = "DEXEC_TEST_REQUIRE_CONTAINERS";
+
+/// Whether this host runs container apps (podman with runc, as root: the worker's own
+/// self-check). When it does not, the test prints a visible `SKIPPED` line with the reason and
+/// should return; under [`REQUIRE_CONTAINERS_ENV`]=1 it panics instead, so a container test
+/// never passes without running there.
+pub async fn containers_ready(test: &str) -> bool {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    match dexec_runtime::oci::Engine::podman()
+        .self_check(scratch.path())
+        .await
+    {
+        Ok(_) => true,
+        Err(why) if std::env::var(REQUIRE_CONTAINERS_ENV).is_ok_and(|v| v == "1") => {
+            panic!("{test}: {REQUIRE_CONTAINERS_ENV}=1 but this host cannot run containers: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "SKIPPED {test}: this host cannot run container apps ({why}); `make images` \
+                 installs podman and runc, and the tests need root"
+            );
+            false
+        }
+    }
+}

@@ -60,6 +60,18 @@ pub struct Args {
     /// Largest download (app, dataset, input file), MiB.
     #[arg(long, default_value_t = 256)]
     pub max_download_mb: u64,
+    /// Run container apps (app type `OCI`) with podman: the worker checks at start that its
+    /// engine runs a container in the app sandbox (root, runc, no network), then offers the
+    /// `container` tag. Without it the worker runs WASM apps only.
+    #[arg(long)]
+    pub containers: bool,
+    /// Largest container image archive to download, MiB (with --containers).
+    #[arg(long, default_value_t = 2048, requires = "containers")]
+    pub max_image_mb: u64,
+    /// Disk the app images kept by the engine may take, MiB; the oldest go first (with
+    /// --containers).
+    #[arg(long, default_value_t = 8192, requires = "containers")]
+    pub image_cache_mb: u64,
     /// Longest download, seconds.
     #[arg(long, default_value_t = 120)]
     pub download_timeout_secs: u64,
@@ -108,6 +120,12 @@ pub struct Config {
     pub allowed_input_hosts: Vec<String>,
     /// Largest download.
     pub max_download_bytes: u64,
+    /// Run container apps (`--containers`).
+    pub containers: bool,
+    /// Largest image archive.
+    pub max_image_bytes: u64,
+    /// Disk the app images may take before pruning.
+    pub image_cache_bytes: u64,
     /// Longest download.
     pub download_timeout: Duration,
     /// Fuel override.
@@ -134,6 +152,7 @@ impl std::fmt::Debug for Config {
             .field("work_dir", &self.work_dir)
             .field("max_concurrent", &self.max_concurrent)
             .field("tags", &self.tags)
+            .field("containers", &self.containers)
             .field("dishonest", &self.dishonest)
             .finish_non_exhaustive()
     }
@@ -166,6 +185,9 @@ impl Config {
             allow_private_inputs: true,
             allowed_input_hosts: Vec::new(),
             max_download_bytes: 64 << 20,
+            containers: false,
+            max_image_bytes: 2048 << 20,
+            image_cache_bytes: 8192 << 20,
             download_timeout: Duration::from_secs(30),
             fuel: None,
             wall_clock_limit: None,
@@ -181,8 +203,18 @@ impl Config {
         let signer = args
             .wallet
             .service_signer(chain.chain_id().unwrap_or(31337), "the worker")?;
-        let tags = dexec_primitives::tag::parse(&args.tags)
+        let mut tags = dexec_primitives::tag::parse(&args.tags)
             .map_err(|e| Error::Config(format!("--tags: {e}")))?;
+        if tags & dexec_primitives::tag::CONTAINER != B256::ZERO && !args.containers {
+            return Err(Error::Config(
+                "--tags container: pass --containers instead (the worker offers the tag once \
+                 its container self-check passes)"
+                    .into(),
+            ));
+        }
+        if args.containers {
+            tags |= dexec_primitives::tag::CONTAINER;
+        }
         let cores = cores();
         Ok(Self {
             scheduler_url: args.scheduler_url,
@@ -202,6 +234,9 @@ impl Config {
             allow_private_inputs: args.allow_private_inputs,
             allowed_input_hosts: args.allow_inputs_from,
             max_download_bytes: args.max_download_mb << 20,
+            containers: args.containers,
+            max_image_bytes: args.max_image_mb << 20,
+            image_cache_bytes: args.image_cache_mb << 20,
             download_timeout: Duration::from_secs(args.download_timeout_secs),
             fuel: args.fuel,
             wall_clock_limit: args.wall_clock_limit_secs.map(Duration::from_secs),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use alloy::primitives::{Bytes, B256};
 use dexec_primitives::results::COMPUTED_JSON;
 use dexec_primitives::{Deal, RequestParams};
+use dexec_runtime::oci::{ContainerJob, ContainerLimits, Engine, EngineError};
 use dexec_runtime::{
     fuel_for_category, wall_clock_limit_for_category, Job, Outcome, Runtime, TaskEnv,
 };
@@ -16,7 +17,7 @@ use dexec_sdk::store::StoreClient;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::fetch::{fetch, zip_dir, Limits};
+use crate::fetch::{fetch, fetch_to_file, zip_dir, Limits};
 
 use dexec_primitives::results::ERROR_PREFIX;
 pub use dexec_primitives::results::{ERROR_DETAIL_FILE, ERROR_FILE};
@@ -72,6 +73,128 @@ pub struct Executor {
     pub wall_clock_override: Option<Duration>,
     /// Apps already fetched, by checksum.
     pub apps: AppCache,
+    /// Container apps, when this worker runs them (`--containers`).
+    pub containers: Option<Containers>,
+}
+
+/// What runs a task: a WebAssembly module or a container image loaded in the engine.
+enum App {
+    Wasm(Vec<u8>),
+    Image(String),
+}
+
+/// Container apps on this worker: the engine, where image archives land while they are
+/// checked and loaded, and the limits every run gets.
+#[derive(Clone)]
+pub struct Containers {
+    /// The container engine.
+    pub engine: Engine,
+    /// Where image archives are downloaded (then loaded and deleted).
+    pub images_dir: PathBuf,
+    /// Largest image archive.
+    pub max_image_bytes: u64,
+    /// Disk the app images may take before the oldest are removed.
+    pub cache_bytes: u64,
+    /// Memory, CPU and process limits of every run.
+    pub limits: ContainerLimits,
+    /// One image acquisition at a time: a bag's tasks download their image once.
+    acquiring: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Containers {
+    /// Container apps with `engine`, archives under `work_dir/images`, default limits.
+    pub fn new(engine: Engine, work_dir: &Path, max_image_bytes: u64, cache_bytes: u64) -> Self {
+        Self {
+            engine,
+            images_dir: work_dir.join("images"),
+            max_image_bytes,
+            cache_bytes,
+            limits: ContainerLimits::default(),
+            acquiring: Arc::default(),
+        }
+    }
+
+    /// Check that this host runs container apps (`--containers`): the engine's self-check,
+    /// or a sentence saying why not.
+    pub async fn start(config: &crate::config::Config) -> Result<Self> {
+        let containers = Self::new(
+            Engine::podman(),
+            &config.work_dir,
+            config.max_image_bytes,
+            config.image_cache_bytes,
+        );
+        tokio::fs::create_dir_all(&containers.images_dir).await?;
+        match containers.engine.self_check(&containers.images_dir).await {
+            Ok(said) => {
+                tracing::info!(target: "worker::containers", check = %said, "container apps enabled");
+                Ok(containers)
+            }
+            Err(why) => Err(Error::Config(format!(
+                "--containers: this host cannot run container apps: {why}"
+            ))),
+        }
+    }
+
+    /// The engine's image of `a`'s app: loaded already, or downloaded, checked against the
+    /// app's checksum and loaded. `Ok(Err(_))` is the app's fault (an error result every
+    /// worker reaches), `Err` this worker's.
+    async fn image(
+        &self,
+        exec: &Executor,
+        a: &Assignment,
+    ) -> Result<std::result::Result<String, Failure>> {
+        if a.app_checksum == B256::ZERO {
+            return Ok(Err(Failure::said(
+                "app: a container app needs its image manifest digest as checksum",
+            )));
+        }
+        let manifest = a.app_checksum.0;
+        let _one_at_a_time = self.acquiring.lock().await;
+        if let Some(id) = self.engine.app_image(manifest).await {
+            return Ok(Ok(id));
+        }
+        tokio::fs::create_dir_all(&self.images_dir).await?;
+        let path = self
+            .images_dir
+            .join(format!("{}.tar", hex::encode(manifest)));
+        let limits = Limits {
+            allow_private: true,
+            max_bytes: self.max_image_bytes,
+            // images are large: at least ten minutes whatever --download-timeout-secs says
+            timeout: exec.limits.timeout.max(Duration::from_secs(600)),
+            ..exec.limits.clone()
+        };
+        let fetched = fetch_to_file(
+            &exec.http,
+            &a.app_multiaddr,
+            exec.store.as_deref(),
+            &path,
+            &limits,
+        )
+        .await;
+        if let Err(e) = fetched {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Ok(Err(Failure::said(format!("app: {e}"))));
+        }
+        let loaded = self.engine.load_app(&path, manifest).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        match loaded {
+            Ok(id) => {
+                match self.engine.prune(self.cache_bytes, &id).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(target: "worker::containers", removed = n, "app images pruned")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "worker::containers", error = %e, "cannot prune app images")
+                    }
+                }
+                Ok(Ok(id))
+            }
+            Err(EngineError::Archive(e)) => Ok(Err(Failure::said(format!("app: {e}")))),
+            Err(e) => Err(Error::Fault(format!("container engine: {e}"))),
+        }
+    }
 }
 
 /// An app's checksum and bytes.
@@ -203,29 +326,41 @@ impl Executor {
             allow_private: true,
             ..self.limits.clone()
         };
-        // a cached app was verified against the same checksum when it was fetched
-        let cached = (a.app_checksum != B256::ZERO)
-            .then(|| self.apps.get(&a.app_checksum))
-            .flatten();
-        let wasm = match cached {
-            Some(wasm) => wasm.as_ref().clone(),
-            None => match fetch(
-                &self.http,
-                &a.app_multiaddr,
-                store,
-                a.app_checksum,
-                &trusted,
-            )
-            .await
-            {
-                Ok(wasm) => {
-                    if a.app_checksum != B256::ZERO {
-                        self.apps.put(a.app_checksum, Arc::new(wasm.clone()));
+        let app = if dexec_primitives::tag::is_container_app(&a.app_type) {
+            let Some(containers) = &self.containers else {
+                return Err(Error::Fault(
+                    "this worker does not run container apps (start it with --containers)".into(),
+                ));
+            };
+            match containers.image(self, a).await? {
+                Ok(id) => App::Image(id),
+                Err(failure) => return Ok(Err(failure)),
+            }
+        } else {
+            // a cached app was verified against the same checksum when it was fetched
+            let cached = (a.app_checksum != B256::ZERO)
+                .then(|| self.apps.get(&a.app_checksum))
+                .flatten();
+            App::Wasm(match cached {
+                Some(wasm) => wasm.as_ref().clone(),
+                None => match fetch(
+                    &self.http,
+                    &a.app_multiaddr,
+                    store,
+                    a.app_checksum,
+                    &trusted,
+                )
+                .await
+                {
+                    Ok(wasm) => {
+                        if a.app_checksum != B256::ZERO {
+                            self.apps.put(a.app_checksum, Arc::new(wasm.clone()));
+                        }
+                        wasm
                     }
-                    wasm
-                }
-                Err(e) => return Ok(Err(Failure::said(format!("app: {e}")))),
-            },
+                    Err(e) => return Ok(Err(Failure::said(format!("app: {e}")))),
+                },
+            })
         };
         let mut env = TaskEnv::new(a.task_id.0);
         env.deal_id = a.deal_id.0;
@@ -258,16 +393,34 @@ impl Executor {
             }
             env.input_files.push(name);
         }
-        let mut job = Job::new(wasm, env, in_dir.to_path_buf(), out_dir.to_path_buf());
-        job.args = params.iexec_args;
-        job.fuel = self
-            .fuel_override
-            .unwrap_or_else(|| fuel_for_category(u64::from(deal.timeref)));
-        job.timeout = self
+        let timeout = self
             .wall_clock_override
             .unwrap_or_else(|| wall_clock_limit_for_category(u64::from(deal.timeref)));
-        let timeout = job.timeout;
-        let run = self.runtime.clone().run_blocking(job).await?;
+        let run = match app {
+            App::Wasm(wasm) => {
+                let mut job = Job::new(wasm, env, in_dir.to_path_buf(), out_dir.to_path_buf());
+                job.args = params.iexec_args;
+                job.fuel = self
+                    .fuel_override
+                    .unwrap_or_else(|| fuel_for_category(u64::from(deal.timeref)));
+                job.timeout = timeout;
+                self.runtime.clone().run_blocking(job).await?
+            }
+            App::Image(image) => {
+                let Some(containers) = &self.containers else {
+                    unreachable!("an image comes from the worker's containers")
+                };
+                let mut job = ContainerJob::new(image, env, in_dir, out_dir);
+                job.args = params.iexec_args;
+                job.timeout = timeout;
+                job.limits = containers.limits;
+                containers
+                    .engine
+                    .run(&job)
+                    .await
+                    .map_err(|e| Error::Fault(format!("container engine: {e}")))?
+            }
+        };
         tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, elapsed_ms = run.elapsed.as_millis() as u64, "app finished");
         app_result(run, timeout)
     }

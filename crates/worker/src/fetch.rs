@@ -126,6 +126,60 @@ pub async fn fetch(
     checksum: B256,
     limits: &Limits,
 ) -> Result<Vec<u8>, FetchError> {
+    let (url, client) = checked_client(location, store, limits).await?;
+    let client = client.as_ref().unwrap_or(http);
+    let mut bytes = Vec::new();
+    tokio::time::timeout(
+        limits.timeout,
+        download(client, url, limits.max_bytes, |chunk| {
+            bytes.extend_from_slice(chunk);
+            Ok(())
+        }),
+    )
+    .await
+    .map_err(|_| FetchError::Failed)??;
+    if checksum != B256::ZERO && B256::from_slice(&Sha256::digest(&bytes)) != checksum {
+        return Err(FetchError::Checksum);
+    }
+    Ok(bytes)
+}
+
+/// Download `location` (see [`resolve`]) into the file `dest`, streaming (container images
+/// are larger than memory should hold); returns its size. Checksums are the caller's: an
+/// image's is the digest of a manifest inside it.
+pub async fn fetch_to_file(
+    http: &reqwest::Client,
+    location: &str,
+    store: Option<&str>,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<u64, FetchError> {
+    use std::io::Write as _;
+    let (url, client) = checked_client(location, store, limits).await?;
+    let client = client.as_ref().unwrap_or(http);
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(dest).map_err(|_| FetchError::Failed)?);
+    let mut size = 0u64;
+    tokio::time::timeout(
+        limits.timeout,
+        download(client, url, limits.max_bytes, |chunk| {
+            size += chunk.len() as u64;
+            file.write_all(chunk).map_err(|_| FetchError::Failed)
+        }),
+    )
+    .await
+    .map_err(|_| FetchError::Failed)??;
+    file.flush().map_err(|_| FetchError::Failed)?;
+    Ok(size)
+}
+
+/// The URL of `location` and, when its host had to be checked against the private-address
+/// rule, a client pinned to the addresses checked.
+async fn checked_client(
+    location: &str,
+    store: Option<&str>,
+    limits: &Limits,
+) -> Result<(url::Url, Option<reqwest::Client>), FetchError> {
     let (url, trusted) = resolve(location, store)?;
     let mut pinned = None;
     if !trusted && !limits.allow_private && !limits.allows(&url) {
@@ -147,14 +201,7 @@ pub async fn fetch(
             pinned = Some(pinned_client(host, &addrs)?);
         }
     }
-    let http = pinned.as_ref().unwrap_or(http);
-    let bytes = tokio::time::timeout(limits.timeout, download(http, url, limits.max_bytes))
-        .await
-        .map_err(|_| FetchError::Failed)??;
-    if checksum != B256::ZERO && B256::from_slice(&Sha256::digest(&bytes)) != checksum {
-        return Err(FetchError::Checksum);
-    }
-    Ok(bytes)
+    Ok((url, pinned))
 }
 
 /// A client that reaches `host` only at `addrs` and follows no redirects.
@@ -169,7 +216,13 @@ fn pinned_client(
         .map_err(|_| FetchError::Failed)
 }
 
-async fn download(http: &reqwest::Client, url: url::Url, max: u64) -> Result<Vec<u8>, FetchError> {
+/// GET `url` and hand its body to `sink` chunk by chunk, at most `max` bytes.
+async fn download(
+    http: &reqwest::Client,
+    url: url::Url,
+    max: u64,
+    mut sink: impl FnMut(&[u8]) -> Result<(), FetchError>,
+) -> Result<(), FetchError> {
     let mut response = http
         .get(url.as_str())
         .send()
@@ -181,14 +234,15 @@ async fn download(http: &reqwest::Client, url: url::Url, max: u64) -> Result<Vec
     if response.content_length().is_some_and(|n| n > max) {
         return Err(FetchError::TooLarge);
     }
-    let mut out = Vec::new();
+    let mut received = 0u64;
     while let Some(chunk) = response.chunk().await.map_err(|_| FetchError::Failed)? {
-        if out.len() as u64 + chunk.len() as u64 > max {
+        received += chunk.len() as u64;
+        if received > max {
             return Err(FetchError::TooLarge);
         }
-        out.extend_from_slice(&chunk);
+        sink(&chunk)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Zip `dir` deterministically: entries sorted by path, fixed timestamps (1980-01-01) and
@@ -267,9 +321,13 @@ mod tests {
         let client = pinned_client("rebind.invalid", &[addr]).expect("client");
         let url =
             url::Url::parse(&format!("http://rebind.invalid:{}/x", addr.port())).expect("url");
-        let body = download(&client, url, 1024)
-            .await
-            .expect("reached the pinned address");
+        let mut body = Vec::new();
+        download(&client, url, 1024, |chunk| {
+            body.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await
+        .expect("reached the pinned address");
         assert_eq!(body, b"pinned");
     }
 

@@ -42,7 +42,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use config::{Args, Config};
 pub use error::{Error, Result};
 
-use crate::exec::Executor;
+use crate::exec::{Containers, Executor};
 use crate::fetch::Limits;
 use crate::state::{Phase, TaskState};
 
@@ -129,6 +129,11 @@ where
     )
     .await?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+    let containers = if config.containers {
+        Some(Containers::start(&config).await?)
+    } else {
+        None
+    };
     let scheduler = SchedulerClient::new(
         &config.scheduler_url,
         config.signer.clone(),
@@ -136,7 +141,12 @@ where
         Capabilities {
             cores: config.cores,
             memory_mb: config.memory_mb,
-            tags: config.tags,
+            // offered once the self-check passed
+            tags: if containers.is_some() {
+                config.tags | dexec_primitives::tag::CONTAINER
+            } else {
+                config.tags
+            },
             max_concurrent: config.max_concurrent,
         },
     );
@@ -160,6 +170,7 @@ where
         fuel_override: config.fuel,
         wall_clock_override: config.wall_clock_limit,
         apps: Default::default(),
+        containers,
     };
     std::fs::create_dir_all(config.work_dir.join("tasks"))?;
     let address = config.signer.address();

@@ -85,6 +85,14 @@ enum AppCommand {
     /// Publish a request order for the app on the market (a limit order others may fill).
     #[command(long_about = super::run::REQUEST_ABOUT)]
     RequestExecution(super::run::RequestArgs),
+    /// Build a container app from a directory with a Containerfile (podman, reproducible
+    /// timestamps), save it as an OCI archive, upload it and write the app into dexec.json.
+    #[command(long_about = super::container::BUILD_ABOUT)]
+    Build(super::container::BuildArgs),
+    /// Run an app twice here, at different times in different directories, and compare the
+    /// result digests: what replication will see, before you publish it.
+    #[command(long_about = super::container::CHECK_ABOUT)]
+    CheckDeterminism(super::container::CheckArgs),
 }
 
 /// Run `dexec app`.
@@ -93,6 +101,10 @@ pub async fn run_app(args: AppArgs, global: &Global) -> eyre::Result<Output> {
         AppCommand::Asset(command) => run(AssetKind::App, Args { command }, global).await,
         AppCommand::Run(args) => super::run::run(args, global).await,
         AppCommand::RequestExecution(args) => super::run::request_execution(args, global).await,
+        AppCommand::Build(args) => super::container::build(args, global).await,
+        AppCommand::CheckDeterminism(args) => {
+            super::container::check_determinism(args, global).await
+        }
     }
 }
 
@@ -132,41 +144,54 @@ enum Command {
 
 /// Values of an asset; each overrides dexec.json.
 #[derive(Debug, Clone, Default, clap::Args)]
-struct Spec {
+pub(crate) struct Spec {
     /// App: the .wasm module (sets checksum = its sha256, name = its stem and, unless
     /// --multiaddr, multiaddr = its absolute path).
     #[arg(long, value_name = "FILE")]
-    wasm: Option<PathBuf>,
+    pub(crate) wasm: Option<PathBuf>,
     /// App: one of the example apps carried inside dexec (hello, pi, wordcount, pricefeed),
     /// written to ./<name>.wasm and used as --wasm.
     #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
-    example: Option<String>,
+    pub(crate) example: Option<String>,
+    /// App: a container image as an OCI archive (`podman save --format oci-archive`, or
+    /// `dexec app build --oci DIR`): sets type = OCI, checksum = its manifest digest (checked
+    /// blob by blob), name = its stem and multiaddr like --wasm. Workers run it with
+    /// `--containers`.
+    #[arg(long, value_name = "ARCHIVE", conflicts_with_all = ["wasm", "example"])]
+    pub(crate) oci: Option<PathBuf>,
     /// Dataset: the data file (sets checksum, name and multiaddr like --wasm).
     #[arg(long, value_name = "FILE")]
-    file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// App or dataset name.
     #[arg(long)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// App or dataset: where workers fetch it (URL or path).
     #[arg(long)]
-    multiaddr: Option<String>,
+    pub(crate) multiaddr: Option<String>,
     /// App or dataset: sha256 of the content, 0x-prefixed.
     #[arg(long)]
-    checksum: Option<B256>,
+    pub(crate) checksum: Option<B256>,
     /// App: TEE measurement (hex), empty for non-TEE apps.
     #[arg(long)]
-    mrenclave: Option<Bytes>,
+    pub(crate) mrenclave: Option<Bytes>,
     /// Workerpool: its description.
     #[arg(long)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     /// App or dataset with --wasm/--file: upload the file to this dexec store and use its
     /// blob URL as multiaddr (where workers fetch it) [default: the chain's `store` in
     /// chain.json, which `dexec devnet` sets].
     #[arg(long, env = "DEXEC_STORE_URL", value_name = "URL")]
-    store: Option<String>,
+    pub(crate) store: Option<String>,
     /// init: replace an existing section of dexec.json.
     #[arg(long)]
-    force: bool,
+    pub(crate) force: bool,
+}
+
+/// `app init --oci ARCHIVE` with these values: upload, write the `app` section.
+pub(crate) async fn init_oci(mut spec: Spec, global: &Global) -> eyre::Result<Output> {
+    let dir = Path::new(".");
+    upload(AssetKind::App, &mut spec, global).await?;
+    init(AssetKind::App, spec, global, dir)
 }
 
 /// Run `dexec <kind>`.
@@ -265,17 +290,21 @@ fn section(
         obj.insert("owner".into(), json!(owner));
     }
     let content = match kind {
-        AssetKind::App => spec.wasm.as_ref(),
+        AssetKind::App => spec.wasm.as_ref().or(spec.oci.as_ref()),
         AssetKind::Dataset => spec.file.as_ref(),
         AssetKind::Workerpool => None,
     };
     let misplaced = match kind {
         AssetKind::App => spec.file.is_some() || spec.description.is_some(),
         AssetKind::Dataset => {
-            spec.wasm.is_some() || spec.description.is_some() || spec.mrenclave.is_some()
+            spec.wasm.is_some()
+                || spec.oci.is_some()
+                || spec.description.is_some()
+                || spec.mrenclave.is_some()
         }
         AssetKind::Workerpool => {
             spec.wasm.is_some()
+                || spec.oci.is_some()
                 || spec.store.is_some()
                 || spec.file.is_some()
                 || spec.name.is_some()
@@ -290,14 +319,20 @@ fn section(
         )));
     }
     if let Some(path) = content {
-        if kind == AssetKind::App {
-            check_app(path)?;
-        }
-        let (checksum, absolute) = checksum_of(path)?;
+        let (checksum, absolute) = if spec.oci.is_some() {
+            obj.insert("type".into(), json!("OCI"));
+            super::container::checksum_of_archive(path)?
+        } else {
+            if kind == AssetKind::App {
+                obj.insert("type".into(), json!("WASM"));
+                check_app(path)?;
+            }
+            checksum_of(path)?
+        };
         obj.insert("checksum".into(), json!(checksum));
         obj.insert("multiaddr".into(), json!(absolute.display().to_string()));
-        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            obj.insert("name".into(), json!(stem));
+        if let Some(name) = super::container::stem(path) {
+            obj.insert("name".into(), json!(name));
         }
     }
     if let Some(name) = &spec.name {
@@ -365,7 +400,7 @@ fn checksum_of(path: &Path) -> eyre::Result<(B256, PathBuf)> {
 /// `store` in chain.json) and use its blob URL as multiaddr, unless --multiaddr is given.
 async fn upload(kind: AssetKind, spec: &mut Spec, global: &Global) -> eyre::Result<Option<String>> {
     let content = match kind {
-        AssetKind::App => spec.wasm.clone(),
+        AssetKind::App => spec.wasm.clone().or(spec.oci.clone()),
         AssetKind::Dataset => spec.file.clone(),
         AssetKind::Workerpool => None,
     };
@@ -435,6 +470,7 @@ fn init(kind: AssetKind, spec: Spec, global: &Global, dir: &Path) -> eyre::Resul
 
 fn has_values(spec: &Spec) -> bool {
     spec.wasm.is_some()
+        || spec.oci.is_some()
         || spec.file.is_some()
         || spec.name.is_some()
         || spec.multiaddr.is_some()
@@ -457,7 +493,12 @@ async fn deploy(kind: AssetKind, spec: Spec, global: &Global, dir: &Path) -> eyr
     let deployed = match kind {
         AssetKind::App => {
             let app: AppSpec = serde_json::from_value(value).map_err(invalid)?;
-            require_content(kind, &app.multiaddr, app.checksum, "--wasm FILE")?;
+            require_content(
+                kind,
+                &app.multiaddr,
+                app.checksum,
+                "--wasm FILE or --oci ARCHIVE",
+            )?;
             client.deploy_app(&app).await?
         }
         AssetKind::Dataset => {

@@ -24,6 +24,7 @@ pub mod account;
 pub mod asset;
 pub mod bench;
 pub mod category;
+pub mod container;
 pub mod deal;
 pub mod debug;
 pub mod demo;

@@ -201,14 +201,37 @@ async fn preflight(client: &Client, app: Address, store: Option<&str>) -> eyre::
         allowed_hosts: Vec::new(),
     };
     let http = reqwest::Client::new();
+    let unreachable = |e: dexec_worker::fetch::FetchError| {
+        refused(format!(
+            "its {} cannot be fetched from its multiaddr `{}` as workers fetch it ({e})",
+            if tag::is_container_app(&spec.app_type) {
+                "image"
+            } else {
+                "module"
+            },
+            spec.multiaddr
+        ))
+    };
+    if tag::is_container_app(&spec.app_type) {
+        // the image archive, checked against the manifest digest as a worker checks it
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("image.tar");
+        let limits = dexec_worker::fetch::Limits {
+            max_bytes: 2048 << 20,
+            timeout: Duration::from_secs(600),
+            ..limits
+        };
+        dexec_worker::fetch::fetch_to_file(&http, &spec.multiaddr, store, &path, &limits)
+            .await
+            .map_err(unreachable)?;
+        let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+        dexec_runtime::oci::archive::verify(file, Some(spec.checksum.0))
+            .map_err(|e| refused(format!("its image archive is not the registered one: {e}")))?;
+        return Ok(());
+    }
     let wasm = dexec_worker::fetch::fetch(&http, &spec.multiaddr, store, spec.checksum, &limits)
         .await
-        .map_err(|e| {
-            refused(format!(
-                "its module cannot be fetched from its multiaddr `{}` as workers fetch it ({e})",
-                spec.multiaddr
-            ))
-        })?;
+        .map_err(unreachable)?;
     let runtime = dexec_runtime::Runtime::new(dexec_runtime::RuntimeConfig::default())?;
     runtime
         .check_module(&wasm)
@@ -338,7 +361,9 @@ fn params(exec: &ExecArgs) -> eyre::Result<String> {
     })
 }
 
-fn want(exec: &ExecArgs, client: &Client, dir: &Path) -> eyre::Result<Want> {
+/// What `exec` asks for. A container app's tasks need workers that run containers: its
+/// request carries the `container` tag whatever --tag says.
+async fn want(exec: &ExecArgs, client: &Client, dir: &Path) -> eyre::Result<Want> {
     let chain_id = client.chain_id();
     let deployed = DeployedFile::load(dir)?;
     let app = match resolve(AssetKind::App, &exec.app, &deployed, chain_id)? {
@@ -356,9 +381,23 @@ fn want(exec: &ExecArgs, client: &Client, dir: &Path) -> eyre::Result<Want> {
         app,
         dataset: resolve(AssetKind::Dataset, &exec.dataset, &deployed, chain_id)?,
         workerpool: resolve(AssetKind::Workerpool, &exec.workerpool, &deployed, chain_id)?,
-        tag: tag::parse(&exec.tag).map_err(|e| Fail::usage(format!("--tag: {e}")))?,
+        tag: tag::parse(&exec.tag).map_err(|e| Fail::usage(format!("--tag: {e}")))?
+            | app_type_tag(client, app).await,
         params: params(exec)?,
     })
+}
+
+/// The tag bits the app's type needs (`container` for an `OCI` app); none for an app that
+/// cannot be read (the next steps say why).
+async fn app_type_tag(client: &Client, app: Address) -> B256 {
+    match client
+        .asset(AssetKind::App, app)
+        .await
+        .map(|info| info.details)
+    {
+        Ok(dexec_sdk::AssetDetails::App(spec)) => tag::required_by_app_type(&spec.app_type),
+        _ => B256::ZERO,
+    }
 }
 
 fn text(address: Option<Address>) -> Option<AddressFilter> {
@@ -750,7 +789,7 @@ pub async fn prepare(
     exec: &ExecArgs,
     dir: &Path,
 ) -> eyre::Result<Prepared> {
-    let want = want(exec, client, dir)?;
+    let want = want(exec, client, dir).await?;
     let mut apps = app_supply(client, market, &want, exec.volume).await?;
     let mut datasets = match want.dataset {
         Some(d) => Some(dataset_supply(client, market, &want, d, exec.volume).await?),
@@ -961,7 +1000,7 @@ pub async fn run(args: RunArgs, global: &Global) -> eyre::Result<Output> {
         exec.params = Some(Value::Object(map).to_string());
     }
     if !args.skip_preflight_check {
-        let want = want(&exec, &client, Path::new("."))?;
+        let want = want(&exec, &client, Path::new(".")).await?;
         let store = global.chain_entry().ok().and_then(|(_, entry)| entry.store);
         preflight(&client, want.app, store.as_deref()).await?;
     }
@@ -1158,7 +1197,7 @@ pub async fn request_execution(args: RequestArgs, global: &Global) -> eyre::Resu
     let client = global.signer().await?;
     let market = global.market(&client)?;
     let exec = &args.exec;
-    let want = want(exec, &client, Path::new("."))?;
+    let want = want(exec, &client, Path::new(".")).await?;
     let app_max = match args.app_max_price {
         Some(p) => U256::from(p.0),
         None => {

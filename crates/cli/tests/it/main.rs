@@ -2,6 +2,7 @@
 
 mod claim;
 mod commands;
+mod container;
 mod demo;
 mod devnet;
 mod flow;

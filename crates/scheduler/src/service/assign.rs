@@ -98,7 +98,7 @@ impl Scheduler {
             };
             let ctx = self.deal_ctx(&task.deal_id).await?;
             let deal = ctx.deal();
-            if !tag::is_subset(deal.tag, me.caps.tags) {
+            if !tag::is_subset(ctx.required_tags(), me.caps.tags) {
                 continue;
             }
             // TEE tasks need an enclave, which this scheduler does not provide yet
@@ -132,7 +132,8 @@ impl Scheduler {
                 continue;
             }
             let someone_lighter = lighter.iter().any(|(other, tags)| {
-                tag::is_subset(deal.tag, *tags) && !replicates.iter().any(|r| r.worker == *other)
+                tag::is_subset(ctx.required_tags(), *tags)
+                    && !replicates.iter().any(|r| r.worker == *other)
             });
             if someone_lighter {
                 // leave it to the lighter worker; after a few such tasks stop looking
@@ -184,6 +185,7 @@ impl Scheduler {
             index: task.index,
             deal: Bytes::from(ctx.row.encoded.clone()),
             app: ctx.deal().app,
+            app_type: ctx.row.app_type.clone(),
             app_multiaddr: ctx.row.app_multiaddr.clone(),
             app_checksum: ctx.row.app_checksum,
             dataset,

@@ -215,10 +215,10 @@ impl Scheduler {
         encoded: Vec<u8>,
         params: String,
     ) -> Result<()> {
-        let (app_multiaddr, app_checksum) =
+        let (app_type, app_multiaddr, app_checksum) =
             match self.client.asset(AssetKind::App, deal.app).await?.details {
-                AssetDetails::App(spec) => (spec.multiaddr, spec.checksum),
-                _ => (String::new(), B256::ZERO),
+                AssetDetails::App(spec) => (spec.app_type, spec.multiaddr, spec.checksum),
+                _ => ("WASM".to_owned(), String::new(), B256::ZERO),
             };
         let (dataset_multiaddr, dataset_checksum) = if deal.dataset == Address::ZERO {
             (String::new(), B256::ZERO)
@@ -241,6 +241,7 @@ impl Scheduler {
             deal_id,
             encoded,
             params,
+            app_type,
             app_multiaddr,
             app_checksum,
             dataset_multiaddr,

@@ -60,6 +60,12 @@ impl DealCtx {
         self.terms.deal()
     }
 
+    /// The tag bits a worker must offer to run this deal's tasks: the deal's own, and
+    /// `container` for a container app (whatever the orders said).
+    pub fn required_tags(&self) -> B256 {
+        self.deal().tag | dexec_primitives::tag::required_by_app_type(&self.row.app_type)
+    }
+
     /// Task `index` of this deal, as the execution calls name it.
     pub fn task(&self, index: u64) -> Result<TaskRef> {
         Ok(self.terms.task(index)?)
@@ -256,6 +262,7 @@ mod tests {
             deal_id: B256::repeat_byte(n),
             encoded: deal.encode().unwrap(),
             params: String::new(),
+            app_type: "WASM".into(),
             app_multiaddr: String::new(),
             app_checksum: B256::ZERO,
             dataset_multiaddr: String::new(),

@@ -124,9 +124,13 @@ pub struct Assignment {
     pub deal: Bytes,
     /// The app.
     pub app: Address,
-    /// Where to fetch the app module.
+    /// The app's registry type: `WASM` (the default, for schedulers that predate container
+    /// apps) or `OCI` (a container image; the checksum is its manifest digest).
+    #[serde(default = "wasm_app_type")]
+    pub app_type: String,
+    /// Where to fetch the app module (or image archive).
     pub app_multiaddr: String,
-    /// sha256 of the module.
+    /// sha256 of the module (of the image manifest for `OCI` apps).
     pub app_checksum: B256,
     /// The dataset, if any.
     pub dataset: Option<DatasetRef>,
@@ -138,6 +142,10 @@ pub struct Assignment {
     pub enclave: Address,
     /// The scheduler's EIP-191 signature of `keccak256(worker ‖ taskId ‖ enclave)`.
     pub authorization: Bytes,
+}
+
+fn wasm_app_type() -> String {
+    "WASM".into()
 }
 
 /// What the worker reports about a replicate

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod containers;
 mod inputs;
 mod results;
 mod resume;
