@@ -43,9 +43,10 @@ enum Command {
     },
     /// Dataset orders of a dataset.
     Dataset {
-        /// The dataset.
+        /// The dataset: an address, or `deployed` (the last one `dexec dataset deploy` recorded
+        /// here).
         #[arg(value_name = "DATASET")]
-        address: Address,
+        address: String,
         #[command(flatten)]
         filters: Filters,
     },
@@ -167,6 +168,25 @@ impl Filters {
     }
 }
 
+/// An asset given as an address or as `deployed` (the last one deployed from this directory).
+fn asset_address(kind: dexec_sdk::AssetKind, text: &str, chain_id: u64) -> eyre::Result<Address> {
+    match text {
+        "deployed" => crate::project::DeployedFile::load(std::path::Path::new("."))?
+            .get(kind, chain_id)
+            .ok_or_else(|| {
+                Fail::usage(format!(
+                    "no {kind} deployed from this directory on chain {chain_id} (deployed.json): \
+                     pass its address"
+                ))
+            }),
+        text => text.parse().map_err(|_| {
+            Fail::usage(format!(
+                "`{text}` is neither a {kind} address (0x and 40 hex digits) nor `deployed`"
+            ))
+        }),
+    }
+}
+
 /// Run `dexec orderbook`.
 pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
     let client = global.reader().await?;
@@ -177,35 +197,25 @@ pub async fn run(args: Args, global: &Global) -> eyre::Result<Output> {
         | Command::Requester { filters, .. } => filters.wait,
     };
     let (kind, query) = match args.command {
-        Command::App { address, filters } => {
-            let address = match address.as_str() {
-                "deployed" => crate::project::DeployedFile::load(std::path::Path::new("."))?
-                    .get(dexec_sdk::AssetKind::App, client.chain_id())
-                    .ok_or_else(|| {
-                        Fail::usage(format!(
-                            "no app deployed from this directory on chain {} (deployed.json): \
-                             pass its address",
-                            client.chain_id()
-                        ))
-                    })?,
-                text => text.parse().map_err(|_| {
-                    Fail::usage(format!(
-                        "`{text}` is neither an app address (0x and 40 hex digits) nor `deployed`"
-                    ))
-                })?,
-            };
-            (
-                OrderKind::App,
-                OrderQuery {
-                    app: Some(AddressFilter::Only(address)),
-                    ..filters.query()?
-                },
-            )
-        }
+        Command::App { address, filters } => (
+            OrderKind::App,
+            OrderQuery {
+                app: Some(AddressFilter::Only(asset_address(
+                    dexec_sdk::AssetKind::App,
+                    &address,
+                    client.chain_id(),
+                )?)),
+                ..filters.query()?
+            },
+        ),
         Command::Dataset { address, filters } => (
             OrderKind::Dataset,
             OrderQuery {
-                dataset: Some(AddressFilter::Only(address)),
+                dataset: Some(AddressFilter::Only(asset_address(
+                    dexec_sdk::AssetKind::Dataset,
+                    &address,
+                    client.chain_id(),
+                )?)),
                 ..filters.query()?
             },
         ),

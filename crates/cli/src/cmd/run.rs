@@ -76,8 +76,8 @@ pub struct ExecArgs {
     /// The workerpool to run on: an address, or `deployed` [default: the market's best].
     #[arg(long, value_name = "ADDRESS")]
     pub workerpool: Option<String>,
-    /// Arguments passed to the app (iexec_args).
-    #[arg(long)]
+    /// Arguments passed to the app (iexec_args; may start with a hyphen: `--args "--seed 1"`).
+    #[arg(long, allow_hyphen_values = true)]
     pub args: Option<String>,
     /// URLs of input files, comma-separated (iexec_input_files).
     #[arg(long, value_delimiter = ',', value_name = "URL,…")]

@@ -113,3 +113,102 @@ fn check_determinism_tells_a_stable_app_from_one_that_reads_the_clock() {
         "{said}"
     );
 }
+
+/// Whether the example's base image is in podman's store (`make images`); a visible skip, or
+/// a failure where containers are required.
+fn base_image(test: &str, image: &str) -> bool {
+    let present = std::process::Command::new("podman")
+        .args(["image", "exists", image])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        assert!(
+            std::env::var_os(dexec_test_utils::REQUIRE_CONTAINERS_ENV).is_none(),
+            "{test}: {image} is missing: `make images` builds it (make test does)"
+        );
+        eprintln!("SKIPPED {test}: {image} is missing (`make images` builds it)");
+    }
+    present
+}
+
+/// Copy `apps/<name>` of the checkout into `dir/<name>`, as the README tells users to.
+fn copy_example(name: &str, dir: &std::path::Path) {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../apps")
+        .join(name);
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&from)
+        .arg(dir)
+        .status()
+        .expect("cp runs");
+    assert!(status.success(), "copy {}", from.display());
+}
+
+/// apps/sklearn/README.md's devnet block, verbatim: the app built with podman and sold by its
+/// provider, the dataset sold at 2 RLC on the market by its owner, a container pool, and the
+/// requester's run of the app on that dataset whose verified result is the model's accuracy.
+#[test]
+fn the_sklearn_readme_runs_on_a_dataset_bought_on_the_market() {
+    let test = "the_sklearn_readme_runs_on_a_dataset_bought_on_the_market";
+    if !ready(test) || !base_image(test, "localhost/dexec/python:bookworm") {
+        return;
+    }
+    let Some(run) = crate::quickstart::run_doc_block(
+        "apps/sklearn/README.md",
+        "## Run it on the devnet",
+        &|dir| copy_example("sklearn", dir),
+        std::time::Duration::from_secs(420),
+    ) else {
+        return;
+    };
+    run.assert_success(&["devnet.log", "scheduler.log", "worker.log"]);
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.work.join("result/accuracy.json")).expect("accuracy.json"),
+    )
+    .expect("JSON");
+    assert_eq!(report["correct"], 37, "{report}");
+    assert_eq!(report["test_rows"], 38, "{report}");
+    let predictions =
+        std::fs::read_to_string(run.work.join("result/predictions.csv")).expect("predictions");
+    assert_eq!(predictions.lines().count(), 39, "a header and 38 rows");
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains("\"accuracy\": 0.973684"),
+        "the result is printed: {stdout}"
+    );
+    // `dexec devnet` deposits 100 000 RLC for every dev account; the dataset owner's account
+    // is the last one shown
+    let free = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("free"))
+        .last()
+        .map(str::trim)
+        .unwrap_or_default();
+    assert_eq!(free, "100002 RLC", "{stdout}");
+}
+
+/// apps/thumbnail/README.md's devnet block, verbatim: the requester's own picture as a
+/// dataset, a 64x64 thumbnail rendered by ImageMagick in a container.
+#[test]
+fn the_thumbnail_readme_runs_on_the_devnet() {
+    let test = "the_thumbnail_readme_runs_on_the_devnet";
+    if !ready(test) || !base_image(test, "localhost/dexec/imagemagick:bookworm") {
+        return;
+    }
+    let Some(run) = crate::quickstart::run_doc_block(
+        "apps/thumbnail/README.md",
+        "## Run it on the devnet",
+        &|dir| copy_example("thumbnail", dir),
+        std::time::Duration::from_secs(300),
+    ) else {
+        return;
+    };
+    run.assert_success(&["devnet.log", "scheduler.log", "worker.log"]);
+    let png = std::fs::read(run.work.join("result/thumbnail.png")).expect("thumbnail.png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: width and height, big-endian, at bytes 16..24
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (64, 40));
+}
