@@ -65,12 +65,12 @@ test-contracts: contracts
 # filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
 # nextest does not run doctests: `cargo test --doc` runs them after. The market's OpenAPI test
 # drives it with schemathesis (.tools/venv, bootstrap-python): required here, as PostgreSQL is.
-test-rust: bootstrap bootstrap-python apps
+test-rust: bootstrap bootstrap-python apps images
 	@echo "== make test: building the workspace and its tests (the first build takes about 15 minutes on 2 cores; cargo shows each crate), then running them =="
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_REQUIRE_NAMESPACES=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_REQUIRE_NAMESPACES=1 DEXEC_TEST_REQUIRE_CONTAINERS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
 		DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 $(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 		$(CARGO) test --workspace --doc; \
 	else \

@@ -2,6 +2,8 @@
 //! its manifest digest as checksum) and `app check-determinism` (two runs compared). The probe
 //! image (`dexec_runtime::oci::probe_archive`) is the app.
 
+#![allow(clippy::unwrap_used)]
+
 use crate::dexec;
 
 fn ready(test: &str) -> bool {
@@ -181,8 +183,8 @@ fn the_sklearn_readme_runs_on_a_dataset_bought_on_the_market() {
     // is the last one shown
     let free = stdout
         .lines()
-        .filter_map(|l| l.strip_prefix("free"))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("free"))
         .map(str::trim)
         .unwrap_or_default();
     assert_eq!(free, "100002 RLC", "{stdout}");

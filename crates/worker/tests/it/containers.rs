@@ -154,10 +154,10 @@ async fn hostile_containers_are_contained_and_the_worker_keeps_serving() {
 async fn containers_without_an_engine_are_refused_at_start() {
     let pool = Pool::start(PoolOptions::default()).await;
     std::env::set_var("DEXEC_PODMAN", "/nonexistent/podman");
-    let refused = dexec_worker::start(container_worker(&pool, FIRST_WORKER), async {})
-        .await
-        .err()
-        .expect("refused");
+    let refused = match dexec_worker::start(container_worker(&pool, FIRST_WORKER), async {}).await {
+        Ok(_) => panic!("a worker started with --containers and no engine"),
+        Err(e) => e,
+    };
     std::env::remove_var("DEXEC_PODMAN");
     let said = refused.to_string();
     assert!(
