@@ -17,14 +17,19 @@ use super::tx_line;
 
 /// Long help of `dexec app`.
 pub const APP_ABOUT: &str = "\
-Register and manage apps: WebAssembly modules that workers run.
+Register and manage apps: WebAssembly modules or container images that workers run.
 
 An app is an ERC-721 token of the app registry; its address is its id. Its metadata (name,
-type WASM, multiaddr = where workers fetch the module, checksum = sha256 of the module,
-mrenclave for TEE apps) is fixed at registration: a new version is a new app. Registering the
-same metadata twice is harmless and gives the same address. A module given with --wasm is
-checked first (valid WebAssembly, only WASI preview 1 imports, a `_start` export): one that
-cannot run is refused, since every run of it would be a paid error.
+type WASM or OCI, multiaddr = where workers fetch the module or image archive, checksum =
+sha256 of the module or the image's manifest digest, mrenclave for TEE apps) is fixed at
+registration: a new version is a new app. Registering the same metadata twice is harmless and
+gives the same address. A module given with --wasm is checked first (valid WebAssembly, only
+WASI preview 1 imports, a `_start` export): one that cannot run is refused, since every run of
+it would be a paid error. An image archive given with --oci is checked blob by blob.
+
+Container apps (type OCI) run on workers started with --containers; their requests carry the
+`container` tag. `dexec app build --oci DIR` builds one from a Containerfile, and
+`dexec app check-determinism` runs it twice before you publish (docs/runtime.md).
 
 Examples ship inside dexec: `--example hello` (or pi, wordcount, pricefeed) writes ./hello.wasm and uses it.
 
