@@ -154,18 +154,16 @@ pub fn run(config: &BenchConfig) -> Result<RuntimeBench, BenchError> {
 
     let args = config.pi_iterations.to_string();
     run(&pi, "1000", &out)?; // compile once, outside the timings
+                             // WebAssembly and native runs alternate: on a shared machine a slow spell then weighs on
+                             // both sides, not on one
+    let native_out = scratch.path("native");
     let mut wasm = Vec::new();
+    let mut native = Vec::new();
     let mut pi_fuel = 0;
     for _ in 0..config.ratio_runs.max(1) {
         let (elapsed, fuel) = run(&pi, &args, &out)?;
         wasm.push(elapsed);
         pi_fuel = fuel;
-    }
-    let wasm_result = read_text(&out.join("result.txt"))?;
-
-    let native_out = scratch.path("native");
-    let mut native = Vec::new();
-    for _ in 0..config.ratio_runs.max(1) {
         reset_dir(&native_out)?;
         let started = Instant::now();
         let status = Command::new(&native_pi)
@@ -185,6 +183,7 @@ pub fn run(config: &BenchConfig) -> Result<RuntimeBench, BenchError> {
             });
         }
     }
+    let wasm_result = read_text(&out.join("result.txt"))?;
     let native_result = read_text(&native_out.join("result.txt"))?;
     if wasm_result != native_result {
         return Err(BenchError::Mismatch {
