@@ -165,6 +165,8 @@ pub enum EngineError {
 pub struct Engine {
     program: PathBuf,
     global: Vec<String>,
+    /// Where loaded app images are tagged ([`APP_IMAGE_REPO`] by default).
+    app_repo: String,
     /// How much of stdout and of stderr to keep per run.
     pub stdio_capture_bytes: usize,
 }
@@ -186,8 +188,20 @@ impl Engine {
             global: ["--runtime", "runc", "--cgroup-manager=cgroupfs"]
                 .map(str::to_owned)
                 .to_vec(),
+            app_repo: APP_IMAGE_REPO.to_owned(),
             stdio_capture_bytes: 64 << 10,
         }
+    }
+
+    /// This engine with app images tagged under `repo` (and pruned only there): for hosts
+    /// where several workers (or tests) must not prune each other's images.
+    pub fn with_app_repo(mut self, repo: impl Into<String>) -> Self {
+        self.app_repo = repo.into();
+        self
+    }
+
+    fn app_tag(&self, manifest: [u8; 32]) -> String {
+        format!("{}:{}", self.app_repo, hex::encode(manifest))
     }
 
     fn command(&self) -> Command {
@@ -270,7 +284,7 @@ impl Engine {
 
     /// The image loaded for the app whose checksum is `manifest`, if this host has it.
     pub async fn app_image(&self, manifest: [u8; 32]) -> Option<String> {
-        let tag = app_tag(manifest);
+        let tag = self.app_tag(manifest);
         self.call(&["image", "inspect", "--format", "{{.Id}}", &tag])
             .await
             .ok()
@@ -298,7 +312,7 @@ impl Engine {
         let archive = path.display().to_string();
         self.call(&["load", "--quiet", "--input", &archive]).await?;
         let id = info.image_id();
-        self.call(&["tag", &id, &app_tag(manifest)]).await?;
+        self.call(&["tag", &id, &self.app_tag(manifest)]).await?;
         Ok(id)
     }
 
@@ -316,7 +330,7 @@ impl Engine {
             #[serde(rename = "Names", default)]
             names: Option<Vec<String>>,
         }
-        let filter = format!("reference={APP_IMAGE_REPO}");
+        let filter = format!("reference={}", self.app_repo);
         let listed = self
             .call(&["images", "--format", "json", "--filter", &filter])
             .await?;
@@ -334,7 +348,7 @@ impl Engine {
                 continue;
             }
             for name in image.names.iter().flatten() {
-                if name.starts_with(APP_IMAGE_REPO) {
+                if name.starts_with(&format!("{}:", self.app_repo)) {
                     // refused while a container uses it: kept for now
                     if self.call(&["rmi", name]).await.is_ok() {
                         removed += 1;
@@ -544,10 +558,6 @@ impl Engine {
 
 /// Bytes below the tmpfs size still counted as full (tmpfs rounds to pages).
 const FULL_MARGIN: u64 = 1 << 20;
-
-fn app_tag(manifest: [u8; 32]) -> String {
-    format!("{APP_IMAGE_REPO}:{}", hex::encode(manifest))
-}
 
 fn digest_of(image: &str) -> [u8; 32] {
     let mut out = [0u8; 32];

@@ -168,3 +168,45 @@ async fn containers_without_an_engine_are_refused_at_start() {
         "{said}"
     );
 }
+
+/// App images past the cache's size go oldest first, never the one just loaded: two app
+/// archives loaded, a bound smaller than both, and only the newer one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_images_are_pruned_oldest_first() {
+    if !containers_ready("app_images_are_pruned_oldest_first").await {
+        return;
+    }
+    // its own repository: pruning never touches the images of tests running beside it
+    let engine = dexec_runtime::oci::Engine::podman().with_app_repo("localhost/dexec-prune-test");
+    let dir = tempfile::tempdir().unwrap();
+    let mut loaded = Vec::new();
+    // two images no other test uses: their files differ from the probe's
+    for name in ["prune-a", "prune-b"] {
+        let archive =
+            archive::write_single_layer(&[(name, 0o644, name.as_bytes())], &["/nothing"], name)
+                .unwrap();
+        let info = archive::verify(&archive[..], None).unwrap();
+        let path = dir.path().join(format!("{name}.tar"));
+        std::fs::write(&path, &archive).unwrap();
+        let id = engine.load_app(&path, info.manifest_digest).await.unwrap();
+        assert_eq!(
+            engine.app_image(info.manifest_digest).await.as_deref(),
+            Some(id.as_str())
+        );
+        loaded.push((info.manifest_digest, id));
+        // podman's creation times have a one-second grain
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let (older, newer) = (&loaded[0], &loaded[1]);
+    let removed = engine.prune(0, &newer.1).await.unwrap();
+    assert!(removed >= 1, "removed {removed}");
+    assert_eq!(
+        engine.app_image(older.0).await,
+        None,
+        "the older image is gone"
+    );
+    assert!(
+        engine.app_image(newer.0).await.is_some(),
+        "the kept one stays"
+    );
+}
