@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the example apps need (clang → wasm32-wasi, wasi-libc, native gcc).
+# Install the Debian packages the example apps need (clang → wasm32-wasi, wasi-libc, native gcc),
+# or the packages named as arguments (scripts/bootstrap-containers.sh).
 # Idempotent: checks each package with `dpkg -s` first and runs `apt-get update` only when
-# something is missing. Uses sudo only when not root.
+# something is missing. Recommends are not installed. Uses sudo only when not root.
 set -euo pipefail
 
 PACKAGES=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 gcc libc6-dev make)
+if [ "$#" -gt 0 ]; then
+	PACKAGES=("$@")
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::dexec;
+use crate::quickstart::BlockRun;
 
 fn ready(test: &str) -> bool {
     tokio::runtime::Runtime::new()
@@ -147,24 +148,35 @@ fn copy_example(name: &str, dir: &std::path::Path) {
     assert!(status.success(), "copy {}", from.display());
 }
 
+/// `apps/<name>/README.md`'s devnet block, verbatim, in a folder holding a copy of the app (as
+/// the README says), once its base image is here; it must succeed. `None`: skipped, visibly.
+fn run_example(test: &str, name: &str, base: &str, limit_secs: u64) -> Option<BlockRun> {
+    if !ready(test) || !base_image(test, base) {
+        return None;
+    }
+    let run = crate::quickstart::run_doc_block(
+        &format!("apps/{name}/README.md"),
+        "## Run it on the devnet",
+        &|dir| copy_example(name, dir),
+        std::time::Duration::from_secs(limit_secs),
+    )?;
+    run.assert_success(&["devnet.log", "scheduler.log", "worker.log"]);
+    Some(run)
+}
+
 /// apps/sklearn/README.md's devnet block, verbatim: the app built with podman and sold by its
 /// provider, the dataset sold at 2 RLC on the market by its owner, a container pool, and the
 /// requester's run of the app on that dataset whose verified result is the model's accuracy.
 #[test]
 fn the_sklearn_readme_runs_on_a_dataset_bought_on_the_market() {
-    let test = "the_sklearn_readme_runs_on_a_dataset_bought_on_the_market";
-    if !ready(test) || !base_image(test, "localhost/dexec/python:bookworm") {
-        return;
-    }
-    let Some(run) = crate::quickstart::run_doc_block(
-        "apps/sklearn/README.md",
-        "## Run it on the devnet",
-        &|dir| copy_example("sklearn", dir),
-        std::time::Duration::from_secs(420),
+    let Some(run) = run_example(
+        "the_sklearn_readme_runs_on_a_dataset_bought_on_the_market",
+        "sklearn",
+        "localhost/dexec/python:bookworm",
+        420,
     ) else {
         return;
     };
-    run.assert_success(&["devnet.log", "scheduler.log", "worker.log"]);
     let report: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.work.join("result/accuracy.json")).expect("accuracy.json"),
     )
@@ -194,19 +206,14 @@ fn the_sklearn_readme_runs_on_a_dataset_bought_on_the_market() {
 /// dataset, a 64x64 thumbnail rendered by ImageMagick in a container.
 #[test]
 fn the_thumbnail_readme_runs_on_the_devnet() {
-    let test = "the_thumbnail_readme_runs_on_the_devnet";
-    if !ready(test) || !base_image(test, "localhost/dexec/imagemagick:bookworm") {
-        return;
-    }
-    let Some(run) = crate::quickstart::run_doc_block(
-        "apps/thumbnail/README.md",
-        "## Run it on the devnet",
-        &|dir| copy_example("thumbnail", dir),
-        std::time::Duration::from_secs(300),
+    let Some(run) = run_example(
+        "the_thumbnail_readme_runs_on_the_devnet",
+        "thumbnail",
+        "localhost/dexec/imagemagick:bookworm",
+        300,
     ) else {
         return;
     };
-    run.assert_success(&["devnet.log", "scheduler.log", "worker.log"]);
     let png = std::fs::read(run.work.join("result/thumbnail.png")).expect("thumbnail.png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // IHDR: width and height, big-endian, at bytes 16..24

@@ -207,7 +207,22 @@ pub async fn await_value(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let latency_s = filled.started.elapsed().as_secs_f64();
-    let gas = gas_of(client, requested, deal).await?;
+    // the value is on chain: the update is done whatever its accounting does; a node that
+    // fails to answer for the receipts is asked again, then the gas is told as unknown (0)
+    let mut gas = UpdateGas::default();
+    for attempt in 1..=3 {
+        match gas_of(client, requested, deal).await {
+            Ok(measured) => {
+                gas = measured;
+                break;
+            }
+            Err(e) if attempt == 3 => eprintln!(
+                "the gas of task {} is unknown (the node did not give its receipts: {e})",
+                requested.task_id
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
     Ok(Updated {
         cost: filled.cost(),
         deal_id: deal.deal_id,
