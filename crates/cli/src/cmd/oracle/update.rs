@@ -185,6 +185,12 @@ pub async fn await_value(
                 )))
             }
             TaskStatus::Completed => {
+                // the value was read before the task's status: the finalizing transaction may
+                // have landed between the two reads
+                let value = client.feed_value(feed, id).await?;
+                if value.task_id == requested.task_id {
+                    break value;
+                }
                 // the callback came in the finalizing transaction: the feed ignored the result
                 return Err(Fail::refused(format!(
                     "task {} completed but the feed kept its previous value: the result was \
