@@ -140,30 +140,19 @@ pub async fn run(args: Args) -> eyre::Result<()> {
     Ok(())
 }
 
+/// A figure: its name, its value, and the value printed with `decimals` decimals.
+fn fig(name: &'static str, value: f64, decimals: usize) -> (&'static str, f64, String) {
+    (name, value, format!("{value:.decimals$}"))
+}
+
 /// `(name, value, printed value)` of every figure, in table order.
 fn figures(b: &RuntimeBench) -> Vec<(&'static str, f64, String)> {
     vec![
-        (
-            "cold_start_ms",
-            b.cold_start_ms,
-            format!("{:.2}", b.cold_start_ms),
-        ),
-        (
-            "warm_start_ms",
-            b.warm_start_ms,
-            format!("{:.3}", b.warm_start_ms),
-        ),
-        ("pi_wasm_ms", b.pi_wasm_ms, format!("{:.1}", b.pi_wasm_ms)),
-        (
-            "pi_native_ms",
-            b.pi_native_ms,
-            format!("{:.1}", b.pi_native_ms),
-        ),
-        (
-            "wasm_vs_native_ratio",
-            b.wasm_vs_native_ratio,
-            format!("{:.3}", b.wasm_vs_native_ratio),
-        ),
+        fig("cold_start_ms", b.cold_start_ms, 2),
+        fig("warm_start_ms", b.warm_start_ms, 3),
+        fig("pi_wasm_ms", b.pi_wasm_ms, 1),
+        fig("pi_native_ms", b.pi_native_ms, 1),
+        fig("wasm_vs_native_ratio", b.wasm_vs_native_ratio, 3),
         (
             "fuel_per_second",
             b.fuel_per_second,
@@ -177,31 +166,11 @@ fn figures(b: &RuntimeBench) -> Vec<(&'static str, f64, String)> {
 /// The container figures, in table order.
 fn oci_figures(b: &dexec_runtime::oci::bench::OciBench) -> Vec<(&'static str, f64, String)> {
     vec![
-        (
-            "oci_cold_start_ms",
-            b.oci_cold_start_ms,
-            format!("{:.1}", b.oci_cold_start_ms),
-        ),
-        (
-            "pi_container_ms",
-            b.pi_container_ms,
-            format!("{:.1}", b.pi_container_ms),
-        ),
-        (
-            "pi_static_native_ms",
-            b.pi_static_native_ms,
-            format!("{:.1}", b.pi_static_native_ms),
-        ),
-        (
-            "oci_vs_native_ratio",
-            b.oci_vs_native_ratio,
-            format!("{:.3}", b.oci_vs_native_ratio),
-        ),
-        (
-            "oci_vs_native_with_start",
-            b.oci_vs_native_with_start,
-            format!("{:.3}", b.oci_vs_native_with_start),
-        ),
+        fig("oci_cold_start_ms", b.oci_cold_start_ms, 1),
+        fig("pi_container_ms", b.pi_container_ms, 1),
+        fig("pi_static_native_ms", b.pi_static_native_ms, 1),
+        fig("oci_vs_native_ratio", b.oci_vs_native_ratio, 3),
+        fig("oci_vs_native_with_start", b.oci_vs_native_with_start, 3),
     ]
 }
 
