@@ -347,14 +347,18 @@ impl Engine {
             if image.id.trim_start_matches("sha256:") == keep {
                 continue;
             }
+            // every app tag of it (one image can be several apps' manifests); refused while
+            // a container uses it, so it is kept for now
+            let prefix = format!("{}:", self.app_repo);
+            let mut untagged = true;
             for name in image.names.iter().flatten() {
-                if name.starts_with(&format!("{}:", self.app_repo)) {
-                    // refused while a container uses it: kept for now
-                    if self.call(&["rmi", name]).await.is_ok() {
-                        removed += 1;
-                        total = total.saturating_sub(image.size);
-                    }
+                if name.starts_with(&prefix) {
+                    untagged &= self.call(&["rmi", name]).await.is_ok();
                 }
+            }
+            if untagged {
+                removed += 1;
+                total = total.saturating_sub(image.size);
             }
         }
         Ok(removed)
