@@ -248,9 +248,23 @@ impl Client {
                 self.chain_id()
             )]));
         }
+        use alloy::providers::Provider;
         let contract = PriceFeedOracle::new(feed, self.provider());
-        let value = contract.valueFor(id).call().await.map_err(contract_err)?;
-        let latest = contract.latest(id).call().await.map_err(contract_err)?;
+        // both reads at one block: a finalization landing between them would pair the new
+        // task id with the previous value
+        let at = alloy::eips::BlockId::number(self.provider().get_block_number().await?);
+        let value = contract
+            .valueFor(id)
+            .call()
+            .block(at)
+            .await
+            .map_err(contract_err)?;
+        let latest = contract
+            .latest(id)
+            .call()
+            .block(at)
+            .await
+            .map_err(contract_err)?;
         Ok(FeedValue {
             value: value.value,
             timestamp: value.timestamp.saturating_to(),
