@@ -39,6 +39,9 @@ pub(crate) struct TaskRow {
     pub consensus: Option<B256>,
     pub result_digest: Option<B256>,
     pub results: Option<String>,
+    /// When its status last changed (ms, the database's clock): for a pending task its
+    /// arrival, for a revealing task when consensus was reached.
+    pub updated_at: i64,
 }
 
 /// A replicate as stored.
@@ -251,11 +254,12 @@ impl Db {
             consensus: opt("consensus", r.get(4))?,
             result_digest: opt("digest", r.get(5))?,
             results: r.get(6),
+            updated_at: r.get(7),
         })
     }
 
     const TASK_COLUMNS: &'static str =
-        "task_id, deal_id, idx, status, consensus, result_digest, results";
+        "task_id, deal_id, idx, status, consensus, result_digest, results, updated_at";
 
     pub async fn task(&self, task_id: &B256) -> Result<Option<TaskRow>> {
         let row = sqlx::query(&format!(
@@ -560,6 +564,15 @@ impl Db {
             query = query.bind(s.as_str());
         }
         Ok(query.execute(&self.pool).await?.rows_affected() > 0)
+    }
+
+    /// Number of replicates by status (metrics).
+    pub async fn replicate_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) FROM replicates GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// Number of tasks by status (health and metrics).

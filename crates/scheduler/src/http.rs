@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dexec_service::http::no_route;
+use dexec_service::metrics::{Health, HttpMetrics};
 use serde::Deserialize;
 
 use crate::api::{
@@ -21,7 +22,7 @@ use crate::service::Scheduler;
 type AppState = Arc<Scheduler>;
 
 /// The routes, for the answer to a path none of them knows.
-const ROUTES: &str = "GET /health, GET /workers/challenge, POST /workers/register, \
+const ROUTES: &str = "GET /health, GET /metrics, GET /workers/challenge, POST /workers/register, \
     POST /workers/{address}/heartbeat, POST /workers/{address}/next, \
     POST /workers/{address}/replicates/{taskId}, GET /tasks/{taskId}, GET /requests and \
     GET /requests/{hash}";
@@ -29,6 +30,7 @@ const ROUTES: &str = "GET /health, GET /workers/challenge, POST /workers/registe
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/workers/challenge", get(challenge))
         .route("/workers/register", post(register))
         .route("/workers/{address}/heartbeat", post(heartbeat))
@@ -38,6 +40,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/requests", get(requests))
         .route("/requests/{hash}", get(request))
         .fallback(|| async { no_route("scheduler", ROUTES) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.http.clone(),
+            HttpMetrics::layer,
+        ))
         .with_state(state)
 }
 
@@ -53,26 +59,57 @@ fn address(s: &str) -> Result<Address> {
         .map_err(|_| Error::BadRequest(format!("{s:?} is not an address")))
 }
 
-async fn health(State(s): State<AppState>) -> Result<Json<serde_json::Value>> {
+/// Whether the scheduler does its work, and if not why (503); its figures either way.
+async fn health(State(s): State<AppState>) -> Response {
+    let mut health = Health::new();
     let (alive, registered) = s.worker_count();
-    let tasks: serde_json::Map<String, serde_json::Value> =
-        s.db.task_counts()
-            .await?
-            .into_iter()
-            .map(|(status, n)| (status, n.into()))
-            .collect();
-    Ok(Json(serde_json::json!({
-        "status": "ok",
-        "workerpool": s.config.workerpool,
-        "scheduler": s.owner(),
-        "nextBlock": s.next_block(),
-        "workers": { "alive": alive, "registered": registered },
-        "tasks": tasks,
-        "cachedDeals": s.cached_deals(),
-        "offer": s.config.offer.is_some().then(|| s.offer.counts()),
-        "fill": s.config.fill_interval.is_some().then(|| s.fills.counts()),
-        "batches": s.batch_counts(),
-    })))
+    match s.db.task_counts().await {
+        Ok(counts) => {
+            let tasks: serde_json::Map<String, serde_json::Value> = counts
+                .into_iter()
+                .map(|(status, n)| (status, n.into()))
+                .collect();
+            health.detail("tasks", tasks);
+        }
+        Err(e) => health.unhealthy(format!("the database does not answer: {e}")),
+    }
+    let since = s.metrics.ticks.since_ok();
+    if since > crate::metrics::TICK_STALE {
+        health.unhealthy(format!(
+            "no tick has succeeded for {} s: the scheduler neither sees new deals nor settles \
+             results (is the chain's RPC node up? the error is in the log)",
+            since.as_secs()
+        ));
+    }
+    health.detail("workerpool", s.config.workerpool.to_string());
+    health.detail("scheduler", s.owner().to_string());
+    health.detail("nextBlock", s.next_block());
+    health.detail(
+        "workers",
+        serde_json::json!({ "alive": alive, "registered": registered }),
+    );
+    health.detail("cachedDeals", s.cached_deals());
+    let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or_default();
+    health.detail(
+        "offer",
+        json(serde_json::to_value(
+            s.config.offer.is_some().then(|| s.offer.counts()),
+        )),
+    );
+    health.detail(
+        "fill",
+        json(serde_json::to_value(
+            s.config.fill_interval.is_some().then(|| s.fills.counts()),
+        )),
+    );
+    health.detail("batches", json(serde_json::to_value(s.batch_counts())));
+    health.into_response()
+}
+
+/// The Prometheus metrics, counted now.
+async fn metrics(State(s): State<AppState>) -> Result<Response> {
+    s.refresh_metrics().await?;
+    Ok(dexec_service::metrics::render(&s.metrics.registry))
 }
 
 /// The market's request orders the fill loop looked at, most recently decided first, each

@@ -26,6 +26,7 @@ mod error;
 pub mod fill;
 mod heartbeat;
 mod http;
+mod metrics;
 pub mod offer;
 mod service;
 pub mod state;
@@ -129,6 +130,7 @@ where
                             }
                         }
                         Ok(_) => {
+                            scheduler.metrics.ticks.ok();
                             if let Say::Recovered { failures, lasted } = failing.success() {
                                 tracing::info!(target: "scheduler", failures, lasted_s = lasted.as_secs(), "ticks work again");
                             }

@@ -305,6 +305,7 @@ pub struct EventFollower {
     next: u64,
     confirmations: u64,
     max_range: u64,
+    head: Option<u64>,
 }
 
 impl EventFollower {
@@ -315,6 +316,7 @@ impl EventFollower {
             next: from_block,
             confirmations: 0,
             max_range: 5_000,
+            head: None,
         }
     }
 
@@ -335,10 +337,22 @@ impl EventFollower {
         self.next
     }
 
+    /// The chain's head at the last poll (none before the first).
+    pub fn head(&self) -> Option<u64> {
+        self.head
+    }
+
+    /// Blocks at or below the head not processed yet (the confirmation depth included): 0
+    /// when every block up to the head was returned.
+    pub fn lag(&self) -> Option<u64> {
+        self.head.map(|head| (head + 1).saturating_sub(self.next))
+    }
+
     /// Events of the next confirmed block range (empty when there is no new confirmed block).
     /// On an RPC error nothing is consumed: call again.
     pub async fn poll(&mut self) -> Result<Vec<HubLog>> {
         let head = self.client.block_number().await?;
+        self.head = Some(head);
         let Some(safe) = head.checked_sub(self.confirmations) else {
             return Ok(Vec::new());
         };

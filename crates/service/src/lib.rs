@@ -10,6 +10,9 @@
 //! - [`http`] (feature `http`): the one JSON error body `{"error": "<sentence>"}`, the one
 //!   error-to-response rule (a 5xx is logged once, the caller gets a sentence without
 //!   internals), the health route, and serving a router until shutdown.
+//! - [`metrics`] (feature `http`): one Prometheus registry per service (`dexec_*` names), the
+//!   HTTP request metrics every router gets, `/metrics` in the OpenMetrics text format, and
+//!   [`metrics::Health`], the health answer that says why a service is unhealthy (503).
 //! - [`lock`]: one process per state directory ([`StateLock`], a kernel lock that dies with
 //!   its process).
 //! - [`log`]: the tracing subscriber, set up in one place.
@@ -26,6 +29,8 @@ pub mod db;
 pub mod http;
 pub mod lock;
 pub mod log;
+#[cfg(feature = "http")]
+pub mod metrics;
 pub mod shutdown;
 
 pub use args::{ChainArgs, DbArgs, ListenArgs, LogArgs, LogFormat, WalletArgs};

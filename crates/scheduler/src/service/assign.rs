@@ -158,6 +158,10 @@ impl Scheduler {
             self.db
                 .transition_task(&task.task_id, &[Ts::Pending], Ts::Running)
                 .await?;
+            self.metrics.assigned.inc();
+            if task.status == Ts::Pending {
+                self.metrics.first_assigned(task.updated_at);
+            }
             let assignment = self.assignment(&ctx, &task, worker)?;
             tracing::info!(target: "scheduler::assign", task = %task.task_id, %worker, name = %me.name, mode = ?assignment.mode, "replicate assigned");
             return Ok(Some(assignment));

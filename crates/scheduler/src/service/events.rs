@@ -29,6 +29,9 @@ impl Scheduler {
     pub async fn tick(&self, follower: &mut EventFollower) -> Result<()> {
         loop {
             let logs = follower.poll().await?;
+            if let Some(lag) = follower.lag() {
+                self.metrics.set_chain_lag(lag);
+            }
             let empty = logs.is_empty();
             for log in logs {
                 self.on_event(log.block, log.event).await?;

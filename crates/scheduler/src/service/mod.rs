@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::db::{Db, DealRow};
 use crate::error::{Error, Result};
 use crate::offer::OfferStats;
-use crate::state::TaskStatus;
+use crate::state::{ReplicateStatus as Rs, TaskStatus};
 
 pub(crate) use settle::BatchCounts;
 
@@ -144,6 +144,8 @@ pub(crate) struct Scheduler {
     chain_time: AtomicU64,
     /// First block whose events are not processed yet.
     next_block: AtomicU64,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: crate::metrics::SchedulerMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -177,6 +179,7 @@ impl Scheduler {
             work: Notify::new(),
             chain_time: AtomicU64::new(now),
             next_block: AtomicU64::new(next),
+            metrics: crate::metrics::SchedulerMetrics::new(),
         }))
     }
 
@@ -229,6 +232,32 @@ impl Scheduler {
             duration: lock(&self.durations).estimate(),
             next_block: self.next_block(),
         })
+    }
+
+    /// What a scrape of `GET /metrics` shows, measured now.
+    pub(crate) async fn refresh_metrics(&self) -> Result<()> {
+        let tasks = self.db.task_counts().await?;
+        let replicates = self.db.replicate_counts().await?;
+        let busy = replicates
+            .iter()
+            .filter(|(status, _)| Rs::LIVE.iter().any(|l| l.as_str() == status))
+            .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
+            .sum();
+        let (registered, alive, slots) = {
+            let workers = lock(&self.workers);
+            let alive: Vec<_> = workers.values().filter(|w| !w.lost).collect();
+            let slots = alive.iter().map(|w| w.caps.max_concurrent as usize).sum();
+            (workers.len(), alive.len(), slots)
+        };
+        self.metrics.set_state(&crate::metrics::StateCounts {
+            tasks,
+            replicates,
+            registered,
+            alive,
+            slots,
+            busy,
+        });
+        Ok(())
     }
 
     /// The batch counters, for `GET /health`.

@@ -170,8 +170,11 @@ impl Scheduler {
             if view.reveals == 0 {
                 if now >= reveal_deadline && now < ctx.deal().contribution_deadline() {
                     tracing::warn!(target: "scheduler::consensus", task = %task.task_id, "no winner revealed: reopening");
-                    if let Err(e) = self.client.reopen(&ctx.task(task.index)?).await {
-                        tracing::warn!(target: "scheduler::consensus", task = %task.task_id, error = %e, "reopen failed");
+                    match self.client.reopen(&ctx.task(task.index)?).await {
+                        Ok(outcome) => self.metrics.gas_spent("reopen", outcome.gas_used),
+                        Err(e) => {
+                            tracing::warn!(target: "scheduler::consensus", task = %task.task_id, error = %e, "reopen failed")
+                        }
                     }
                 }
                 continue;
@@ -210,7 +213,9 @@ impl Scheduler {
                 )
                 .await;
             match finalized {
-                Ok(_) => {
+                Ok(outcome) => {
+                    self.metrics.gas_spent("finalize", outcome.gas_used);
+                    self.metrics.settled("finalize", task.updated_at);
                     self.db
                         .complete_task(&task.task_id, &digest, &results)
                         .await?;
@@ -319,6 +324,11 @@ impl Scheduler {
                 match pending.get_receipt().await {
                     Ok(receipt) if receipt.status() => {
                         tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = batch.len(), gas = receipt.gas_used, "results pushed");
+                        self.metrics.gas_spent("pushResults", receipt.gas_used);
+                        for (_, held) in &batch {
+                            // held since the worker's report
+                            self.metrics.settled("pushResults", held.updated_at);
+                        }
                         let pushed: Vec<_> = batch
                             .iter()
                             .map(|(t, r)| {
@@ -383,7 +393,8 @@ impl Scheduler {
                 continue;
             }
             match self.client.claim(&ctx.task(task.index)?).await {
-                Ok(_) => {
+                Ok(outcome) => {
+                    self.metrics.gas_spent("claim", outcome.gas_used);
                     self.db.set_task_status(&task.task_id, Ts::Failed).await?;
                 }
                 Err(e) => {
@@ -399,7 +410,8 @@ impl Scheduler {
             // (settled meanwhile, or a contributor arrived) does not hold back the others
             while let Some(chunk) = queue.pop() {
                 match self.client.claim_batch(&ctx.terms, &chunk).await {
-                    Ok(_) => {
+                    Ok(outcome) => {
+                        self.metrics.gas_spent("claimBatch", outcome.gas_used);
                         for i in &chunk {
                             let id = dexec_primitives::task_id(deal_id, *i);
                             self.db.set_task_status(&id, Ts::Failed).await?;

@@ -1,0 +1,167 @@
+//! The scheduler's Prometheus metrics (`GET /metrics`) and what `GET /health` checks.
+
+use dexec_service::metrics::{
+    latency_family, latency_histogram, registry, set_counts, ByOp, ByStatus, Counter, Family,
+    Freshness, Gauge, Histogram, HttpMetrics, LatencyFamily, Registry,
+};
+
+use crate::state::{ReplicateStatus, TaskStatus};
+
+/// Past this long without a successful tick (events read, settlement done), the scheduler
+/// is unhealthy: it neither sees new deals nor settles what its workers computed.
+pub(crate) const TICK_STALE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every metric the scheduler exports.
+pub(crate) struct SchedulerMetrics {
+    pub registry: Registry,
+    pub http: HttpMetrics,
+    tasks: Family<ByStatus, Gauge>,
+    replicates: Family<ByStatus, Gauge>,
+    workers: Family<ByStatus, Gauge>,
+    slots: Family<ByStatus, Gauge>,
+    chain_lag: Gauge,
+    /// Seconds from a task's arrival (its deal seen, or a reopen) to its first replicate
+    /// assigned.
+    pub assignment_latency: Histogram,
+    /// Seconds from a task ready to settle (consensus reached, or a result held) to its
+    /// settling transaction mined, by transaction (`finalize`, `pushResults`).
+    pub settlement_latency: LatencyFamily<ByOp>,
+    /// Gas of the scheduler's own transactions, by transaction.
+    pub gas: Family<ByOp, Counter>,
+    /// Replicates assigned.
+    pub assigned: Counter,
+    /// Successful ticks and how long ago the last one was.
+    pub ticks: Freshness,
+}
+
+impl SchedulerMetrics {
+    pub fn new() -> Self {
+        let mut registry = registry();
+        let http = HttpMetrics::register(&mut registry);
+        let tasks = Family::<ByStatus, Gauge>::default();
+        let replicates = Family::<ByStatus, Gauge>::default();
+        let workers = Family::<ByStatus, Gauge>::default();
+        let slots = Family::<ByStatus, Gauge>::default();
+        let chain_lag = Gauge::default();
+        let assignment_latency = latency_histogram();
+        let settlement_latency = latency_family::<ByOp>();
+        let gas = Family::<ByOp, Counter>::default();
+        let assigned = Counter::default();
+        registry.register(
+            "scheduler_tasks",
+            "Tasks of this workerpool's deals by status",
+            tasks.clone(),
+        );
+        registry.register(
+            "scheduler_replicates",
+            "Replicates by status",
+            replicates.clone(),
+        );
+        registry.register(
+            "scheduler_workers",
+            "Workers by state: registered, alive, lost",
+            workers.clone(),
+        );
+        registry.register(
+            "scheduler_worker_slots",
+            "Slots of the alive workers: total, and busy (a live replicate in each)",
+            slots.clone(),
+        );
+        registry.register(
+            "chain_lag_blocks",
+            "Blocks up to the chain's head whose events are not processed yet (confirmation depth included)",
+            chain_lag.clone(),
+        );
+        registry.register(
+            "scheduler_assignment_latency_seconds",
+            "From a task's arrival to its first replicate assigned",
+            assignment_latency.clone(),
+        );
+        registry.register(
+            "scheduler_settlement_latency_seconds",
+            "From a task ready to settle to its settling transaction mined, by transaction",
+            settlement_latency.clone(),
+        );
+        registry.register(
+            "gas_spent",
+            "Gas of this service's transactions, by transaction",
+            gas.clone(),
+        );
+        registry.register(
+            "scheduler_assigned_replicates",
+            "Replicates assigned to workers",
+            assigned.clone(),
+        );
+        Self {
+            registry,
+            http,
+            tasks,
+            replicates,
+            workers,
+            slots,
+            chain_lag,
+            assignment_latency,
+            settlement_latency,
+            gas,
+            assigned,
+            ticks: Freshness::default(),
+        }
+    }
+
+    /// The counts a scrape shows, measured now.
+    pub fn set_state(&self, state: &StateCounts) {
+        let task_names: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+        set_counts(&self.tasks, state.tasks.iter().cloned(), &task_names);
+        let replicate_names: Vec<&str> = ReplicateStatus::ALL.iter().map(|s| s.as_str()).collect();
+        set_counts(
+            &self.replicates,
+            state.replicates.iter().cloned(),
+            &replicate_names,
+        );
+        let gauge = |family: &Family<ByStatus, Gauge>, name: &str, n: usize| {
+            family
+                .get_or_create(&ByStatus::new(name))
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        };
+        gauge(&self.workers, "registered", state.registered);
+        gauge(&self.workers, "alive", state.alive);
+        gauge(&self.workers, "lost", state.registered - state.alive);
+        gauge(&self.slots, "total", state.slots);
+        gauge(&self.slots, "busy", state.busy);
+    }
+
+    /// Blocks not processed yet, after a poll of the chain.
+    pub fn set_chain_lag(&self, lag: u64) {
+        self.chain_lag.set(i64::try_from(lag).unwrap_or(i64::MAX));
+    }
+
+    /// Gas of one of the scheduler's transactions.
+    pub fn gas_spent(&self, op: &str, gas: u64) {
+        self.gas.get_or_create(&ByOp::new(op)).inc_by(gas);
+    }
+
+    /// A task's first replicate assigned, the task pending since `since_ms`.
+    pub fn first_assigned(&self, since_ms: i64) {
+        let ms = crate::db::now_ms().saturating_sub(since_ms).max(0);
+        self.assignment_latency.observe(ms as f64 / 1000.0);
+    }
+
+    /// A task settled by `op`, ready since `ready_at_ms` (the database's clock).
+    pub fn settled(&self, op: &str, ready_at_ms: i64) {
+        let ms = crate::db::now_ms().saturating_sub(ready_at_ms).max(0);
+        self.settlement_latency
+            .get_or_create(&ByOp::new(op))
+            .observe(ms as f64 / 1000.0);
+    }
+}
+
+/// What a scrape counts, read from the database and the worker registry.
+#[derive(Debug, Default)]
+pub(crate) struct StateCounts {
+    pub tasks: Vec<(String, i64)>,
+    pub replicates: Vec<(String, i64)>,
+    pub registered: usize,
+    pub alive: usize,
+    pub slots: usize,
+    pub busy: usize,
+}
