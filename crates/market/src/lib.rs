@@ -32,6 +32,7 @@ mod error;
 mod feed;
 mod limits;
 mod liveness;
+mod metrics;
 mod state;
 mod watcher;
 

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub heartbeats: crate::liveness::Heartbeats,
     pub stop: watch::Receiver<bool>,
     publication: AtomicI64,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: crate::metrics::MarketMetrics,
 }
 
 impl Shared {
@@ -64,6 +66,7 @@ impl Shared {
             feed,
             stop,
             publication: AtomicI64::new(0),
+            metrics: crate::metrics::MarketMetrics::new(),
         }
     }
 

@@ -46,7 +46,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
             let before = follower.next_block();
             let logs = match follower.poll().await {
-                Ok(logs) => logs,
+                Ok(logs) => {
+                    shared.metrics.watched.ok();
+                    if let Some(lag) = follower.lag() {
+                        shared.metrics.set_chain_lag(lag);
+                    }
+                    logs
+                }
                 Err(e) => {
                     tracing::warn!(target: "market::watcher", error = %e, retry_in = ?backoff, "cannot read events");
                     if pause(&mut stop, backoff).await {

@@ -11,6 +11,9 @@ use crate::state::{ReplicateStatus, TaskStatus};
 /// is unhealthy: it neither sees new deals nor settles what its workers computed.
 pub(crate) const TICK_STALE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The scheduler's settling transactions.
+const SETTLING: [&str; 2] = ["finalize", "pushResults"];
+
 /// Every metric the scheduler exports.
 pub(crate) struct SchedulerMetrics {
     pub registry: Registry,
@@ -92,6 +95,13 @@ impl SchedulerMetrics {
             "Replicates assigned to workers",
             assigned.clone(),
         );
+        // every series a dashboard reads exists from the start (at 0), not from its first event
+        for op in SETTLING {
+            let _ = settlement_latency.get_or_create(&ByOp::new(op));
+        }
+        for op in SETTLING.iter().chain(&["reopen", "claim", "claimBatch"]) {
+            let _ = gas.get_or_create(&ByOp::new(*op));
+        }
         Self {
             registry,
             http,

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use dexec_sdk::store::{blob_url, BlobId, BlobRef};
-use dexec_service::http::{error_response, health, json_error, ApiError};
+use dexec_service::http::{error_response, json_error, ApiError};
+use dexec_service::metrics::{Health, HttpMetrics};
 use url::Url;
 
 use crate::blobs::{BlobBody, BlobStore, PutOutcome};
@@ -22,18 +23,25 @@ pub(crate) struct AppState {
     pub(crate) store: BlobStore,
     /// Base of returned URLs, always ending with `/`.
     pub(crate) public_url: Url,
+    /// Prometheus metrics (`GET /metrics`).
+    pub(crate) metrics: std::sync::Arc<crate::metrics::StoreMetrics>,
 }
 
 /// The store's routes.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/blobs", put(put_blob))
         .route(
             "/blobs/{id}",
             put(put_blob_with_id).get(get_blob).head(head_blob),
         )
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.http.clone(),
+            HttpMetrics::layer,
+        ))
         .with_state(state)
 }
 
@@ -74,10 +82,27 @@ async fn no_route(uri: Uri) -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         format!(
-            "there is nothing at {}; the store serves /blobs and /health",
+            "there is nothing at {}; the store serves /blobs, /health and /metrics",
             uri.path()
         ),
     )
+}
+
+/// Whether the backend answers (a lookup of a blob nobody stores), and if not why (503).
+async fn health(State(state): State<AppState>) -> Response {
+    let mut health = Health::new();
+    // any id does: found or not found, the backend answered
+    match state.store.head(&BlobId::of(b"dexec health probe")).await {
+        Ok(_) | Err(Error::NotFound(_)) => {}
+        Err(e) => health.unhealthy(format!("the store's backend fails: {e}")),
+    }
+    health.detail("maxBlobSize", state.store.max_blob_size());
+    health.into_response()
+}
+
+/// The Prometheus metrics.
+async fn metrics(State(state): State<AppState>) -> Response {
+    dexec_service::metrics::render(&state.metrics.registry)
 }
 
 async fn put_blob(
@@ -113,8 +138,14 @@ async fn store_body(
         .put_stream(body.into_data_stream(), expected, declared)
         .await?;
     let status = match outcome {
-        PutOutcome::Created => StatusCode::CREATED,
-        PutOutcome::Existed => StatusCode::OK,
+        PutOutcome::Created => {
+            state.metrics.blob("created", Some("put"), size);
+            StatusCode::CREATED
+        }
+        PutOutcome::Existed => {
+            state.metrics.blob("existed", None, size);
+            StatusCode::OK
+        }
     };
     let url = blob_url(&state.public_url, &id);
     let mut response = (
@@ -139,6 +170,7 @@ async fn get_blob(
     let id: BlobId = id.parse()?;
     let blob = state.store.get(&id).await?;
     let size = blob.size();
+    state.metrics.blob("get", Some("get"), size);
     let body = match blob {
         BlobBody::Verified(bytes) => Body::from(bytes),
         BlobBody::Streaming { stream, .. } => Body::from_stream(stream),

@@ -31,6 +31,7 @@ mod blobs;
 mod config;
 mod error;
 mod http;
+mod metrics;
 
 use std::future::Future;
 
@@ -62,6 +63,7 @@ where
     let state = http::AppState {
         store,
         public_url: dexec_sdk::store::as_base(public_url),
+        metrics: std::sync::Arc::new(metrics::StoreMetrics::new()),
     };
     tracing::info!(target: "store::http", %addr, backend = ?config.backend, public_url = %state.public_url, max_blob_size = config.max_blob_size, "store listening");
     let app = http::router(state);

@@ -75,6 +75,10 @@ pub struct Args {
     /// Longest download, seconds.
     #[arg(long, default_value_t = 120)]
     pub download_timeout_secs: u64,
+    /// Serve Prometheus metrics (`/metrics`) and health (`/health`) on this address, e.g.
+    /// 127.0.0.1:9102 [default: none; the worker listens on nothing else].
+    #[arg(long, env = "DEXEC_WORKER_METRICS_LISTEN", value_name = "ADDRESS")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Fuel per task instead of the category's budget (private pools; every worker of the
     /// pool must use the same value or honest workers disagree).
     #[arg(long, hide = true)]
@@ -139,6 +143,8 @@ pub struct Config {
     pub poll_wait: Duration,
     /// How often to repeat a report while told to wait.
     pub report_interval: Duration,
+    /// Where `/metrics` and `/health` are served (none: not served).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -194,6 +200,7 @@ impl Config {
             dishonest: false,
             poll_wait: Duration::from_secs(1),
             report_interval: Duration::from_millis(200),
+            metrics_listen: None,
         }
     }
 
@@ -243,6 +250,7 @@ impl Config {
             dishonest: args.dishonest,
             poll_wait: Duration::from_secs(20),
             report_interval: Duration::from_secs(1),
+            metrics_listen: args.metrics_listen,
         })
     }
 }

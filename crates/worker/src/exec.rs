@@ -75,6 +75,8 @@ pub struct Executor {
     pub apps: AppCache,
     /// Container apps, when this worker runs them (`--containers`).
     pub containers: Option<Containers>,
+    /// Where runs are counted.
+    pub metrics: Arc<crate::metrics::WorkerMetrics>,
 }
 
 /// What runs a task: a WebAssembly module or a container image loaded in the engine.
@@ -396,6 +398,10 @@ impl Executor {
         let timeout = self
             .wall_clock_override
             .unwrap_or_else(|| wall_clock_limit_for_category(u64::from(deal.timeref)));
+        let runtime = match &app {
+            App::Wasm(_) => "wasm",
+            App::Image(_) => "oci",
+        };
         let run = match app {
             App::Wasm(wasm) => {
                 let mut job = Job::new(wasm, env, in_dir.to_path_buf(), out_dir.to_path_buf());
@@ -422,7 +428,16 @@ impl Executor {
             }
         };
         tracing::debug!(target: "worker::exec", task = %a.task_id, outcome = ?run.outcome, fuel = run.fuel_consumed, elapsed_ms = run.elapsed.as_millis() as u64, "app finished");
-        app_result(run, timeout)
+        let (elapsed, fuel) = (run.elapsed, run.fuel_consumed);
+        let result = app_result(run, timeout);
+        let outcome = match &result {
+            Ok(Ok(())) => "ok",
+            Ok(Err(_)) => "error-result",
+            Err(_) => "fault",
+        };
+        let fuel = (runtime == "wasm").then_some(fuel);
+        self.metrics.run(runtime, outcome, elapsed, fuel);
+        result
     }
 }
 

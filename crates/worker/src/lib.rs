@@ -20,6 +20,7 @@ mod config;
 mod error;
 pub mod exec;
 pub mod fetch;
+pub mod metrics;
 mod state;
 
 use std::future::Future;
@@ -57,6 +58,8 @@ pub struct Running {
     /// Ends when the worker stops. Aborting it kills the worker at once (its replicates
     /// stay on disk and resume at the next start).
     pub task: JoinHandle<Result<()>>,
+    /// Where `/metrics` and `/health` are served (`--metrics-listen`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Running {
@@ -71,6 +74,7 @@ struct Worker {
     client: Client,
     scheduler: SchedulerClient,
     executor: Executor,
+    metrics: Arc<metrics::WorkerMetrics>,
     /// One transaction at a time (the provider reads nonces from the node).
     tx_lock: Mutex<()>,
     /// This worker's hold on its work directory, released with the worker.
@@ -151,6 +155,17 @@ where
         },
     );
     let registered = register(&scheduler, &config.scheduler_url).await?;
+    let metrics = Arc::new(metrics::WorkerMetrics::new(config.max_concurrent));
+    metrics.scheduler.ok();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_addr = match config.metrics_listen {
+        Some(listen) => Some(
+            metrics::serve(listen, metrics.clone(), stop_rx)
+                .await
+                .map_err(|e| Error::Config(format!("--metrics-listen {listen}: {e}")))?,
+        ),
+        None => None,
+    };
     let store = config.store_url.clone().or(registered.store_url);
     let executor = Executor {
         runtime,
@@ -171,6 +186,7 @@ where
         wall_clock_override: config.wall_clock_limit,
         apps: Default::default(),
         containers,
+        metrics: metrics.clone(),
     };
     std::fs::create_dir_all(config.work_dir.join("tasks"))?;
     let address = config.signer.address();
@@ -179,17 +195,24 @@ where
         client,
         scheduler,
         executor,
+        metrics,
         tx_lock: Mutex::new(()),
         _state_lock: state_lock,
     });
-    tracing::info!(target: "worker", %address, name = %worker.config.name, "worker registered");
+    tracing::info!(target: "worker", %address, name = %worker.config.name, metrics = ?metrics_addr, "worker registered");
     let task = tokio::spawn(async move {
-        tokio::select! {
+        let result = tokio::select! {
             result = worker.run() => result,
             _ = shutdown => Ok(()),
-        }
+        };
+        let _ = stop_tx.send(true);
+        result
     });
-    Ok(Running { address, task })
+    Ok(Running {
+        address,
+        task,
+        metrics_addr,
+    })
 }
 
 /// Run `dexec worker`: validate `args`, work until Ctrl-C.
@@ -239,6 +262,7 @@ impl Worker {
             while tasks.try_join_next().is_some() {}
             let next = self.scheduler.next(self.config.poll_wait).await;
             if next.is_ok() {
+                self.metrics.scheduler.ok();
                 if let dexec_service::log::Say::Recovered { failures, lasted } = failing.success() {
                     tracing::info!(target: "worker", failures, lasted_s = lasted.as_secs(), "the scheduler answers again");
                 }
@@ -270,8 +294,9 @@ impl Worker {
     async fn heartbeats(&self) {
         loop {
             let interval = self.scheduler.heartbeat_interval().await;
-            if let Err(e) = self.scheduler.heartbeat().await {
-                tracing::warn!(target: "worker", error = %e, "heartbeat failed");
+            match self.scheduler.heartbeat().await {
+                Ok(_) => self.metrics.scheduler.ok(),
+                Err(e) => tracing::warn!(target: "worker", error = %e, "heartbeat failed"),
             }
             tokio::time::sleep(interval).await;
         }
@@ -281,12 +306,20 @@ impl Worker {
     async fn replicate(&self, mut state: TaskState) {
         let task_id = state.assignment.task_id;
         let dir = self.task_dir(&task_id);
+        self.metrics.busy(1);
         let outcome = self.drive(&mut state, &dir).await;
+        self.metrics.busy(-1);
         match outcome {
             Ok(action) => {
                 tracing::info!(target: "worker", %task_id, ?action, "replicate finished");
+                self.metrics.replicate(if action == Action::Abort {
+                    "abort"
+                } else {
+                    "done"
+                });
             }
             Err(e) => {
+                self.metrics.replicate("failed");
                 tracing::warn!(target: "worker", %task_id, error = %e, "replicate failed");
                 let mut report = Report::status(ReportStatus::Failed);
                 report.error = Some(e.to_string());
@@ -438,6 +471,8 @@ impl Worker {
         );
         let receipt = send(&call).await?;
         tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "contributeAndFinalize mined");
+        self.metrics
+            .gas_spent("contributeAndFinalize", receipt.gas_used);
         Ok(())
     }
 
@@ -476,6 +511,7 @@ impl Worker {
         );
         let receipt = send(&call).await?;
         tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "contribute mined");
+        self.metrics.gas_spent("contribute", receipt.gas_used);
         Ok(())
     }
 
@@ -487,6 +523,7 @@ impl Worker {
         }
         let receipt = send(&poco.reveal(a.task_id, digest)).await?;
         tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "reveal mined");
+        self.metrics.gas_spent("reveal", receipt.gas_used);
         Ok(())
     }
 }

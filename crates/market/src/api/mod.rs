@@ -22,6 +22,7 @@ use axum::{Json, Router};
 use dexec_primitives::{AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder};
 use dexec_sdk::market::Health;
 use dexec_service::http::json_error;
+use dexec_service::metrics::HttpMetrics;
 use serde::Deserialize;
 
 use crate::state::Shared;
@@ -43,6 +44,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let max_body = state.shared.config.max_body_size;
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::serve))
         .route(
             "/apporders",
@@ -85,6 +87,10 @@ pub(crate) fn router(state: AppState) -> Router {
             json_errors,
         ))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.shared.metrics.http.clone(),
+            HttpMetrics::layer,
+        ))
         .with_state(state)
 }
 
@@ -156,16 +162,54 @@ async fn json_errors(State(state): State<AppState>, request: Request, next: Next
     response
 }
 
-/// The market answers, and how far its watcher has read the chain.
+/// The market answers, and how far its watcher has read the chain; unhealthy (503) with its
+/// reasons when its database or its chain reads fail.
 #[utoipa::path(get, path = "/health", tag = "service",
-    responses((status = 200, description = "The market serves; `nextBlock` is the watcher's cursor", body = Health)))]
-pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Health>> {
+    responses(
+        (status = 200, description = "The market serves; `nextBlock` is the watcher's cursor", body = Health),
+        (status = 503, description = "The market is unhealthy: `reasons` says why", body = Health)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let s = &state.shared;
-    let next_block = s.db.next_block().await?.unwrap_or(s.config.from_block);
-    Ok(Json(Health {
-        status: "ok".into(),
+    let mut reasons = Vec::new();
+    let next_block = match s.db.next_block().await {
+        Ok(block) => block.unwrap_or(s.config.from_block),
+        Err(e) => {
+            reasons.push(format!("the database does not answer: {e}"));
+            s.config.from_block
+        }
+    };
+    let since = s.metrics.watched.since_ok();
+    if since > crate::metrics::WATCH_STALE {
+        reasons.push(format!(
+            "the chain has not been read for {} s: the book keeps filled and cancelled orders \
+             and no deal is recorded (is the chain's RPC node up? the error is in the log)",
+            since.as_secs()
+        ));
+    }
+    let status = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        status: if reasons.is_empty() {
+            "ok"
+        } else {
+            "unhealthy"
+        }
+        .into(),
+        reasons,
         next_block,
-    }))
+    };
+    (status, Json(health)).into_response()
+}
+
+/// The Prometheus metrics, counted now (not in the OpenAPI document: a text format).
+async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    let s = &state.shared;
+    s.metrics
+        .set_state(s.db.book_counts().await?, s.feed.receiver_count());
+    Ok(dexec_service::metrics::render(&s.metrics.registry))
 }
 
 async fn no_route(uri: Uri) -> Response {

@@ -29,6 +29,7 @@ pub(crate) async fn publish<T: BookOrder + Default + serde::Serialize>(
     check_chain(s, query.map_err(query_error)?.chain_id)?;
     let body = publish_body::<T>(&body)?;
     let view = book::publish::publish(s, body.order).await?;
+    s.metrics.published(T::KIND.name());
     if s.feed.receiver_count() > 0 {
         s.broadcast(FeedEvent::published(&view));
     }

@@ -138,6 +138,16 @@ impl Db {
         Ok(row.map(|r| r.get::<i64, _>(0) as u64))
     }
 
+    /// Open orders in the book by kind (metrics).
+    pub(crate) async fn book_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) FROM orders WHERE status = 'open' GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Move the watcher's cursor, in the transaction that applies the events before it.
     pub(crate) async fn set_next_block(
         tx: &mut Transaction<'static, Any>,

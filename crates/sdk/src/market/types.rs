@@ -391,8 +391,11 @@ pub struct Ohlc {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `unhealthy` (HTTP 503) with its reasons.
     pub status: String,
+    /// What is wrong, each a sentence an operator can act on; empty when `ok`.
+    #[serde(default)]
+    pub reasons: Vec<String>,
     /// The watcher's cursor: the first block whose events it has not applied yet. Once it is
     /// past a block, everything that block did on chain is in the book.
     pub next_block: u64,
