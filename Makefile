@@ -24,7 +24,7 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps images examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps images ops-tools examples install cli-reference clean
 
 help:
 	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
@@ -65,12 +65,12 @@ test-contracts: contracts
 # filter on the workspace build: `-p` would re-resolve features and rebuild dependencies).
 # nextest does not run doctests: `cargo test --doc` runs them after. The market's OpenAPI test
 # drives it with schemathesis (.tools/venv, bootstrap-python): required here, as PostgreSQL is.
-test-rust: bootstrap bootstrap-python apps images
+test-rust: bootstrap bootstrap-python apps images ops-tools
 	@echo "== make test: building the workspace and its tests (the first build takes about 15 minutes on 2 cores; cargo shows each crate), then running them =="
 	@pg_url="$$(scripts/postgres.sh start)"; \
 	trap 'scripts/postgres.sh stop' EXIT; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_REQUIRE_NAMESPACES=1 DEXEC_TEST_REQUIRE_CONTAINERS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
+		DEXEC_TEST_REQUIRE_POSTGRES=1 DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 DEXEC_TEST_REQUIRE_NAMESPACES=1 DEXEC_TEST_REQUIRE_CONTAINERS=1 DEXEC_TEST_REQUIRE_PROMETHEUS=1 DEXEC_TEST_POSTGRES_URL="$$pg_url" $(CARGO) nextest run --workspace --no-fail-fast; \
 		DEXEC_TEST_REQUIRE_SCHEMATHESIS=1 $(CARGO) nextest run --workspace --no-fail-fast -E 'package(dexec-market)'; \
 		$(CARGO) test --workspace --doc; \
 	else \
@@ -113,6 +113,10 @@ apps:
 images:
 	scripts/bootstrap-containers.sh
 	scripts/images.sh $(IMAGES_FLAGS)
+
+## ops-tools: Prometheus (Debian's package), which the dashboard test scrapes a running pool with
+ops-tools:
+	scripts/bootstrap-debian.sh prometheus
 
 ## examples: copy the example apps dexec carries inside its binary (crates/cli/apps) from a fresh build
 examples: apps

@@ -7,6 +7,7 @@ mod demo;
 mod devnet;
 mod flow;
 mod market;
+mod operations;
 mod oracle;
 mod quickstart;
 mod reference;

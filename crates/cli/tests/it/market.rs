@@ -313,9 +313,18 @@ pub(crate) fn pool_processes(
     description: &str,
     worker_flags: &[&str],
 ) -> (Service, Service) {
+    pool_processes_on(actor, description, worker_flags, crate::free_port())
+}
+
+/// [`pool_processes`] with the scheduler listening on `port` of the loopback.
+pub(crate) fn pool_processes_on(
+    actor: &Actor<'_>,
+    description: &str,
+    worker_flags: &[&str],
+    port: u16,
+) -> (Service, Service) {
     actor.json(&["workerpool", "init", "--description", description]);
     actor.json(&["workerpool", "deploy"]);
-    let port = crate::free_port();
     let scheduler = Service(
         actor
             .cmd(&[
