@@ -51,6 +51,32 @@ struct Cli {
     command: Command,
 }
 
+/// `dexec worker`: run one, or `init` its unit. `@FILE` reads flags from a file.
+#[derive(Debug, clap::Args)]
+struct WorkerCommand {
+    #[command(subcommand)]
+    init: Option<InitCommand>,
+    #[command(flatten)]
+    args: dexec_worker::Args,
+}
+
+/// `dexec scheduler`: run one, or `init` its unit. `@FILE` reads flags from a file.
+#[derive(Debug, clap::Args)]
+struct SchedulerCommand {
+    #[command(subcommand)]
+    init: Option<InitCommand>,
+    #[command(flatten)]
+    args: dexec_scheduler::Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum InitCommand {
+    /// Check the service's flags (after `--`) and write them to an arguments file and a
+    /// systemd unit that starts the service with them.
+    #[command(long_about = cmd::service::INIT_ABOUT)]
+    Init(cmd::service::InitArgs),
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create the project files (dexec.json, chain.json) in the current directory.
@@ -107,10 +133,14 @@ enum Command {
     /// Serve the market: the order book API, its WebSocket feed and the chain watcher.
     #[command(long_about = MARKET_ABOUT)]
     Market(dexec_market::Args),
-    /// Run a workerpool's scheduler (deals, worker registry, assignments, settlement).
-    Scheduler(dexec_scheduler::Args),
-    /// Run a worker for a scheduler (runs tasks in the deterministic WASM runtime).
-    Worker(dexec_worker::Args),
+    /// Run a workerpool's scheduler (deals, worker registry, assignments, settlement);
+    /// `dexec scheduler init` writes its systemd unit.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Scheduler(SchedulerCommand),
+    /// Run a worker for a scheduler (runs tasks in the deterministic WASM runtime, and
+    /// container apps with --containers); `dexec worker init` writes its systemd unit.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Worker(WorkerCommand),
     /// Serve the content-addressed blob store (apps, datasets, input files, results).
     #[command(long_about = STORE_ABOUT)]
     Store(dexec_store::Args),
@@ -154,7 +184,23 @@ async fn main() -> ExitCode {
         eprintln!("dexec: cannot start {}: {error}", program.to_string_lossy());
         return ExitCode::from(exit::FAILURE);
     }
-    let mut cli = match Cli::try_parse() {
+    let argv = match cmd::service::expand_args_files(std::env::args().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("dexec: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let mut matches = match <Cli as clap::CommandFactory>::command().try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e),
+    };
+    // `dexec worker|scheduler init` before the service's own flags are read into its `Args`
+    // (the scheduler's --workerpool is required to run it, not to write its unit)
+    if let Some((json, result)) = service_init(&matches) {
+        return finish(json, result.map(Some));
+    }
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
@@ -172,7 +218,32 @@ async fn main() -> ExitCode {
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     dexec_service::log::init(&cli.global.log, dexec_service::log::DEFAULT_FILTER);
     let json = cli.global.json;
-    match run(cli).await {
+    finish(json, run(cli).await)
+}
+
+/// `dexec worker init` or `dexec scheduler init`, when that is the command: `--json`, and
+/// what it did.
+fn service_init(matches: &clap::ArgMatches) -> Option<(bool, eyre::Result<Output>)> {
+    use clap::FromArgMatches;
+    let (name, service) = matches.subcommand()?;
+    let kind = match name {
+        "worker" => cmd::service::Service::Worker,
+        "scheduler" => cmd::service::Service::Scheduler,
+        _ => return None,
+    };
+    let ("init", init) = service.subcommand()? else {
+        return None;
+    };
+    let json = matches.get_flag("json");
+    let result = cmd::service::InitArgs::from_arg_matches(init)
+        .map_err(|e| exit::Fail::usage(e.to_string()))
+        .and_then(|args| cmd::service::init(kind, args));
+    Some((json, result))
+}
+
+/// Print what a command gave (or its error, JSON with `--json`) and its exit code.
+fn finish(json: bool, result: eyre::Result<Option<Output>>) -> ExitCode {
+    match result {
         Ok(Some(output)) => {
             output.print(json);
             ExitCode::from(exit::OK)
@@ -295,11 +366,19 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
             dexec_market::run(args).await?;
             return Ok(None);
         }
-        Command::Scheduler(args) => {
+        Command::Scheduler(SchedulerCommand {
+            init: Some(InitCommand::Init(init)),
+            ..
+        }) => cmd::service::init(cmd::service::Service::Scheduler, init)?,
+        Command::Scheduler(SchedulerCommand { args, .. }) => {
             dexec_scheduler::run(args).await?;
             return Ok(None);
         }
-        Command::Worker(args) => {
+        Command::Worker(WorkerCommand {
+            init: Some(InitCommand::Init(init)),
+            ..
+        }) => cmd::service::init(cmd::service::Service::Worker, init)?,
+        Command::Worker(WorkerCommand { args, .. }) => {
             dexec_worker::run(args).await?;
             return Ok(None);
         }

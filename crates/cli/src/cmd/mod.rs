@@ -36,6 +36,7 @@ pub mod order;
 pub mod orderbook;
 pub mod result;
 pub mod run;
+pub mod service;
 pub mod storage;
 pub mod task;
 pub mod transfer;

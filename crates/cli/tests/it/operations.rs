@@ -3,7 +3,7 @@
 //! then every query of the committed Grafana dashboard (`ops/grafana/dexec-pool.json`) is
 //! asked of that Prometheus and must answer with data.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -288,4 +288,191 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
     }
     assert!(checked >= panels.len(), "{checked} queries");
     assert!(empty.is_empty(), "queries without data: {empty:#?}");
+}
+
+/// A JSON string as it is (`str_of` lowercases: for addresses).
+fn text(v: &Value) -> String {
+    v.as_str().expect("a string").to_owned()
+}
+
+/// The `ExecStart=` words, `WorkingDirectory=` and `Environment=` of a unit `dexec … init`
+/// wrote, run as systemd would: in that directory, with only that environment (and PATH).
+fn run_unit(unit_file: &Path) -> Service {
+    let unit = std::fs::read_to_string(unit_file).expect("the unit");
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in {unit}"))
+            .to_owned()
+    };
+    let exec = value("ExecStart=");
+    let words: Vec<&str> = exec.split_whitespace().collect();
+    let mut cmd = Command::new(words[0]);
+    cmd.args(&words[1..])
+        .current_dir(value("WorkingDirectory="))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for line in unit.lines().filter_map(|l| l.strip_prefix("Environment=")) {
+        let (key, val) = line.split_once('=').expect("KEY=VALUE");
+        cmd.env(key, val);
+    }
+    Service(cmd.spawn().expect("the unit's service starts"))
+}
+
+/// `dexec scheduler init` and `dexec worker init` check the flags, write an arguments file and
+/// a systemd unit each; the pool then runs from those files alone, as systemd would start it,
+/// and a task bought on the market completes with the worker paid.
+#[test]
+fn init_writes_units_that_run_a_pool_from_their_files_alone() {
+    let net = Devnet::start();
+    let provider = Actor::new(&net, APP_OWNER);
+    let pool = Actor::new(&net, POOL_OWNER);
+    let requester = Actor::new(&net, REQUESTER);
+    pool.json(&[
+        "workerpool",
+        "init",
+        "--description",
+        "a pool run by its units",
+    ]);
+    pool.json(&["workerpool", "deploy"]);
+    let chain_file = net.path().join(".dexec/chain.json").display().to_string();
+    let port = crate::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let scheduler_url = format!("http://{listen}");
+    // `--json` goes before `--`: after it, every word is the service's
+    let init = |service: &str, flags: &[&str]| -> Value {
+        let mut args = vec![service, "init", "--dir", "units", "--json", "--"];
+        args.extend_from_slice(flags);
+        crate::run_json(&mut pool.cmd(&args))
+    };
+    let refused = |service: &str, args: &[&str], code: i32| -> String {
+        let mut all = vec![service, "init", "--dir", "units", "--json"];
+        all.extend_from_slice(args);
+        let out = pool.cmd(&all).output().expect("runs");
+        assert_eq!(out.status.code(), Some(code), "{all:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // refusals, each with its reason, and nothing written
+    let error = refused("worker", &["--", "--no-such-flag"], 2);
+    assert!(error.contains("--no-such-flag"), "{error}");
+    // a flag both `dexec` and the worker know, given before `--`: said, not silently dropped
+    let error = refused("worker", &["--dev-account", "4", "--"], 2);
+    assert!(error.contains("after `--`"), "{error}");
+    let error = refused("worker", &[], 2);
+    assert!(error.contains("flags after `--`"), "{error}");
+    let error = refused(
+        "worker",
+        &["--", "--tags", "not-a-tag", "--chain-file", &chain_file],
+        2,
+    );
+    assert!(error.contains("would not start the worker"), "{error}");
+    assert!(!pool.dir.join("units").exists(), "nothing written");
+
+    let scheduler_db = format!("sqlite://{}", pool.dir.join("scheduler.db").display());
+    let scheduler = init(
+        "scheduler",
+        &[
+            "--chain-file",
+            &chain_file,
+            "--dev-account",
+            "2",
+            "--workerpool",
+            "deployed",
+            "--offer-price",
+            "0.1 RLC",
+            "--listen",
+            &listen,
+            "--db",
+            &scheduler_db,
+        ],
+    );
+    let worker = init(
+        "worker",
+        &[
+            "--chain-file",
+            &chain_file,
+            "--dev-account",
+            "4",
+            "--scheduler-url",
+            &scheduler_url,
+            "--name",
+            "unit worker",
+            "--work-dir",
+            "worker-state",
+        ],
+    );
+    let worker_address = str_of(&worker["address"]);
+    let args_file = pool.dir.join("units/worker.args");
+    let args = std::fs::read_to_string(&args_file).expect("worker.args");
+    assert!(
+        args.contains("\nunit worker\n"),
+        "one flag per line: {args}"
+    );
+    assert_eq!(
+        PathBuf::from(text(&worker["argsFile"])),
+        args_file,
+        "{worker}"
+    );
+    let unit = std::fs::read_to_string(pool.dir.join("units/dexec-worker.service")).expect("unit");
+    assert!(
+        unit.contains(&format!("ExecStart={}", text(&worker["execStart"]))),
+        "{unit}"
+    );
+    // once written, replaced only with --force
+    let error = refused(
+        "worker",
+        &["--", "--dev-account", "4", "--chain-file", &chain_file],
+        3,
+    );
+    assert!(error.contains("--force"), "{error}");
+
+    // the pool from its units alone
+    let _scheduler = run_unit(&PathBuf::from(text(&scheduler["unitFile"])));
+    let _worker = run_unit(&PathBuf::from(text(&worker["unitFile"])));
+    let hello = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apps/build/hello.wasm");
+    let app = str_of(
+        &provider.json(&["app", "deploy", "--wasm", &hello.display().to_string()])["address"],
+    );
+    provider.json(&["order", "init", "--app"]);
+    provider.json(&["order", "sign", "--app"]);
+    provider.json(&["order", "publish", "--app"]);
+    wait_for(
+        "the unit scheduler's offer",
+        Duration::from_secs(60),
+        || requester.json(&["orderbook", "workerpool"])["count"] == 1,
+    );
+    let balance = |who: &Actor<'_>| -> u128 {
+        str_of(&who.json(&["account", "show", &worker_address])["hubBalanceNrlc"])
+            .parse()
+            .expect("nRLC")
+    };
+    let before = balance(&pool);
+    let out = requester
+        .cmd(&[
+            "app",
+            "run",
+            &app,
+            "--args",
+            "unit",
+            "--watch",
+            "--timeout",
+            "120",
+            "--force",
+            "--json",
+        ])
+        .output()
+        .expect("app run runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        balance(&pool) > before,
+        "the worker started by its unit was paid"
+    );
 }
