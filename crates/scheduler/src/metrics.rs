@@ -35,6 +35,14 @@ pub(crate) struct SchedulerMetrics {
     pub assigned: Counter,
     /// Successful ticks and how long ago the last one was.
     pub ticks: Freshness,
+    /// Asks for work refused because the worker already runs as many replicates as its slots.
+    pub refused_full: Counter,
+    /// The offer's capacity and volume (tasks).
+    offer: Family<ByStatus, Gauge>,
+    /// The offer loop's checks by outcome (published, refused, failed, closed).
+    offer_checks: Family<ByStatus, Counter>,
+    /// The fill loop's decisions (filled, refused, failed passes).
+    fills: Family<ByStatus, Counter>,
 }
 
 impl SchedulerMetrics {
@@ -50,6 +58,30 @@ impl SchedulerMetrics {
         let settlement_latency = latency_family::<ByOp>();
         let gas = Family::<ByOp, Counter>::default();
         let assigned = Counter::default();
+        let refused_full = Counter::default();
+        let offer = Family::<ByStatus, Gauge>::default();
+        let offer_checks = Family::<ByStatus, Counter>::default();
+        let fills = Family::<ByStatus, Counter>::default();
+        registry.register(
+            "scheduler_refused_full",
+            "Asks for work refused because the worker already runs as many replicates as its slots",
+            refused_full.clone(),
+        );
+        registry.register(
+            "scheduler_offer_tasks",
+            "The standing workerpool order: capacity (tasks the pool can finish before the deadlines) and volume (offered now: capacity less the tasks accepted, at most --offer-volume)",
+            offer.clone(),
+        );
+        registry.register(
+            "scheduler_offer_checks",
+            "The offer loop's checks by outcome: published, refused (by the market), failed, closed (on chain: more than the pool can do)",
+            offer_checks.clone(),
+        );
+        registry.register(
+            "scheduler_fill_decisions",
+            "The fill loop: deals made from requests (filled), requests refused by the policy, passes failed",
+            fills.clone(),
+        );
         registry.register(
             "scheduler_tasks",
             "Tasks of this workerpool's deals by status",
@@ -99,6 +131,15 @@ impl SchedulerMetrics {
         for op in SETTLING {
             let _ = settlement_latency.get_or_create(&ByOp::new(op));
         }
+        for status in ["capacity", "volume"] {
+            let _ = offer.get_or_create(&ByStatus::new(status));
+        }
+        for status in ["published", "refused", "failed", "closed"] {
+            let _ = offer_checks.get_or_create(&ByStatus::new(status));
+        }
+        for status in ["filled", "refused", "failed"] {
+            let _ = fills.get_or_create(&ByStatus::new(status));
+        }
         for op in SETTLING.iter().chain(&["reopen", "claim", "claimBatch"]) {
             let _ = gas.get_or_create(&ByOp::new(*op));
         }
@@ -115,6 +156,10 @@ impl SchedulerMetrics {
             gas,
             assigned,
             ticks: Freshness::default(),
+            refused_full,
+            offer,
+            offer_checks,
+            fills,
         }
     }
 
@@ -138,6 +183,30 @@ impl SchedulerMetrics {
         gauge(&self.workers, "lost", state.registered - state.alive);
         gauge(&self.slots, "total", state.slots);
         gauge(&self.slots, "busy", state.busy);
+    }
+
+    /// The offer and fill loops' figures (their own counters, kept for `GET /health`), copied
+    /// at a scrape.
+    pub fn set_loops(&self, offer: &crate::offer::OfferCounts, fill: &crate::fill::FillCounts) {
+        let set = |name: &str, n: u64| {
+            self.offer
+                .get_or_create(&ByStatus::new(name))
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        };
+        set("capacity", offer.capacity);
+        set("volume", offer.volume);
+        // a counter moves forward by what its source counted since the last scrape
+        let follow = |family: &Family<ByStatus, Counter>, name: &str, total: u64| {
+            let counter = family.get_or_create(&ByStatus::new(name));
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        follow(&self.offer_checks, "published", offer.published);
+        follow(&self.offer_checks, "refused", offer.refused);
+        follow(&self.offer_checks, "failed", offer.failed);
+        follow(&self.offer_checks, "closed", offer.closed);
+        follow(&self.fills, "filled", fill.filled);
+        follow(&self.fills, "refused", fill.refused);
+        follow(&self.fills, "failed", fill.failed);
     }
 
     /// Blocks not processed yet, after a poll of the chain.

@@ -265,6 +265,25 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
         value(&prometheus, r#"dexec_scheduler_workers{status="alive"}"#),
         1.0
     );
+    // back-pressure in view: what the pool can finish, what its standing order offers
+    let capacity = value(
+        &prometheus,
+        r#"dexec_scheduler_offer_tasks{status="capacity"}"#,
+    );
+    let volume = value(
+        &prometheus,
+        r#"dexec_scheduler_offer_tasks{status="volume"}"#,
+    );
+    assert!(
+        capacity > 0.0 && volume <= capacity,
+        "{volume} of {capacity}"
+    );
+    assert!(
+        value(
+            &prometheus,
+            r#"dexec_scheduler_offer_checks_total{status="published"}"#
+        ) >= 1.0
+    );
 
     // every query of the dashboard answers with data
     let dashboard: Value = serde_json::from_str(

@@ -63,6 +63,7 @@ impl Scheduler {
         }
         let my_load = load.get(&worker).copied().unwrap_or(0);
         if my_load >= me.caps.max_concurrent as usize {
+            self.metrics.refused_full.inc();
             return Ok(None);
         }
         // least loaded first: other workers waiting right now with fewer replicates

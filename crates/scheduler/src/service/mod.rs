@@ -257,6 +257,8 @@ impl Scheduler {
             slots,
             busy,
         });
+        self.metrics
+            .set_loops(&self.offer.counts(), &self.fills.counts());
         Ok(())
     }
 
