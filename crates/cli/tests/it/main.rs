@@ -52,12 +52,21 @@ pub(crate) fn dexec() -> Command {
     cmd
 }
 
+/// A port nothing listens on, for a service a test starts as a process. Chosen at random below
+/// the kernel's ephemeral range (32768–60999 on Linux): a port the kernel hands out (`:0`) is
+/// free when this returns, but any outgoing connection of the parallel tests may take it as
+/// its local port before the service binds it (a devnet then never starts).
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+        random.write_u32(std::process::id());
+        let port = 20_000 + (random.finish() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000 on 127.0.0.1");
 }
 
 pub(crate) fn run_json(cmd: &mut Command) -> Value {
@@ -100,11 +109,25 @@ pub(crate) struct Devnet {
 }
 
 impl Devnet {
+    /// Start one, in a fresh directory; a devnet that exits before it serves (a port taken
+    /// meanwhile) is started again on other ports, twice at most.
     pub(crate) fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start() {
+                Ok(devnet) => return devnet,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("devnet did not start: {failures:#?}");
+    }
+
+    fn try_start() -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port().to_string();
         let market_port = free_port().to_string();
         let store_port = free_port().to_string();
+        let log = dir.path().join("devnet.log");
         let child = dexec()
             .current_dir(dir.path())
             .args([
@@ -121,21 +144,30 @@ impl Devnet {
                 &store_port,
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("devnet.log"))
             .spawn()
             .expect("devnet starts");
-        let devnet = Self { child, dir };
+        let mut devnet = Self { child, dir };
         let chain_file = devnet.dir.path().join(".dexec/chain.json");
         let deadline = Instant::now() + Duration::from_secs(120);
+        let said = |what: String| {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            format!("{what}; its last lines: {tail:?}")
+        };
         // chain.json names the market once it serves
         while !std::fs::read_to_string(&chain_file).is_ok_and(|t| t.contains("\"market\"")) {
-            assert!(
-                Instant::now() < deadline,
-                "devnet did not write chain.json with its market"
-            );
+            if let Ok(Some(status)) = devnet.child.try_wait() {
+                return Err(said(format!("devnet exited ({status}) before it served")));
+            }
+            if Instant::now() >= deadline {
+                return Err(said(
+                    "devnet did not write chain.json with its market within 120 s".into(),
+                ));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        devnet
+        Ok(devnet)
     }
 
     pub(crate) fn path(&self) -> PathBuf {
