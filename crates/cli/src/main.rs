@@ -366,18 +366,11 @@ async fn run(cli: Cli) -> eyre::Result<Option<Output>> {
             dexec_market::run(args).await?;
             return Ok(None);
         }
-        Command::Scheduler(SchedulerCommand {
-            init: Some(InitCommand::Init(init)),
-            ..
-        }) => cmd::service::init(cmd::service::Service::Scheduler, init)?,
+        // `init` was dispatched by `service_init` before the service's `Args` were built
         Command::Scheduler(SchedulerCommand { args, .. }) => {
             dexec_scheduler::run(args).await?;
             return Ok(None);
         }
-        Command::Worker(WorkerCommand {
-            init: Some(InitCommand::Init(init)),
-            ..
-        }) => cmd::service::init(cmd::service::Service::Worker, init)?,
         Command::Worker(WorkerCommand { args, .. }) => {
             dexec_worker::run(args).await?;
             return Ok(None);

@@ -568,19 +568,18 @@ impl Db {
 
     /// Number of replicates by status (metrics).
     pub async fn replicate_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) FROM replicates GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        self.counts_by_status("replicates").await
     }
 
     /// Number of tasks by status (health and metrics).
     pub async fn task_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await?;
+        self.counts_by_status("tasks").await
+    }
+
+    /// Rows of `table` (a fixed name, never input) by status.
+    async fn counts_by_status(&self, table: &'static str) -> Result<Vec<(String, i64)>> {
+        let sql = format!("SELECT status, COUNT(*) FROM {table} GROUP BY status ORDER BY status");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
