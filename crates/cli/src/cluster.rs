@@ -441,7 +441,7 @@ const MARKER: &str = "dexec-cluster.state";
 
 /// Create `dir` empty. An existing directory is emptied only if a previous run marked it (or
 /// it is empty): a mistyped `--state-dir` must never wipe someone's files.
-fn empty_state_dir(dir: &std::path::Path) -> eyre::Result<()> {
+pub(crate) fn empty_state_dir(dir: &std::path::Path) -> eyre::Result<()> {
     if dir.exists() {
         let is_empty = std::fs::read_dir(dir)
             .wrap_err_with(|| format!("cannot read {}", dir.display()))?
@@ -464,6 +464,6 @@ fn empty_state_dir(dir: &std::path::Path) -> eyre::Result<()> {
     Ok(())
 }
 
-fn random_salt() -> B256 {
+pub(crate) fn random_salt() -> B256 {
     B256::from(rand::random::<[u8; 32]>())
 }

@@ -31,7 +31,7 @@ pub const EXEC_WITH_PARENT_DEATH_ENV: &str = "DEXEC_EXEC_WITH_PARENT_DEATH";
 
 /// The pid of the `dexec` that starts the launcher, so the launcher can tell that its parent
 /// is still the one that started it (a parent's pid may be 1 in a container).
-const PARENT_PID_ENV: &str = "DEXEC_EXEC_PARENT_PID";
+pub(crate) const PARENT_PID_ENV: &str = "DEXEC_EXEC_PARENT_PID";
 
 /// When `dexec` runs as the launcher of [`EXEC_WITH_PARENT_DEATH_ENV`], replace this process
 /// with the program it names, which then receives SIGTERM when the process that started it

@@ -230,3 +230,47 @@ async fn a_second_scheduler_on_the_same_database_is_refused() {
     pool.scheduler.take().expect("running").stop().await;
     pool.start_scheduler(None).await;
 }
+
+/// After a scheduler restart (sessions live in its memory) every call a worker has in flight
+/// is refused at once: its replicates waiting for consensus, its long poll, its heartbeat.
+/// The worker registers again once, and every call goes through; a call that gave up here
+/// made an honest worker abandon a replicate it had contributed to, and lose its stake for
+/// not revealing (found by `dexec bench chaos`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_survive_a_scheduler_restart() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    let worker = dexec_sdk::scheduler::SchedulerClient::new(
+        &pool.scheduler_url(),
+        pool.chain.signer(FIRST_WORKER),
+        "test worker".into(),
+        dexec_sdk::scheduler::Capabilities {
+            cores: 1,
+            memory_mb: 512,
+            tags: alloy::primitives::B256::ZERO,
+            max_concurrent: 4,
+        },
+    );
+    worker.register().await.expect("registered");
+    worker
+        .heartbeat()
+        .await
+        .expect("a heartbeat before the restart");
+    let scheduler = pool.scheduler.take().expect("scheduler");
+    let addr = scheduler.addr();
+    scheduler.stop().await;
+    pool.start_scheduler(Some(addr)).await;
+    let calls = tokio::join!(
+        worker.heartbeat(),
+        worker.heartbeat(),
+        worker.heartbeat(),
+        worker.heartbeat(),
+        worker.heartbeat(),
+        worker.heartbeat(),
+    );
+    for (n, call) in [calls.0, calls.1, calls.2, calls.3, calls.4, calls.5]
+        .into_iter()
+        .enumerate()
+    {
+        call.unwrap_or_else(|e| panic!("call {n} after the restart: {e}"));
+    }
+}

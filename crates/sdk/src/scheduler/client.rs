@@ -61,6 +61,8 @@ pub struct SchedulerClient {
     name: String,
     caps: Capabilities,
     session: RwLock<Option<Registered>>,
+    /// Held while a call registers again, so that calls refused together register once.
+    reregistering: tokio::sync::Mutex<()>,
 }
 
 impl SchedulerClient {
@@ -75,6 +77,7 @@ impl SchedulerClient {
             name,
             caps,
             session: RwLock::new(None),
+            reregistering: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -175,14 +178,34 @@ impl SchedulerClient {
         }
     }
 
-    /// POST `body` to `path` with the session; one re-registration on 401.
+    /// Register again after the scheduler refused the session `refused`, unless another call
+    /// already did: a worker's concurrent calls (its replicates, its long poll, its heartbeat)
+    /// are refused together after a scheduler restart, and each registration replaces the
+    /// session the others would retry with.
+    async fn register_again(&self, refused: &str) -> Result<(), SchedulerError> {
+        let _one_at_a_time = self.reregistering.lock().await;
+        let current = self
+            .session
+            .read()
+            .await
+            .as_ref()
+            .map(|s| s.session.clone());
+        if current.is_some_and(|s| s != refused) {
+            return Ok(());
+        }
+        tracing::info!(target: "worker::scheduler", "session unknown to the scheduler: registering again");
+        self.register().await.map(|_| ())
+    }
+
+    /// POST `body` to `path` with the session; on 401 the worker registers again (once for all
+    /// the calls refused with the same session) and the call is repeated.
     async fn call<T: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
         timeout: Duration,
     ) -> Result<Option<R>, SchedulerError> {
-        for attempt in 0..2 {
+        for attempt in 0..3 {
             let token = match self.session.read().await.as_ref() {
                 Some(s) => s.session.clone(),
                 None => String::new(),
@@ -190,16 +213,15 @@ impl SchedulerClient {
             let response = self
                 .http
                 .post(format!("{}{path}", self.base))
-                .bearer_auth(token)
+                .bearer_auth(&token)
                 .timeout(timeout)
                 .json(body)
                 .send()
                 .await
                 .map_err(SchedulerError::Unreachable)?;
             match decode(response).await {
-                Err(SchedulerError::Unauthorized) if attempt == 0 => {
-                    tracing::info!(target: "worker::scheduler", "session unknown to the scheduler: registering again");
-                    self.register().await?;
+                Err(SchedulerError::Unauthorized) if attempt < 2 => {
+                    self.register_again(&token).await?;
                 }
                 other => return other,
             }

@@ -3,6 +3,7 @@
 //! A benchmark is a command, never a timed test (see docs): it prints a table and writes its
 //! figures as JSON under `target/bench/`.
 
+mod chaos;
 mod e2e;
 mod gas;
 mod oracle;
@@ -30,6 +31,9 @@ enum Bench {
     /// Latency and gas of price-feed updates, and how fast schedulers fill requests.
     #[command(long_about = oracle::LONG_ABOUT)]
     Oracle(oracle::Args),
+    /// The whole system as processes on simulated hosts, under faults: is anything lost?
+    #[command(long_about = chaos::LONG_ABOUT)]
+    Chaos(chaos::Args),
 }
 
 /// Run `dexec bench`.
@@ -39,5 +43,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         Bench::Runtime(args) => runtime::run(args).await,
         Bench::E2e(args) => e2e::run(args).await,
         Bench::Oracle(args) => oracle::run(args).await,
+        Bench::Chaos(args) => chaos::run(args).await,
     }
 }
