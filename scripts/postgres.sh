@@ -3,6 +3,8 @@
 #
 #   scripts/postgres.sh start   # prints the URL (postgres://dexec@127.0.0.1:<port>/dexec)
 #   scripts/postgres.sh stop
+#   scripts/postgres.sh socket-url  # the same server through its Unix socket, which a process
+#                                   # in another network namespace reaches (make chaos)
 #
 # The cluster lives in /tmp/dexec-postgres-<checkout hash> (trust auth, loopback only, a free
 # port): outside the checkout, which the `postgres` user (who runs the server when we are
@@ -51,8 +53,12 @@ stop)
 		as_pg "$BIN/pg_ctl" -D "$DATA" -m fast stop >&2 || true
 	fi
 	;;
+socket-url)
+	[ -f "$DIR/url" ] || { echo "postgres.sh: not started (scripts/postgres.sh start)" >&2; exit 1; }
+	sed -E "s#@127\.0\.0\.1:([0-9]+)/(.*)#@localhost:\1/\2?host=$DIR#" "$DIR/url"
+	;;
 *)
-	echo "usage: $0 start|stop" >&2
+	echo "usage: $0 start|stop|socket-url" >&2
 	exit 2
 	;;
 esac

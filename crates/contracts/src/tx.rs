@@ -26,6 +26,24 @@ pub fn rpc_http_client(timeout: std::time::Duration) -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// How often a provider polls a node that is not on this machine for receipts and blocks.
+/// alloy's default for such a node is 7 s, which made every transaction to a devnet on another
+/// host (1 s blocks) take 5 to 7 s; one second is a block on a devnet or on fast L2s, and a
+/// twelfth of one on Ethereum. A node on loopback keeps alloy's 250 ms.
+pub const REMOTE_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The JSON-RPC client of providers: HTTP with [`rpc_http_client`], polling every 250 ms a
+/// node on loopback and every [`REMOTE_POLL_INTERVAL`] any other.
+pub fn rpc_client(url: Url, timeout: std::time::Duration) -> alloy::rpc::client::RpcClient {
+    let client = alloy::rpc::client::ClientBuilder::default()
+        .http_with_client(rpc_http_client(timeout), url);
+    if client.is_local() {
+        client
+    } else {
+        client.with_poll_interval(REMOTE_POLL_INTERVAL)
+    }
+}
+
 /// [`signing_provider_with_timeout`] with [`DEFAULT_RPC_TIMEOUT`].
 pub fn signing_provider(url: Url, signers: &[PrivateKeySigner]) -> DynProvider {
     signing_provider_with_timeout(url, signers, DEFAULT_RPC_TIMEOUT)
@@ -57,7 +75,7 @@ pub fn signing_provider_with_timeout(
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(wallet)
-        .connect_reqwest(rpc_http_client(timeout), url)
+        .connect_client(rpc_client(url, timeout))
         .erased()
 }
 

@@ -6,9 +6,7 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::Eip712Domain;
 use alloy::transports::http::reqwest::Url;
-use dexec_contracts::tx::{
-    rpc_http_client, send, signing_provider_with_timeout, DEFAULT_RPC_TIMEOUT,
-};
+use dexec_contracts::tx::{rpc_client, send, signing_provider_with_timeout, DEFAULT_RPC_TIMEOUT};
 use dexec_contracts::{ChainEntry, Deployment};
 use dexec_primitives::{domain, Nrlc};
 use serde::Serialize;
@@ -121,7 +119,7 @@ impl Client {
                 signing_provider_with_timeout(url, std::slice::from_ref(signer), timeout)
             }
             None => ProviderBuilder::new()
-                .connect_reqwest(rpc_http_client(timeout), url)
+                .connect_client(rpc_client(url, timeout))
                 .erased(),
         };
         let chain_id = provider

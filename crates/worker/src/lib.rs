@@ -340,6 +340,19 @@ impl Worker {
             error,
         })?;
         self.check_authorization(&a, &deal)?;
+        // resumed after its contribution was mined but before that was saved: the scheduler
+        // counts it as contributed and waits for its reveal, which only the `contributed`
+        // phase sends (in `computed` the worker would ask what to do forever)
+        if let Phase::Computed { digest, .. } = state.phase {
+            if deal.trust > 1 && self.my_contribution(a.task_id).await? != ContributionStatus::Unset
+            {
+                tracing::info!(target: "worker", task = %a.task_id, "the contribution was mined before the restart");
+                state.phase = Phase::Contributed {
+                    digest: self.vote(digest),
+                };
+                state.save(dir)?;
+            }
+        }
         loop {
             match state.phase.clone() {
                 Phase::Received => {

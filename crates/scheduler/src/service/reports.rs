@@ -169,8 +169,9 @@ impl Scheduler {
 fn settled_action(task: &TaskRow, status: Rs, replicated: bool) -> Action {
     match status {
         Rs::Done | Rs::Held => Action::Done,
-        Rs::Contributed | Rs::Revealed if replicated => Action::Wait,
-        _ if task.status == Ts::Completed && status == Rs::Done => Action::Done,
+        Rs::Contributed | Rs::Revealed if replicated && !task.status.is_final() => Action::Wait,
+        // a task settled without this worker's report of it: the worker stops asking
+        Rs::Contributed | Rs::Revealed if task.status == Ts::Completed => Action::Done,
         _ => Action::Abort,
     }
 }

@@ -93,6 +93,105 @@ async fn a_computed_replicate_is_settled_after_a_restart() {
     assert!(cleaned.is_some(), "the task directory is removed once done");
 }
 
+/// A worker stopped after its contribution was mined but before it saved that (its state file
+/// still says `computed`) reveals when it starts again. It used to report `computed` forever:
+/// the scheduler, which had seen the contribution on chain, told it to wait, the task
+/// completed only at its reveal deadline, and the honest worker lost its stake for not
+/// revealing (found by `dexec bench chaos`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replicate_contributed_before_a_restart_is_revealed() {
+    let mut pool = Pool::start(PoolOptions::default()).await;
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.lost_after = Duration::from_secs(120);
+    pool.start_scheduler_with(config).await;
+
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let deal = pool.request(app, 3, 1).await;
+    let task_id = deal.tasks[0];
+    let first_life = SchedulerClient::new(
+        &pool.scheduler_url(),
+        pool.chain.signer(FIRST_WORKER),
+        "worker before the crash".into(),
+        Capabilities {
+            cores: 1,
+            memory_mb: 1024,
+            tags: B256::ZERO,
+            max_concurrent: 1,
+        },
+    );
+    first_life.register().await.expect("registered");
+    let assignment = wait_for(Duration::from_secs(30), || async {
+        first_life
+            .next(Duration::from_millis(500))
+            .await
+            .ok()
+            .flatten()
+    })
+    .await
+    .expect("the task is assigned");
+    // its first life computed the hello app's output, uploaded it, saved `computed`, and its
+    // contribution was mined; then it stopped
+    let digest = sha256(HELLO_OUTPUT);
+    let blob = pool
+        .store
+        .client()
+        .unwrap()
+        .put(b"result zip of the first life".to_vec())
+        .await
+        .unwrap();
+    let me = pool.chain.address(FIRST_WORKER);
+    let task = dexec_sdk::DealRef::from(&deal)
+        .task(deal.deal.bot_first.into())
+        .unwrap();
+    pool.chain
+        .client_for(FIRST_WORKER)
+        .contribute(
+            &task,
+            dexec_primitives::poco::result_hash(task_id, digest),
+            dexec_primitives::poco::result_seal(me, task_id, digest),
+            None,
+            &assignment.authorization,
+        )
+        .await
+        .expect("the first life's contribution");
+    let task_dir = pool
+        .worker_dir(FIRST_WORKER)
+        .join("tasks")
+        .join(format!("{task_id:#x}"));
+    std::fs::create_dir_all(&task_dir).unwrap();
+    let state = serde_json::json!({
+        "assignment": assignment,
+        "phase": {
+            "phase": "computed",
+            "digest": digest,
+            "resultLocation": blob.url,
+            "callbackData": null,
+        },
+    });
+    std::fs::write(task_dir.join("state.json"), state.to_string()).unwrap();
+
+    // it starts again; a second worker brings the task to consensus
+    let _resumed = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let _second = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
+    // the reveal deadline is 600 s away: a completion now means both revealed
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    assert_eq!(tasks[0].result.as_ref().map(|r| r.digest), Some(digest));
+    let revealed = pool
+        .chain
+        .reader()
+        .contribution(task_id, me)
+        .await
+        .expect("contribution");
+    assert_eq!(
+        revealed,
+        dexec_primitives::ContributionStatus::Proved,
+        "the resumed worker revealed"
+    );
+}
+
 /// Two workers on one work directory would share their replicates' state (one resuming the
 /// other's running task and deleting its live files): the second is refused, naming the
 /// first, and the folder is free again once the first stops (issue 18, finding 6).

@@ -320,6 +320,8 @@ pub struct Report {
     tasks_completed: usize,
     tasks_claimed: usize,
     tasks_claimed_by_this_run: usize,
+    /// Tasks still open when the settling time ran out (then the chain's clock was moved).
+    open_after_settling: Vec<String>,
     requests_matched: usize,
     requests_refused: u32,
     crashes: BTreeMap<String, Vec<String>>,
@@ -524,9 +526,10 @@ impl Chaos {
         } else {
             format!("127.0.0.1:{}", free_port("127.0.0.1")?)
         };
-        let scheduler_db = args.scheduler_db.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", state.join("scheduler.db").display())
-        });
+        let scheduler_db = match &args.scheduler_db {
+            Some(url) => fresh_database(url).await?,
+            None => format!("sqlite://{}?mode=rwc", state.join("scheduler.db").display()),
+        };
         services.push(service(
             "scheduler",
             ns(1),
@@ -658,26 +661,24 @@ impl Chaos {
             .settle(&requester, &deals, Duration::from_secs(args.settle_secs))
             .await?;
         let settle_s = settling.elapsed().as_secs_f64();
-        let claimed_by_us = if settled {
+        let claimed_by_us = if settled.is_empty() {
             0
         } else {
-            chaos.claim_the_rest(&requester, &deals).await?
+            chaos.expire(&requester, &deals).await?
         };
         let after = Ledger::read(&requester, &every).await?;
-        let report = chaos
-            .check(
-                &requester,
-                args,
-                seed,
-                &deals,
-                faults,
-                (matched, refused),
-                &before,
-                &after,
-                settle_s,
-                claimed_by_us,
-            )
-            .await?;
+        let outcome = Outcome {
+            deals,
+            faults,
+            matched,
+            refused,
+            before,
+            after,
+            settle_s,
+            claimed_by_us,
+            open_after_settling: settled,
+        };
+        let report = chaos.check(&requester, args, seed, outcome).await?;
         chaos.stop();
         Ok(report)
     }
@@ -878,19 +879,19 @@ impl Chaos {
         Ok(deals)
     }
 
-    /// Wait until every task is final (or `limit` passed); whether they all are.
+    /// Wait until every task is final (or `limit` passed); the tasks still open.
     async fn settle(
         &mut self,
         client: &Client,
         deals: &[DealInfo],
         limit: Duration,
-    ) -> eyre::Result<bool> {
+    ) -> eyre::Result<Vec<String>> {
         let deadline = Instant::now() + limit;
         let mut last = Instant::now();
         loop {
             let open = open_tasks(client, deals).await?;
             if open.is_empty() {
-                return Ok(true);
+                return Ok(Vec::new());
             }
             if Instant::now() > deadline {
                 eprintln!(
@@ -898,7 +899,12 @@ impl Chaos {
                     open.len(),
                     limit.as_secs()
                 );
-                return Ok(false);
+                let mut described = Vec::new();
+                for (deal, index) in open {
+                    let task = client.task(&deal, index).await?;
+                    described.push(format!("{} {:?}", task.task_id, task.status));
+                }
+                return Ok(described);
             }
             if last.elapsed() > Duration::from_secs(15) {
                 last = Instant::now();
@@ -913,9 +919,26 @@ impl Chaos {
         }
     }
 
-    /// Move the chain past every final deadline and claim what nobody settled: the payer is
-    /// refunded. Gives the scheduler 30 s to claim first; returns how many this run claimed.
-    async fn claim_the_rest(&mut self, client: &Client, deals: &[DealInfo]) -> eyre::Result<usize> {
+    /// Let the chain's clock run out for what is still open, as it would for a pool that is
+    /// gone: first past every reveal deadline (the scheduler finalizes with the reveals it has,
+    /// or reopens), then past every final deadline (the scheduler claims, the payer is
+    /// refunded); the scheduler gets a minute after each step, and this run claims what is
+    /// left. Returns how many tasks this run claimed.
+    async fn expire(&mut self, client: &Client, deals: &[DealInfo]) -> eyre::Result<usize> {
+        let timeref = deals
+            .iter()
+            .map(|d| u64::from(d.deal.timeref))
+            .max()
+            .unwrap_or_default();
+        advance_time(client, 2 * timeref + 10).await?;
+        eprintln!("chaos: the chain moved past the reveal deadlines");
+        if self
+            .settle(client, deals, Duration::from_secs(60))
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
         let latest = deals
             .iter()
             .map(|d| d.deal.final_deadline())
@@ -927,14 +950,13 @@ impl Chaos {
             .await?
             .map(|b| b.header.timestamp)
             .unwrap_or_default();
-        let jump = latest.saturating_sub(now) + 10;
-        let _: serde_json::Value = client
-            .provider()
-            .raw_request("evm_increaseTime".into(), (jump,))
-            .await?;
-        let _: serde_json::Value = client.provider().raw_request("evm_mine".into(), ()).await?;
-        eprintln!("chaos: the chain moved {jump} s past the final deadlines");
-        if self.settle(client, deals, Duration::from_secs(30)).await? {
+        advance_time(client, latest.saturating_sub(now) + 10).await?;
+        eprintln!("chaos: the chain moved past the final deadlines");
+        if self
+            .settle(client, deals, Duration::from_secs(60))
+            .await?
+            .is_empty()
+        {
             return Ok(0);
         }
         let mut claimed = 0;
@@ -949,20 +971,27 @@ impl Chaos {
         Ok(claimed)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Check the run's outcome on chain; the report.
     async fn check(
         &self,
         client: &Client,
         args: &Args,
         seed: u64,
-        deals: &[DealInfo],
-        faults: Vec<Fault>,
-        (matched, refused): (usize, u32),
-        before: &Ledger,
-        after: &Ledger,
-        settle_s: f64,
-        claimed_by_us: usize,
+        outcome: Outcome,
     ) -> eyre::Result<Report> {
+        let Outcome {
+            deals,
+            faults,
+            matched,
+            refused,
+            before,
+            after,
+            settle_s,
+            claimed_by_us,
+            open_after_settling,
+        } = outcome;
+        let deals = &deals[..];
+        let (before, after) = (&before, &after);
         let mut checks = Vec::new();
         let (mut completed, mut claimed, mut other) = (0usize, 0usize, Vec::new());
         let (mut paid, mut app_earned) = (0u128, 0u128);
@@ -1076,6 +1105,7 @@ impl Chaos {
             tasks_completed: completed,
             tasks_claimed: claimed,
             tasks_claimed_by_this_run: claimed_by_us,
+            open_after_settling,
             requests_matched: matched,
             requests_refused: refused,
             crashes,
@@ -1091,6 +1121,19 @@ impl Chaos {
         // a stopped anvil cannot be stopped again
         let _ = signal_anvil(&self.chain, rustix::process::Signal::CONT);
     }
+}
+
+/// What a run did, for the checks.
+struct Outcome {
+    deals: Vec<DealInfo>,
+    faults: Vec<Fault>,
+    matched: usize,
+    refused: u32,
+    before: Ledger,
+    after: Ledger,
+    settle_s: f64,
+    claimed_by_us: usize,
+    open_after_settling: Vec<String>,
 }
 
 /// What the requester signed, matched or was refused.
@@ -1112,8 +1155,11 @@ async fn submit(
     submitted: Arc<Mutex<Submitted>>,
 ) {
     let Ok(me) = requester.address() else { return };
+    // on a schedule: a slow match (the node stopped) delays the next ones, not the stream
+    let mut next = tokio::time::Instant::now();
     while Instant::now() < stop_at {
-        tokio::time::sleep(every.mul_f64(rng.gen_range(0.5..1.5))).await;
+        next += every.mul_f64(rng.gen_range(0.5..1.5));
+        tokio::time::sleep_until(next).await;
         let trust: u64 = if rng.gen_bool(0.6) { 1 } else { 3 };
         let volume: u64 = if rng.gen_bool(0.7) {
             1
@@ -1161,6 +1207,16 @@ async fn submit(
             }
         }
     }
+}
+
+/// Move the chain's clock `seconds` ahead and mine a block.
+async fn advance_time(client: &Client, seconds: u64) -> eyre::Result<()> {
+    let _: serde_json::Value = client
+        .provider()
+        .raw_request("evm_increaseTime".into(), (seconds,))
+        .await?;
+    let _: serde_json::Value = client.provider().raw_request("evm_mine".into(), ()).await?;
+    Ok(())
 }
 
 /// The tasks of `deals` not final yet.
@@ -1230,6 +1286,30 @@ fn u128_of(value: U256) -> eyre::Result<u128> {
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A database of its own on the PostgreSQL server of `url` (the scheduler resumes from the
+/// block cursor its database holds: a previous run's would be on another chain); its URL.
+async fn fresh_database(url: &str) -> eyre::Result<String> {
+    use sqlx::Connection;
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (server, _) = base
+        .rsplit_once('/')
+        .filter(|(server, _)| server.contains("://") && !server.ends_with('/'))
+        .ok_or_else(|| eyre!("--scheduler-db {url}: a PostgreSQL URL ends with /<database>"))?;
+    let name = format!("dexec_chaos_{}", rand::random::<u32>());
+    let mut admin = sqlx::PgConnection::connect(url)
+        .await
+        .wrap_err_with(|| format!("cannot connect to PostgreSQL at {url}"))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .wrap_err("cannot create the scheduler's database")?;
+    Ok(if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    })
 }
 
 /// A port free on `host` now.
