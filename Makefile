@@ -8,6 +8,7 @@
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make bench-oracle   price-feed update latency and gas, request fill latency -> target/bench/oracle.json
+#   make chaos      30 min of faults on the system as processes on 5 simulated hosts (root) -> target/chaos/chaos.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
 #   make images     base images of the container apps in podman's store (scripts/images.sh)
@@ -24,10 +25,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle apps images ops-tools examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle chaos apps images ops-tools examples install cli-reference clean
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -165,3 +166,14 @@ install: bootstrap
 
 clean:
 	rm -rf contracts/out contracts/cache target/bench
+
+## chaos: the system as processes on simulated hosts (network namespaces: chain, market and store;
+## the scheduler on PostgreSQL; 8 workers on 4 hosts), CHAOS_SECS of random faults (SIGKILLs,
+## a stopped RPC node, hosts cut off), then checked on chain -> target/chaos/chaos.json. Needs
+## root. CHAOS_FLAGS adds flags (`--seed N` repeats a run; see `dexec bench chaos --help`).
+## CI runs a 60 s seeded version (crates/cli/tests/it/chaos.rs).
+CHAOS_SECS ?= 1800
+chaos: bootstrap apps
+	$(CARGO) build -p dexec-cli
+	@scripts/postgres.sh start >/dev/null
+	./target/debug/dexec bench chaos --duration-secs $(CHAOS_SECS) --scheduler-db "$$(scripts/postgres.sh socket-url)" $(CHAOS_FLAGS)

@@ -53,7 +53,13 @@ pub async fn serve<F>(config: Config, shutdown: F) -> Result<ServiceHandle<Error
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let client = Client::connect_with_timeout(&config.chain, None, config.rpc_timeout).await?;
+    let client = Client::connect_patiently(
+        &config.chain,
+        None,
+        config.rpc_timeout,
+        dexec_service::START_PATIENCE,
+    )
+    .await?;
     let db = db::Db::connect(&config.db_url).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

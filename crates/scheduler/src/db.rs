@@ -497,7 +497,10 @@ impl Db {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO replicates (task_id, worker, status, weight, assigned_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (task_id, worker) DO UPDATE SET status = $3, weight = $4, \
+             digest = NULL, result_hash = NULL, result_location = NULL, callback_data = NULL, \
+             error = NULL, assigned_at = $5, updated_at = $6 WHERE replicates.status = 'failed'",
         )
         .bind(hex32(task_id))
         .bind(hex_addr(worker))

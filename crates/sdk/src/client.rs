@@ -102,6 +102,29 @@ impl Client {
         Self::connect_with_timeout(entry, signer, DEFAULT_RPC_TIMEOUT).await
     }
 
+    /// [`connect_with_timeout`](Self::connect_with_timeout) for a service starting: a node
+    /// that cannot be reached ([`Error::Unreachable`]: down, restarting, or the network
+    /// between them cut) is tried again every 2 s for up to `patience`, each failure logged,
+    /// instead of the service exiting at once. Any other error (wrong chain, no hub) is
+    /// returned at once.
+    pub async fn connect_patiently(
+        entry: &ChainEntry,
+        signer: Option<PrivateKeySigner>,
+        timeout: std::time::Duration,
+        patience: std::time::Duration,
+    ) -> Result<Self> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::connect_with_timeout(entry, signer.clone(), timeout).await {
+                Err(e @ Error::Unreachable { .. }) if started.elapsed() < patience => {
+                    tracing::warn!(target: "sdk", error = %e, "retrying in 2 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// [`connect`](Self::connect) with every JSON-RPC request failing after `timeout`
     /// (a node that accepts connections and never answers then gives
     /// [`Error::Unreachable`] or [`Error::Rpc`] saying so, instead of a hang).

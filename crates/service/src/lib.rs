@@ -38,3 +38,7 @@ pub use args::{ChainArgs, DbArgs, ListenArgs, LogArgs, LogFormat, WalletArgs};
 pub use db::DbUrl;
 pub use lock::{LockError, StateLock};
 pub use shutdown::{ctrl_c, ServiceHandle};
+
+/// How long a service starting waits for a chain node it cannot reach (down, restarting, or
+/// the network cut) before it gives up: a pool's machines seldom come up in order.
+pub const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);

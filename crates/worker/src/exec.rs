@@ -291,7 +291,7 @@ impl Executor {
                         .map_err(|e| Error::Fault(e.to_string()))??
                 };
                 let client = StoreClient::new(store)?;
-                let blob = client.put(zip).await?;
+                let blob = upload_patiently(&client, Bytes::from(zip), &assignment.task_id).await?;
                 Some(client.blob_url(&blob.id).to_string())
             }
             None => None,
@@ -528,6 +528,42 @@ pub fn error_result(out_dir: &Path, message: &str, detail: Option<&str>) -> Resu
     }
     let digest = file_sha256(&file).map_err(|e| Error::Fault(e.to_string()))?;
     Ok(B256::from(digest))
+}
+
+/// How long a result upload is retried while the store cannot be reached or answers 5xx
+/// (restarting): the computation is not thrown away for a store that is back in seconds.
+const UPLOAD_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Upload `zip`, retrying transient failures for [`UPLOAD_PATIENCE`].
+async fn upload_patiently(
+    client: &StoreClient,
+    zip: Bytes,
+    task: &B256,
+) -> Result<dexec_sdk::store::BlobRef> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match client.put(zip.clone()).await {
+            Ok(blob) => return Ok(blob),
+            Err(e) if transient(&e) && started.elapsed() < UPLOAD_PATIENCE => {
+                if !said {
+                    tracing::warn!(target: "worker::exec", %task, error = %e, "the store cannot take the result now; retrying");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// A store failure that may pass: no connection, or a server error.
+fn transient(e: &dexec_sdk::store::StoreError) -> bool {
+    match e {
+        dexec_sdk::store::StoreError::Http(_) => true,
+        dexec_sdk::store::StoreError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

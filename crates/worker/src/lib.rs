@@ -126,10 +126,11 @@ where
     // first: a second worker on this folder would resume this one's replicates and delete
     // their live files
     let state_lock = dexec_service::StateLock::acquire(&config.work_dir, "worker")?;
-    let client = Client::connect_with_timeout(
+    let client = Client::connect_patiently(
         &config.chain,
         Some(config.signer.clone()),
         config.rpc_timeout,
+        dexec_service::START_PATIENCE,
     )
     .await?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);

@@ -26,6 +26,9 @@ const MAX_YIELDED: usize = 8;
 /// Candidates looked at per call, at most.
 const MAX_SCANNED: i64 = 1_000;
 
+/// How long after its replicate failed a worker may be given the same task again.
+const RETRY_FAILED_AFTER_MS: i64 = 10_000;
+
 impl Scheduler {
     /// Long poll: an assignment for `worker`, or `None` after `wait`.
     pub async fn next(&self, worker: Address, wait: Duration) -> Result<Option<Assignment>> {
@@ -115,7 +118,14 @@ impl Scheduler {
                 continue;
             }
             let replicates = self.db.replicates(&task.task_id).await?;
-            if replicates.iter().any(|r| r.worker == worker) {
+            // never two replicates of a task to one worker, except again after one failed
+            // (and a pause): a store down for seconds fails every worker's upload, and a
+            // task every worker failed once would otherwise wait for its deadline
+            let now_ms = crate::db::now_ms();
+            if replicates.iter().any(|r| {
+                r.worker == worker
+                    && !(r.status == Rs::Failed && now_ms - r.updated_at >= RETRY_FAILED_AFTER_MS)
+            }) {
                 continue;
             }
             let contributions: Vec<(B256, u64)> = replicates
@@ -123,10 +133,16 @@ impl Scheduler {
                 .filter(|r| Rs::CONTRIBUTED.contains(&r.status))
                 .filter_map(|r| r.result_hash.map(|h| (h, r.weight)))
                 .collect();
-            // a held result (batch mode) settles the task: it needs no other replicate
+            // a held result (batch mode) or a trust-1 replicate finalized on chain (its
+            // TaskFinalize event may not be processed yet) settles the task: it needs no other
+            // replicate
             let running: Vec<u64> = replicates
                 .iter()
-                .filter(|r| r.status.is_live() || r.status == Rs::Held)
+                .filter(|r| {
+                    r.status.is_live()
+                        || r.status == Rs::Held
+                        || (deal.trust <= 1 && r.status == Rs::Done)
+                })
                 .map(|r| r.weight)
                 .collect();
             if !needs_more_replicates(deal.trust, &contributions, &running) {

@@ -154,10 +154,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Scheduler {
     pub async fn new(config: Config) -> Result<Arc<Self>> {
-        let client = Client::connect_with_timeout(
+        let client = Client::connect_patiently(
             &config.chain,
             Some(config.signer.clone()),
             config.rpc_timeout,
+            dexec_service::START_PATIENCE,
         )
         .await?;
         let db = Db::connect(&config.db_url).await?;

@@ -126,6 +126,21 @@ impl Scheduler {
                 }
             }
             ReportStatus::Finalized => {
+                // the worker says its `contributeAndFinalize` was mined: a replicate is done
+                // (and its task needs no other, before its TaskFinalize event arrives) only if
+                // the chain says so; else it stays live, under the replicate timeout
+                let poco = self.client.deployment().poco(self.client.provider());
+                let view = poco
+                    .viewTask(task_id)
+                    .call()
+                    .await
+                    .map_err(dexec_contracts::Error::from)?;
+                if view.status != super::settle::HUB_TASK_COMPLETED {
+                    tracing::warn!(target: "scheduler::replicates", task = %task_id, %worker, "a worker reported a finalization the chain does not show");
+                    return Ok(NextAction {
+                        action: Action::Done,
+                    });
+                }
                 self.db
                     .set_replicate(
                         &task_id,

@@ -23,6 +23,8 @@ type Item = (TaskRow, ReplicateRow);
 
 /// The hub's code of a task in its revealing phase (`viewTask(...).status`).
 const HUB_TASK_REVEALING: u8 = 2;
+/// The hub's code of a completed task.
+pub(super) const HUB_TASK_COMPLETED: u8 = 3;
 /// The hub's code of a task nobody contributed to yet.
 const HUB_TASK_UNSET: u8 = 0;
 /// Most tasks per `claimBatch`.
