@@ -8,6 +8,7 @@
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make bench-oracle   price-feed update latency and gas, request fill latency -> target/bench/oracle.json
+#   make bench-scale    bag throughput with 1, 2, 4, 8 worker hosts (netns, root) -> target/bench/scale.json
 #   make chaos      30 min of faults on the system as processes on 5 simulated hosts (root) -> target/chaos/chaos.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
 #   make install    the dexec binary into ~/.cargo/bin (PREFIX=<dir> for <dir>/bin)
@@ -25,10 +26,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle chaos apps images ops-tools examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle bench-scale chaos apps images ops-tools examples install cli-reference clean
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -166,6 +167,15 @@ install: bootstrap
 
 clean:
 	rm -rf contracts/out contracts/cache target/bench
+
+## bench-scale: bag throughput of one scheduler with 1, 2, 4 and 8 worker hosts (network
+## namespaces, two workers of four slots each), and the scheduler's CPU per task, the
+## scheduler on PostgreSQL -> target/bench/scale.json. Needs root. The dev profile (the one the
+## tests build; its dependencies are optimized), not a second build.
+bench-scale: bootstrap apps
+	$(CARGO) build -p dexec-cli
+	@scripts/postgres.sh start >/dev/null
+	./target/debug/dexec bench scale --scheduler-db "$$(scripts/postgres.sh socket-url)" $(SCALE_FLAGS)
 
 ## chaos: the system as processes on simulated hosts (network namespaces: chain, market and store;
 ## the scheduler on PostgreSQL; 8 workers on 4 hosts), CHAOS_SECS of random faults (SIGKILLs,

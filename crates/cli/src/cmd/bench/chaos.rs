@@ -5,27 +5,20 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
-use alloy::signers::local::PrivateKeySigner;
 use dexec_sdk::primitives::{AppOrder, Nrlc, RequestOrder, Signed, WorkerpoolOrder};
-use dexec_sdk::{
-    AppSpec, ChainEntry, Client, DealInfo, DealRef, EventFollower, HubEvent, MatchInput,
-    TaskStatus, WorkerpoolSpec,
-};
+use dexec_sdk::{Client, DealInfo, DealRef, EventFollower, HubEvent, MatchInput, TaskStatus};
 use eyre::{eyre, WrapErr};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::cluster::{empty_state_dir, random_salt};
-use crate::cmd::devnet::deploy_and_fund;
-use crate::local::{LocalChain, EXEC_WITH_PARENT_DEATH_ENV, PARENT_PID_ENV};
+use super::hosts::{run_on_hosts, set_link, signal_anvil, System, Topology, APP_OWNER, REQUESTER};
+use crate::cluster::random_salt;
 
 /// Long help of `dexec bench chaos`.
 pub const LONG_ABOUT: &str = "\
@@ -104,18 +97,6 @@ pub struct Args {
     inside: bool,
 }
 
-/// Dev accounts by role.
-const APP_OWNER: usize = 1;
-const POOL_OWNER: usize = 2;
-const REQUESTER: usize = 3;
-const FIRST_WORKER: usize = 4;
-/// Address of the core host (chain, market, store) and of host k (`10.213.0.{10+k}`), as
-/// scripts/hosts.sh makes them.
-const CORE_ADDRESS: &str = "10.213.0.1";
-fn host_address(k: u32) -> String {
-    format!("10.213.0.{}", 10 + k)
-}
-
 /// Run `dexec bench chaos`.
 pub async fn run(args: Args) -> eyre::Result<()> {
     let wasm = std::fs::read(&args.app).wrap_err_with(|| {
@@ -125,7 +106,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         )
     })?;
     if args.hosts > 0 && !args.inside {
-        return run_on_hosts(&args);
+        // the scheduler's host, then the workers'
+        return run_on_hosts(&args.hosts_script, &args.netns_prefix, args.hosts + 1);
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     eprintln!("chaos: seed {seed} (repeat with --seed {seed})");
@@ -142,129 +124,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
             args.out.display(),
             args.state_dir.join("logs").display()
         ))
-    }
-}
-
-/// Make the hosts, run this same command inside the core host, remove the hosts.
-fn run_on_hosts(args: &Args) -> eyre::Result<()> {
-    let script = &args.hosts_script;
-    if !script.is_file() {
-        return Err(eyre!(
-            "{} not found: run from the repository's root, or give --hosts-script (or --hosts 0 \
-             to run everything on loopback)",
-            script.display()
-        ));
-    }
-    // the scheduler's host, then the workers' hosts
-    let hosts = (args.hosts + 1).to_string();
-    let up = Command::new(script)
-        .args(["up", &args.netns_prefix, &hosts])
-        .status()
-        .wrap_err_with(|| format!("cannot run {}", script.display()))?;
-    if !up.success() {
-        return Err(eyre!(
-            "{} up failed ({up}): simulated hosts need root and iproute2; --hosts 0 runs \
-             everything on loopback",
-            script.display()
-        ));
-    }
-    let exe = std::env::current_exe().wrap_err("cannot find the dexec executable")?;
-    let status = Command::new("ip")
-        .args(["netns", "exec", &format!("{}-core", args.netns_prefix)])
-        .arg(exe)
-        .args(std::env::args_os().skip(1))
-        .arg("--inside")
-        .status();
-    let down = Command::new(script)
-        .args(["down", &args.netns_prefix])
-        .status();
-    let status = status.wrap_err("cannot enter the core host's namespace")?;
-    if !matches!(down, Ok(s) if s.success()) {
-        eprintln!(
-            "chaos: warning: `{} down {}` failed; remove the namespaces by hand (ip netns list)",
-            script.display(),
-            args.netns_prefix
-        );
-    }
-    if status.success() {
-        Ok(())
-    } else {
-        Err(eyre!("chaos failed inside the core host ({status})"))
-    }
-}
-
-/// A service process that faults kill and restart.
-struct Service {
-    name: String,
-    /// The namespace it runs in (`None`: this one).
-    netns: Option<String>,
-    args: Vec<String>,
-    log: PathBuf,
-    /// Where it listens, to wait for it.
-    addr: Option<String>,
-    child: Option<Child>,
-    starts: u32,
-    /// Exits nobody caused, with their status.
-    crashes: Vec<String>,
-}
-
-impl Service {
-    fn start(&mut self) -> eyre::Result<()> {
-        let exe = std::env::current_exe().wrap_err("cannot find the dexec executable")?;
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", ns]).arg(&exe);
-                cmd
-            }
-            None => Command::new(&exe),
-        };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .wrap_err_with(|| format!("cannot open {}", self.log.display()))?;
-        // the service dies with this process, however it dies (see local.rs)
-        let child = cmd
-            .args(&self.args)
-            .env(EXEC_WITH_PARENT_DEATH_ENV, &exe)
-            .env(PARENT_PID_ENV, std::process::id().to_string())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .wrap_err_with(|| format!("cannot start the {}", self.name))?;
-        self.child = Some(child);
-        self.starts += 1;
-        Ok(())
-    }
-
-    /// SIGKILL, and reap.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Whether it died on its own since the last look (recorded as a crash).
-    fn crashed(&mut self) -> bool {
-        let Some(child) = self.child.as_mut() else {
-            return false;
-        };
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                self.crashes.push(status.to_string());
-                self.child = None;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn running(&self) -> bool {
-        self.child.is_some()
     }
 }
 
@@ -364,266 +223,37 @@ impl Report {
     }
 }
 
-/// The running system.
+/// The system under faults.
 struct Chaos {
-    chain: LocalChain,
-    entry: ChainEntry,
-    services: Vec<Service>,
-    /// Index of the scheduler, market and store in `services`; workers are the rest.
-    scheduler: usize,
-    market: usize,
-    store: usize,
-    workers: Vec<usize>,
-    /// The namespace prefix when on hosts.
-    hosts: u32,
+    system: System,
     started: Instant,
 }
 
 impl Chaos {
     async fn run(args: &Args, seed: u64, wasm: Vec<u8>) -> eyre::Result<Report> {
-        empty_state_dir(&args.state_dir)?;
-        let state = std::fs::canonicalize(&args.state_dir)?;
-        std::fs::create_dir_all(state.join("logs"))?;
-        let on_hosts = args.hosts > 0;
-        let core = if on_hosts { CORE_ADDRESS } else { "127.0.0.1" };
-        let workers = (args.workers_per_host * args.hosts.max(1)) as usize;
-        let accounts = FIRST_WORKER + workers;
-
-        // the chain, on the core host
-        let port = free_port(core)?;
-        let builder = dexec_contracts::anvil::anvil(None)
-            .host(if on_hosts { "0.0.0.0" } else { "127.0.0.1" })
-            .port(port)
-            .args(["--accounts", &accounts.to_string()]);
-        let chain = LocalChain::spawn(builder, None).await?;
-        let deployment = deploy_and_fund(&chain, accounts).await?;
-        if args.block_time > 0 {
-            let _: serde_json::Value = chain
-                .provider
-                .raw_request("evm_setIntervalMining".into(), (args.block_time,))
-                .await
-                .wrap_err("cannot set the block time")?;
-        }
-        let rpc = format!("http://{core}:{port}");
-        let store_url = format!("http://{core}:{}", free_port(core)?);
-        let market_url = format!("http://{core}:{}", free_port(core)?);
-        let mut file = dexec_contracts::chain_file::ChainFile::single(
-            dexec_contracts::chain_file::DEVNET,
-            chain.chain_id,
-            &rpc,
-            deployment,
-        );
-        for entry in file.chains.values_mut() {
-            entry.market = Some(market_url.clone());
-            entry.store = Some(store_url.clone());
-        }
-        let chain_file = state.join("chain.json");
-        file.save(&chain_file)?;
-        let entry = file
-            .default_chain()
-            .cloned()
-            .ok_or_else(|| eyre!("chain.json without its chain"))?;
-        eprintln!(
-            "chaos: devnet {rpc} ({} s blocks), hub {}",
-            args.block_time, deployment.hub
-        );
-
-        let chain_arg = chain_file.display().to_string();
-        let service = |name: &str, netns: Option<String>, addr: Option<&str>, args: Vec<String>| {
-            let mut all = args;
-            all.extend(["--chain-file".to_owned(), chain_arg.clone()]);
-            Service {
-                name: name.to_owned(),
-                netns,
-                args: all,
-                log: state.join("logs").join(format!("{name}.log")),
-                addr: addr.map(str::to_owned),
-                child: None,
-                starts: 0,
-                crashes: Vec::new(),
-            }
-        };
-        let ns = |k: u32| on_hosts.then(|| format!("{}-h{k}", args.netns_prefix));
-        let listen = |url: &str| url.trim_start_matches("http://").to_owned();
-        let mut services = vec![
-            service(
-                "store",
-                None,
-                Some(&listen(&store_url)),
-                strings(&[
-                    "store",
-                    "--listen",
-                    &listen(&store_url),
-                    "--dir",
-                    &state.join("store").display().to_string(),
-                ]),
-            ),
-            service(
-                "market",
-                None,
-                Some(&listen(&market_url)),
-                strings(&[
-                    "market",
-                    "--listen",
-                    &listen(&market_url),
-                    "--db",
-                    &format!("sqlite://{}", state.join("market.db").display()),
-                ]),
-            ),
-        ];
-        let (store, market) = (0, 1);
-        for i in [store, market] {
-            services[i].start()?;
-            wait_listening(&services[i]).await?;
-        }
-        eprintln!("chaos: store {store_url}, market {market_url}");
-
-        // the app, the workerpool and their standing orders
-        let signers = chain.signers.clone();
-        let signer = |i: usize| -> PrivateKeySigner { signers[i].clone() };
-        let app_owner = Client::connect(&entry, Some(signer(APP_OWNER))).await?;
-        let blob = dexec_sdk::store::StoreClient::new(&store_url)?
-            .put(wasm.clone())
-            .await?;
-        let app = app_owner
-            .deploy_app(&AppSpec {
-                name: "hello".into(),
-                app_type: "WASM".into(),
-                multiaddr: blob.url.to_string(),
-                checksum: B256::from_slice(&Sha256::digest(&wasm)),
-                mrenclave: Default::default(),
-            })
-            .await?;
-        let pool_owner = Client::connect(&entry, Some(signer(POOL_OWNER))).await?;
-        let pool = pool_owner
-            .deploy_workerpool(&WorkerpoolSpec {
-                description: "chaos workerpool".into(),
-            })
-            .await?;
-        let app_order = app_owner
-            .sign_order(AppOrder {
-                app: app.address,
-                appprice: Nrlc::from_rlc(1).to_u256(),
-                volume: U256::from(1_000_000),
-                salt: random_salt(),
-                ..Default::default()
-            })
-            .await?;
-        let pool_order = pool_owner
-            .sign_order(WorkerpoolOrder {
-                workerpool: pool.address,
-                workerpoolprice: Nrlc::from_rlc(2).to_u256(),
-                volume: U256::from(1_000_000),
-                trust: U256::from(3),
-                salt: random_salt(),
-                ..Default::default()
-            })
-            .await?;
-
-        // the scheduler on host 1, the workers on hosts 2 …
-        let scheduler_listen = if on_hosts {
-            format!("{}:8800", host_address(1))
-        } else {
-            format!("127.0.0.1:{}", free_port("127.0.0.1")?)
-        };
-        let scheduler_db = match &args.scheduler_db {
-            Some(url) => fresh_database(url).await?,
-            None => format!("sqlite://{}?mode=rwc", state.join("scheduler.db").display()),
-        };
-        services.push(service(
-            "scheduler",
-            ns(1),
-            Some(&scheduler_listen),
-            strings(&[
-                "scheduler",
-                "--dev-account",
-                &POOL_OWNER.to_string(),
-                "--workerpool",
-                &pool.address.to_string(),
-                "--db",
-                &scheduler_db,
-                "--listen",
-                &scheduler_listen,
-                "--store-url",
-                &store_url,
-                "--market",
-                &market_url,
-                "--heartbeat-interval-ms",
-                "1000",
-                "--lost-after-ms",
-                "6000",
-                "--replicate-timeout-secs",
-                "60",
-                "--log-format",
-                "json",
-            ]),
-        ));
-        let scheduler = services.len() - 1;
-        let mut worker_ids = Vec::new();
-        for n in 0..workers {
-            let host = 2 + n as u32 / args.workers_per_host;
-            let name = format!("worker-{n}");
-            services.push(service(
-                &name,
-                ns(host),
-                None,
-                strings(&[
-                    "worker",
-                    "--dev-account",
-                    &(FIRST_WORKER + n).to_string(),
-                    "--scheduler-url",
-                    &format!("http://{scheduler_listen}"),
-                    "--work-dir",
-                    &state.join(&name).display().to_string(),
-                    "--max-concurrent",
-                    &args.worker_slots.to_string(),
-                    "--name",
-                    &name,
-                    "--log-format",
-                    "json",
-                ]),
-            ));
-            worker_ids.push(services.len() - 1);
-        }
-        services[scheduler].start()?;
-        wait_listening(&services[scheduler]).await?;
-        for &w in &worker_ids {
-            services[w].start()?;
-        }
-        eprintln!(
-            "chaos: scheduler {} ({}), {workers} workers{}",
-            scheduler_listen,
-            if args.scheduler_db.is_some() {
-                "on the given database"
-            } else {
-                "on SQLite"
-            },
-            if on_hosts {
-                format!(
-                    " on {} hosts ({} per host)",
-                    args.hosts, args.workers_per_host
-                )
-            } else {
-                " on loopback".to_owned()
-            }
-        );
-
-        let mut chaos = Chaos {
-            chain,
-            entry,
-            services,
-            scheduler,
-            market,
-            store,
-            workers: worker_ids,
+        let system = System::start(&Topology {
             hosts: args.hosts,
+            workers_per_host: args.workers_per_host,
+            worker_slots: args.worker_slots,
+            block_time: args.block_time,
+            scheduler_db: args.scheduler_db.clone(),
+            state_dir: args.state_dir.clone(),
+            netns_prefix: args.netns_prefix.clone(),
+            wasm,
+            scheduler_flags: Vec::new(),
+        })
+        .await?;
+        let requester = system.requester.clone();
+        let every = system.accounts.clone();
+        let (app_order, pool_order, pool) = (
+            system.app_order.clone(),
+            system.pool_order.clone(),
+            system.pool,
+        );
+        let mut chaos = Chaos {
+            system,
             started: Instant::now(),
         };
-        let requester = Client::connect(&chaos.entry, Some(signer(REQUESTER))).await?;
-        let every: Vec<Address> = (0..accounts)
-            .map(|i| chaos.chain.signers[i].address())
-            .chain([Address::ZERO])
-            .collect();
         let before = Ledger::read(&requester, &every).await?;
         let first_block = requester.provider().get_block_number().await?;
 
@@ -654,9 +284,7 @@ impl Chaos {
 
         // settle, then claim what is left past its deadline
         let settling = Instant::now();
-        let deals = chaos
-            .deals_of(&requester, pool.address, first_block)
-            .await?;
+        let deals = chaos.deals_of(&requester, pool, first_block).await?;
         let settled = chaos
             .settle(&requester, &deals, Duration::from_secs(args.settle_secs))
             .await?;
@@ -707,17 +335,7 @@ impl Chaos {
                 break;
             }
             // services that died on their own come back at once
-            for service in &mut self.services {
-                if service.crashed() {
-                    eprintln!(
-                        "chaos: the {} died on its own ({}); restarting it (see {})",
-                        service.name,
-                        service.crashes.last().map(String::as_str).unwrap_or(""),
-                        service.log.display()
-                    );
-                    service.start()?;
-                }
-            }
+            self.system.restart_crashed()?;
             if now < stop_at && now >= next {
                 let busy: HashSet<String> = pending.iter().map(|(_, _, t)| t.clone()).collect();
                 if let Some((fault, recovery)) = self.pick(rng, &busy)? {
@@ -763,17 +381,17 @@ impl Chaos {
             FaultKind::KillStore,
             FaultKind::StopRpc,
         ];
-        if self.hosts > 0 {
+        if self.system.hosts > 0 {
             kinds.extend([FaultKind::CutHost, FaultKind::CutHost]);
         }
         let kind = kinds[rng.gen_range(0..kinds.len())];
         let at_s = self.started.elapsed().as_secs_f64();
         let kill = |this: &mut Self, index: usize, for_s: f64| {
-            let name = this.services[index].name.clone();
-            if busy.contains(&name) || !this.services[index].running() {
+            let name = this.system.services[index].name.clone();
+            if busy.contains(&name) || !this.system.services[index].running() {
                 return None;
             }
-            this.services[index].kill();
+            this.system.services[index].kill();
             Some((
                 Fault {
                     kind,
@@ -786,28 +404,28 @@ impl Chaos {
         };
         let chosen = match kind {
             FaultKind::KillWorker => {
-                let index = self.workers[rng.gen_range(0..self.workers.len())];
+                let index = self.system.workers[rng.gen_range(0..self.system.workers.len())];
                 let for_s = rng.gen_range(1.0..10.0);
                 kill(self, index, for_s)
             }
             FaultKind::KillScheduler => {
                 let for_s = rng.gen_range(1.0..10.0);
-                kill(self, self.scheduler, for_s)
+                kill(self, self.system.scheduler, for_s)
             }
             FaultKind::KillMarket => {
                 let for_s = rng.gen_range(1.0..10.0);
-                kill(self, self.market, for_s)
+                kill(self, self.system.market, for_s)
             }
             FaultKind::KillStore => {
                 let for_s = rng.gen_range(1.0..10.0);
-                kill(self, self.store, for_s)
+                kill(self, self.system.store, for_s)
             }
             FaultKind::StopRpc => {
                 let for_s = rng.gen_range(2.0..12.0);
                 if busy.contains("rpc") {
                     None
                 } else {
-                    signal_anvil(&self.chain, rustix::process::Signal::STOP)?;
+                    signal_anvil(&self.system.chain, rustix::process::Signal::STOP)?;
                     Some((
                         Fault {
                             kind,
@@ -821,7 +439,7 @@ impl Chaos {
             }
             FaultKind::CutHost => {
                 // host 1 is the scheduler's, 2 … the workers'
-                let host = rng.gen_range(1..=self.hosts + 1);
+                let host = rng.gen_range(1..=self.system.hosts + 1);
                 let for_s = rng.gen_range(3.0..20.0);
                 let target = format!("host-{host}");
                 if busy.contains(&target) {
@@ -846,11 +464,11 @@ impl Chaos {
     async fn recover(&mut self, recovery: Recovery) -> eyre::Result<()> {
         match recovery {
             Recovery::Restart(index) => {
-                if !self.services[index].running() {
-                    self.services[index].start()?;
+                if !self.system.services[index].running() {
+                    self.system.services[index].start()?;
                 }
             }
-            Recovery::ResumeRpc => signal_anvil(&self.chain, rustix::process::Signal::CONT)?,
+            Recovery::ResumeRpc => signal_anvil(&self.system.chain, rustix::process::Signal::CONT)?,
             Recovery::Heal(host) => set_link(host, true)?,
         }
         Ok(())
@@ -910,11 +528,7 @@ impl Chaos {
                 last = Instant::now();
                 eprintln!("chaos: {} task(s) open", open.len());
             }
-            for service in &mut self.services {
-                if service.crashed() {
-                    service.start()?;
-                }
-            }
+            self.system.restart_crashed()?;
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
@@ -1023,8 +637,8 @@ impl Chaos {
                 format!("{} task(s) neither: {}", other.len(), other.join(", "))
             },
         });
-        let requester = self.chain.signers[REQUESTER].address();
-        let app_owner = self.chain.signers[APP_OWNER].address();
+        let requester = self.system.chain.signers[REQUESTER].address();
+        let app_owner = self.system.chain.signers[APP_OWNER].address();
         let spent = before.held(requester) - after.held(requester);
         checks.push(Check {
             name: "the requester paid once per completed task, and was refunded the rest",
@@ -1056,6 +670,7 @@ impl Chaos {
             ),
         });
         let crashes: BTreeMap<String, Vec<String>> = self
+            .system
             .services
             .iter()
             .filter(|s| !s.crashes.is_empty())
@@ -1067,8 +682,8 @@ impl Chaos {
             detail: if crashes.is_empty() {
                 format!(
                     "{} services, {} starts",
-                    self.services.len(),
-                    self.services.iter().map(|s| s.starts).sum::<u32>()
+                    self.system.services.len(),
+                    self.system.services.iter().map(|s| s.starts).sum::<u32>()
                 )
             } else {
                 format!("{crashes:?}")
@@ -1087,7 +702,7 @@ impl Chaos {
             passed: checks.iter().all(|c| c.passed),
             duration_s: args.duration_secs,
             hosts: args.hosts,
-            workers: self.workers.len(),
+            workers: self.system.workers.len(),
             scheduler_db: if args
                 .scheduler_db
                 .as_deref()
@@ -1114,12 +729,8 @@ impl Chaos {
         })
     }
 
-    fn stop(mut self) {
-        for service in self.services.iter_mut().rev() {
-            service.kill();
-        }
-        // a stopped anvil cannot be stopped again
-        let _ = signal_anvil(&self.chain, rustix::process::Signal::CONT);
+    fn stop(self) {
+        self.system.stop();
     }
 }
 
@@ -1282,84 +893,6 @@ impl Ledger {
 
 fn u128_of(value: U256) -> eyre::Result<u128> {
     u128::try_from(value).map_err(|_| eyre!("a balance beyond 2^128 nRLC"))
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// A database of its own on the PostgreSQL server of `url` (the scheduler resumes from the
-/// block cursor its database holds: a previous run's would be on another chain); its URL.
-async fn fresh_database(url: &str) -> eyre::Result<String> {
-    use sqlx::Connection;
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let (server, _) = base
-        .rsplit_once('/')
-        .filter(|(server, _)| server.contains("://") && !server.ends_with('/'))
-        .ok_or_else(|| eyre!("--scheduler-db {url}: a PostgreSQL URL ends with /<database>"))?;
-    let name = format!("dexec_chaos_{}", rand::random::<u32>());
-    let mut admin = sqlx::PgConnection::connect(url)
-        .await
-        .wrap_err_with(|| format!("cannot connect to PostgreSQL at {url}"))?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .wrap_err("cannot create the scheduler's database")?;
-    Ok(if query.is_empty() {
-        format!("{server}/{name}")
-    } else {
-        format!("{server}/{name}?{query}")
-    })
-}
-
-/// A port free on `host` now.
-fn free_port(host: &str) -> eyre::Result<u16> {
-    Ok(std::net::TcpListener::bind((host, 0))?.local_addr()?.port())
-}
-
-/// Wait until the service accepts connections (30 s).
-async fn wait_listening(service: &Service) -> eyre::Result<()> {
-    let Some(addr) = &service.addr else {
-        return Ok(());
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr.as_str()).await.is_err() {
-        if Instant::now() > deadline {
-            return Err(eyre!(
-                "the {} never listened on {addr} (see {})",
-                service.name,
-                service.log.display()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-fn signal_anvil(chain: &LocalChain, signal: rustix::process::Signal) -> eyre::Result<()> {
-    let pid = rustix::process::Pid::from_raw(chain.anvil.child().id() as i32)
-        .ok_or_else(|| eyre!("anvil has no pid"))?;
-    rustix::process::kill_process(pid, signal).wrap_err("cannot signal anvil")?;
-    Ok(())
-}
-
-/// Bring host `k`'s link on the core's bridge down (cut) or up (heal); this process runs in
-/// the core host's namespace, where the links are.
-fn set_link(k: u32, up: bool) -> eyre::Result<()> {
-    let status = Command::new("ip")
-        .args([
-            "link",
-            "set",
-            &format!("h{k}"),
-            if up { "up" } else { "down" },
-        ])
-        .status()
-        .wrap_err("cannot run ip")?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(eyre!("ip link set h{k} failed ({status})"))
-    }
 }
 
 /// A wait drawn from an exponential law of mean `mean_s` (faults at random moments), at

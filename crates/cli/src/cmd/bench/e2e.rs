@@ -225,17 +225,41 @@ async fn bag_throughput(cluster: &Cluster, bag: u64, block_time: u64) -> eyre::R
     let from = cluster.requester.block_number().await?;
     let started = Instant::now();
     let matched = cluster.request("bag", 1, bag).await?;
-    let mut follower = EventFollower::new(cluster.requester.clone(), from);
+    settle_rate(
+        &cluster.requester,
+        from,
+        started,
+        matched.deal_id,
+        bag,
+        block_time,
+    )
+    .await
+}
+
+/// Wait until the `bag` tasks of deal `deal_id` (matched after block `from`, at `started`)
+/// are finalized; tasks per second from `started` to the last, and per second of blocks
+/// after the first block that finalized some (the pipeline full).
+pub(super) async fn settle_rate(
+    client: &dexec_sdk::Client,
+    from: u64,
+    started: Instant,
+    deal_id: B256,
+    bag: u64,
+    block_time: u64,
+) -> eyre::Result<(f64, f64)> {
+    let mut follower = EventFollower::new(client.clone(), from);
     let mut finalized = std::collections::HashSet::<B256>::new();
     let mut blocks = std::collections::BTreeMap::<u64, u64>::new();
     let deadline = Instant::now() + Duration::from_secs(600);
     while (finalized.len() as u64) < bag {
         for log in follower.poll().await? {
             if let HubEvent::TaskFinalize {
-                task_id, deal_id, ..
+                task_id,
+                deal_id: log_deal,
+                ..
             } = log.event
             {
-                if deal_id == matched.deal_id && finalized.insert(task_id) {
+                if log_deal == deal_id && finalized.insert(task_id) {
                     *blocks.entry(log.block).or_default() += 1;
                 }
             }

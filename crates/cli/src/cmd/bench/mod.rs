@@ -6,9 +6,11 @@
 mod chaos;
 mod e2e;
 mod gas;
+mod hosts;
 mod oracle;
 mod report;
 mod runtime;
+mod scale;
 
 /// Arguments of `dexec bench`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +36,9 @@ enum Bench {
     /// The whole system as processes on simulated hosts, under faults: is anything lost?
     #[command(long_about = chaos::LONG_ABOUT)]
     Chaos(chaos::Args),
+    /// Bag throughput as worker hosts (network namespaces) are added, and the scheduler's CPU per task.
+    #[command(long_about = scale::LONG_ABOUT)]
+    Scale(scale::Args),
 }
 
 /// Run `dexec bench`.
@@ -44,5 +49,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         Bench::E2e(args) => e2e::run(args).await,
         Bench::Oracle(args) => oracle::run(args).await,
         Bench::Chaos(args) => chaos::run(args).await,
+        Bench::Scale(args) => scale::run(args).await,
     }
 }
