@@ -172,8 +172,23 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
 
     // Prometheus scrapes the four every second
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config =
-        String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops/prometheus/alerts.yml");
+    let checked_rules = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        checked_rules.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&checked_rules.stdout),
+        String::from_utf8_lossy(&checked_rules.stderr)
+    );
+    let mut config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+         rule_files:\n  - {}\nscrape_configs:\n",
+        rules.display()
+    );
     for (job, target) in &targets {
         config.push_str(&format!(
             "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
@@ -307,6 +322,35 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
     }
     assert!(checked >= panels.len(), "{checked} queries");
     assert!(empty.is_empty(), "queries without data: {empty:#?}");
+
+    // every alerting rule evaluates without error, and none is pending or firing on this
+    // healthy pool
+    let mut evaluated = Vec::new();
+    wait_for(
+        "Prometheus evaluates every alerting rule",
+        Duration::from_secs(30),
+        || {
+            let (_, body) = get(&format!("{prometheus}/api/v1/rules"));
+            evaluated = body["data"]["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+                .collect();
+            !evaluated.is_empty()
+                && evaluated
+                    .iter()
+                    .all(|r| !str_of(&r["lastEvaluation"]).starts_with("0001"))
+        },
+    );
+    assert_eq!(evaluated.len(), 8, "the rules of ops/prometheus/alerts.yml");
+    for rule in &evaluated {
+        assert_eq!(rule["health"], "ok", "{rule}");
+        assert!(
+            rule["alerts"].as_array().is_none_or(Vec::is_empty),
+            "an alert on a healthy pool: {rule}"
+        );
+    }
 }
 
 /// A JSON string as it is (`str_of` lowercases: for addresses).
