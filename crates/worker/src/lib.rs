@@ -312,7 +312,7 @@ impl Worker {
         self.metrics.busy(-1);
         match outcome {
             Ok(action) => {
-                tracing::info!(target: "worker", %task_id, ?action, "replicate finished");
+                tracing::info!(target: "worker", task = %task_id, ?action, "replicate finished");
                 self.metrics.replicate(if action == Action::Abort {
                     "abort"
                 } else {
@@ -321,16 +321,16 @@ impl Worker {
             }
             Err(e) => {
                 self.metrics.replicate("failed");
-                tracing::warn!(target: "worker", %task_id, error = %e, "replicate failed");
+                tracing::warn!(target: "worker", task = %task_id, error = %e, "replicate failed");
                 let mut report = Report::status(ReportStatus::Failed);
                 report.error = Some(e.to_string());
                 if let Err(e) = self.scheduler.report(task_id, &report).await {
-                    tracing::warn!(target: "worker", %task_id, error = %e, "cannot report the failure");
+                    tracing::warn!(target: "worker", task = %task_id, error = %e, "cannot report the failure");
                 }
             }
         }
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            tracing::debug!(target: "worker", %task_id, error = %e, "cannot remove the task directory");
+            tracing::debug!(target: "worker", task = %task_id, error = %e, "cannot remove the task directory");
         }
     }
 

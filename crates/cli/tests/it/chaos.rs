@@ -111,6 +111,37 @@ fn a_short_seeded_chaos_run_loses_nothing() {
         tasks,
         "{report}"
     );
+    // every service logged JSON lines with the same keys (docs/operations.md, "Logs"): a
+    // task is `task` and a deal `deal` in all of them
+    let mut lines = 0;
+    for entry in std::fs::read_dir(dir.path().join("state/logs")).expect("logs") {
+        let path = entry.expect("log").path();
+        for line in std::fs::read_to_string(&path).expect("log").lines() {
+            if !line.starts_with('{') {
+                continue;
+            }
+            let event: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", path.display()));
+            for key in ["timestamp", "level", "target"] {
+                assert!(
+                    event.get(key).is_some(),
+                    "{}: no {key}: {line}",
+                    path.display()
+                );
+            }
+            let fields = event["fields"].as_object().expect("fields");
+            assert!(fields.contains_key("message"), "{line}");
+            for other in ["task_id", "deal_id", "gas_used"] {
+                assert!(
+                    !fields.contains_key(other),
+                    "{}: `{other}`: {line}",
+                    path.display()
+                );
+            }
+            lines += 1;
+        }
+    }
+    assert!(lines >= 100, "{lines} JSON log lines");
     // the namespaces are gone
     let left = Command::new("ip")
         .args(["netns", "list"])

@@ -170,7 +170,7 @@ impl SchedulerClient {
             {
                 Ok(next) => return Ok(next.map_or(Action::Wait, |n| n.action)),
                 Err(SchedulerError::Unreachable(e)) if started.elapsed() < REPORT_PATIENCE => {
-                    tracing::debug!(target: "worker::scheduler", %task_id, error = %e, "scheduler unreachable; retrying the report");
+                    tracing::debug!(target: "worker::scheduler", task = %task_id, error = %e, "scheduler unreachable; retrying the report");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => return Err(e),

@@ -150,6 +150,8 @@ impl System {
                     &listen(&store_url),
                     "--dir",
                     &state.join("store").display().to_string(),
+                    "--log-format",
+                    "json",
                 ]),
             ),
             service(
@@ -162,6 +164,8 @@ impl System {
                     &listen(&market_url),
                     "--db",
                     &format!("sqlite://{}", state.join("market.db").display()),
+                    "--log-format",
+                    "json",
                 ]),
             ),
         ];
