@@ -307,7 +307,7 @@ impl Chaos {
             open_after_settling: settled,
         };
         let report = chaos.check(&requester, args, seed, outcome).await?;
-        chaos.stop();
+        chaos.system.stop().await;
         Ok(report)
     }
 
@@ -727,10 +727,6 @@ impl Chaos {
             settle_s,
             checks,
         })
-    }
-
-    fn stop(self) {
-        self.system.stop();
     }
 }
 

@@ -70,6 +70,9 @@ pub(super) struct System {
     pub requester: Client,
     /// Every dev account, and the kitty (address 0).
     pub accounts: Vec<Address>,
+    /// The PostgreSQL server and the database made there for the scheduler (dropped at the
+    /// end).
+    made_database: Option<(String, String)>,
 }
 
 impl System {
@@ -224,8 +227,13 @@ impl System {
         } else {
             format!("127.0.0.1:{}", free_port("127.0.0.1")?)
         };
+        let mut made_database = None;
         let scheduler_db = match &t.scheduler_db {
-            Some(url) => fresh_database(url).await?,
+            Some(url) => {
+                let (created, name) = fresh_database(url).await?;
+                made_database = Some((url.clone(), name));
+                created
+            }
             None => format!("sqlite://{}?mode=rwc", state.join("scheduler.db").display()),
         };
         services.push(service(
@@ -324,6 +332,7 @@ impl System {
             pool_order,
             requester,
             accounts: every,
+            made_database,
         })
     }
 
@@ -359,13 +368,21 @@ impl System {
         self.services[self.scheduler].child.as_ref().map(Child::id)
     }
 
-    /// Stop every service, then the chain.
-    pub fn stop(mut self) {
+    /// Stop every service, then the chain; drop the scheduler's database if this made one.
+    pub async fn stop(mut self) {
         for service in self.services.iter_mut().rev() {
             service.kill();
         }
         // a stopped anvil cannot be stopped again
         let _ = signal_anvil(&self.chain, rustix::process::Signal::CONT);
+        if let Some((server, name)) = self.made_database.take() {
+            use sqlx::Connection;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
     }
 }
 
@@ -489,8 +506,9 @@ impl Service {
 }
 
 /// A database of its own on the PostgreSQL server of `url` (the scheduler resumes from the
-/// block cursor its database holds: a previous run's would be on another chain); its URL.
-pub(super) async fn fresh_database(url: &str) -> eyre::Result<String> {
+/// block cursor its database holds: a previous run's would be on another chain); its URL and
+/// its name.
+pub(super) async fn fresh_database(url: &str) -> eyre::Result<(String, String)> {
     use sqlx::Connection;
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let (server, _) = base
@@ -505,11 +523,12 @@ pub(super) async fn fresh_database(url: &str) -> eyre::Result<String> {
         .execute(&mut admin)
         .await
         .wrap_err("cannot create the scheduler's database")?;
-    Ok(if query.is_empty() {
+    let made = if query.is_empty() {
         format!("{server}/{name}")
     } else {
         format!("{server}/{name}?{query}")
-    })
+    };
+    Ok((made, name))
 }
 
 /// A port free on `host` now.

@@ -238,7 +238,7 @@ async fn measure(args: &Args, hosts: u32, wasm: Vec<u8>) -> eyre::Result<Point> 
         })
     }
     .await;
-    system.stop();
+    system.stop().await;
     outcome
 }
 
