@@ -1,6 +1,6 @@
 //! The short, seeded chaos run CI makes (`make chaos` runs the long one): the whole system as
 //! processes on simulated hosts (network namespaces: the chain, market and store on one, the
-//! scheduler on PostgreSQL on a second, four workers on two more), a stream of deals, and
+//! scheduler on PostgreSQL on a second, eight workers on four more), a stream of deals, and
 //! faults at random moments; nothing may be lost.
 
 use std::path::Path;
@@ -52,7 +52,7 @@ fn a_short_seeded_chaos_run_loses_nothing() {
     let out_file = dir.path().join("chaos.json");
     let out = crate::dexec()
         .args(["bench", "chaos", "--seed", "7", "--duration-secs", "60"])
-        .args(["--hosts", "2", "--workers-per-host", "2"])
+        .args(["--hosts", "4", "--workers-per-host", "2"])
         .args(["--fault-every-secs", "6", "--submit-every-ms", "1500"])
         .args(["--settle-secs", "120", "--netns-prefix", &prefix])
         .arg("--hosts-script")
@@ -98,7 +98,7 @@ fn a_short_seeded_chaos_run_loses_nothing() {
         assert_eq!(check["passed"], true, "{check}");
     }
     assert_eq!(report["scheduler_db"], "postgresql");
-    assert_eq!(report["workers"], 4);
+    assert_eq!(report["workers"], 8);
     // the seed's schedule injected faults of several kinds while deals kept coming
     let faults = report["faults"].as_array().expect("faults");
     assert!(faults.len() >= 5, "{report}");
