@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use alloy::eips::BlockId;
 use alloy::primitives::{Bytes, B256};
+use alloy::providers::Provider;
 use alloy::providers::{PendingTransactionError, WatchTxError};
 use dexec_primitives::ResultsLink;
 use dexec_sdk::PushedResult;
@@ -45,6 +47,9 @@ pub(crate) struct Batches {
     sent: AtomicU64,
     failed: AtomicU64,
     splits: AtomicU64,
+    /// The most gas a pushed result has cost (a mined batch's gas over its results; 0 until
+    /// one was mined): with the block gas limit, how many results fit in one transaction.
+    gas_per_result: AtomicU64,
     alone: Mutex<HashMap<B256, Alone>>,
 }
 
@@ -75,6 +80,24 @@ impl Batches {
             splits: self.splits.load(Ordering::Relaxed),
             alone: lock(&self.alone).len() as u64,
         }
+    }
+
+    /// Results per batch: `configured`, or fewer so that a batch takes at most half the
+    /// block gas limit `block_gas_limit` (the chain's, read each round: chains differ and
+    /// change it) at the gas per result seen so far.
+    fn size(&self, configured: usize, block_gas_limit: u64) -> usize {
+        let per_result = self.gas_per_result.load(Ordering::Relaxed);
+        if per_result == 0 || block_gas_limit == 0 {
+            return configured.max(1);
+        }
+        let fits = usize::try_from(block_gas_limit / 2 / per_result).unwrap_or(usize::MAX);
+        configured.min(fits).max(1)
+    }
+
+    /// A batch of `results` results cost `gas`.
+    fn mined(&self, results: usize, gas: u64) {
+        let per_result = gas / u64::try_from(results.max(1)).unwrap_or(1);
+        self.gas_per_result.fetch_max(per_result, Ordering::Relaxed);
     }
 
     fn is_alone(&self, task: &B256) -> bool {
@@ -262,6 +285,14 @@ impl Scheduler {
         }
         self.batches
             .forget_all_but(by_deal.values().flatten().map(|(t, _)| t.task_id));
+        if by_deal.is_empty() {
+            return Ok(());
+        }
+        let block_gas_limit = match self.client.provider().get_block(BlockId::latest()).await {
+            Ok(Some(block)) => block.header.gas_limit,
+            _ => 0, // unknown: the configured size, split on failure
+        };
+        let batch_size = self.batches.size(self.config.batch_size, block_gas_limit);
         let now_ms = crate::db::now_ms();
         for (deal_id, mut items) in by_deal {
             let ctx = self.deal_ctx(&deal_id).await?;
@@ -278,15 +309,11 @@ impl Scheduler {
             // when the final deadline is less than a time reference away
             let oldest = together.iter().map(|(_, r)| r.updated_at).min();
             let linger = i64::try_from(self.config.batch_linger.as_millis()).unwrap_or(i64::MAX);
-            let due = together.len() >= self.config.batch_size
+            let due = together.len() >= batch_size
                 || oldest.is_some_and(|at| now_ms.saturating_sub(at) >= linger)
                 || now.saturating_add(u64::from(deal.timeref)) >= deal.final_deadline();
             if due {
-                queue.extend(
-                    together
-                        .chunks(self.config.batch_size)
-                        .map(<[Item]>::to_vec),
-                );
+                queue.extend(together.chunks(batch_size).map(<[Item]>::to_vec));
             }
             queue.extend(
                 alone
@@ -327,6 +354,7 @@ impl Scheduler {
                     Ok(receipt) if receipt.status() => {
                         tracing::info!(target: "scheduler::batch", deal = %deal_id, tasks = batch.len(), gas = receipt.gas_used, "results pushed");
                         self.metrics.gas_spent("pushResults", receipt.gas_used);
+                        self.batches.mined(batch.len(), receipt.gas_used);
                         for (_, held) in &batch {
                             // held since the worker's report
                             self.metrics.settled("pushResults", held.updated_at);
@@ -443,6 +471,22 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_fit_in_half_the_block_gas_limit() {
+        let batches = Batches::default();
+        // nothing mined yet: the configured size (a batch too large is split on failure)
+        assert_eq!(batches.size(256, 1_000_000), 256);
+        batches.mined(100, 1_100_000);
+        // 11 000 gas per result: 45 fit in half of 1 000 000
+        assert_eq!(batches.size(256, 1_000_000), 45);
+        assert_eq!(batches.size(20, 1_000_000), 20);
+        assert_eq!(batches.size(256, 30_000_000), 256);
+        assert_eq!(batches.size(256, 10_000), 1, "at least one");
+        // the dearest result seen counts
+        batches.mined(10, 50_000);
+        assert_eq!(batches.size(256, 1_000_000), 45);
+    }
 
     #[test]
     fn a_task_failing_alone_waits_longer_each_time() {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use alloy::primitives::{keccak256, Bytes, B256, U256};
+use alloy::providers::Provider;
 use dexec_primitives::orders::{AppOrder, RequestOrder, WorkerpoolOrder};
 use dexec_scheduler::Trust1Mode;
 use dexec_sdk::scheduler::{Action, Capabilities, Mode, Report, ReportStatus, SchedulerClient};
@@ -203,4 +204,57 @@ async fn a_task_that_reverts_its_batch_does_not_hold_back_the_others() {
         before,
         "money is conserved"
     );
+}
+
+/// Whatever the chain's block gas limit, results settle: a first batch too large for a block
+/// is split, and once a batch was mined the scheduler sizes the next ones to half the block
+/// gas limit (the next deal's batches are then never split).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn results_settle_within_a_small_block_gas_limit() {
+    const BAG: u64 = 40;
+    let mut pool = Pool::start(PoolOptions {
+        trust1_mode: Trust1Mode::Batch,
+        ..Default::default()
+    })
+    .await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    // a deal's results go out when all are held: one batch of the whole bag
+    pool.scheduler.take().expect("running").stop().await;
+    let mut config = pool.scheduler_config(None);
+    config.batch_size = BAG as usize;
+    config.batch_linger = Duration::from_secs(600);
+    pool.start_scheduler_with(config).await;
+    let mut worker = pool.worker_config(FIRST_WORKER);
+    worker.max_concurrent = 8;
+    let _worker = pool.start_worker(worker).await;
+
+    // blocks of 300 000 gas from now on: a pushResults of 40 results needs about 500 000
+    let first = pool.request(app, 1, BAG).await;
+    let _: serde_json::Value = pool
+        .chain
+        .provider
+        .raw_request("evm_setBlockGasLimit".into(), (U256::from(300_000),))
+        .await
+        .expect("anvil sets the block gas limit");
+    pool.wait_completed(&first, Duration::from_secs(120)).await;
+    let after_first = pool.health().await["batches"].clone();
+    assert!(
+        after_first["splits"].as_u64() >= Some(1),
+        "the first batch was too large: {after_first}"
+    );
+
+    let second = pool.request(app, 1, BAG).await;
+    pool.wait_completed(&second, Duration::from_secs(120)).await;
+    let after_second = pool.health().await["batches"].clone();
+    assert_eq!(
+        after_second["splits"], after_first["splits"],
+        "the second deal's batches fit: {after_second}"
+    );
+    assert!(
+        after_second["sent"].as_u64().unwrap_or_default()
+            >= after_first["sent"].as_u64().unwrap_or_default() + 3,
+        "the second bag went out in several batches: {after_first} then {after_second}"
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
 }
