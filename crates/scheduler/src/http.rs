@@ -14,7 +14,8 @@ use dexec_service::metrics::{Health, HttpMetrics};
 use serde::Deserialize;
 
 use crate::api::{
-    Challenge, Heartbeat, NextAction, NextRequest, RegisterRequest, Registered, Report, TaskView,
+    Assignments, Challenge, Heartbeat, NextAction, NextRequest, RegisterRequest, Registered,
+    Report, TaskView,
 };
 use crate::error::{Error, Result};
 use crate::service::Scheduler;
@@ -24,6 +25,7 @@ type AppState = Arc<Scheduler>;
 /// The routes, for the answer to a path none of them knows.
 const ROUTES: &str = "GET /health, GET /metrics, GET /workers/challenge, POST /workers/register, \
     POST /workers/{address}/heartbeat, POST /workers/{address}/next, \
+    POST /workers/{address}/assignments, \
     POST /workers/{address}/replicates/{taskId}, GET /tasks/{taskId}, GET /requests and \
     GET /requests/{hash}";
 
@@ -35,6 +37,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/workers/register", post(register))
         .route("/workers/{address}/heartbeat", post(heartbeat))
         .route("/workers/{address}/next", post(next))
+        .route("/workers/{address}/assignments", post(assignments))
         .route("/workers/{address}/replicates/{task_id}", post(report))
         .route("/tasks/{task_id}", get(task))
         .route("/requests", get(requests))
@@ -182,6 +185,23 @@ async fn next(
             None => StatusCode::NO_CONTENT.into_response(),
         },
     )
+}
+
+/// Up to `max` replicates at once: the first as `next` waits for it, the others only if
+/// they are there now.
+async fn assignments(
+    State(s): State<AppState>,
+    Path(worker): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<NextRequest>,
+) -> Result<Json<Assignments>> {
+    let worker = address(&worker)?;
+    s.authenticate(worker, session(&headers))?;
+    let max = req.max.unwrap_or(1).max(1);
+    let assignments = s
+        .assignments(worker, Duration::from_millis(req.wait_ms), max)
+        .await?;
+    Ok(Json(Assignments { assignments }))
 }
 
 async fn report(

@@ -255,13 +255,18 @@ impl Worker {
         // a scheduler that is down for an hour: a few lines, not two per second
         let mut failing = dexec_service::log::Repeated::new(Duration::from_secs(30));
         loop {
-            let permit = slots
+            // one free slot at least, and every other free one: as many replicates at once
+            let mut permits = vec![slots
                 .clone()
                 .acquire_owned()
                 .await
-                .map_err(|e| Error::Fault(e.to_string()))?;
+                .map_err(|e| Error::Fault(e.to_string()))?];
+            while let Ok(more) = slots.clone().try_acquire_owned() {
+                permits.push(more);
+            }
             while tasks.try_join_next().is_some() {}
-            let next = self.scheduler.next(self.config.poll_wait).await;
+            let max = u32::try_from(permits.len()).unwrap_or(u32::MAX);
+            let next = self.scheduler.assignments(self.config.poll_wait, max).await;
             if next.is_ok() {
                 self.metrics.scheduler.ok();
                 if let dexec_service::log::Say::Recovered { failures, lasted } = failing.success() {
@@ -269,20 +274,32 @@ impl Worker {
                 }
             }
             match next {
-                Ok(Some(assignment)) => {
-                    let state = TaskState {
-                        assignment,
-                        phase: Phase::Received,
-                    };
-                    state.save(&self.task_dir(&state.assignment.task_id))?;
-                    let me = self.clone();
-                    tasks.spawn(async move {
-                        me.replicate(state).await;
-                        drop(permit);
-                    });
+                Ok(assignments) => {
+                    for assignment in assignments {
+                        let Some(permit) = permits.pop() else {
+                            // more than asked for: the scheduler's mistake, refused below
+                            tracing::warn!(target: "worker", task = %assignment.task_id, "an assignment beyond the free slots; not run");
+                            let mut report = Report::status(ReportStatus::Failed);
+                            report.error = Some("the worker has no free slot for it".into());
+                            let _ = self.scheduler.report(assignment.task_id, &report).await;
+                            continue;
+                        };
+                        let state = TaskState {
+                            assignment,
+                            phase: Phase::Received,
+                        };
+                        state.save(&self.task_dir(&state.assignment.task_id))?;
+                        let me = self.clone();
+                        tasks.spawn(async move {
+                            me.replicate(state).await;
+                            drop(permit);
+                        });
+                    }
+                    // slots asked for and not filled are free again
+                    drop(permits);
                 }
-                Ok(None) => {}
                 Err(e) => {
+                    drop(permits);
                     if let dexec_service::log::Say::Failure { unlogged } = failing.failure() {
                         tracing::warn!(target: "worker", error = %e, unlogged, "asking for work failed; retrying (said at most every 30 s)");
                     }

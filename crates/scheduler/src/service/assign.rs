@@ -52,6 +52,27 @@ impl Scheduler {
         result
     }
 
+    /// Up to `max` replicates for `worker`: the first waited for as [`Self::next`] does,
+    /// then as many more as are assignable now.
+    pub async fn assignments(
+        &self,
+        worker: Address,
+        wait: Duration,
+        max: u32,
+    ) -> Result<Vec<Assignment>> {
+        let Some(first) = self.next(worker, wait).await? else {
+            return Ok(Vec::new());
+        };
+        let mut given = vec![first];
+        while given.len() < max as usize {
+            match self.try_assign(worker).await? {
+                Some(more) => given.push(more),
+                None => break,
+            }
+        }
+        Ok(given)
+    }
+
     async fn try_assign(&self, worker: Address) -> Result<Option<Assignment>> {
         let _guard = self.assign_lock.lock().await;
         let Some(me) = lock(&self.workers).get(&worker).cloned() else {

@@ -135,3 +135,46 @@ async fn trust_one_bag_settles_in_batches() {
     );
     assert_eq!(pool.total_on_hub().await, before, "money is conserved");
 }
+
+/// A worker with free slots takes a bag's tasks in one request: as many as it asks for and
+/// no more than its slots, the first waited for as `next` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_takes_several_tasks_in_one_request() {
+    let pool = Pool::start(PoolOptions::default()).await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let worker = dexec_sdk::scheduler::SchedulerClient::new(
+        &pool.scheduler_url(),
+        pool.chain.signer(FIRST_WORKER),
+        "test worker".into(),
+        dexec_sdk::scheduler::Capabilities {
+            cores: 1,
+            memory_mb: 512,
+            tags: alloy::primitives::B256::ZERO,
+            max_concurrent: 3,
+        },
+    );
+    worker.register().await.expect("registered");
+    // nothing to do: an empty answer once the wait is over
+    let none = worker
+        .assignments(Duration::from_millis(300), 3)
+        .await
+        .expect("assignments");
+    assert!(none.is_empty());
+
+    let deal = pool.request(app, 1, 5).await;
+    let first = worker
+        .assignments(Duration::from_secs(20), 2)
+        .await
+        .expect("assignments");
+    assert_eq!(first.len(), 2, "as many as asked for");
+    let second = worker
+        .assignments(Duration::from_secs(20), 5)
+        .await
+        .expect("assignments");
+    assert_eq!(second.len(), 1, "no more than the worker's slots (3)");
+    let mut given: Vec<_> = first.iter().chain(&second).map(|a| a.task_id).collect();
+    given.sort();
+    given.dedup();
+    assert_eq!(given.len(), 3, "three different tasks");
+    assert!(given.iter().all(|t| deal.tasks.contains(t)));
+}

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 
 use super::types::{
-    Action, Assignment, Capabilities, Challenge, Heartbeat, NextAction, NextRequest,
+    Action, Assignment, Assignments, Capabilities, Challenge, Heartbeat, NextAction, NextRequest,
     RegisterRequest, Registered, Report, TaskView,
 };
 use crate::ErrorBody;
@@ -152,9 +152,29 @@ impl SchedulerClient {
         let path = format!("/workers/{:#x}/next", self.address());
         let body = NextRequest {
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            max: None,
         };
         self.call(&path, &body, wait + Duration::from_secs(10))
             .await
+    }
+
+    /// Long-poll for up to `max` replicates at once (a worker's free slots): one request
+    /// instead of one per replicate when a bag's tasks wait. Empty when the scheduler had
+    /// none within `wait`.
+    pub async fn assignments(
+        &self,
+        wait: Duration,
+        max: u32,
+    ) -> Result<Vec<Assignment>, SchedulerError> {
+        let path = format!("/workers/{:#x}/assignments", self.address());
+        let body = NextRequest {
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            max: Some(max),
+        };
+        let answer: Option<Assignments> = self
+            .call(&path, &body, wait + Duration::from_secs(10))
+            .await?;
+        Ok(answer.map(|a| a.assignments).unwrap_or_default())
     }
 
     /// Report on a replicate and learn what to do next. While the scheduler cannot be

@@ -83,6 +83,19 @@ pub struct Heartbeat {
 pub struct NextRequest {
     /// How long the scheduler may hold the request before answering 204 (capped).
     pub wait_ms: u64,
+    /// `POST /workers/{address}/assignments`: at most this many replicates at once (the
+    /// worker's free slots; 1 when absent). Ignored by `next`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+}
+
+/// `POST /workers/{address}/assignments` answer: the replicates given at once, as many as
+/// the scheduler had for the worker up to its `max` (none when the wait ended without any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignments {
+    /// The replicates, each as `next` would have given it.
+    pub assignments: Vec<Assignment>,
 }
 
 /// How a replicate settles.
@@ -292,7 +305,13 @@ mod tests {
         assert_eq!(next.action, Action::ContributeAndFinalize);
         let mode: Mode = serde_json::from_str(r#""push""#).unwrap();
         assert_eq!(mode, Mode::Push);
-        let json = serde_json::to_value(NextRequest { wait_ms: 5 }).unwrap();
+        let json = serde_json::to_value(NextRequest {
+            wait_ms: 5,
+            max: None,
+        })
+        .unwrap();
         assert_eq!(json, serde_json::json!({ "waitMs": 5 }));
+        let asked: NextRequest = serde_json::from_str(r#"{"waitMs":5,"max":3}"#).unwrap();
+        assert_eq!(asked.max, Some(3));
     }
 }
