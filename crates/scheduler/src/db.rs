@@ -120,6 +120,10 @@ fn decode_hex(what: &str, s: &str) -> Result<Vec<u8>> {
         .map_err(|_| Error::Corrupt(format!("{what} is not hex")))
 }
 
+/// Task rows per INSERT statement (six parameters each: well within SQLite's and
+/// PostgreSQL's limits on bound parameters).
+const TASK_ROWS_PER_INSERT: usize = 500;
+
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -202,19 +206,40 @@ impl Db {
             > 0;
         if inserted {
             let now = now_ms();
-            for (task_id, index) in tasks {
-                sqlx::query(
+            // a bag's rows in a few statements, not one per task
+            for chunk in tasks.chunks(TASK_ROWS_PER_INSERT) {
+                // numbered placeholders, which SQLite and PostgreSQL both read (sqlx's `Any`
+                // query builder writes `?`, which PostgreSQL does not)
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = |k: usize| format!("${}", i * 6 + k);
+                        format!(
+                            "({}, {}, {}, {}, {}, {})",
+                            p(1),
+                            p(2),
+                            p(3),
+                            p(4),
+                            p(5),
+                            p(6)
+                        )
+                    })
+                    .collect();
+                let sql = format!(
                     "INSERT INTO tasks (task_id, deal_id, idx, block, status, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id) DO NOTHING",
-                )
-                .bind(hex32(task_id))
-                .bind(hex32(&deal.deal_id))
-                .bind(*index as i64)
-                .bind(deal.block as i64)
-                .bind(TaskStatus::Pending.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                     VALUES {} ON CONFLICT (task_id) DO NOTHING",
+                    rows.join(", ")
+                );
+                let mut insert = sqlx::query(&sql);
+                for (task_id, index) in chunk {
+                    insert = insert
+                        .bind(hex32(task_id))
+                        .bind(hex32(&deal.deal_id))
+                        .bind(*index as i64)
+                        .bind(deal.block as i64)
+                        .bind(TaskStatus::Pending.as_str())
+                        .bind(now);
+                }
+                insert.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
