@@ -211,7 +211,8 @@ async fn latencies(
         if task.status != TaskStatus::Completed {
             return Err(eyre!("task {} ended {}", task.task_id, task.status));
         }
-        let out = state_dir.join(format!("results/t{trust}-{i}"));
+        // inside the latency cluster's state, which each run empties first
+        let out = state_dir.join(format!("latency/results/t{trust}-{i}"));
         crate::cmd::result::download(&cluster.requester, &task, &out).await?;
         samples.push(started.elapsed().as_secs_f64());
     }
