@@ -323,8 +323,9 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
     assert!(checked >= panels.len(), "{checked} queries");
     assert!(empty.is_empty(), "queries without data: {empty:#?}");
 
-    // every alerting rule evaluates without error, and none is pending or firing on this
-    // healthy pool
+    // every alerting rule evaluates without error, none fires on this healthy pool, and
+    // none is even pending but the two a busy moment may start (every slot taken, tasks
+    // matched and not yet assigned)
     let mut evaluated = Vec::new();
     wait_for(
         "Prometheus evaluates every alerting rule",
@@ -346,9 +347,15 @@ fn a_real_prometheus_scrapes_a_running_pool_and_every_dashboard_query_answers() 
     assert_eq!(evaluated.len(), 8, "the rules of ops/prometheus/alerts.yml");
     for rule in &evaluated {
         assert_eq!(rule["health"], "ok", "{rule}");
+        let alerts = rule["alerts"].as_array().cloned().unwrap_or_default();
         assert!(
-            rule["alerts"].as_array().is_none_or(Vec::is_empty),
-            "an alert on a healthy pool: {rule}"
+            alerts.iter().all(|a| a["state"] != "firing"),
+            "an alert fires on a healthy pool: {rule}"
+        );
+        let busy = ["DexecPoolFull", "DexecTasksNotAssigned"];
+        assert!(
+            alerts.is_empty() || busy.contains(&rule["name"].as_str().unwrap_or_default()),
+            "an alert pending on a healthy pool: {rule}"
         );
     }
 }

@@ -414,7 +414,7 @@ pub(super) fn run_on_hosts(script: &Path, prefix: &str, hosts: u32) -> eyre::Res
         .args(std::env::args_os().skip(1))
         .arg("--inside")
         .status();
-    let down = Command::new(script).args(["down", &prefix]).status();
+    let down = Command::new(script).args(["down", prefix]).status();
     let status = status.wrap_err("cannot enter the core host's namespace")?;
     if !matches!(down, Ok(s) if s.success()) {
         eprintln!(
