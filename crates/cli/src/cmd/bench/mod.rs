@@ -3,6 +3,7 @@
 //! A benchmark is a command, never a timed test (see docs): it prints a table and writes its
 //! figures as JSON under `target/bench/`.
 
+mod byzantine;
 mod e2e;
 mod gas;
 mod oracle;
@@ -30,6 +31,10 @@ enum Bench {
     /// Latency and gas of price-feed updates, and how fast schedulers fill requests.
     #[command(long_about = oracle::LONG_ABOUT)]
     Oracle(oracle::Args),
+    /// Many replicated tasks with a share of the workers lying: wrong results accepted,
+    /// liars slashed, honest earnings, gas per task, money conserved.
+    #[command(long_about = byzantine::LONG_ABOUT)]
+    Byzantine(byzantine::Args),
 }
 
 /// Run `dexec bench`.
@@ -39,5 +44,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         Bench::Runtime(args) => runtime::run(args).await,
         Bench::E2e(args) => e2e::run(args).await,
         Bench::Oracle(args) => oracle::run(args).await,
+        Bench::Byzantine(args) => byzantine::run(args).await,
     }
 }
