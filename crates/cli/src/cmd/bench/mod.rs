@@ -31,8 +31,7 @@ enum Bench {
     /// Latency and gas of price-feed updates, and how fast schedulers fill requests.
     #[command(long_about = oracle::LONG_ABOUT)]
     Oracle(oracle::Args),
-    /// Many replicated tasks with a share of the workers lying: wrong results accepted,
-    /// liars slashed, honest earnings, gas per task, money conserved.
+    /// Replicated tasks with a share of the workers lying: wrong results, slashing, earnings.
     #[command(long_about = byzantine::LONG_ABOUT)]
     Byzantine(byzantine::Args),
 }
