@@ -8,6 +8,7 @@
 #   make bench-market   market publishes/s, query p99 at 100k orders -> target/bench/market.json
 #   make bench-runtime  WASM vs native speed, cold/warm start -> target/bench/runtime.json
 #   make bench-oracle   price-feed update latency and gas, request fill latency -> target/bench/oracle.json
+#   make bench-byzantine  1000 trust-5 tasks, 30% of workers lying: wrong results, slashing -> target/bench/byzantine.json
 #   make bench-scale    bag throughput with 1, 2, 4, 8 worker hosts (netns, root) -> target/bench/scale.json
 #   make chaos      30 min of faults on the system as processes on 5 simulated hosts (root) -> target/chaos/chaos.json
 #   make cli-reference  regenerate docs/cli.md from `dexec --help`
@@ -26,10 +27,10 @@ FORGE := $(BIN)/forge
 CARGO ?= cargo
 export DEXEC_ANVIL ?= $(ROOT)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle bench-scale chaos apps images ops-tools examples install cli-reference clean
+.PHONY: help bootstrap bootstrap-python contracts abi check-abi check-storage-layout test test-contracts test-rust fmt fmt-check clippy ci demo bench-gas bench-runtime bench-market bench-e2e bench-oracle bench-byzantine bench-scale chaos apps images ops-tools examples install cli-reference clean
 
 help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 ## bootstrap: pinned npm tools (forge, anvil, cast, solc-js, OpenZeppelin), idempotent
 bootstrap: node_modules/.stamp
@@ -145,6 +146,10 @@ bench-e2e: bootstrap apps
 ## bench-oracle: price-feed update latency (trust 1 and 3), gas per update, request fill latency (release build) -> target/bench/oracle.json
 bench-oracle: bootstrap
 	$(CARGO) run -q --release -p dexec-cli -- bench oracle --out target/bench/oracle.json
+
+## bench-byzantine: 1000 trust-5 tasks with 3 of 10 workers lying (1 alone, 2 colluding): wrong results accepted, liars slashed, honest earnings, gas per task, money conserved (release build) -> target/bench/byzantine.json
+bench-byzantine: bootstrap
+	$(CARGO) run -q --release -p dexec-cli -- bench byzantine --out target/bench/byzantine.json
 
 ## bench-market: publishes/s and query p99 at 100k orders (release build) -> target/bench/market.json
 bench-market: bootstrap

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use dexec_sdk::market::MarketClient;
+use dexec_worker::Honesty;
 
 use crate::cmd::devnet::deploy_and_fund;
 use crate::cmd::run::{prepare, ExecArgs, Leg};
@@ -60,8 +61,12 @@ pub struct Options {
     /// Private hosts the workers fetch input files from anyway (`host:port`; the oracle
     /// demo's price servers on loopback).
     pub allowed_input_hosts: Vec<String>,
-    /// The first this many workers lie about their results (demonstrations of consensus).
-    pub dishonest_workers: usize,
+    /// The first this many workers lie about their results, each with a wrong digest of its
+    /// own (`dexec worker --dishonest alone`; demonstrations and benchmarks of consensus).
+    pub liars_alone: usize,
+    /// The next this many workers lie together: they all vote the same wrong digest
+    /// (`--dishonest collude`).
+    pub liars_colluding: usize,
 }
 
 /// A running system.
@@ -80,8 +85,12 @@ pub struct Cluster {
     pub pool: alloy::primitives::Address,
     /// The market, if one was asked for.
     pub market: Option<MarketClient>,
-    /// The workers' addresses, each with whether it lies (`Options::dishonest_workers`).
-    pub workers: Vec<(alloy::primitives::Address, bool)>,
+    /// The workers' addresses, each with how it votes (`Options::liars_alone`,
+    /// `Options::liars_colluding`).
+    pub workers: Vec<(alloy::primitives::Address, Honesty)>,
+    /// Every dev account funded on the hub (owner, providers, requester, workers): with the
+    /// kitty, all the money the hub holds.
+    pub accounts: Vec<alloy::primitives::Address>,
     app_order: Signed<AppOrder>,
     pool_order: Signed<WorkerpoolOrder>,
     stop: watch::Sender<bool>,
@@ -237,14 +246,15 @@ impl Cluster {
             config.name = format!("worker-{n}");
             config.allow_private_inputs = false;
             config.allowed_input_hosts = options.allowed_input_hosts.clone();
-            config.dishonest = config_dishonest(n, &options);
+            let honesty = honesty(n, &options);
+            config.honesty = honesty;
             config.max_concurrent = options.worker_slots;
             let worker = dexec_worker::start(config, stopped()).await?;
-            workers.push((worker.address, config_dishonest(n, &options)));
-            let role = if config_dishonest(n, &options) {
-                ", lies about its results"
-            } else {
-                ""
+            workers.push((worker.address, honesty));
+            let role = match honesty {
+                Honesty::Honest => "",
+                Honesty::LiesAlone => ", lies about its results alone",
+                Honesty::Colludes => ", lies about its results with the other colluders",
             };
             log(format!("worker {n} ({}{role})", worker.address));
             tasks.push(tokio::spawn(async move {
@@ -287,6 +297,7 @@ impl Cluster {
             ));
         }
         let requester = Client::connect(&entry, Some(signer(REQUESTER))).await?;
+        let accounts = (0..accounts).map(|i| signer(i).address()).collect();
         Ok(Self {
             requester,
             entry,
@@ -296,6 +307,7 @@ impl Cluster {
             pool: pool.address,
             market,
             workers,
+            accounts,
             app_order,
             pool_order,
             stop,
@@ -402,10 +414,16 @@ impl Cluster {
     }
 }
 
-/// Whether worker `n` lies: the first `dishonest_workers` (they register first, so the
-/// scheduler tends to give them the first replicates).
-fn config_dishonest(n: usize, options: &Options) -> bool {
-    n < options.dishonest_workers
+/// How worker `n` votes: the first `liars_alone` lie alone, the next `liars_colluding`
+/// collude (liars register first, so the scheduler tends to give them the first replicates).
+fn honesty(n: usize, options: &Options) -> Honesty {
+    if n < options.liars_alone {
+        Honesty::LiesAlone
+    } else if n < options.liars_alone + options.liars_colluding {
+        Honesty::Colludes
+    } else {
+        Honesty::Honest
+    }
 }
 
 /// The open workerpool order of `pool` on `market`, once its scheduler published one.

@@ -88,9 +88,42 @@ pub struct Args {
     /// it gets an error result that names it).
     #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub wall_clock_limit_secs: Option<u64>,
-    /// Test hook: contribute a corrupted digest (to exercise consensus and slashing).
-    #[arg(long, hide = true)]
-    pub dishonest: bool,
+    /// Test hook: contribute a corrupted digest (to exercise consensus and slashing):
+    /// `collude` (the default when the flag has no value) votes the wrong digest every
+    /// colluding worker votes, `alone` a wrong digest of this worker's own.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "MODE",
+        num_args = 0..=1,
+        default_missing_value = "collude"
+    )]
+    pub dishonest: Option<Honesty>,
+}
+
+/// How a worker votes. Anything but `Honest` is a test hook (`--dishonest`) that exercises
+/// consensus and slashing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Honesty {
+    /// The digest of its result.
+    #[default]
+    #[value(skip)]
+    Honest,
+    /// A wrong digest that no other worker votes (keccak256 of the digest, `dishonest` and
+    /// the worker's address): a lone liar.
+    #[value(name = "alone")]
+    LiesAlone,
+    /// The same wrong digest as every other colluding worker (keccak256 of the digest and
+    /// `dishonest`): liars that agree on a wrong answer.
+    #[value(name = "collude")]
+    Colludes,
+}
+
+impl Honesty {
+    /// Whether the worker lies at all.
+    pub fn lies(self) -> bool {
+        self != Self::Honest
+    }
 }
 
 /// The worker's validated configuration.
@@ -137,8 +170,8 @@ pub struct Config {
     /// Wall-clock limit override (default: the category's, see
     /// `dexec_runtime::wall_clock_limit_for_category`).
     pub wall_clock_limit: Option<Duration>,
-    /// Corrupt digests (tests).
-    pub dishonest: bool,
+    /// Corrupt digests (tests): how the worker votes.
+    pub honesty: Honesty,
     /// How long a `next` long poll may wait.
     pub poll_wait: Duration,
     /// How often to repeat a report while told to wait.
@@ -159,7 +192,7 @@ impl std::fmt::Debug for Config {
             .field("max_concurrent", &self.max_concurrent)
             .field("tags", &self.tags)
             .field("containers", &self.containers)
-            .field("dishonest", &self.dishonest)
+            .field("honesty", &self.honesty)
             .finish_non_exhaustive()
     }
 }
@@ -197,7 +230,7 @@ impl Config {
             download_timeout: Duration::from_secs(30),
             fuel: None,
             wall_clock_limit: None,
-            dishonest: false,
+            honesty: Honesty::Honest,
             poll_wait: Duration::from_secs(1),
             report_interval: Duration::from_millis(200),
             metrics_listen: None,
@@ -247,7 +280,7 @@ impl Config {
             download_timeout: Duration::from_secs(args.download_timeout_secs),
             fuel: args.fuel,
             wall_clock_limit: args.wall_clock_limit_secs.map(Duration::from_secs),
-            dishonest: args.dishonest,
+            honesty: args.dishonest.unwrap_or_default(),
             poll_wait: Duration::from_secs(20),
             report_interval: Duration::from_secs(1),
             metrics_listen: args.metrics_listen,
@@ -314,5 +347,36 @@ mod tests {
             refused.starts_with("the worker needs a wallet"),
             "{refused}"
         );
+    }
+
+    /// `--dishonest` alone means colluding (what tests and demos always passed); `alone` and
+    /// `collude` say it; without the flag the worker is honest.
+    #[test]
+    fn dishonest_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.json");
+        let deployment = Deployment {
+            token: Address::ZERO,
+            app_registry: Address::ZERO,
+            dataset_registry: Address::ZERO,
+            workerpool_registry: Address::ZERO,
+            hub: Address::ZERO,
+            poco_module: Address::ZERO,
+        };
+        ChainFile::single("dev", 31337, "http://127.0.0.1:8545", deployment)
+            .save(&path)
+            .unwrap();
+        let file = path.to_str().unwrap();
+        let honesty = |extra: &[&str]| {
+            let mut argv = vec!["--chain-file", file, "--dev-account", "4"];
+            argv.extend(extra);
+            config(&argv).unwrap().honesty
+        };
+        assert_eq!(honesty(&[]), Honesty::Honest);
+        assert_eq!(honesty(&["--dishonest"]), Honesty::Colludes);
+        assert_eq!(honesty(&["--dishonest", "--name", "w"]), Honesty::Colludes);
+        assert_eq!(honesty(&["--dishonest", "collude"]), Honesty::Colludes);
+        assert_eq!(honesty(&["--dishonest", "alone"]), Honesty::LiesAlone);
+        assert!(config(&["--chain-file", file, "--dishonest", "honest"]).is_err());
     }
 }

@@ -40,7 +40,7 @@ use dexec_sdk::Client;
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::{Args, Config};
+pub use config::{Args, Config, Honesty};
 pub use error::{Error, Result};
 
 use crate::exec::{Containers, Executor};
@@ -458,11 +458,7 @@ impl Worker {
 
     /// The digest this worker votes for: the real one, or a corrupted one with `--dishonest`.
     fn vote(&self, digest: B256) -> B256 {
-        if self.config.dishonest {
-            keccak256([digest.as_slice(), b"dishonest"].concat())
-        } else {
-            digest
-        }
+        vote(self.config.honesty, self.config.signer.address(), digest)
     }
 
     /// Never contribute without the workerpool owner's authorization.
@@ -556,5 +552,41 @@ impl Worker {
         tracing::info!(target: "worker::chain", task = %a.task_id, gas = receipt.gas_used, "reveal mined");
         self.metrics.gas_spent("reveal", receipt.gas_used);
         Ok(())
+    }
+}
+
+/// The digest a worker of `honesty` with address `me` votes for when its result's digest is
+/// `digest`: colluding liars all vote one wrong digest, a lone liar one of its own.
+fn vote(honesty: Honesty, me: Address, digest: B256) -> B256 {
+    match honesty {
+        Honesty::Honest => digest,
+        Honesty::Colludes => keccak256([digest.as_slice(), b"dishonest"].concat()),
+        Honesty::LiesAlone => keccak256([digest.as_slice(), b"dishonest", me.as_slice()].concat()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liars_collude_or_lie_alone() {
+        let digest = B256::repeat_byte(7);
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        assert_eq!(vote(Honesty::Honest, a, digest), digest);
+        let colluded = vote(Honesty::Colludes, a, digest);
+        assert_ne!(colluded, digest);
+        assert_eq!(
+            colluded,
+            vote(Honesty::Colludes, b, digest),
+            "one shared lie"
+        );
+        let alone = vote(Honesty::LiesAlone, a, digest);
+        assert!(alone != digest && alone != colluded);
+        assert_ne!(
+            alone,
+            vote(Honesty::LiesAlone, b, digest),
+            "each its own lie"
+        );
     }
 }

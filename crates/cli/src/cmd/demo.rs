@@ -92,7 +92,8 @@ pub(crate) fn options(args: &Args, wasm: Vec<u8>, app_name: String) -> Options {
         batch_size: 64,
         worker_slots: 2,
         allowed_input_hosts: Vec::new(),
-        dishonest_workers: 0,
+        liars_alone: 0,
+        liars_colluding: 0,
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `dexec` binary against real anvil processes.
 
+mod byzantine;
 mod chaos;
 mod claim;
 mod commands;

@@ -22,7 +22,7 @@ async fn liar_is_outvoted_and_slashed() {
 
     // the liar and one honest worker take the first two replicates and contribute
     let mut liar_config = pool.worker_config(FIRST_WORKER);
-    liar_config.dishonest = true;
+    liar_config.honesty = dexec_worker::Honesty::Colludes;
     let liar = pool.start_worker(liar_config).await;
     let honest1 = pool
         .start_worker(pool.worker_config(FIRST_WORKER + 1))

@@ -91,7 +91,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         batch_size: args.batch_size,
         worker_slots: args.worker_slots,
         allowed_input_hosts: Vec::new(),
-        dishonest_workers: 0,
+        liars_alone: 0,
+        liars_colluding: 0,
     };
     let quiet = |_line: String| {};
 

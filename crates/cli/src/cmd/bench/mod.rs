@@ -3,6 +3,7 @@
 //! A benchmark is a command, never a timed test (see docs): it prints a table and writes its
 //! figures as JSON under `target/bench/`.
 
+mod byzantine;
 mod chaos;
 mod e2e;
 mod gas;
@@ -39,6 +40,9 @@ enum Bench {
     /// Bag throughput as worker hosts (network namespaces) are added, and the scheduler's CPU per task.
     #[command(long_about = scale::LONG_ABOUT)]
     Scale(scale::Args),
+    /// Replicated tasks with a share of the workers lying: wrong results, slashing, earnings.
+    #[command(long_about = byzantine::LONG_ABOUT)]
+    Byzantine(byzantine::Args),
 }
 
 /// Run `dexec bench`.
@@ -50,5 +54,6 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         Bench::Oracle(args) => oracle::run(args).await,
         Bench::Chaos(args) => chaos::run(args).await,
         Bench::Scale(args) => scale::run(args).await,
+        Bench::Byzantine(args) => byzantine::run(args).await,
     }
 }

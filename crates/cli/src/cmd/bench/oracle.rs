@@ -131,7 +131,8 @@ pub async fn run(args: Args) -> eyre::Result<()> {
         batch_size: 64,
         worker_slots: 2,
         allowed_input_hosts: Vec::new(),
-        dishonest_workers: 0,
+        liars_alone: 0,
+        liars_colluding: 0,
     };
     let setup = OracleSetup::start(base, 3, 3, 0, false, |line| eprintln!("{line}")).await?;
     // trust 1: one feed id updated again and again (timestamps to the second, bucket 1 s)

@@ -172,18 +172,27 @@ pub fn table(figures: &[Figure], anchor_header: &str) -> String {
             ]
         })
         .collect();
-    let mut widths = vec![0usize; header.len()];
-    for row in std::iter::once(&header).chain(&rows) {
+    let mut all = vec![header];
+    all.extend(rows);
+    aligned(&all, &right)
+}
+
+/// `rows` (the first is the header, underlined) as aligned columns, the columns whose `right`
+/// is true right-aligned (numbers), the others left-aligned (text).
+pub fn aligned(rows: &[Vec<String>], right: &[bool]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; columns];
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for (i, row) in std::iter::once(&header).chain(&rows).enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         let mut line = String::new();
-        for ((cell, width), right) in row.iter().zip(&widths).zip(right) {
+        for (j, (cell, width)) in row.iter().zip(&widths).enumerate() {
             let pad = " ".repeat(width - cell.chars().count());
-            if right {
+            if right.get(j).copied().unwrap_or(false) {
                 let _ = write!(line, "{pad}{cell}  ");
             } else {
                 let _ = write!(line, "{cell}{pad}  ");

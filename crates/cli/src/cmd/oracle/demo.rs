@@ -88,7 +88,8 @@ impl OracleSetup {
                 pool_trust: trust,
                 market: true,
                 allowed_input_hosts: hosts,
-                dishonest_workers: liars,
+                liars_alone: 0,
+                liars_colluding: liars,
                 ..base
             },
             &log,
@@ -187,7 +188,7 @@ pub async fn run(args: &crate::cmd::demo::Args, started: Instant) -> eyre::Resul
             continue;
         }
         let account = client.account(*worker).await?;
-        let role = if *lies {
+        let role = if lies.lies() {
             "the liar: outvoted, its stake went to the winners"
         } else {
             "honest: paid"
