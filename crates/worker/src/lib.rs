@@ -248,8 +248,7 @@ impl Worker {
                 .map_err(|e| Error::Fault(e.to_string()))?;
             let me = self.clone();
             tasks.spawn(async move {
-                me.replicate(state).await;
-                drop(permit);
+                me.replicate(state, permit).await;
             });
         }
         // a scheduler that is down for an hour: a few lines, not two per second
@@ -291,8 +290,7 @@ impl Worker {
                         state.save(&self.task_dir(&state.assignment.task_id))?;
                         let me = self.clone();
                         tasks.spawn(async move {
-                            me.replicate(state).await;
-                            drop(permit);
+                            me.replicate(state, permit).await;
                         });
                     }
                     // slots asked for and not filled are free again
@@ -321,12 +319,12 @@ impl Worker {
     }
 
     /// Drive one replicate to its end; failures are reported to the scheduler.
-    async fn replicate(&self, mut state: TaskState) {
+    async fn replicate(&self, mut state: TaskState, permit: tokio::sync::OwnedSemaphorePermit) {
         let task_id = state.assignment.task_id;
         let dir = self.task_dir(&task_id);
-        self.metrics.busy(1);
-        let outcome = self.drive(&mut state, &dir).await;
-        self.metrics.busy(-1);
+        let mut slot = Some(Slot::take(permit, self.metrics.clone()));
+        let outcome = self.drive(&mut state, &dir, &mut slot).await;
+        drop(slot);
         match outcome {
             Ok(action) => {
                 tracing::info!(target: "worker", task = %task_id, ?action, "replicate finished");
@@ -351,7 +349,15 @@ impl Worker {
         }
     }
 
-    async fn drive(&self, state: &mut TaskState, dir: &std::path::Path) -> Result<Action> {
+    /// Run the replicate to its end. `slot` is its compute slot: given back once its vote is
+    /// on chain (waiting for the others' votes and revealing need no compute, and a worker
+    /// whose every slot waited on tasks that need its other slots would never finish them).
+    async fn drive(
+        &self,
+        state: &mut TaskState,
+        dir: &std::path::Path,
+        slot: &mut Option<Slot>,
+    ) -> Result<Action> {
         let a = state.assignment.clone();
         let deal = Deal::decode(&a.deal).map_err(|error| Error::BadDeal {
             task: a.task_id,
@@ -426,6 +432,7 @@ impl Worker {
                     }
                 }
                 Phase::Contributed { digest } => {
+                    slot.take();
                     let mut report = Report::status(ReportStatus::Contributed);
                     report.digest = Some(digest);
                     match self.scheduler.report(a.task_id, &report).await? {
@@ -562,6 +569,31 @@ fn vote(honesty: Honesty, me: Address, digest: B256) -> B256 {
         Honesty::Honest => digest,
         Honesty::Colludes => keccak256([digest.as_slice(), b"dishonest"].concat()),
         Honesty::LiesAlone => keccak256([digest.as_slice(), b"dishonest", me.as_slice()].concat()),
+    }
+}
+
+/// A compute slot held by a replicate: counted busy in the metrics until dropped.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    metrics: Arc<metrics::WorkerMetrics>,
+}
+
+impl Slot {
+    fn take(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        metrics: Arc<metrics::WorkerMetrics>,
+    ) -> Self {
+        metrics.busy(1);
+        Self {
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.metrics.busy(-1);
     }
 }
 
