@@ -8,17 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::consensus::Transaction as _;
 use alloy::primitives::{Address, B256};
-use alloy::providers::Provider;
-use alloy::sol_types::SolCall;
-use dexec_contracts::{Hub, HubPoco};
 use dexec_primitives::poco;
-use dexec_sdk::{Client, EventFollower, HubEvent};
+use dexec_sdk::EventFollower;
 use dexec_worker::Honesty;
 use eyre::eyre;
 use serde::Serialize;
 
+mod chain;
+
+use self::chain::{gas_between, Gas, Ledger, Snapshot};
 use super::report::{aligned, thousands, write_json};
 use crate::cluster::{Cluster, Options};
 
@@ -227,197 +226,6 @@ struct Bag {
     honest: B256,
     worker_stake: u128,
     done: bool,
-}
-
-/// Everything the hub's events said during the run.
-#[derive(Default)]
-struct Ledger {
-    /// task → its bag.
-    bag_of: HashMap<B256, usize>,
-    /// task → (worker, result hash), in contribution order.
-    contributions: HashMap<B256, Vec<(Address, B256)>>,
-    /// (task, worker) → judged accurate.
-    judged: HashMap<(B256, Address), bool>,
-    /// task → finalized digest.
-    finalized: HashMap<B256, B256>,
-    claimed: HashSet<B256>,
-    reopened: u64,
-}
-
-impl Ledger {
-    fn record(&mut self, event: HubEvent) {
-        match event {
-            HubEvent::TaskContribute {
-                task_id,
-                worker,
-                result_hash,
-            } => self
-                .contributions
-                .entry(task_id)
-                .or_default()
-                .push((worker, result_hash)),
-            HubEvent::ContributionJudged {
-                task_id,
-                worker,
-                accurate,
-            } => {
-                self.judged.insert((task_id, worker), accurate);
-            }
-            HubEvent::TaskFinalize {
-                task_id, digest, ..
-            } => {
-                self.finalized.insert(task_id, digest);
-            }
-            HubEvent::TaskClaimed { task_id, .. } => {
-                self.claimed.insert(task_id);
-            }
-            HubEvent::TaskReopen { .. } => self.reopened += 1,
-            _ => {}
-        }
-    }
-
-    fn is_final(&self, task: &B256) -> bool {
-        self.finalized.contains_key(task) || self.claimed.contains(task)
-    }
-}
-
-/// What each dev account and the hub hold at one moment.
-struct Snapshot {
-    /// account → (free, locked, score).
-    accounts: BTreeMap<Address, (u128, u128, u64)>,
-    kitty: u128,
-    total_held: u128,
-    hub_tokens: u128,
-}
-
-impl Snapshot {
-    async fn take(client: &Client, accounts: &[Address]) -> eyre::Result<Self> {
-        let mut held = BTreeMap::new();
-        for who in accounts {
-            let a = client.account(*who).await?;
-            held.insert(*who, (a.hub_balance.0, a.hub_locked.0, a.score));
-        }
-        let d = client.deployment();
-        let total_held = d.hub(client.provider()).totalHeld().call().await?;
-        let hub_tokens = d.token(client.provider()).balanceOf(d.hub).call().await?;
-        Ok(Self {
-            accounts: held,
-            kitty: client.kitty().await?.0,
-            total_held: total_held.try_into()?,
-            hub_tokens: hub_tokens.try_into()?,
-        })
-    }
-
-    /// The dev accounts' free and locked balances, and the kitty.
-    fn on_hub(&self) -> u128 {
-        self.kitty
-            + self
-                .accounts
-                .values()
-                .map(|(free, locked, _)| free + locked)
-                .sum::<u128>()
-    }
-
-    /// Free plus locked balance of `who` (signed, for differences).
-    fn holding(&self, who: &Address) -> i128 {
-        self.accounts
-            .get(who)
-            .map_or(0, |(free, locked, _)| (free + locked) as i128)
-    }
-
-    fn score(&self, who: &Address) -> u64 {
-        self.accounts.get(who).map_or(0, |(_, _, score)| *score)
-    }
-}
-
-/// Gas of the hub's transactions over a block range.
-#[derive(Default, Serialize)]
-struct Gas {
-    /// Every transaction sent to the hub.
-    total: u64,
-    transactions: u64,
-    reverted: u64,
-    /// By function called.
-    by_function: BTreeMap<&'static str, FunctionGas>,
-    /// Transactions of the range sent elsewhere (none expected).
-    other_transactions: u64,
-}
-
-/// The hub's transactions calling one function.
-#[derive(Default, Serialize)]
-struct FunctionGas {
-    transactions: u64,
-    gas: u64,
-    reverted: u64,
-    /// Most of these transactions in one block (a sender that waits for each receipt
-    /// before the next sends at most one per block).
-    max_per_block: u64,
-}
-
-/// Sum the receipts of the hub's transactions in blocks `from..=to`.
-async fn gas_between(client: &Client, from: u64, to: u64) -> eyre::Result<Gas> {
-    let names: HashMap<[u8; 4], &'static str> = [
-        (Hub::matchOrdersCall::SELECTOR, "matchOrders"),
-        (
-            Hub::contributeAndFinalizeCall::SELECTOR,
-            "contributeAndFinalize",
-        ),
-        (HubPoco::contributeCall::SELECTOR, "contribute"),
-        (HubPoco::contributeBatchCall::SELECTOR, "contributeBatch"),
-        (HubPoco::revealCall::SELECTOR, "reveal"),
-        (HubPoco::finalizeCall::SELECTOR, "finalize"),
-        (HubPoco::reopenCall::SELECTOR, "reopen"),
-        (HubPoco::pushResultsCall::SELECTOR, "pushResults"),
-        (HubPoco::claimCall::SELECTOR, "claim"),
-        (HubPoco::claimBatchCall::SELECTOR, "claimBatch"),
-    ]
-    .into();
-    let hub = client.deployment().hub;
-    let provider = client.provider();
-    let mut gas = Gas::default();
-    for number in from..=to {
-        let block = provider
-            .get_block_by_number(number.into())
-            .full()
-            .await?
-            .ok_or_else(|| eyre!("block {number} is missing"))?;
-        let receipts = provider
-            .get_block_receipts(number.into())
-            .await?
-            .unwrap_or_default();
-        let receipts: HashMap<B256, (u64, bool)> = receipts
-            .iter()
-            .map(|r| (r.transaction_hash, (r.gas_used, r.status())))
-            .collect();
-        let mut in_block: HashMap<&'static str, u64> = HashMap::new();
-        for tx in block.transactions.txns() {
-            if tx.to() != Some(hub) {
-                gas.other_transactions += 1;
-                continue;
-            }
-            let hash = *tx.inner.tx_hash();
-            let (used, ok) = receipts
-                .get(&hash)
-                .copied()
-                .ok_or_else(|| eyre!("no receipt for {hash}"))?;
-            let name = tx
-                .input()
-                .get(..4)
-                .and_then(|s| names.get(s).copied())
-                .unwrap_or("other");
-            let entry = gas.by_function.entry(name).or_default();
-            entry.transactions += 1;
-            entry.gas += used;
-            entry.reverted += u64::from(!ok);
-            let here = in_block.entry(name).or_default();
-            *here += 1;
-            entry.max_per_block = entry.max_per_block.max(*here);
-            gas.total += used;
-            gas.transactions += 1;
-            gas.reverted += u64::from(!ok);
-        }
-    }
-    Ok(gas)
 }
 
 /// Match the bags (at most `bags_in_flight` unfinished), follow the hub until every task is
