@@ -407,6 +407,56 @@ impl Db {
         Ok(())
     }
 
+    /// Record a task settled on chain with `digest`, its replicates with it, in one
+    /// transaction (a reader never sees a completed task with replicates still running):
+    /// live replicates with another result (or none yet) are aborted, the others that took
+    /// part are done.
+    pub async fn settle_task(&self, task_id: &B256, digest: &B256, results: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let complete = Self::complete_sql();
+        Self::complete_query(&complete, task_id, digest, results, now)
+            .execute(&mut *tx)
+            .await?;
+        let live = ReplicateStatus::LIVE;
+        let abort = format!(
+            "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
+             (digest IS NULL OR digest <> $4) AND status IN ({})",
+            placeholders(5, live.len())
+        );
+        let mut query = sqlx::query(&abort)
+            .bind(ReplicateStatus::Aborted.as_str())
+            .bind(now)
+            .bind(hex32(task_id))
+            .bind(hex32(digest));
+        for s in live {
+            query = query.bind(s.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        let took_part = [
+            ReplicateStatus::Assigned,
+            ReplicateStatus::Computed,
+            ReplicateStatus::Held,
+            ReplicateStatus::Contributed,
+            ReplicateStatus::Revealed,
+        ];
+        let done = format!(
+            "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 AND \
+             status IN ({})",
+            placeholders(4, took_part.len())
+        );
+        let mut query = sqlx::query(&done)
+            .bind(ReplicateStatus::Done.as_str())
+            .bind(now)
+            .bind(hex32(task_id));
+        for s in took_part {
+            query = query.bind(s.as_str());
+        }
+        query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Mark pushed tasks completed and their replicates done, in one transaction:
     /// `(task, worker, digest, results link)`.
     pub async fn complete_pushed(&self, pushed: &[(B256, Address, B256, String)]) -> Result<()> {

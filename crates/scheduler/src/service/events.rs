@@ -168,22 +168,7 @@ impl Scheduler {
                     return Ok(()); // recorded when its batch was mined
                 }
                 let results = String::from_utf8_lossy(&results).into_owned();
-                self.db.complete_task(&task_id, &digest, &results).await?;
-                for r in self.db.replicates(&task_id).await? {
-                    let to = if r.status.is_live() && r.digest != Some(digest) {
-                        Rs::Aborted
-                    } else if matches!(
-                        r.status,
-                        Rs::Assigned | Rs::Computed | Rs::Held | Rs::Contributed | Rs::Revealed
-                    ) {
-                        Rs::Done
-                    } else {
-                        continue;
-                    };
-                    self.db
-                        .set_replicate(&task_id, &r.worker, to, ReplicateUpdate::default())
-                        .await?;
-                }
+                self.db.settle_task(&task_id, &digest, &results).await?;
                 tracing::info!(target: "scheduler::tasks", task = %task_id, %digest, "task completed");
             }
             HubEvent::TaskClaimed { task_id, .. } => {
