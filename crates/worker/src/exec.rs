@@ -64,6 +64,10 @@ pub struct Executor {
     pub http: reqwest::Client,
     /// The trusted store (apps, datasets by id; results go there).
     pub store: Option<String>,
+    /// The client results are uploaded with: one for the worker's life (its connections are
+    /// kept, and a client loads the system's root certificates when it is made, which cost
+    /// more than the hello app itself when done for every task).
+    pub uploads: Option<StoreClient>,
     /// Download limits.
     pub limits: Limits,
     /// Fuel for every task instead of the category's (all workers of a pool must agree).
@@ -282,16 +286,15 @@ impl Executor {
                 Some(failure.sentence),
             ),
         };
-        let result_location = match &self.store {
-            Some(store) => {
+        let result_location = match &self.uploads {
+            Some(client) => {
                 let zip = {
                     let out_dir = out_dir.clone();
                     tokio::task::spawn_blocking(move || zip_dir(&out_dir))
                         .await
                         .map_err(|e| Error::Fault(e.to_string()))??
                 };
-                let client = StoreClient::new(store)?;
-                let blob = upload_patiently(&client, Bytes::from(zip), &assignment.task_id).await?;
+                let blob = upload_patiently(client, Bytes::from(zip), &assignment.task_id).await?;
                 Some(client.blob_url(&blob.id).to_string())
             }
             None => None,

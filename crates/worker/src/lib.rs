@@ -168,8 +168,13 @@ where
         None => None,
     };
     let store = config.store_url.clone().or(registered.store_url);
+    let uploads = store
+        .as_deref()
+        .map(dexec_sdk::store::StoreClient::new)
+        .transpose()?;
     let executor = Executor {
         runtime,
+        uploads,
         // no redirects: a public input-file URL must not bounce the worker to a private
         // address after the check in `fetch` (SSRF)
         http: reqwest::Client::builder()
