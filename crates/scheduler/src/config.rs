@@ -53,6 +53,13 @@ pub struct Args {
     /// Only act on events this many blocks deep.
     #[arg(long, default_value_t = 0)]
     pub confirmations: u64,
+    /// Watch the scheduler's own settlement transactions (`pushResults`, `finalize`) until
+    /// they are this many blocks deep: one a reorg drops (its block replaced, and the
+    /// transaction not mined again) is sent again, so the tasks it settled do not expire
+    /// and get claimed against the pool. 64 blocks is two epochs of Ethereum, where blocks
+    /// are final.
+    #[arg(long, default_value_t = 64, value_name = "BLOCKS")]
+    pub reorg_depth: u64,
     /// Block to start following events from when the database has no cursor yet.
     #[arg(long, default_value_t = 0)]
     pub from_block: u64,
@@ -164,6 +171,8 @@ pub struct Config {
     pub db_url: DbUrl,
     /// Confirmation depth.
     pub confirmations: u64,
+    /// How deep settlement transactions are watched for reorgs.
+    pub reorg_depth: u64,
     /// First block to follow without a stored cursor.
     pub from_block: u64,
     /// Store advertised to workers.
@@ -216,6 +225,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("db_url", &self.db_url)
             .field("confirmations", &self.confirmations)
+            .field("reorg_depth", &self.reorg_depth)
             .field("store_url", &self.store_url)
             .field("poll_interval", &self.poll_interval)
             .field("trust1_mode", &self.trust1_mode)
@@ -243,6 +253,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             db_url,
             confirmations: 0,
+            reorg_depth: 64,
             from_block: 0,
             store_url: None,
             poll_interval: Duration::from_millis(100),
@@ -349,6 +360,7 @@ impl Config {
             listen: args.listen.listen,
             db_url,
             confirmations: args.confirmations,
+            reorg_depth: args.reorg_depth,
             from_block: args.from_block,
             store_url,
             poll_interval: Duration::from_millis(args.poll_interval_ms.max(10)),

@@ -487,6 +487,48 @@ impl Db {
         Ok(())
     }
 
+    /// Undo what a reorg took back: the tasks settled by a transaction whose block was
+    /// replaced go back from completed to `to` (pushing: their held results are pushed again;
+    /// revealing: finalized again), and the replicates named with them from done to held.
+    /// These are the only moves out of the final states, made for this alone (they are not
+    /// in [`TaskStatus::can_become`] or [`ReplicateStatus::can_become`], where a late report
+    /// could reach them). One transaction: `(task, replicate's worker if any)`.
+    pub async fn undo_settlement(
+        &self,
+        tasks: &[(B256, Option<Address>)],
+        to: TaskStatus,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for (task_id, worker) in tasks {
+            sqlx::query(
+                "UPDATE tasks SET status = $1, result_digest = NULL, results = NULL, \
+                 updated_at = $2 WHERE task_id = $3 AND status = $4",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(hex32(task_id))
+            .bind(TaskStatus::Completed.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if let Some(worker) = worker {
+                sqlx::query(
+                    "UPDATE replicates SET status = $1, updated_at = $2 WHERE task_id = $3 \
+                     AND worker = $4 AND status = $5",
+                )
+                .bind(ReplicateStatus::Held.as_str())
+                .bind(now)
+                .bind(hex32(task_id))
+                .bind(hex_addr(worker))
+                .bind(ReplicateStatus::Done.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     const REPLICATE_COLUMNS: &'static str = "task_id, worker, status, weight, digest, \
         result_hash, result_location, callback_data, error, assigned_at, updated_at";
 

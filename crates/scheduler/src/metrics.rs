@@ -37,6 +37,8 @@ pub(crate) struct SchedulerMetrics {
     pub ticks: Freshness,
     /// Asks for work refused because the worker already runs as many replicates as its slots.
     pub refused_full: Counter,
+    /// Tasks whose settlement a reorg dropped, settled again.
+    reorged: Counter,
     /// The offer's capacity and volume (tasks).
     offer: Family<ByStatus, Gauge>,
     /// The offer loop's checks by outcome (published, refused, failed, closed).
@@ -59,6 +61,12 @@ impl SchedulerMetrics {
         let gas = Family::<ByOp, Counter>::default();
         let assigned = Counter::default();
         let refused_full = Counter::default();
+        let reorged = Counter::default();
+        registry.register(
+            "scheduler_reorged_tasks",
+            "Tasks whose settling transaction a reorg dropped (its block replaced, the transaction not mined again), settled again",
+            reorged.clone(),
+        );
         let offer = Family::<ByStatus, Gauge>::default();
         let offer_checks = Family::<ByStatus, Counter>::default();
         let fills = Family::<ByStatus, Counter>::default();
@@ -157,6 +165,7 @@ impl SchedulerMetrics {
             assigned,
             ticks: Freshness::default(),
             refused_full,
+            reorged,
             offer,
             offer_checks,
             fills,
@@ -217,6 +226,12 @@ impl SchedulerMetrics {
     /// Gas of one of the scheduler's transactions.
     pub fn gas_spent(&self, op: &str, gas: u64) {
         self.gas.get_or_create(&ByOp::new(op)).inc_by(gas);
+    }
+
+    /// `tasks` tasks whose settlement a reorg dropped.
+    pub fn reorged(&self, tasks: usize) {
+        self.reorged
+            .inc_by(u64::try_from(tasks).unwrap_or(u64::MAX));
     }
 
     /// A task's first replicate assigned, the task pending since `since_ms`.

@@ -1,6 +1,6 @@
 //! [`Client`]: one chain, one hub, optionally one wallet.
 
-use alloy::primitives::{Address, TxHash, U256};
+use alloy::primitives::{Address, TxHash, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
@@ -49,6 +49,8 @@ pub struct TxOutcome {
     pub tx_hash: TxHash,
     /// Block it was mined in.
     pub block: u64,
+    /// That block's hash (a reorg that replaces the block changes the hash at its number).
+    pub block_hash: B256,
     /// Gas it used.
     pub gas_used: u64,
 }
@@ -58,6 +60,7 @@ impl From<&TransactionReceipt> for TxOutcome {
         Self {
             tx_hash: receipt.transaction_hash,
             block: receipt.block_number.unwrap_or_default(),
+            block_hash: receipt.block_hash.unwrap_or_default(),
             gas_used: receipt.gas_used,
         }
     }

@@ -268,6 +268,21 @@ impl TestChain {
         Ok(())
     }
 
+    /// Replace the chain's last `depth` blocks with as many empty ones (`anvil_reorg`): the
+    /// transactions they held are gone, as when a node follows another branch and nobody
+    /// sends them again.
+    pub async fn reorg(&self, depth: u64) -> Result<()> {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(
+                "anvil_reorg".into(),
+                serde_json::json!({ "depth": depth, "tx_block_pairs": [] }),
+            )
+            .await
+            .map_err(|e| Error::Rpc(e.to_string()))?;
+        Ok(())
+    }
+
     /// Move the chain's clock forward by `seconds` and mine a block (deadline tests).
     pub async fn advance_time(&self, seconds: u64) -> Result<()> {
         let _: serde_json::Value = self

@@ -51,6 +51,7 @@ impl Scheduler {
         if self.config.trust1_mode == Trust1Mode::Batch {
             self.push_batches(now).await?;
         }
+        self.recheck_settlements().await?;
         self.claim_expired(now).await?;
         if self.config.offer.is_some() {
             // after the events: every deal matched before `next_block` is counted

@@ -134,6 +134,8 @@ pub(crate) struct Scheduler {
     durations: Mutex<Durations>,
     /// Batches that failed and the tasks now settled alone (`settle.rs`).
     batches: settle::Batches,
+    /// Settlement transactions watched for reorgs (`settle.rs`).
+    settlements: settle::Settlements,
     workers: Mutex<HashMap<Address, WorkerEntry>>,
     challenges: Mutex<HashMap<Address, (String, Instant)>>,
     deals: Mutex<DealCache>,
@@ -173,6 +175,7 @@ impl Scheduler {
             load: tokio::sync::watch::Sender::new(None),
             durations: Mutex::default(),
             batches: settle::Batches::default(),
+            settlements: settle::Settlements::default(),
             workers: Mutex::default(),
             challenges: Mutex::default(),
             deals: Mutex::new(DealCache::new(DEAL_CACHE_CAPACITY)),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::eips::BlockId;
-use alloy::primitives::{Bytes, B256};
+use alloy::primitives::{Address, Bytes, B256};
 use alloy::providers::Provider;
 use alloy::providers::{PendingTransactionError, WatchTxError};
 use dexec_primitives::ResultsLink;
@@ -138,6 +138,49 @@ impl Batches {
     }
 }
 
+/// The scheduler's settlement transactions mined less than `--reorg-depth` blocks ago,
+/// watched so that what a reorg drops is sent again (in memory: a scheduler restarted right
+/// after a reorg does not see it; the tasks' results then stay recorded as settled while
+/// the chain says otherwise, and those tasks are claimed at their deadline).
+#[derive(Debug, Default)]
+pub(crate) struct Settlements(Mutex<Vec<Settlement>>);
+
+/// A mined settlement transaction.
+#[derive(Debug, Clone)]
+struct Settlement {
+    tx: B256,
+    block: u64,
+    block_hash: B256,
+    settled: Settled,
+}
+
+#[derive(Debug, Clone)]
+enum Settled {
+    /// `pushResults`: each task with the worker whose held result it carried.
+    Pushed(Vec<(B256, Address)>),
+    /// `finalize` of one replicated task.
+    Finalized(B256),
+}
+
+impl Settlements {
+    fn mined(&self, tx: B256, block: u64, block_hash: B256, settled: Settled) {
+        lock(&self.0).push(Settlement {
+            tx,
+            block,
+            block_hash,
+            settled,
+        });
+    }
+
+    fn take(&self) -> Vec<Settlement> {
+        std::mem::take(&mut *lock(&self.0))
+    }
+
+    fn put_back(&self, watched: Vec<Settlement>) {
+        lock(&self.0).extend(watched);
+    }
+}
+
 /// The pause after a task's `failures`-th failure alone: 2 s, doubling, at most 5 min.
 fn alone_pause(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
@@ -244,6 +287,12 @@ impl Scheduler {
                     self.db
                         .complete_task(&task.task_id, &digest, &results)
                         .await?;
+                    self.settlements.mined(
+                        outcome.tx_hash,
+                        outcome.block,
+                        outcome.block_hash,
+                        Settled::Finalized(task.task_id),
+                    );
                     tracing::info!(target: "scheduler::consensus", task = %task.task_id, %digest, "finalized");
                 }
                 Err(e) => {
@@ -368,6 +417,14 @@ impl Scheduler {
                             .collect();
                         self.db.complete_pushed(&pushed).await?;
                         self.batches.forget(batch.iter().map(|(t, _)| t.task_id));
+                        self.settlements.mined(
+                            receipt.transaction_hash,
+                            receipt.block_number.unwrap_or_default(),
+                            receipt.block_hash.unwrap_or_default(),
+                            Settled::Pushed(
+                                batch.iter().map(|(t, r)| (t.task_id, r.worker)).collect(),
+                            ),
+                        );
                     }
                     Ok(receipt) => {
                         let why = format!("transaction {} reverted", receipt.transaction_hash);
@@ -402,6 +459,148 @@ impl Scheduler {
             let (failures, pause) = self.batches.failed_alone(task.task_id);
             tracing::warn!(target: "scheduler::batch", %deal, task = %task.task_id, failures, retry_in = ?pause, "the result of this task cannot be pushed even alone ({why}); it is pushed alone from now on and the other tasks settle without it");
         }
+    }
+
+    /// Look again at the settlement transactions mined less than `--reorg-depth` blocks
+    /// ago. Two queries per tick when nothing changed, the head and the newest watched
+    /// block: if that block is still the chain's at its number, so are all older ones (each
+    /// block names its parent).
+    /// Otherwise each settlement whose block was replaced is looked up by its transaction: mined
+    /// again elsewhere, it is watched there; gone, the tasks it settled and the chain no longer
+    /// shows completed go back to be settled again. A node that cannot be reached leaves
+    /// everything for the next tick.
+    pub(super) async fn recheck_settlements(&self) -> Result<()> {
+        let mut watched = self.settlements.take();
+        if watched.is_empty() {
+            return Ok(());
+        }
+        let rechecked = self.recheck(&mut watched).await;
+        self.settlements.put_back(watched);
+        if let Err(e) = rechecked {
+            // the other settlement work of the tick goes on; this is tried again next tick
+            tracing::warn!(target: "scheduler::reorg", error = %e, "cannot recheck the settlement transactions now; next tick");
+        }
+        Ok(())
+    }
+
+    async fn recheck(&self, watched: &mut Vec<Settlement>) -> Result<()> {
+        let provider = self.client.provider();
+        let head = provider
+            .get_block_number()
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        watched.retain(|s| head < s.block.saturating_add(self.config.reorg_depth));
+        let Some(newest) = watched.iter().max_by_key(|s| s.block).cloned() else {
+            return Ok(());
+        };
+        let mut canonical: HashMap<u64, Option<B256>> = HashMap::new();
+        if self.canonical_hash(&mut canonical, newest.block).await? == Some(newest.block_hash) {
+            return Ok(());
+        }
+        let mut kept = Vec::with_capacity(watched.len());
+        let mut rest = std::mem::take(watched).into_iter();
+        let mut outcome = Ok(());
+        while let Some(mut s) = rest.next() {
+            match self.still_settled(&mut canonical, &mut s).await {
+                Ok(true) => kept.push(s),
+                Ok(false) => {}
+                Err(e) => {
+                    // kept as they were, looked at again next tick
+                    kept.push(s);
+                    kept.extend(rest);
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        *watched = kept;
+        outcome
+    }
+
+    /// Whether settlement `s` is still on the chain (moved to its new block if a reorg
+    /// mined it again); when it is not, its tasks are settled again.
+    async fn still_settled(
+        &self,
+        canonical: &mut HashMap<u64, Option<B256>>,
+        s: &mut Settlement,
+    ) -> Result<bool> {
+        if self.canonical_hash(canonical, s.block).await? == Some(s.block_hash) {
+            return Ok(true);
+        }
+        let receipt = self
+            .client
+            .provider()
+            .get_transaction_receipt(s.tx)
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        match receipt {
+            Some(r) if r.status() && r.block_hash.is_some() => {
+                tracing::info!(target: "scheduler::reorg", tx = %s.tx, from_block = s.block, to_block = ?r.block_number, "a reorg moved a settlement transaction to another block");
+                s.block = r.block_number.unwrap_or(s.block);
+                s.block_hash = r.block_hash.unwrap_or_default();
+                Ok(true)
+            }
+            _ => {
+                self.settlement_lost(s).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The hash of the chain's block `number` now (`None`: no such block, the chain is
+    /// shorter than it was).
+    async fn canonical_hash(
+        &self,
+        known: &mut HashMap<u64, Option<B256>>,
+        number: u64,
+    ) -> Result<Option<B256>> {
+        if let Some(hash) = known.get(&number) {
+            return Ok(*hash);
+        }
+        let block = self
+            .client
+            .provider()
+            .get_block_by_number(number.into())
+            .await
+            .map_err(dexec_contracts::Error::from)?;
+        let hash = block.map(|b| b.header.hash);
+        known.insert(number, hash);
+        Ok(hash)
+    }
+
+    /// A settlement a reorg dropped: its tasks that the chain no longer shows completed are
+    /// settled again (held results pushed again, replicated tasks finalized again).
+    async fn settlement_lost(&self, s: &Settlement) -> Result<()> {
+        let poco = self.client.deployment().poco(self.client.provider());
+        let (tasks, to): (Vec<(B256, Option<Address>)>, Ts) = match &s.settled {
+            Settled::Pushed(tasks) => (
+                tasks.iter().map(|(t, w)| (*t, Some(*w))).collect(),
+                Ts::Pushing,
+            ),
+            Settled::Finalized(task) => (vec![(*task, None)], Ts::Revealing),
+        };
+        let mut undone = Vec::new();
+        for (task, worker) in tasks {
+            let view = poco
+                .viewTask(task)
+                .call()
+                .await
+                .map_err(dexec_contracts::Error::from)?;
+            match (view.status, to) {
+                (HUB_TASK_COMPLETED, _) => {} // settled again meanwhile (another transaction)
+                (HUB_TASK_REVEALING, Ts::Revealing) | (_, Ts::Pushing) => {
+                    undone.push((task, worker))
+                }
+                (status, _) => {
+                    tracing::error!(target: "scheduler::reorg", %task, hub_status = status, "a reorg dropped this task's finalize and took its reveals with it; the scheduler cannot finalize it again (the workers must reveal again)")
+                }
+            }
+        }
+        tracing::warn!(target: "scheduler::reorg", tx = %s.tx, block = s.block, tasks = undone.len(), "a reorg dropped a settlement transaction: its tasks are settled again");
+        self.metrics.reorged(undone.len());
+        self.db.undo_settlement(&undone, to).await?;
+        self.work.notify_waiters();
+        Ok(())
     }
 
     pub(super) async fn claim_expired(&self, now: u64) -> Result<()> {

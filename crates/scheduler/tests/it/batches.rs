@@ -258,3 +258,85 @@ async fn results_settle_within_a_small_block_gas_limit() {
     );
     assert_eq!(pool.total_on_hub().await, before, "money is conserved");
 }
+
+/// A reorg that drops the scheduler's `pushResults` (its blocks replaced, the transactions
+/// not mined again) leaves the tasks unsettled on chain: the scheduler, watching its
+/// settlements until they are `--reorg-depth` deep, pushes those results again, and every
+/// task completes once, with money conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn results_a_reorg_dropped_are_pushed_again() {
+    let pool = Pool::start(PoolOptions {
+        trust1_mode: Trust1Mode::Batch,
+        ..Default::default()
+    })
+    .await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let mut config = pool.worker_config(FIRST_WORKER);
+    config.max_concurrent = 3;
+    let _worker = pool.start_worker(config).await;
+    let deal = pool.request(app, 1, 4).await;
+    let settled = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    for task in &settled {
+        pool.wait_view(task.task_id, "completed").await;
+    }
+
+    // replace every block from the first settlement on (the match is older: the workers
+    // computed after it)
+    let provider = pool.chain.reader().provider().clone();
+    let pushes: std::collections::BTreeSet<B256> = settled
+        .iter()
+        .map(|t| t.result.as_ref().expect("a result").tx_hash)
+        .collect();
+    let mut first_block = u64::MAX;
+    for tx in &pushes {
+        let receipt = provider
+            .get_transaction_receipt(*tx)
+            .await
+            .expect("receipt")
+            .expect("mined");
+        first_block = first_block.min(receipt.block_number.expect("in a block"));
+    }
+    let head = provider.get_block_number().await.expect("head");
+    pool.chain
+        .reorg(head - first_block + 1)
+        .await
+        .expect("anvil_reorg");
+    for tx in &pushes {
+        let receipt = provider.get_transaction_receipt(*tx).await.expect("asked");
+        assert!(receipt.is_none(), "the reorg dropped {tx}");
+    }
+    let reader = pool.chain.reader();
+    reader
+        .deal(deal.deal_id)
+        .await
+        .expect("the deal survived the reorg");
+
+    // settled again, by new transactions
+    let again = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    for task in &again {
+        let tx = task.result.as_ref().expect("a result").tx_hash;
+        assert!(!pushes.contains(&tx), "{tx} is a new transaction");
+        let view = pool.wait_view(task.task_id, "completed").await;
+        assert_eq!(view.replicates.len(), 1, "pushed again, not recomputed");
+        assert_eq!(view.replicates[0].status, "done");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", pool.scheduler_url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == format!("dexec_scheduler_reorged_tasks_total {}", deal.tasks.len())),
+        "every task counted once: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("reorged"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}

@@ -127,3 +127,47 @@ async fn veterans_reach_consensus_alone() {
     assert_eq!(view.replicates.len(), 1, "no replicate sent in vain");
     assert_eq!(pool.total_on_hub().await, before, "money is conserved");
 }
+
+/// A reorg that drops the scheduler's `finalize` (its block replaced, the transaction not
+/// mined again) puts the task back in its revealing phase on chain: the scheduler, watching
+/// its settlements, finalizes it again, and money is conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finalize_a_reorg_dropped_is_sent_again() {
+    use alloy::providers::Provider;
+    let pool = Pool::start(PoolOptions::default()).await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let _a = pool.start_worker(pool.worker_config(FIRST_WORKER)).await;
+    let _b = pool
+        .start_worker(pool.worker_config(FIRST_WORKER + 1))
+        .await;
+    let deal = pool.request(app, 3, 1).await;
+    let settled = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    let finalize = settled[0].result.as_ref().expect("a result").tx_hash;
+    pool.wait_view(settled[0].task_id, "completed").await;
+
+    let provider = pool.chain.reader().provider().clone();
+    let block = provider
+        .get_transaction_receipt(finalize)
+        .await
+        .expect("receipt")
+        .and_then(|r| r.block_number)
+        .expect("mined");
+    let head = provider.get_block_number().await.expect("head");
+    pool.chain
+        .reorg(head - block + 1)
+        .await
+        .expect("anvil_reorg");
+    let dropped = provider
+        .get_transaction_receipt(finalize)
+        .await
+        .expect("asked");
+    assert!(dropped.is_none(), "the reorg dropped the finalize");
+
+    let again = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    let result = again[0].result.as_ref().expect("a result");
+    assert_ne!(result.tx_hash, finalize, "finalized by a new transaction");
+    assert_eq!(result.digest, sha256(HELLO_OUTPUT));
+    pool.wait_view(settled[0].task_id, "completed").await;
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+}
