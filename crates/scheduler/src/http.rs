@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::api::{
     Assignments, Challenge, Heartbeat, NextAction, NextRequest, RegisterRequest, Registered,
-    Report, TaskView,
+    Report, ReportAnswers, ReportBatch, TaskView, MAX_REPORTS_PER_REQUEST,
 };
 use crate::error::{Error, Result};
 use crate::service::Scheduler;
@@ -26,7 +26,8 @@ type AppState = Arc<Scheduler>;
 const ROUTES: &str = "GET /health, GET /metrics, GET /workers/challenge, POST /workers/register, \
     POST /workers/{address}/heartbeat, POST /workers/{address}/next, \
     POST /workers/{address}/assignments, \
-    POST /workers/{address}/replicates/{taskId}, GET /tasks/{taskId}, GET /requests and \
+    POST /workers/{address}/replicates/{taskId}, POST /workers/{address}/reports, \
+    GET /tasks/{taskId}, GET /requests and \
     GET /requests/{hash}";
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -39,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/workers/{address}/next", post(next))
         .route("/workers/{address}/assignments", post(assignments))
         .route("/workers/{address}/replicates/{task_id}", post(report))
+        .route("/workers/{address}/reports", post(reports))
         .route("/tasks/{task_id}", get(task))
         .route("/requests", get(requests))
         .route("/requests/{hash}", get(request))
@@ -216,6 +218,27 @@ async fn report(
         .map_err(|_| Error::BadRequest(format!("{task_id:?} is not a task id")))?;
     s.authenticate(worker, session(&headers))?;
     Ok(Json(s.report(worker, task_id, report).await?))
+}
+
+/// Several reports at once, each handled as its own `POST …/replicates/{taskId}`; one answer
+/// per report, a refusal in its answer (the others still count).
+async fn reports(
+    State(s): State<AppState>,
+    Path(worker): Path<String>,
+    headers: HeaderMap,
+    Json(batch): Json<ReportBatch>,
+) -> Result<Json<ReportAnswers>> {
+    let worker = address(&worker)?;
+    s.authenticate(worker, session(&headers))?;
+    if batch.reports.len() > MAX_REPORTS_PER_REQUEST {
+        return Err(Error::BadRequest(format!(
+            "{} reports in one request; at most {MAX_REPORTS_PER_REQUEST}",
+            batch.reports.len()
+        )));
+    }
+    Ok(Json(ReportAnswers {
+        answers: s.reports(worker, batch.reports).await,
+    }))
 }
 
 async fn task(State(s): State<AppState>, Path(task_id): Path<String>) -> Result<Json<TaskView>> {

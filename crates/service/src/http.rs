@@ -32,6 +32,13 @@ pub trait ApiError: std::fmt::Display {
 /// The response for `error`: `{"error": "<sentence>"}` with its status. A 5xx is logged once
 /// here, with detail; a 4xx says what the caller did wrong and is logged at debug level.
 pub fn error_response<E: ApiError>(error: &E) -> Response {
+    let (status, message) = error_parts(error);
+    json_error(status, message)
+}
+
+/// The status and sentence [`error_response`] answers `error` with (logged the same way): for
+/// an answer that carries several outcomes, one per item of a batch.
+pub fn error_parts<E: ApiError>(error: &E) -> (StatusCode, String) {
     let status = error.status();
     let message = if status.is_server_error() {
         tracing::error!(target: "service::http", service = E::SERVICE, %status, error = %error, "request failed");
@@ -40,7 +47,7 @@ pub fn error_response<E: ApiError>(error: &E) -> Response {
         tracing::debug!(target: "service::http", service = E::SERVICE, %status, error = %error, "request rejected");
         error.to_string()
     };
-    json_error(status, message)
+    (status, message)
 }
 
 /// A JSON error body with `status`.

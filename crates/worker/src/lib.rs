@@ -34,7 +34,8 @@ use dexec_primitives::poco::{authorization_hash, result_hash, result_seal};
 use dexec_primitives::{ContributionStatus, Deal, ResultsLink};
 use dexec_runtime::{Runtime, RuntimeConfig};
 use dexec_sdk::scheduler::{
-    Action, Assignment, Capabilities, Report, ReportStatus, SchedulerClient,
+    Action, Assignment, Capabilities, Report, ReportStatus, SchedulerClient, SchedulerError,
+    TaskReport, MAX_REPORTS_PER_REQUEST,
 };
 use dexec_sdk::Client;
 use tokio::sync::{Mutex, Semaphore};
@@ -77,6 +78,10 @@ struct Worker {
     metrics: Arc<metrics::WorkerMetrics>,
     /// One transaction at a time (the provider reads nonces from the node).
     tx_lock: Mutex<()>,
+    /// Where replicates queue their reports, sent together by [`Worker::send_reports`].
+    reports: tokio::sync::mpsc::UnboundedSender<QueuedReport>,
+    /// The other end, taken by `run`.
+    queued_reports: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<QueuedReport>>>,
     /// This worker's hold on its work directory, released with the worker.
     _state_lock: dexec_service::StateLock,
 }
@@ -196,6 +201,7 @@ where
     };
     std::fs::create_dir_all(config.work_dir.join("tasks"))?;
     let address = config.signer.address();
+    let (reports, queued_reports) = tokio::sync::mpsc::unbounded_channel();
     let worker = Arc::new(Worker {
         config,
         client,
@@ -203,6 +209,8 @@ where
         executor,
         metrics,
         tx_lock: Mutex::new(()),
+        reports,
+        queued_reports: std::sync::Mutex::new(Some(queued_reports)),
         _state_lock: state_lock,
     });
     tracing::info!(target: "worker", %address, name = %worker.config.name, metrics = ?metrics_addr, "worker registered");
@@ -243,6 +251,16 @@ impl Worker {
         let beat = self.clone();
         tasks.spawn(async move {
             beat.heartbeats().await;
+        });
+        let queued = self
+            .queued_reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| Error::Fault("the worker runs once".into()))?;
+        let reporter = self.clone();
+        tasks.spawn(async move {
+            reporter.send_reports(queued).await;
         });
         for state in state::load_all(&self.config.work_dir.join("tasks"))? {
             tracing::info!(target: "worker", task = %state.assignment.task_id, phase = ?state.phase, "resuming interrupted replicate");
@@ -285,7 +303,7 @@ impl Worker {
                             tracing::warn!(target: "worker", task = %assignment.task_id, "an assignment beyond the free slots; not run");
                             let mut report = Report::status(ReportStatus::Failed);
                             report.error = Some("the worker has no free slot for it".into());
-                            let _ = self.scheduler.report(assignment.task_id, &report).await;
+                            let _ = self.report(assignment.task_id, &report).await;
                             continue;
                         };
                         let state = TaskState {
@@ -307,6 +325,58 @@ impl Worker {
                         tracing::warn!(target: "worker", error = %e, unlogged, "asking for work failed; retrying (said at most every 30 s)");
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Report on a replicate and learn what to do next. Reports queue for
+    /// [`send_reports`](Self::send_reports): one request carries every report made while
+    /// the previous request was out, so a worker finishing many replicates at once asks its
+    /// scheduler once (no pause is added: a report alone goes at once).
+    async fn report(
+        &self,
+        task_id: B256,
+        report: &Report,
+    ) -> std::result::Result<Action, SchedulerError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let queued = TaskReport {
+            task_id,
+            report: report.clone(),
+        };
+        if self.reports.send((queued, answer)).is_err() {
+            // the sender is gone only when the worker stops
+            return Err(SchedulerError::Answer("the worker is stopping".into()));
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(SchedulerError::Answer("the worker is stopping".into())))
+    }
+
+    /// Send the queued reports, every one waiting in one request (at most
+    /// `MAX_REPORTS_PER_REQUEST`), and hand each replicate its answer.
+    async fn send_reports(&self, mut queued: tokio::sync::mpsc::UnboundedReceiver<QueuedReport>) {
+        while let Some(first) = queued.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_REPORTS_PER_REQUEST {
+                match queued.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let (reports, waiting): (Vec<TaskReport>, Vec<_>) = batch.into_iter().unzip();
+            self.metrics.reports_sent(reports.len());
+            match self.scheduler.reports(&reports).await {
+                Ok(answers) => {
+                    for (answer, waiter) in answers.into_iter().zip(waiting) {
+                        let _ = waiter.send(answer);
+                    }
+                }
+                Err(e) => {
+                    let said = e.to_string();
+                    for waiter in waiting {
+                        let _ = waiter.send(Err(SchedulerError::Answer(said.clone())));
+                    }
                 }
             }
         }
@@ -344,7 +414,7 @@ impl Worker {
                 tracing::warn!(target: "worker", task = %task_id, error = %e, "replicate failed");
                 let mut report = Report::status(ReportStatus::Failed);
                 report.error = Some(e.to_string());
-                if let Err(e) = self.scheduler.report(task_id, &report).await {
+                if let Err(e) = self.report(task_id, &report).await {
                     tracing::warn!(target: "worker", task = %task_id, error = %e, "cannot report the failure");
                 }
             }
@@ -408,7 +478,7 @@ impl Worker {
                         callback_data: callback_data.clone(),
                         error: None,
                     };
-                    let action = self.scheduler.report(a.task_id, &report).await?;
+                    let action = self.report(a.task_id, &report).await?;
                     match action {
                         Action::ContributeAndFinalize => {
                             let link =
@@ -440,7 +510,7 @@ impl Worker {
                     slot.take();
                     let mut report = Report::status(ReportStatus::Contributed);
                     report.digest = Some(digest);
-                    match self.scheduler.report(a.task_id, &report).await? {
+                    match self.report(a.task_id, &report).await? {
                         Action::Reveal => {
                             self.reveal(&a, digest).await?;
                             state.phase = Phase::Revealed { digest };
@@ -454,7 +524,7 @@ impl Worker {
                 Phase::Revealed { digest } => {
                     let mut report = Report::status(ReportStatus::Revealed);
                     report.digest = Some(digest);
-                    match self.scheduler.report(a.task_id, &report).await? {
+                    match self.report(a.task_id, &report).await? {
                         action @ (Action::Done | Action::Abort) => return Ok(action),
                         _ => tokio::time::sleep(self.config.report_interval).await,
                     }
@@ -462,7 +532,7 @@ impl Worker {
                 Phase::Finalized { digest } => {
                     let mut report = Report::status(ReportStatus::Finalized);
                     report.digest = Some(digest);
-                    return Ok(self.scheduler.report(a.task_id, &report).await?);
+                    return Ok(self.report(a.task_id, &report).await?);
                 }
             }
         }
@@ -576,6 +646,12 @@ fn vote(honesty: Honesty, me: Address, digest: B256) -> B256 {
         Honesty::LiesAlone => keccak256([digest.as_slice(), b"dishonest", me.as_slice()].concat()),
     }
 }
+
+/// A report waiting to be sent, and where its answer goes.
+type QueuedReport = (
+    TaskReport,
+    tokio::sync::oneshot::Sender<std::result::Result<Action, SchedulerError>>,
+);
 
 /// A compute slot held by a replicate: counted busy in the metrics until dropped.
 struct Slot {

@@ -34,6 +34,9 @@ pub struct WorkerMetrics {
     replicates: Family<ByStatus, Counter>,
     /// Gas of the worker's transactions, by transaction.
     gas: Family<ByOp, Counter>,
+    /// Reports sent to the scheduler, and the requests that carried them.
+    reports: Counter,
+    report_requests: Counter,
     /// Answers from the scheduler.
     pub(crate) scheduler: Freshness,
 }
@@ -54,6 +57,18 @@ impl WorkerMetrics {
         let fuel = Histogram::new(exponential_buckets(1e6, 4.0, 15));
         let replicates = Family::<ByStatus, Counter>::default();
         let gas = Family::<ByOp, Counter>::default();
+        let reports = Counter::default();
+        let report_requests = Counter::default();
+        registry.register(
+            "worker_reports",
+            "Replicate reports sent to the scheduler",
+            reports.clone(),
+        );
+        registry.register(
+            "worker_report_requests",
+            "Requests that carried the reports (several reports made at once go in one)",
+            report_requests.clone(),
+        );
         registry.register(
             "worker_slots",
             "The worker's slots: total (--max-concurrent) and busy (a replicate in each)",
@@ -106,8 +121,17 @@ impl WorkerMetrics {
             fuel,
             replicates,
             gas,
+            reports,
+            report_requests,
             scheduler: Freshness::default(),
         }
+    }
+
+    /// One request carrying `reports` reports.
+    pub(crate) fn reports_sent(&self, reports: usize) {
+        self.report_requests.inc();
+        self.reports
+            .inc_by(u64::try_from(reports).unwrap_or(u64::MAX));
     }
 
     /// A slot taken (`+1`) or freed (`-1`).

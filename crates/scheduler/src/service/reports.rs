@@ -5,13 +5,39 @@ use alloy::primitives::{Address, B256};
 use dexec_primitives::poco::result_hash;
 
 use super::Scheduler;
-use crate::api::{Action, NextAction, Report, ReportStatus, TaskView};
+use crate::api::{Action, NextAction, Report, ReportAnswer, ReportStatus, TaskReport, TaskView};
 use crate::config::Trust1Mode;
 use crate::db::{ReplicateUpdate, TaskRow};
 use crate::error::{Error, Result};
 use crate::state::{ReplicateStatus as Rs, TaskStatus as Ts};
 
 impl Scheduler {
+    /// Several reports of one worker (`POST /workers/{address}/reports`), in their order; a
+    /// report refused gets its refusal in its answer, and the others still count.
+    pub async fn reports(&self, worker: Address, reports: Vec<TaskReport>) -> Vec<ReportAnswer> {
+        let mut answers = Vec::with_capacity(reports.len());
+        for TaskReport { task_id, report } in reports {
+            answers.push(match self.report(worker, task_id, report).await {
+                Ok(next) => ReportAnswer {
+                    task_id,
+                    action: Some(next.action),
+                    status: None,
+                    error: None,
+                },
+                Err(e) => {
+                    let (status, message) = dexec_service::http::error_parts(&e);
+                    ReportAnswer {
+                        task_id,
+                        action: None,
+                        status: Some(status.as_u16()),
+                        error: Some(message),
+                    }
+                }
+            });
+        }
+        answers
+    }
+
     pub async fn report(
         &self,
         worker: Address,

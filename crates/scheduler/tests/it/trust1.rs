@@ -178,3 +178,94 @@ async fn a_worker_takes_several_tasks_in_one_request() {
     assert_eq!(given.len(), 3, "three different tasks");
     assert!(given.iter().all(|t| deal.tasks.contains(t)));
 }
+
+/// A worker reports on several replicates in one request: each report counts as its own
+/// would (batch mode: held, the worker told `done`), one the scheduler refuses (a task that
+/// is not this worker's) gets its refusal in its answer without failing the others, and the
+/// held results settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_reports_several_results_in_one_request() {
+    use dexec_sdk::scheduler::{Action, Report, ReportStatus, TaskReport};
+    let pool = Pool::start(PoolOptions {
+        trust1_mode: Trust1Mode::Batch,
+        ..Default::default()
+    })
+    .await;
+    let before = pool.total_on_hub().await;
+    let app = pool.deploy_app("hello", &hello_app(0)).await;
+    let worker = dexec_sdk::scheduler::SchedulerClient::new(
+        &pool.scheduler_url(),
+        pool.chain.signer(FIRST_WORKER),
+        "test worker".into(),
+        dexec_sdk::scheduler::Capabilities {
+            cores: 1,
+            memory_mb: 512,
+            tags: alloy::primitives::B256::ZERO,
+            max_concurrent: 3,
+        },
+    );
+    worker.register().await.expect("registered");
+    let deal = pool.request(app, 1, 3).await;
+    let mut assigned = Vec::new();
+    while assigned.len() < 3 {
+        assigned.extend(
+            worker
+                .assignments(Duration::from_secs(20), 3)
+                .await
+                .expect("assignments"),
+        );
+    }
+    let digest = sha256(HELLO_OUTPUT);
+    let computed = |task_id| TaskReport {
+        task_id,
+        report: Report {
+            digest: Some(digest),
+            result_location: Some(format!("{}/blobs/none", pool.store.url)),
+            ..Report::status(ReportStatus::Computed)
+        },
+    };
+    let stranger = alloy::primitives::B256::repeat_byte(0x5a);
+    let mut reports: Vec<TaskReport> = assigned.iter().map(|a| computed(a.task_id)).collect();
+    reports.insert(1, computed(stranger));
+    let answers = worker
+        .reports(&reports)
+        .await
+        .expect("one answer per report");
+    assert_eq!(answers.len(), 4);
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 1 {
+            let refused = answer.as_ref().expect_err("not this worker's task");
+            assert!(
+                matches!(refused, dexec_sdk::scheduler::SchedulerError::Refused { status, .. } if status.as_u16() == 404),
+                "{refused}"
+            );
+            assert!(refused.to_string().contains("no replicate"), "{refused}");
+        } else {
+            assert_eq!(
+                answer.as_ref().ok(),
+                Some(&Action::Done),
+                "held: {answer:?}"
+            );
+        }
+    }
+    // the same reports again (a worker asking what to do): the same answers, nothing twice
+    let again = worker.reports(&reports).await.expect("answers");
+    assert_eq!(again.iter().filter(|a| a.is_ok()).count(), 3);
+
+    let tasks = pool.wait_completed(&deal, Duration::from_secs(60)).await;
+    for task in &tasks {
+        assert_eq!(task.result.as_ref().map(|r| r.digest), Some(digest));
+    }
+    assert_eq!(pool.total_on_hub().await, before, "money is conserved");
+
+    // more than a request may carry is refused as a whole, with a sentence
+    let too_many: Vec<TaskReport> = (0..=dexec_sdk::scheduler::MAX_REPORTS_PER_REQUEST)
+        .map(|_| computed(stranger))
+        .collect();
+    let error = worker.reports(&too_many).await.expect_err("too many");
+    assert!(
+        matches!(&error, dexec_sdk::scheduler::SchedulerError::Refused { status, .. } if status.as_u16() == 400),
+        "{error}"
+    );
+    assert!(error.to_string().contains("at most 256"), "{error}");
+}

@@ -13,7 +13,7 @@ use tokio::sync::RwLock;
 
 use super::types::{
     Action, Assignment, Assignments, Capabilities, Challenge, Heartbeat, NextAction, NextRequest,
-    RegisterRequest, Registered, Report, TaskView,
+    RegisterRequest, Registered, Report, ReportAnswers, ReportBatch, TaskReport, TaskView,
 };
 use crate::ErrorBody;
 
@@ -196,6 +196,60 @@ impl SchedulerClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Report on several replicates in one request (at most [`MAX_REPORTS_PER_REQUEST`](super::types::MAX_REPORTS_PER_REQUEST):
+    /// the scheduler refuses more);
+    /// one answer per report, in their order: the action, or the scheduler's refusal of that
+    /// report alone (as [`report`](Self::report) would have returned it). Retried like
+    /// `report` while the scheduler cannot be reached.
+    pub async fn reports(
+        &self,
+        reports: &[TaskReport],
+    ) -> Result<Vec<Result<Action, SchedulerError>>, SchedulerError> {
+        let path = format!("/workers/{:#x}/reports", self.address());
+        let body = ReportBatch {
+            reports: reports.to_vec(),
+        };
+        let started = Instant::now();
+        let answers = loop {
+            match self
+                .call::<_, ReportAnswers>(&path, &body, Duration::from_secs(30))
+                .await
+            {
+                Ok(answers) => break answers.map(|a| a.answers).unwrap_or_default(),
+                Err(SchedulerError::Unreachable(e)) if started.elapsed() < REPORT_PATIENCE => {
+                    tracing::debug!(target: "worker::scheduler", reports = reports.len(), error = %e, "scheduler unreachable; retrying the reports");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if answers.len() != reports.len()
+            || answers
+                .iter()
+                .zip(reports)
+                .any(|(a, r)| a.task_id != r.task_id)
+        {
+            return Err(SchedulerError::Answer(format!(
+                "{} answers for {} reports, or not in their order",
+                answers.len(),
+                reports.len()
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| match (a.action, a.error) {
+                (Some(action), None) => Ok(action),
+                (_, error) => Err(SchedulerError::Refused {
+                    status: a
+                        .status
+                        .and_then(|s| StatusCode::from_u16(s).ok())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    message: error.unwrap_or_else(|| "no action and no error".into()),
+                }),
+            })
+            .collect())
     }
 
     /// Register again after the scheduler refused the session `refused`, unless another call

@@ -208,6 +208,56 @@ impl Report {
     }
 }
 
+/// Most reports in one `POST /workers/{address}/reports`.
+pub const MAX_REPORTS_PER_REQUEST: usize = 256;
+
+/// One replicate's report in a batch (`POST /workers/{address}/reports`): the task and the
+/// report its own endpoint takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskReport {
+    /// The replicate's task.
+    pub task_id: B256,
+    /// The report.
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+/// `POST /workers/{address}/reports` body: reports on several replicates at once (at most
+/// [`MAX_REPORTS_PER_REQUEST`]), each handled as its own `POST …/replicates/{taskId}` would be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportBatch {
+    /// The reports, one per task at most.
+    pub reports: Vec<TaskReport>,
+}
+
+/// The answer to one report of a batch: the action, or why the report was refused (the
+/// status and sentence its own endpoint would have answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportAnswer {
+    /// The report's task.
+    pub task_id: B256,
+    /// What to do next, when the report was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// The HTTP status the report alone would have had, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /workers/{address}/reports` answer, in the order of the reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportAnswers {
+    /// One per report.
+    pub answers: Vec<ReportAnswer>,
+}
+
 /// What the worker must do next with a replicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
