@@ -4,9 +4,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use dexec_sdk::store::{blob_url, BlobId, BlobRef};
+use dexec_sdk::store::{blob_url, BlobBatch, BlobId, BlobRef, BATCH_MAX_BLOBS, BATCH_MAX_BYTES};
 use dexec_service::http::{error_response, json_error, ApiError};
 use dexec_service::metrics::{Health, HttpMetrics};
 use url::Url;
@@ -33,6 +33,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/blobs", put(put_blob))
+        .route("/blobs/batch", post(put_batch))
         .route(
             "/blobs/{id}",
             put(put_blob_with_id).get(get_blob).head(head_blob),
@@ -161,6 +162,49 @@ async fn store_body(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// `POST /blobs/batch`: several small blobs in one request, each as its length (8 bytes,
+/// big-endian) then its bytes; at most `BATCH_MAX_BLOBS` blobs and `BATCH_MAX_BYTES` in all.
+/// Each is stored as `PUT /blobs` would store it; the answer lists them in order.
+async fn put_batch(State(state): State<AppState>, body: Body) -> Result<Json<BlobBatch>, Error> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut received = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::Body(e.to_string()))?;
+        if received.len() + chunk.len() > BATCH_MAX_BYTES {
+            return Err(Error::TooLarge {
+                limit: BATCH_MAX_BYTES as u64,
+            });
+        }
+        received.extend_from_slice(&chunk);
+    }
+    let blobs = dexec_sdk::store::parse_batch_body(received.freeze()).map_err(Error::Body)?;
+    if blobs.len() > BATCH_MAX_BLOBS {
+        return Err(Error::Body(format!(
+            "{} blobs in one batch; at most {BATCH_MAX_BLOBS}",
+            blobs.len()
+        )));
+    }
+    let limit = state.store.max_blob_size();
+    if blobs.iter().any(|b| b.len() as u64 > limit) {
+        return Err(Error::TooLarge { limit });
+    }
+    let mut stored = Vec::with_capacity(blobs.len());
+    for blob in blobs {
+        let (id, size, outcome) = state.store.put_bytes(blob).await?;
+        match outcome {
+            PutOutcome::Created => state.metrics.blob("created", Some("put"), size),
+            PutOutcome::Existed => state.metrics.blob("existed", None, size),
+        }
+        stored.push(BlobRef {
+            id,
+            size,
+            url: blob_url(&state.public_url, &id),
+        });
+    }
+    Ok(Json(BlobBatch { blobs: stored }))
 }
 
 async fn get_blob(

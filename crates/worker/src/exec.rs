@@ -64,10 +64,10 @@ pub struct Executor {
     pub http: reqwest::Client,
     /// The trusted store (apps, datasets by id; results go there).
     pub store: Option<String>,
-    /// The client results are uploaded with: one for the worker's life (its connections are
+    /// Where results are uploaded: one client for the worker's life (its connections are
     /// kept, and a client loads the system's root certificates when it is made, which cost
-    /// more than the hello app itself when done for every task).
-    pub uploads: Option<StoreClient>,
+    /// more than the hello app itself when done for every task), small results together.
+    pub uploads: Option<Uploads>,
     /// Download limits.
     pub limits: Limits,
     /// Fuel for every task instead of the category's (all workers of a pool must agree).
@@ -287,15 +287,15 @@ impl Executor {
             ),
         };
         let result_location = match &self.uploads {
-            Some(client) => {
+            Some(uploads) => {
                 let zip = {
                     let out_dir = out_dir.clone();
                     tokio::task::spawn_blocking(move || zip_dir(&out_dir))
                         .await
                         .map_err(|e| Error::Fault(e.to_string()))??
                 };
-                let blob = upload_patiently(client, Bytes::from(zip), &assignment.task_id).await?;
-                Some(client.blob_url(&blob.id).to_string())
+                let blob = uploads.upload(Bytes::from(zip), assignment.task_id).await?;
+                Some(blob.url.to_string())
             }
             None => None,
         };
@@ -533,6 +533,117 @@ pub fn error_result(out_dir: &Path, message: &str, detail: Option<&str>) -> Resu
     Ok(B256::from(digest))
 }
 
+/// Results up to this size queue for a batch upload; larger ones go alone.
+const BATCHED_RESULT_MAX: usize = 1 << 20;
+
+/// A result waiting to be uploaded, and where its reference goes.
+type QueuedUpload = (
+    Bytes,
+    B256,
+    tokio::sync::oneshot::Sender<Result<dexec_sdk::store::BlobRef>>,
+);
+
+/// Result uploads of a worker. Small results queue and go together in one
+/// `POST /blobs/batch`: every result made while the previous request was out (no pause is
+/// added: a result alone goes at once). Larger ones go alone. A batch the store cannot take
+/// is retried like a single upload, then each result alone.
+#[derive(Debug, Clone)]
+pub struct Uploads {
+    client: StoreClient,
+    queue: tokio::sync::mpsc::UnboundedSender<QueuedUpload>,
+}
+
+impl Uploads {
+    /// Uploads to `client`'s store; the batching task ends with the last clone.
+    pub fn new(client: StoreClient) -> Self {
+        let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(send_batches(client.clone(), queued));
+        Self { client, queue }
+    }
+
+    /// Upload the result `zip` of `task`.
+    pub async fn upload(&self, zip: Bytes, task: B256) -> Result<dexec_sdk::store::BlobRef> {
+        if zip.len() > BATCHED_RESULT_MAX {
+            return upload_patiently(&self.client, zip, &task).await;
+        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if let Err(unsent) = self.queue.send((zip, task, answer)) {
+            let (zip, task, _) = unsent.0;
+            return upload_patiently(&self.client, zip, &task).await;
+        }
+        answered
+            .await
+            .map_err(|_| Error::Fault("the upload queue stopped".into()))?
+    }
+}
+
+/// The batching task of [`Uploads`].
+async fn send_batches(
+    client: StoreClient,
+    mut queued: tokio::sync::mpsc::UnboundedReceiver<QueuedUpload>,
+) {
+    use dexec_sdk::store::{BATCH_MAX_BLOBS, BATCH_MAX_BYTES};
+    let mut carried: Option<QueuedUpload> = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match queued.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        let mut size = first.0.len() + 8;
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX_BLOBS {
+            let Ok(next) = queued.try_recv() else { break };
+            if size + next.0.len() + 8 > BATCH_MAX_BYTES {
+                carried = Some(next);
+                break;
+            }
+            size += next.0.len() + 8;
+            batch.push(next);
+        }
+        if batch.len() == 1 {
+            if let Some((zip, task, answer)) = batch.pop() {
+                let _ = answer.send(upload_patiently(&client, zip, &task).await);
+            }
+            continue;
+        }
+        let zips: Vec<_> = batch.iter().map(|(zip, _, _)| zip.0.clone()).collect();
+        match put_many_patiently(&client, &zips).await {
+            Ok(blobs) => {
+                for ((_, _, answer), blob) in batch.into_iter().zip(blobs) {
+                    let _ = answer.send(Ok(blob));
+                }
+            }
+            Err(e) => {
+                // a store without batches, or one that refuses this one: each alone
+                tracing::warn!(target: "worker::exec", results = batch.len(), error = %e, "the store did not take the results as a batch; uploading each alone");
+                for (zip, task, answer) in batch {
+                    let _ = answer.send(upload_patiently(&client, zip, &task).await);
+                }
+            }
+        }
+    }
+}
+
+/// `put_many`, retrying transient failures for [`UPLOAD_PATIENCE`].
+async fn put_many_patiently(
+    client: &StoreClient,
+    zips: &[alloy::primitives::bytes::Bytes],
+) -> std::result::Result<Vec<dexec_sdk::store::BlobRef>, dexec_sdk::store::StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match client.put_many(zips).await {
+            Err(e) if transient(&e) && started.elapsed() < UPLOAD_PATIENCE => {
+                tracing::debug!(target: "worker::exec", results = zips.len(), error = %e, "the store cannot take the results now; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How long a result upload is retried while the store cannot be reached or answers 5xx
 /// (restarting): the computation is not thrown away for a store that is back in seconds.
 const UPLOAD_PATIENCE: Duration = Duration::from_secs(120);
@@ -572,6 +683,58 @@ fn transient(e: &dexec_sdk::store::StoreError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `dexec_http_requests_total` lines of a service's metrics that name `route`.
+    async fn requests_to(store: &str, route: &str) -> Vec<String> {
+        let text = reqwest::get(format!("{store}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .filter(|l| l.starts_with("dexec_http_requests_total") && l.contains(route))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Results made at once go to the store in one request, each getting its own blob; a
+    /// large one goes alone.
+    #[tokio::test(flavor = "current_thread")]
+    async fn results_made_together_are_uploaded_together() {
+        let store = dexec_test_utils::TestStore::start().await.expect("store");
+        let uploads = Uploads::new(StoreClient::new(&store.url).expect("client"));
+        let zips: Vec<Bytes> = (0..5u8).map(|i| Bytes::from(vec![i; 100])).collect();
+        // all five queue before the batching task runs (one thread: it runs when they wait)
+        let up = |i: usize| uploads.upload(zips[i].clone(), B256::with_last_byte(i as u8));
+        let (a, b, c, d, e) = tokio::join!(up(0), up(1), up(2), up(3), up(4));
+        let stored = [a, b, c, d, e];
+        let client = StoreClient::new(&store.url).expect("client");
+        for (blob, zip) in stored.into_iter().zip(&zips) {
+            let blob = blob.expect("uploaded");
+            assert_eq!(client.get(&blob.id).await.expect("stored"), zip.to_vec());
+        }
+        let batches = requests_to(&store.url, "/blobs/batch").await;
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert!(
+            batches[0].ends_with(" 1"),
+            "one request for five: {batches:?}"
+        );
+        assert!(
+            requests_to(&store.url, "method=\"PUT\",route=\"/blobs/{id}\"")
+                .await
+                .is_empty()
+        );
+
+        let large = Bytes::from(vec![7u8; BATCHED_RESULT_MAX + 1]);
+        let blob = uploads
+            .upload(large.clone(), B256::ZERO)
+            .await
+            .expect("uploaded");
+        assert_eq!(blob.size, large.len() as u64);
+        let alone = requests_to(&store.url, "method=\"PUT\",route=\"/blobs/{id}\"").await;
+        assert_eq!(alone.len(), 1, "the large result went alone: {alone:?}");
+    }
 
     #[test]
     fn app_cache_keeps_the_newest_within_its_bound() {

@@ -176,7 +176,8 @@ where
     let uploads = store
         .as_deref()
         .map(dexec_sdk::store::StoreClient::new)
-        .transpose()?;
+        .transpose()?
+        .map(exec::Uploads::new);
     let executor = Executor {
         runtime,
         uploads,

@@ -130,6 +130,50 @@ impl StoreClient {
         self.blob_ref(response, id).await
     }
 
+    /// Uploads several small blobs in one request (`POST /blobs/batch`: at most
+    /// [`BATCH_MAX_BLOBS`](super::BATCH_MAX_BLOBS), [`BATCH_MAX_BYTES`](super::BATCH_MAX_BYTES)
+    /// with an 8-byte prefix each); their references in the same order, each checked against
+    /// the bytes sent. All are stored or the call fails (sending them again is harmless: a
+    /// blob's id is its content's hash).
+    pub async fn put_many(&self, blobs: &[Bytes]) -> Result<Vec<BlobRef>> {
+        let url = self
+            .base
+            .join("blobs/batch")
+            .map_err(|_| StoreError::InvalidUrl(self.base.to_string()))?;
+        let response = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(super::batch_body(blobs))
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(status_error(response).await);
+        }
+        let batch: super::BlobBatch = response.json().await?;
+        if batch.blobs.len() != blobs.len() {
+            return Err(StoreError::Status {
+                status: status.as_u16(),
+                message: format!(
+                    "the store answered {} blob references for {} blobs",
+                    batch.blobs.len(),
+                    blobs.len()
+                ),
+            });
+        }
+        for (blob, bytes) in batch.blobs.iter().zip(blobs) {
+            let id = BlobId::of(bytes);
+            if blob.id != id {
+                return Err(StoreError::DigestMismatch {
+                    expected: id,
+                    actual: blob.id,
+                });
+            }
+        }
+        Ok(batch.blobs)
+    }
+
     /// Uploads a file, streamed from disk (hashed first, off the async runtime).
     pub async fn put_file(&self, path: impl AsRef<Path>) -> Result<BlobRef> {
         let path = path.as_ref().to_owned();
@@ -283,6 +327,13 @@ async fn check_status(response: reqwest::Response, id: &BlobId) -> Result<reqwes
     if status == StatusCode::NOT_FOUND && response.url().path().contains("/blobs/") {
         return Err(StoreError::NotFound(*id));
     }
+    Err(status_error(response).await)
+}
+
+/// The error of a failed answer: its status and the store's sentence (its
+/// `{"error": …}`, else the start of the body).
+async fn status_error(response: reqwest::Response) -> StoreError {
+    let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<ErrorBody>(&text)
         .map(|body| body.error)
@@ -295,10 +346,10 @@ async fn check_status(response: reqwest::Response, id: &BlobId) -> Result<reqwes
                 t
             }
         });
-    Err(StoreError::Status {
+    StoreError::Status {
         status: status.as_u16(),
         message,
-    })
+    }
 }
 
 fn verify(id: &BlobId, hasher: Sha256) -> Result<()> {

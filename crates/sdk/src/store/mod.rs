@@ -6,4 +6,7 @@ pub mod client;
 pub mod types;
 
 pub use client::{StoreClient, StoreError};
-pub use types::{as_base, blob_url, BlobId, BlobRef, InvalidBlobId, DEFAULT_MAX_BLOB_SIZE};
+pub use types::{
+    as_base, batch_body, blob_url, parse_batch_body, BlobBatch, BlobId, BlobRef, InvalidBlobId,
+    BATCH_MAX_BLOBS, BATCH_MAX_BYTES, DEFAULT_MAX_BLOB_SIZE,
+};

@@ -10,6 +10,56 @@ use url::Url;
 /// Default per-blob size limit of a store, and the client's default download cap: 256 MiB.
 pub const DEFAULT_MAX_BLOB_SIZE: u64 = 256 << 20;
 
+/// Most blobs in one `POST /blobs/batch`.
+pub const BATCH_MAX_BLOBS: usize = 256;
+
+/// Largest `POST /blobs/batch` body (blobs and their 8-byte length prefixes).
+pub const BATCH_MAX_BYTES: usize = 16 << 20;
+
+/// `POST /blobs/batch` answer: the stored blobs, in the order they were sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlobBatch {
+    /// One per blob sent.
+    pub blobs: Vec<BlobRef>,
+}
+
+/// The body of `POST /blobs/batch`: each blob as its length (8 bytes, big-endian) then its
+/// bytes.
+pub fn batch_body(blobs: &[bytes::Bytes]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(blobs.iter().map(|b| b.len() + 8).sum());
+    for blob in blobs {
+        body.extend_from_slice(&(blob.len() as u64).to_be_bytes());
+        body.extend_from_slice(blob);
+    }
+    body
+}
+
+/// The blobs of a `POST /blobs/batch` body, or why it is malformed.
+pub fn parse_batch_body(mut body: bytes::Bytes) -> Result<Vec<bytes::Bytes>, String> {
+    let mut blobs = Vec::new();
+    while !body.is_empty() {
+        if body.len() < 8 {
+            return Err(format!(
+                "blob {} has a length prefix of {} bytes; 8 expected",
+                blobs.len() + 1,
+                body.len()
+            ));
+        }
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&body.split_to(8));
+        let len = u64::from_be_bytes(prefix);
+        if len > body.len() as u64 {
+            return Err(format!(
+                "blob {} announces {len} bytes; {} remain in the body",
+                blobs.len() + 1,
+                body.len()
+            ));
+        }
+        blobs.push(body.split_to(len as usize));
+    }
+    Ok(blobs)
+}
+
 /// A string that is not a blob id (the input is kept, shortened, for the message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a blob id: a blob id is the sha256 of the blob, 64 hexadecimal characters")]

@@ -96,3 +96,63 @@ fn client_refuses_non_http_base_urls() {
         );
     }
 }
+
+/// Several small blobs in one request (`POST /blobs/batch`): each stored as a `PUT` would
+/// store it (an empty one, a repeat, one already there), the references in order; a
+/// malformed or oversized batch is refused whole with a sentence and stores nothing.
+#[tokio::test]
+async fn small_blobs_go_in_one_request() {
+    let store = TestStore::spawn_with(|c| c.max_blob_size = 4096).await;
+    let client = store.client();
+    let earlier = client.put(data(100, 1)).await.unwrap();
+    let blobs: Vec<bytes::Bytes> = vec![
+        data(300, 2).into(),
+        bytes::Bytes::new(),
+        data(100, 1).into(),
+        data(300, 2).into(),
+        data(4096, 3).into(),
+    ];
+    let stored = client.put_many(&blobs).await.unwrap();
+    assert_eq!(stored.len(), blobs.len());
+    for (blob, bytes) in stored.iter().zip(&blobs) {
+        assert_eq!(blob.id, BlobId::of(bytes));
+        assert_eq!(blob.size, bytes.len() as u64);
+        assert_eq!(blob.url, client.blob_url(&blob.id));
+        assert_eq!(client.get(&blob.id).await.unwrap(), bytes.to_vec());
+    }
+    assert_eq!(stored[2], earlier, "a blob already there is the same blob");
+    assert_eq!(store.files_under("blobs").len(), 4, "four distinct blobs");
+    assert!(client.put_many(&[]).await.unwrap().is_empty());
+
+    // one blob over the limit: the batch is refused, nothing of it stored
+    let over: Vec<bytes::Bytes> = vec![data(10, 9).into(), data(4097, 8).into()];
+    let refused = client.put_many(&over).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Status { status: 413, message } if message.contains("4096 bytes")),
+        "{refused}"
+    );
+    assert_eq!(client.head(&BlobId::of(&over[0])).await.unwrap(), None);
+
+    // a body that lies about its lengths
+    let mut body = dexec_sdk::store::batch_body(&[data(10, 7).into()]);
+    body.truncate(body.len() - 1);
+    let response = reqwest::Client::new()
+        .post(store.url("/blobs/batch"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let sentence = crate::error_sentence(response).await;
+    assert!(
+        sentence.contains("blob 1 announces 10 bytes; 9 remain"),
+        "{sentence}"
+    );
+
+    // more blobs than a batch may carry
+    let many: Vec<bytes::Bytes> = (0..=dexec_sdk::store::BATCH_MAX_BLOBS)
+        .map(|_| bytes::Bytes::new())
+        .collect();
+    let refused = client.put_many(&many).await.unwrap_err();
+    assert!(refused.to_string().contains("at most 256"), "{refused}");
+}
