@@ -90,18 +90,28 @@ impl Scheduler {
             self.metrics.refused_full.inc();
             return Ok(None);
         }
-        // least loaded first: other workers waiting right now with fewer replicates
-        let lighter: Vec<(Address, B256)> = lock(&self.workers)
-            .iter()
-            .filter(|(a, w)| {
-                **a != worker
-                    && !w.lost
-                    && w.waiting > 0
-                    && load.get(*a).copied().unwrap_or(0) < my_load
-                    && load.get(*a).copied().unwrap_or(0) < w.caps.max_concurrent as usize
-            })
-            .map(|(a, w)| (*a, w.caps.tags))
-            .collect();
+        // least loaded first: other workers waiting right now with fewer replicates; for a
+        // replicated task, then the one waiting longest among the equally loaded (the
+        // replicates of a task, and their rewards, go round the idle workers in the order
+        // they became idle, not to whichever request the scheduler happens to serve first)
+        let mine_since = me.waiting_since.unwrap_or_else(Instant::now);
+        let (mut lighter, mut waited_longer): (Vec<(Address, B256)>, Vec<(Address, B256)>) =
+            (Vec::new(), Vec::new());
+        for (a, w) in lock(&self.workers).iter() {
+            let their_load = load.get(a).copied().unwrap_or(0);
+            if *a == worker
+                || w.lost
+                || w.waiting == 0
+                || their_load >= w.caps.max_concurrent as usize
+            {
+                continue;
+            }
+            if their_load < my_load {
+                lighter.push((*a, w.caps.tags));
+            } else if their_load == my_load && w.waiting_since.is_some_and(|t| t < mine_since) {
+                waited_longer.push((*a, w.caps.tags));
+            }
+        }
         let now = self.chain_time.load(Ordering::Relaxed);
         // candidates a page at a time, oldest first: the first assignable one usually comes
         // early (pending tasks follow the few running ones)
@@ -169,7 +179,12 @@ impl Scheduler {
             if !needs_more_replicates(deal.trust, &contributions, &running) {
                 continue;
             }
-            let someone_lighter = lighter.iter().any(|(other, tags)| {
+            let fair = if deal.trust > 1 {
+                &waited_longer[..]
+            } else {
+                &[]
+            };
+            let someone_lighter = lighter.iter().chain(fair).any(|(other, tags)| {
                 tag::is_subset(ctx.required_tags(), *tags)
                     && !replicates.iter().any(|r| r.worker == *other)
             });

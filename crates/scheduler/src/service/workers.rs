@@ -26,6 +26,8 @@ pub(crate) struct WorkerEntry {
     pub lost: bool,
     /// Long polls in progress.
     pub waiting: u32,
+    /// Since when it has been waiting without a break (a long poll in progress all along).
+    pub waiting_since: Option<Instant>,
 }
 
 impl Scheduler {
@@ -91,6 +93,7 @@ impl Scheduler {
                 weight: weight(score),
                 lost: false,
                 waiting: 0,
+                waiting_since: None,
             },
         );
         self.work.notify_waiters();
@@ -162,6 +165,11 @@ impl Scheduler {
     pub(super) fn set_waiting(&self, worker: Address, delta: i32) {
         if let Some(w) = lock(&self.workers).get_mut(&worker) {
             w.waiting = w.waiting.saturating_add_signed(delta);
+            if w.waiting == 0 {
+                w.waiting_since = None;
+            } else if w.waiting_since.is_none() {
+                w.waiting_since = Some(Instant::now());
+            }
         }
     }
 }
