@@ -297,6 +297,30 @@ impl Db {
         row.as_ref().map(Self::task_row).transpose()
     }
 
+    /// The tasks of `task_ids` that exist, by id (read 500 per statement).
+    pub async fn tasks_by_id(
+        &self,
+        task_ids: &[B256],
+    ) -> Result<std::collections::HashMap<B256, TaskRow>> {
+        let mut found = std::collections::HashMap::with_capacity(task_ids.len());
+        for chunk in task_ids.chunks(500) {
+            let sql = format!(
+                "SELECT {} FROM tasks WHERE task_id IN ({})",
+                Self::TASK_COLUMNS,
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(hex32(id));
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let task = Self::task_row(&row)?;
+                found.insert(task.task_id, task);
+            }
+        }
+        Ok(found)
+    }
+
     /// Tasks in one of `statuses`, oldest deal first, then by index.
     pub async fn tasks_with_status(
         &self,
@@ -603,6 +627,28 @@ impl Db {
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(Self::replicate_row).collect()
+    }
+
+    /// Live replicates (assigned, computed) per worker: each worker's load.
+    pub async fn live_load(&self) -> Result<std::collections::HashMap<Address, usize>> {
+        let live = ReplicateStatus::LIVE;
+        let sql = format!(
+            "SELECT worker, COUNT(*) FROM replicates WHERE status IN ({}) GROUP BY worker",
+            placeholders(1, live.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for s in live {
+            query = query.bind(s.as_str());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let worker = parse("worker", &r.get::<String, _>(0))?;
+                Ok((worker, usize::try_from(r.get::<i64, _>(1)).unwrap_or(0)))
+            })
+            .collect()
     }
 
     pub async fn insert_replicate(

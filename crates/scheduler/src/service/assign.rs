@@ -19,6 +19,9 @@ use crate::state::{ReplicateStatus as Rs, TaskStatus as Ts};
 
 /// Candidate tasks are read this many at a time, oldest first.
 const PAGE: i64 = 64;
+/// The first page of candidates, read on every call: short, since its first task is usually
+/// the one assigned.
+const FIRST_PAGE: i64 = 8;
 /// After leaving this many tasks to lighter workers, stop looking: the rest of the queue is
 /// most likely the same, and scanning it all on every call made assignment cost grow with the
 /// queue.
@@ -80,11 +83,7 @@ impl Scheduler {
                 "worker {worker} is not registered"
             )));
         };
-        let live = self.db.replicates_with_status(&Rs::LIVE, None).await?;
-        let mut load: HashMap<Address, usize> = HashMap::new();
-        for r in &live {
-            *load.entry(r.worker).or_default() += 1;
-        }
+        let load: HashMap<Address, usize> = self.db.live_load().await?;
         let my_load = load.get(&worker).copied().unwrap_or(0);
         if my_load >= me.caps.max_concurrent as usize {
             self.metrics.refused_full.inc();
@@ -123,11 +122,13 @@ impl Scheduler {
                 if offset >= MAX_SCANNED {
                     break;
                 }
-                let page = self.db.tasks_page(&Ts::ASSIGNABLE, PAGE, offset).await?;
+                // a short first page: the first candidate is usually the one taken
+                let size = if offset == 0 { FIRST_PAGE } else { PAGE };
+                let page = self.db.tasks_page(&Ts::ASSIGNABLE, size, offset).await?;
                 if page.is_empty() {
                     break;
                 }
-                offset += PAGE;
+                offset += size;
                 tasks = page.into_iter();
                 continue;
             };

@@ -311,9 +311,12 @@ impl Scheduler {
     /// others. Only a failure to reach the node leaves a batch as it is for the next tick.
     pub(super) async fn push_batches(&self, now: u64) -> Result<()> {
         let held = self.db.replicates_with_status(&[Rs::Held], None).await?;
+        // one query for their tasks, not one per result (this runs at every tick)
+        let ids: Vec<B256> = held.iter().map(|r| r.task_id).collect();
+        let mut tasks = self.db.tasks_by_id(&ids).await?;
         let mut by_deal: BTreeMap<B256, Vec<Item>> = BTreeMap::new();
         for r in held {
-            let Some(task) = self.db.task(&r.task_id).await? else {
+            let Some(task) = tasks.remove(&r.task_id) else {
                 continue;
             };
             if task.status != Ts::Pushing {
