@@ -8,7 +8,7 @@ use alloy::primitives::{keccak256, Bytes, B256, U256};
 use alloy::providers::Provider;
 use dexec_primitives::orders::{AppOrder, RequestOrder, WorkerpoolOrder};
 use dexec_scheduler::Trust1Mode;
-use dexec_sdk::scheduler::{Action, Capabilities, Mode, Report, ReportStatus, SchedulerClient};
+use dexec_sdk::scheduler::{Action, Mode, Report, ReportStatus};
 use dexec_sdk::{MatchInput, TaskStatus};
 use dexec_test_utils::wait_for;
 
@@ -108,17 +108,7 @@ async fn a_task_that_reverts_its_batch_does_not_hold_back_the_others() {
     let first = u64::from(deal.deal.bot_first);
     // the worker is this test, over the scheduler's HTTP API: it reports each task's result
     // as an app writing that callback data would
-    let worker = SchedulerClient::new(
-        &pool.scheduler_url(),
-        pool.chain.signer(FIRST_WORKER),
-        "test worker".into(),
-        Capabilities {
-            cores: 1,
-            memory_mb: 512,
-            tags: B256::ZERO,
-            max_concurrent: TASKS as u32,
-        },
-    );
+    let worker = test_worker(&pool, FIRST_WORKER, TASKS as u32);
     worker.register().await.expect("registered");
     let mut assignments = Vec::new();
     while assignments.len() < TASKS as usize {

@@ -239,17 +239,7 @@ async fn a_second_scheduler_on_the_same_database_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_calls_survive_a_scheduler_restart() {
     let mut pool = Pool::start(PoolOptions::default()).await;
-    let worker = dexec_sdk::scheduler::SchedulerClient::new(
-        &pool.scheduler_url(),
-        pool.chain.signer(FIRST_WORKER),
-        "test worker".into(),
-        dexec_sdk::scheduler::Capabilities {
-            cores: 1,
-            memory_mb: 512,
-            tags: alloy::primitives::B256::ZERO,
-            max_concurrent: 4,
-        },
-    );
+    let worker = test_worker(&pool, FIRST_WORKER, 4);
     worker.register().await.expect("registered");
     worker
         .heartbeat()

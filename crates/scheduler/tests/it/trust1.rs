@@ -142,17 +142,7 @@ async fn trust_one_bag_settles_in_batches() {
 async fn a_worker_takes_several_tasks_in_one_request() {
     let pool = Pool::start(PoolOptions::default()).await;
     let app = pool.deploy_app("hello", &hello_app(0)).await;
-    let worker = dexec_sdk::scheduler::SchedulerClient::new(
-        &pool.scheduler_url(),
-        pool.chain.signer(FIRST_WORKER),
-        "test worker".into(),
-        dexec_sdk::scheduler::Capabilities {
-            cores: 1,
-            memory_mb: 512,
-            tags: alloy::primitives::B256::ZERO,
-            max_concurrent: 3,
-        },
-    );
+    let worker = test_worker(&pool, FIRST_WORKER, 3);
     worker.register().await.expect("registered");
     // nothing to do: an empty answer once the wait is over
     let none = worker
@@ -193,17 +183,7 @@ async fn a_worker_reports_several_results_in_one_request() {
     .await;
     let before = pool.total_on_hub().await;
     let app = pool.deploy_app("hello", &hello_app(0)).await;
-    let worker = dexec_sdk::scheduler::SchedulerClient::new(
-        &pool.scheduler_url(),
-        pool.chain.signer(FIRST_WORKER),
-        "test worker".into(),
-        dexec_sdk::scheduler::Capabilities {
-            cores: 1,
-            memory_mb: 512,
-            tags: alloy::primitives::B256::ZERO,
-            max_concurrent: 3,
-        },
-    );
+    let worker = test_worker(&pool, FIRST_WORKER, 3);
     worker.register().await.expect("registered");
     let deal = pool.request(app, 1, 3).await;
     let mut assigned = Vec::new();
