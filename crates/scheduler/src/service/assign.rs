@@ -94,8 +94,9 @@ impl Scheduler {
         // replicates of a task, and their rewards, go round the idle workers in the order
         // they became idle, not to whichever request the scheduler happens to serve first)
         let mine_since = me.waiting_since.unwrap_or_else(Instant::now);
-        let (mut lighter, mut waited_longer): (Vec<(Address, B256)>, Vec<(Address, B256)>) =
-            (Vec::new(), Vec::new());
+        // (worker, its tags)
+        let mut lighter: Vec<(Address, B256)> = Vec::new();
+        let mut waited_longer: Vec<(Address, B256)> = Vec::new();
         for (a, w) in lock(&self.workers).iter() {
             let their_load = load.get(a).copied().unwrap_or(0);
             if *a == worker
