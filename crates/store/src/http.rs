@@ -138,15 +138,10 @@ async fn store_body(
         .store
         .put_stream(body.into_data_stream(), expected, declared)
         .await?;
+    count_put(state, outcome, size);
     let status = match outcome {
-        PutOutcome::Created => {
-            state.metrics.blob("created", Some("put"), size);
-            StatusCode::CREATED
-        }
-        PutOutcome::Existed => {
-            state.metrics.blob("existed", None, size);
-            StatusCode::OK
-        }
+        PutOutcome::Created => StatusCode::CREATED,
+        PutOutcome::Existed => StatusCode::OK,
     };
     let url = blob_url(&state.public_url, &id);
     let mut response = (
@@ -194,10 +189,7 @@ async fn put_batch(State(state): State<AppState>, body: Body) -> Result<Json<Blo
     let mut stored = Vec::with_capacity(blobs.len());
     for blob in blobs {
         let (id, size, outcome) = state.store.put_bytes(blob).await?;
-        match outcome {
-            PutOutcome::Created => state.metrics.blob("created", Some("put"), size),
-            PutOutcome::Existed => state.metrics.blob("existed", None, size),
-        }
+        count_put(&state, outcome, size);
         stored.push(BlobRef {
             id,
             size,
@@ -205,6 +197,14 @@ async fn put_batch(State(state): State<AppState>, body: Body) -> Result<Json<Blo
         });
     }
     Ok(Json(BlobBatch { blobs: stored }))
+}
+
+/// A blob put, in the metrics: created (its bytes counted) or already there.
+fn count_put(state: &AppState, outcome: PutOutcome, size: u64) {
+    match outcome {
+        PutOutcome::Created => state.metrics.blob("created", Some("put"), size),
+        PutOutcome::Existed => state.metrics.blob("existed", None, size),
+    }
 }
 
 async fn get_blob(

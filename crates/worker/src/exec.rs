@@ -13,7 +13,7 @@ use dexec_runtime::{
 };
 use dexec_sdk::results::{file_sha256, output_digest, read_computed};
 use dexec_sdk::scheduler::Assignment;
-use dexec_sdk::store::StoreClient;
+use dexec_sdk::store::{StoreClient, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -610,10 +610,18 @@ async fn send_batches(
             continue;
         }
         let zips: Vec<_> = batch.iter().map(|(zip, _, _)| zip.0.clone()).collect();
-        match put_many_patiently(&client, &zips).await {
+        let what = format!("{} results", zips.len());
+        match patiently(&what, || client.put_many(&zips)).await {
             Ok(blobs) => {
                 for ((_, _, answer), blob) in batch.into_iter().zip(blobs) {
                     let _ = answer.send(Ok(blob));
+                }
+            }
+            Err(e) if transient(&e) => {
+                // the store stayed down all the patience long: each would wait as long again
+                let said = format!("the store could not take the result: {e}");
+                for (_, _, answer) in batch {
+                    let _ = answer.send(Err(Error::Fault(said.clone())));
                 }
             }
             Err(e) => {
@@ -623,23 +631,6 @@ async fn send_batches(
                     let _ = answer.send(upload_patiently(&client, zip, &task).await);
                 }
             }
-        }
-    }
-}
-
-/// `put_many`, retrying transient failures for [`UPLOAD_PATIENCE`].
-async fn put_many_patiently(
-    client: &StoreClient,
-    zips: &[alloy::primitives::bytes::Bytes],
-) -> std::result::Result<Vec<dexec_sdk::store::BlobRef>, dexec_sdk::store::StoreError> {
-    let started = std::time::Instant::now();
-    loop {
-        match client.put_many(zips).await {
-            Err(e) if transient(&e) && started.elapsed() < UPLOAD_PATIENCE => {
-                tracing::debug!(target: "worker::exec", results = zips.len(), error = %e, "the store cannot take the results now; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            other => return other,
         }
     }
 }
@@ -654,28 +645,38 @@ async fn upload_patiently(
     zip: Bytes,
     task: &B256,
 ) -> Result<dexec_sdk::store::BlobRef> {
+    let what = format!("the result of task {task}");
+    Ok(patiently(&what, || client.put(zip.clone())).await?)
+}
+
+/// `call` until it succeeds, fails for good, or has failed transiently (the store down or
+/// restarting) for [`UPLOAD_PATIENCE`]; said once in the log, naming `what`.
+async fn patiently<T, F, Fut>(what: &str, call: F) -> std::result::Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, StoreError>>,
+{
     let started = std::time::Instant::now();
     let mut said = false;
     loop {
-        match client.put(zip.clone()).await {
-            Ok(blob) => return Ok(blob),
+        match call().await {
             Err(e) if transient(&e) && started.elapsed() < UPLOAD_PATIENCE => {
                 if !said {
-                    tracing::warn!(target: "worker::exec", %task, error = %e, "the store cannot take the result now; retrying");
+                    tracing::warn!(target: "worker::exec", error = %e, "the store cannot take {what} now; retrying");
                     said = true;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => return Err(e.into()),
+            other => return other,
         }
     }
 }
 
 /// A store failure that may pass: no connection, or a server error.
-fn transient(e: &dexec_sdk::store::StoreError) -> bool {
+fn transient(e: &StoreError) -> bool {
     match e {
-        dexec_sdk::store::StoreError::Http(_) => true,
-        dexec_sdk::store::StoreError::Status { status, .. } => *status >= 500,
+        StoreError::Http(_) => true,
+        StoreError::Status { status, .. } => *status >= 500,
         _ => false,
     }
 }

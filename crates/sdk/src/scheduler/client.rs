@@ -182,18 +182,25 @@ impl SchedulerClient {
     /// idempotent: repeating the latest one is how a worker asks again.
     pub async fn report(&self, task_id: B256, report: &Report) -> Result<Action, SchedulerError> {
         let path = format!("/workers/{:#x}/replicates/{task_id:#x}", self.address());
+        let next: Option<NextAction> = self.call_patiently(&path, report).await?;
+        Ok(next.map_or(Action::Wait, |n| n.action))
+    }
+
+    /// [`call`](Self::call) a report endpoint, retried for up to [`REPORT_PATIENCE`] while
+    /// the scheduler cannot be reached (restarting).
+    async fn call_patiently<T: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<Option<R>, SchedulerError> {
         let started = Instant::now();
         loop {
-            match self
-                .call::<_, NextAction>(&path, report, Duration::from_secs(30))
-                .await
-            {
-                Ok(next) => return Ok(next.map_or(Action::Wait, |n| n.action)),
+            match self.call(path, body, Duration::from_secs(30)).await {
                 Err(SchedulerError::Unreachable(e)) if started.elapsed() < REPORT_PATIENCE => {
-                    tracing::debug!(target: "worker::scheduler", task = %task_id, error = %e, "scheduler unreachable; retrying the report");
+                    tracing::debug!(target: "worker::scheduler", %path, error = %e, "scheduler unreachable; retrying the report");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
     }
@@ -211,20 +218,8 @@ impl SchedulerClient {
         let body = ReportBatch {
             reports: reports.to_vec(),
         };
-        let started = Instant::now();
-        let answers = loop {
-            match self
-                .call::<_, ReportAnswers>(&path, &body, Duration::from_secs(30))
-                .await
-            {
-                Ok(answers) => break answers.map(|a| a.answers).unwrap_or_default(),
-                Err(SchedulerError::Unreachable(e)) if started.elapsed() < REPORT_PATIENCE => {
-                    tracing::debug!(target: "worker::scheduler", reports = reports.len(), error = %e, "scheduler unreachable; retrying the reports");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let answers: Option<ReportAnswers> = self.call_patiently(&path, &body).await?;
+        let answers = answers.map(|a| a.answers).unwrap_or_default();
         if answers.len() != reports.len()
             || answers
                 .iter()
